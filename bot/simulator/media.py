@@ -1,0 +1,287 @@
+"""Real, playable test videos for the simulator, rendered with imageio-ffmpeg's bundled ffmpeg.
+
+Each distinct :class:`RenderSpec` is rendered once (off the event loop, in a subprocess) and
+kept in memory. MP4s can be padded to an exact size with a trailing ``free`` box, which players
+skip, so size limits can be tested with a file that still plays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RATIOS: dict[str, tuple[int, int]] = {
+    "16:9": (16, 9),
+    "4:3": (4, 3),
+    "1:1": (1, 1),
+    "3:4": (3, 4),
+    "9:16": (9, 16),
+    "21:9": (21, 9),
+    "adaptive": (16, 9),
+}
+
+
+@dataclass(frozen=True)
+class RenderSpec:
+    """Exactly what ffmpeg renders; the cache key."""
+
+    width: int
+    height: int
+    fps: int
+    duration: float
+    audio: bool
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """How the simulator turns a request's payload into a video to render.
+
+    ``width``/``height`` None: follow the payload's ``ratio`` with ``short_side`` pixels on the
+    short side. ``duration`` None: the payload's ``duration`` capped at ``max_duration``.
+    ``audio`` None: follow the payload's ``generate_audio`` (default true).
+    The defaults are tiny, for tests; :meth:`dry_run` is what the standalone server uses.
+    """
+
+    width: int | None = 160
+    height: int | None = 90
+    duration: float | None = 1.0
+    fps: int = 12
+    max_duration: float = 10.0
+    short_side: int = 360
+    audio: bool | None = None
+
+    @classmethod
+    def dry_run(cls) -> VideoSpec:
+        return cls(width=None, height=None, duration=None, fps=24, max_duration=10.0)
+
+    def resolve(self, payload: dict[str, Any] | None) -> RenderSpec:
+        payload = payload or {}
+        if self.width and self.height:
+            width, height = self.width, self.height
+        else:
+            rw, rh = RATIOS.get(str(payload.get("ratio", "16:9")), (16, 9))
+            scale = self.short_side / min(rw, rh)
+            width, height = rw * scale, rh * scale
+        if self.duration is not None:
+            duration = float(self.duration)
+        else:
+            requested = payload.get("duration", 5)
+            requested = requested if isinstance(requested, int | float) else 5
+            duration = float(min(max(requested, 1), self.max_duration))
+        audio = self.audio
+        if audio is None:
+            audio = payload.get("generate_audio", True) is not False
+        return RenderSpec(_even(width), _even(height), self.fps, duration, bool(audio))
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def video_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
+    cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin"]
+    cmd += [
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}",
+    ]
+    if spec.audio:
+        cmd += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=44100:duration={spec.duration:g}",
+        ]
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if spec.audio:
+        cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
+    cmd += ["-movflags", "+faststart", "-y", str(out)]
+    return cmd
+
+
+def thumbnail_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
+    return [
+        exe,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={spec.width}x{spec.height}:rate=1:duration=1",
+        "-frames:v",
+        "1",
+        "-q:v",
+        "5",
+        "-y",
+        str(out),
+    ]
+
+
+class MediaRenderer:
+    """Renders and caches videos and thumbnails; ``close()`` kills any ffmpeg still running."""
+
+    def __init__(self, exe: str | None = None) -> None:
+        self._exe = exe
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._cache: dict[tuple[str, RenderSpec], asyncio.Task[bytes]] = {}
+        self._procs: set[asyncio.subprocess.Process] = set()
+        self._counter = 0
+
+    async def video(self, spec: RenderSpec) -> bytes:
+        return await self._get("mp4", spec)
+
+    async def thumbnail(self, spec: RenderSpec) -> bytes:
+        return await self._get("jpg", spec)
+
+    async def _get(self, kind: str, spec: RenderSpec) -> bytes:
+        key = (kind, spec)
+        task = self._cache.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = asyncio.get_running_loop().create_task(self._render(kind, spec))
+            self._cache[key] = task
+        # Shielded: one impatient client must not cancel a render others wait for.
+        return await asyncio.shield(task)
+
+    async def _render(self, kind: str, spec: RenderSpec) -> bytes:
+        if self._exe is None:
+            self._exe = ffmpeg_exe()
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="gmi-sim-")
+        self._counter += 1
+        out = Path(self._tmp.name) / f"r{self._counter}.{kind}"
+        make = video_command if kind == "mp4" else thumbnail_command
+        proc = await asyncio.create_subprocess_exec(
+            *make(self._exe, spec, out),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._procs.add(proc)
+        try:
+            _, stderr = await proc.communicate()
+        except BaseException:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+        finally:
+            self._procs.discard(proc)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"ffmpeg failed ({proc.returncode}): {stderr.decode(errors='replace')}"
+            )
+        data = out.read_bytes()
+        out.unlink(missing_ok=True)
+        log.debug("rendered %s %s: %d bytes", kind, spec, len(data))
+        return data
+
+    async def close(self) -> None:
+        for task in self._cache.values():
+            if not task.done():
+                task.cancel()
+        for task in list(self._cache.values()):
+            try:
+                await task
+            except BaseException:  # noqa: S110 - a cancelled or failed render is fine at shutdown
+                pass
+        for proc in list(self._procs):
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        self._cache.clear()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp.name, ignore_errors=True)
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+# ---- MP4 boxes ------------------------------------------------------------------------------
+
+
+def free_box(total_size: int) -> bytes:
+    """A ``free`` box of exactly ``total_size`` bytes (header included); at least 8."""
+    if total_size < 8:
+        raise ValueError("a free box needs at least 8 bytes")
+    if total_size <= 0xFFFFFFFF:
+        return struct.pack(">I4s", total_size, b"free") + bytes(total_size - 8)
+    if total_size < 16:
+        raise ValueError("a large free box needs at least 16 bytes")
+    return struct.pack(">I4sQ", 1, b"free", total_size) + bytes(total_size - 16)
+
+
+def free_box_header(total_size: int) -> bytes:
+    """Just the header of :func:`free_box`, for streaming the zeros separately."""
+    if total_size <= 0xFFFFFFFF:
+        return struct.pack(">I4s", total_size, b"free")
+    return struct.pack(">I4sQ", 1, b"free", total_size)
+
+
+def padding_for(current: int, target: int | None) -> int:
+    """Bytes of ``free`` box to append so a ``current``-byte file becomes ``target`` bytes.
+
+    0 when no padding is wanted or the target is too small to hold a box (the file is then
+    served as is).
+    """
+    if target is None or target - current < 8:
+        return 0
+    return target - current
+
+
+def pad_mp4(data: bytes, target: int | None) -> bytes:
+    pad = padding_for(len(data), target)
+    return data + free_box(pad) if pad else data
+
+
+def iter_boxes(data: bytes, start: int = 0, end: int | None = None):
+    """Yield (type, offset, size, header_size) for the boxes between ``start`` and ``end``."""
+    end = len(data) if end is None else end
+    offset = start
+    while offset + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, offset + 8)
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            raise ValueError(f"corrupt box {kind!r} at {offset}")
+        yield kind.decode("latin-1"), offset, size, header
+        offset += size
+
+
+def mp4_duration(data: bytes) -> float:
+    """Duration in seconds from ``moov/mvhd``; raises ValueError when there is none."""
+    for kind, offset, size, header in iter_boxes(data):
+        if kind != "moov":
+            continue
+        for sub, s_off, _s_size, s_header in iter_boxes(data, offset + header, offset + size):
+            if sub != "mvhd":
+                continue
+            body = s_off + s_header
+            version = data[body]
+            if version == 1:
+                timescale, duration = struct.unpack_from(">IQ", data, body + 4 + 16)
+            else:
+                timescale, duration = struct.unpack_from(">II", data, body + 4 + 8)
+            if not timescale:
+                raise ValueError("mvhd has a zero timescale")
+            return duration / timescale
+    raise ValueError("no moov/mvhd box")
