@@ -84,6 +84,7 @@ class Job:
     delivered_via: str | None
     attempts: int
     poll_count: int
+    delivery_attempts: int
     created_at: float
     updated_at: float
     submitted_at: float | None

@@ -154,15 +154,23 @@ class JobStore:
             row = await cur.fetchone()
         return _job(row) if row else None
 
-    async def due(self, now: float, limit: int) -> list[Job]:
-        """Jobs whose next step is due: unfinished ones and finished-but-unposted ones."""
-        async with self.conn.execute(
-            "SELECT * FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
-            "ORDER BY next_check_at LIMIT ?",
-            (now, limit),
-        ) as cur:
-            rows = await cur.fetchall()
-        return [_job(r) for r in rows]
+    async def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[Job]:
+        """Take the jobs whose next step is due (unfinished ones and finished-but-unposted
+        ones) and push their due time ``lease_seconds`` ahead, so that a crash while one is
+        being handled only delays it: the lease runs out and the job is taken again."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+                "ORDER BY next_check_at LIMIT ?",
+                (now, limit),
+            ) as cur:
+                ids = [row[0] for row in await cur.fetchall()]
+            await conn.executemany(
+                "UPDATE jobs SET next_check_at = ? WHERE id = ?",
+                [(now + lease_seconds, job_id) for job_id in ids],
+            )
+        jobs = [await self.get(job_id) for job_id in ids]
+        return [job for job in jobs if job is not None]
 
     async def next_due_at(self) -> float | None:
         async with self.conn.execute(
@@ -177,8 +185,8 @@ class JobStore:
             return set()
         placeholders = ",".join("?" for _ in ids)
         async with self.conn.execute(
-            f"SELECT request_id FROM jobs WHERE request_id IN ({placeholders})",
-            ids,  # noqa: S608
+            f"SELECT request_id FROM jobs WHERE request_id IN ({placeholders})",  # noqa: S608
+            ids,
         ) as cur:
             return {row[0] for row in await cur.fetchall()}
 
@@ -219,6 +227,7 @@ class JobStore:
         to_state: JobState | None = None,
         count_attempt: bool = False,
         count_poll: bool = False,
+        count_delivery: bool = False,
         **fields: Any,
     ) -> Job | None:
         """Compare-and-set: apply the change only if the job is still in one of
@@ -235,6 +244,8 @@ class JobStore:
             assignments.append("attempts = attempts + 1")
         if count_poll:
             assignments.append("poll_count = poll_count + 1")
+        if count_delivery:
+            assignments.append("delivery_attempts = delivery_attempts + 1")
         for name, value in fields.items():
             assignments.append(f"{name} = ?")
             values.append(value)
@@ -248,6 +259,14 @@ class JobStore:
             cursor = await conn.execute(sql, [*values, job_id, *states])
             changed = cursor.rowcount
         return await self.get(job_id) if changed else None
+
+    async def delete_unsent(self, job_id: int) -> bool:
+        """Remove a job that was never sent to the provider; False if it already was."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM jobs WHERE id = ? AND state = ?", (job_id, JobState.ACCEPTED.value)
+            )
+            return cursor.rowcount > 0
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         async with self.transaction() as conn:
@@ -289,6 +308,7 @@ def _job(row: aiosqlite.Row) -> Job:
         delivered_via=row["delivered_via"],
         attempts=row["attempts"],
         poll_count=row["poll_count"],
+        delivery_attempts=row["delivery_attempts"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         submitted_at=row["submitted_at"],

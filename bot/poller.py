@@ -1,0 +1,372 @@
+"""The one background scheduler that carries every job from accepted to posted.
+
+Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
+restart forgets nothing: the loop claims due jobs with a lease, takes each one step
+forward (submit, reconcile, poll, deliver) and writes its next due time. Provider calls
+are bounded by a semaphore; each job has a deadline after which it is reported as timed
+out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.delivery import DeliveryRetry
+from bot.gmi import GMIClient, GMIError, GMIRequest, NetworkError, Phase, ProviderError, RateLimited
+from bot.jobs import ACTIVE_STATES, Job, JobState
+from bot.store import JobStore
+
+log = logging.getLogger(__name__)
+
+PENDING_STATUS_TO_STATE = {"processing": JobState.PROCESSING}
+PHASE_TO_STATE = {
+    Phase.SUCCEEDED: JobState.SUCCEEDED,
+    Phase.FAILED: JobState.FAILED,
+    Phase.CANCELLED: JobState.CANCELLED,
+}
+POLLABLE = frozenset({JobState.QUEUED, JobState.PROCESSING})
+MAX_SUBMIT_ATTEMPTS = 5
+TRANSIENT_ERRORS = (RateLimited, ProviderError, NetworkError)
+MAX_DELIVERY_ATTEMPTS = 8
+# A request listed by the provider is matched to a lost submit only if it was created
+# after the job was accepted (minus this much clock skew between us and the provider).
+RECONCILE_CLOCK_SKEW = 300.0
+
+
+class JobReporter(Protocol):
+    """What the scheduler needs from the chat side (Discord in production)."""
+
+    async def job_updated(self, job: Job) -> None:
+        """The job changed state: refresh what its requester sees (best effort)."""
+
+    async def deliver(self, job: Job) -> None:
+        """Post the job's outcome exactly once and mark it delivered in the store.
+        Raise `DeliveryRetry` to be called again later."""
+
+
+@dataclass(frozen=True)
+class PollTiming:
+    min_interval: float = 2.0
+    max_interval: float = 30.0
+    expected_seconds: float = 60.0
+    lease_seconds: float = 120.0
+    retry_base: float = 2.0
+
+    def next_poll_delay(self, elapsed: float) -> float:
+        """Sparse while the video cannot be ready yet, brisk around the expected finish,
+        then backing off the longer it runs over."""
+        early = 0.6 * self.expected_seconds
+        if elapsed < early:
+            delay = early - elapsed
+        elif elapsed <= self.expected_seconds:
+            delay = self.min_interval
+        else:
+            delay = (elapsed - self.expected_seconds) / 4
+        return min(max(delay, self.min_interval), self.max_interval)
+
+    def retry_delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        """Capped exponential backoff with full jitter for the attempt-th retry (1-based)."""
+        ceiling = min(self.max_interval * 4, self.retry_base * 2 ** max(attempt - 1, 0))
+        return max(self.min_interval / 2, ceiling * rng())
+
+
+class JobPoller:
+    def __init__(
+        self,
+        store: JobStore,
+        gmi: GMIClient,
+        reporter: JobReporter,
+        *,
+        timing: PollTiming = PollTiming(),
+        max_concurrency: int = 8,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.gmi = gmi
+        self.reporter = reporter
+        self.timing = timing
+        self.clock = clock
+        self._api_slots = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
+        self._wake = asyncio.Event()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the loop; unfinished jobs from before a restart are due and resume."""
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="job-poller")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        tasks = list(self._in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def wake(self) -> None:
+        """A job became due now (accepted, cancelled...): look at once."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job poller tick failed; retrying shortly")
+                await self._sleep_until(self.clock() + self.timing.min_interval)
+                continue
+            next_due = await self.store.next_due_at()
+            await self._sleep_until(next_due)
+
+    async def _tick(self) -> None:
+        free = self._max_concurrency * 4 - len(self._in_flight)
+        if free <= 0:
+            return
+        jobs = await self.store.claim_due(self.clock(), free, self.timing.lease_seconds)
+        for job in jobs:
+            if job.id in self._in_flight:
+                continue
+            task = asyncio.create_task(self._advance_logged(job), name=f"job-{job.id}")
+            self._in_flight[job.id] = task
+            task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+
+    def _finished(self, job_id: int) -> None:
+        self._in_flight.pop(job_id, None)
+        self._wake.set()
+
+    async def _sleep_until(self, due: float | None) -> None:
+        timeout = None if due is None else max(0.0, due - self.clock())
+        if timeout == 0.0:
+            await asyncio.sleep(0)
+            return
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    # -- one step of one job -----------------------------------------------------------
+
+    async def _advance_logged(self, job: Job) -> None:
+        try:
+            await self.advance(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %d: unexpected error; will retry", job.id)
+            await self._reschedule(job, self.timing.retry_delay(3))
+
+    async def advance(self, job: Job) -> None:
+        """Take one step for ``job`` according to its state."""
+        if job.state in ACTIVE_STATES and self.clock() >= job.deadline_at:
+            await self._time_out(job)
+        elif job.state is JobState.ACCEPTED:
+            await self._submit(job)
+        elif job.state is JobState.SUBMITTING:
+            await self._reconcile(job)
+        elif job.state in POLLABLE:
+            await self._poll(job)
+        elif job.state.is_terminal and not job.is_delivered:
+            await self._deliver(job)
+
+    async def _submit(self, job: Job) -> None:
+        now = self.clock()
+        claimed = await self.store.transition(
+            job.id,
+            from_states={JobState.ACCEPTED},
+            to_state=JobState.SUBMITTING,
+            count_attempt=True,
+            next_check_at=now + self.timing.lease_seconds,
+        )
+        if claimed is None:
+            return
+        await self.reporter.job_updated(claimed)
+        try:
+            async with self._api_slots:
+                request = await self.gmi.submit(
+                    job.model, json.loads(job.payload_json), retry_ambiguous=False
+                )
+        except GMIError as error:
+            await self._submit_failed(claimed, error)
+            return
+        await self._record_request(claimed, request)
+
+    async def _submit_failed(self, job: Job, error: GMIError) -> None:
+        if error.ambiguous:
+            # It may exist upstream: find it through the list before sending it again.
+            log.warning("job %d: submit outcome unknown (%s); will reconcile", job.id, error)
+            await self._reschedule(job, self.timing.retry_delay(job.attempts))
+        elif isinstance(error, TRANSIENT_ERRORS) and job.attempts < MAX_SUBMIT_ATTEMPTS:
+            log.warning("job %d: submit refused for now (%s); will retry", job.id, error)
+            await self.store.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                to_state=JobState.ACCEPTED,
+                next_check_at=self.clock() + self.timing.retry_delay(job.attempts),
+            )
+        else:
+            log.warning("job %d: submit failed: %s", job.id, error)
+            await self._finish(job, JobState.FAILED, error=error.message)
+
+    async def _reconcile(self, job: Job) -> None:
+        """A submit whose answer was lost: adopt the provider's request if it exists,
+        otherwise send it again. Matching is by payload, never by guess."""
+        try:
+            async with self._api_slots:
+                listed = await self.gmi.list_requests(job.model)
+        except GMIError as error:
+            log.warning("job %d: cannot list requests to reconcile (%s)", job.id, error)
+            await self._reschedule(job, self.timing.retry_delay(job.attempts + 1))
+            return
+        sent = json.loads(job.payload_json)
+        candidates = [
+            r
+            for r in listed
+            if _payload_matches(sent, r.payload)
+            and (r.created_at is None or r.created_at >= job.created_at - RECONCILE_CLOCK_SKEW)
+        ]
+        taken = await self.store.known_request_ids(r.request_id for r in candidates)
+        free = sorted(
+            (r for r in candidates if r.request_id not in taken),
+            key=lambda r: r.created_at or 0.0,
+        )
+        if free:
+            log.info("job %d: reconciled with provider request %s", job.id, free[0].request_id)
+            await self._record_request(job, free[0])
+        else:
+            log.info("job %d: the lost submit never reached the provider; resubmitting", job.id)
+            moved = await self.store.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                to_state=JobState.ACCEPTED,
+                next_check_at=self.clock(),
+            )
+            if moved is not None:
+                await self._submit(moved)
+
+    async def _record_request(self, job: Job, request: GMIRequest) -> None:
+        now = self.clock()
+        updated = await self.store.transition(
+            job.id,
+            from_states={JobState.SUBMITTING},
+            to_state=JobState.QUEUED,
+            request_id=request.request_id,
+            provider_status=request.status,
+            submitted_at=now,
+            next_check_at=now + self.timing.next_poll_delay(0.0),
+        )
+        if updated is None:
+            return  # cancelled meanwhile; the cancellation is reported as it is
+        log.info("job %d: submitted as %s", job.id, request.request_id)
+        await self._apply_status(updated, request)
+
+    async def _poll(self, job: Job) -> None:
+        assert job.request_id is not None
+        try:
+            async with self._api_slots:
+                request = await self.gmi.get(job.request_id)
+        except GMIError as error:
+            log.warning("job %d: status check failed (%s)", job.id, error)
+            await self._reschedule(job, self.timing.retry_delay(2))
+            return
+        await self._apply_status(job, request, count_poll=True)
+
+    async def _apply_status(self, job: Job, request: GMIRequest, count_poll: bool = False) -> None:
+        now = self.clock()
+        if request.phase is Phase.PENDING:
+            state = PENDING_STATUS_TO_STATE.get(request.status, JobState.QUEUED)
+            elapsed = now - (job.submitted_at or now)
+            updated = await self.store.transition(
+                job.id,
+                from_states=POLLABLE,
+                to_state=state,
+                count_poll=count_poll,
+                provider_status=request.status,
+                next_check_at=now + self.timing.next_poll_delay(elapsed),
+            )
+            if updated is not None and updated.state is not job.state:
+                await self.reporter.job_updated(updated)
+            return
+        await self._finish(
+            job,
+            PHASE_TO_STATE[request.phase],
+            provider_status=request.status,
+            error=request.failure_reason if request.phase is not Phase.SUCCEEDED else None,
+            result_url=request.video_url,
+            thumbnail_url=request.thumbnail_url,
+        )
+
+    async def _time_out(self, job: Job) -> None:
+        minutes = round((job.deadline_at - job.created_at) / 60)
+        await self._finish(
+            job,
+            JobState.TIMED_OUT,
+            error=f"No result from the provider after {minutes} minutes.",
+        )
+
+    async def _finish(self, job: Job, state: JobState, **fields: Any) -> None:
+        now = self.clock()
+        finished = await self.store.transition(
+            job.id,
+            from_states=ACTIVE_STATES,
+            to_state=state,
+            finished_at=now,
+            next_check_at=now,
+            **fields,
+        )
+        if finished is not None:
+            log.info("job %d: %s", job.id, state.value)
+            await self._deliver(finished)
+
+    async def _deliver(self, job: Job) -> None:
+        try:
+            await self.reporter.deliver(job)
+        except DeliveryRetry as error:
+            attempts = job.delivery_attempts + 1
+            if attempts >= MAX_DELIVERY_ATTEMPTS:
+                log.error(
+                    "job %d: giving up delivery after %d attempts: %s", job.id, attempts, error
+                )
+                await self.store.transition(
+                    job.id,
+                    from_states={job.state},
+                    count_delivery=True,
+                    delivered_via="undeliverable",
+                    delivered_at=self.clock(),
+                    next_check_at=None,
+                )
+                return
+            log.warning("job %d: delivery failed (%s); retrying", job.id, error)
+            await self.store.transition(
+                job.id,
+                from_states={job.state},
+                count_delivery=True,
+                next_check_at=self.clock() + self.timing.retry_delay(attempts),
+            )
+
+    async def _reschedule(self, job: Job, delay: float) -> None:
+        await self.store.transition(
+            job.id, from_states={job.state}, next_check_at=self.clock() + delay
+        )
+
+
+def _payload_matches(sent: dict[str, Any], listed: dict[str, Any] | None) -> bool:
+    """Every key we sent is echoed with the same value (the provider may add defaults)."""
+    if not listed:
+        return False
+    return all(listed.get(key) == value for key, value in sent.items())

@@ -1,0 +1,14 @@
+"""The `/video` commands and the delivery of finished jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .cog import VideoCog
+
+if TYPE_CHECKING:
+    from bot.app import VideoBot
+
+
+async def setup(bot: VideoBot) -> None:
+    await bot.add_cog(VideoCog(bot))

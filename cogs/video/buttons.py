@@ -1,0 +1,145 @@
+"""Buttons that keep working after a restart: each custom id carries the job id.
+
+They only parse the id and hand over to the cog, which owns the behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import discord
+
+if TYPE_CHECKING:
+    from .cog import VideoCog
+
+
+def _cog(interaction: discord.Interaction) -> VideoCog:
+    cog = interaction.client.get_cog("video")  # type: ignore[attr-defined]
+    assert cog is not None, "the video cog is not loaded"
+    return cog
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"video:cancel:(?P<job>\d+)"
+):
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel",
+                style=discord.ButtonStyle.secondary,
+                emoji="🛑",
+                custom_id=f"video:cancel:{job_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> CancelButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).cancel_pressed(interaction, self.job_id)
+
+
+class RerollButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"video:reroll:(?P<job>\d+)"
+):
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label="Re-roll",
+                style=discord.ButtonStyle.primary,
+                emoji="🎲",
+                custom_id=f"video:reroll:{job_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> RerollButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).reroll_pressed(interaction, self.job_id)
+
+
+class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"video:remix:(?P<job>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label="Remix",
+                style=discord.ButtonStyle.secondary,
+                emoji="✏️",
+                custom_id=f"video:remix:{job_id}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> RemixButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).remix_pressed(interaction, self.job_id)
+
+
+class HistoryPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)",
+):
+    def __init__(self, user_id: int, page: int, direction: str, *, disabled: bool = False) -> None:
+        self.user_id = user_id
+        self.page = page
+        super().__init__(
+            discord.ui.Button(
+                label="Newer" if direction == "prev" else "Older",
+                emoji="◀️" if direction == "prev" else "▶️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"video:history:{user_id}:{page}:{direction}",
+                disabled=disabled,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> HistoryPageButton:
+        return cls(int(match["user"]), int(match["page"]), match["dir"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).history_page_pressed(interaction, self.user_id, self.page)
+
+
+class RemixModal(discord.ui.Modal, title="Remix this video"):
+    """Edit the prompt of a finished video and make a new one with the same settings."""
+
+    def __init__(self, cog: VideoCog, job_id: int, prompt: str, max_length: int) -> None:
+        super().__init__()
+        self.cog = cog
+        self.job_id = job_id
+        self.prompt = discord.ui.TextInput(
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=prompt[:max_length],
+            max_length=min(max_length, 4000),
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.cog.remix_submitted(interaction, self.job_id, self.prompt.value)
+
+
+DYNAMIC_ITEMS = (CancelButton, RerollButton, RemixButton, HistoryPageButton)
+
+
+def status_view(job_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
+
+
+def result_view(job_id: int) -> discord.ui.View:
+    """Anyone may re-roll or remix a posted result; the new job is theirs."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job_id))
+    view.add_item(RemixButton(job_id))
+    return view
