@@ -19,6 +19,17 @@ import pytest
 from bot.gmi import GMIClient
 from bot.simulator import DEFAULT_MODEL, GMISimulator, ManualClock, Timings, VideoSpec
 
+__all__ = [
+    "GMI_TEST_KEY",
+    "SEEDANCE_MODEL",
+    "gmi_client",
+    "gmi_client_factory",
+    "gmi_clock",
+    "gmi_session",
+    "gmi_sim",
+    "gmi_sleeps",
+]
+
 GMI_TEST_KEY = "sim-test-key-7f3a9c2e51d84b06a1e5c9d2f0b7e4a3"
 SEEDANCE_MODEL = DEFAULT_MODEL
 
