@@ -56,7 +56,7 @@ class PollTiming:
     min_interval: float = 2.0
     max_interval: float = 30.0
     expected_seconds: float = 60.0
-    lease_seconds: float = 120.0
+    lease_seconds: float = 30.0
     retry_base: float = 2.0
 
     def next_poll_delay(self, elapsed: float) -> float:

@@ -1,0 +1,263 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.gmi_fixtures
+"""The poller and delivery against the GMI simulator, with an in-memory chat.
+
+These drive the domain without Discord; the same flows run end to end through the
+Discord emulator in ``test_video_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+
+from bot.delivery import Delivery, DeliveryRetry, Outcome, Posted
+from bot.jobs import Job, JobState, NewJob
+from bot.params import GenerationRequest
+from bot.poller import JobPoller, PollTiming
+from bot.store import JobStore
+from tests.gmi_fixtures import (  # noqa: F401 - fixtures
+    gmi_client,
+    gmi_client_factory,
+    gmi_clock,
+    gmi_session,
+    gmi_sim,
+    gmi_sleeps,
+)
+
+FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
+
+
+class MemoryChat:
+    """A `ResultChannel` that keeps posts in a list; it can fail on demand."""
+
+    def __init__(self, limit: int = 10 * 2**20) -> None:
+        self.limit = limit
+        self.posts: list[tuple[Job, Outcome]] = []
+        self.states: list[JobState] = []
+        self.fail_posts = 0
+        self.lose_after_post = 0  # post, then raise as if the answer was lost
+        self.changed = asyncio.Event()
+
+    async def upload_limit(self, job):
+        return self.limit
+
+    async def find_posted(self, job):
+        for index, (posted, _) in enumerate(self.posts):
+            if posted.id == job.id:
+                return Posted(index, "channel")
+        return None
+
+    async def post(self, job, outcome):
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise DeliveryRetry("Discord had a hiccup")
+        self.posts.append((job, outcome))
+        self.changed.set()
+        if self.lose_after_post:
+            self.lose_after_post -= 1
+            raise DeliveryRetry("connection reset after the post")
+        return Posted(len(self.posts) - 1, "channel")
+
+    async def show_state(self, job):
+        self.states.append(job.state)
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await JobStore.open(tmp_path / "jobs.sqlite3")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def pipeline(store, gmi_client):
+    chat = MemoryChat()
+    async with aiohttp.ClientSession() as session:
+        delivery = Delivery(store, chat, session)
+        poller = JobPoller(store, gmi_client, delivery, timing=FAST, max_concurrency=4)
+        poller.start()
+        try:
+            yield poller, chat
+        finally:
+            await poller.stop()
+
+
+async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
+    request = GenerationRequest(prompt=prompt, **fields)
+    return await store.accept(
+        NewJob(guild_id=1, channel_id=2, user_id=3, request=request, model="seedance-2-0-fast-260128"),
+        deadline_seconds=deadline,
+    )
+
+
+async def delivered(store, job_id, within=10.0) -> Job:
+    async with asyncio.timeout(within):
+        while True:
+            job = await store.get(job_id)
+            if job.is_delivered:
+                return job
+            await asyncio.sleep(0.01)
+
+
+async def test_text_to_video_posts_the_mp4_once(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.SUCCEEDED and done.delivered_via == "channel"
+    assert len(chat.posts) == 1
+    video = chat.posts[0][1].video
+    assert video is not None and video[4:8] == b"ftyp"
+    submits = gmi_sim.calls("submit")
+    assert len(submits) == 1 and submits[0].body_json["payload"]["prompt"] == "a red fox"
+
+
+async def test_failed_job_reports_the_providers_reason(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(fail_reason="The prompt violates the content policy", reason_in="outcome")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.FAILED
+    assert "content policy" in done.error
+    assert chat.posts[0][1].video is None
+
+
+async def test_invalid_request_fails_without_retry(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    job = await accept(store, resolution="1080p")
+    gmi_sim.reject_1080p = True
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.FAILED and "1080p" in done.error
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_a_lost_submit_answer_is_reconciled_not_resubmitted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", drop_connection=True, after_create=True)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.SUCCEEDED
+    assert len(gmi_sim.requests) == 1, "the request was created twice"
+    assert done.request_id in gmi_sim.requests
+    assert gmi_sim.calls("list"), "reconciliation should have listed the requests"
+
+
+async def test_a_submit_that_never_arrived_is_sent_again(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", drop_connection=True)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.SUCCEEDED
+    assert len(gmi_sim.requests) == 1
+
+
+async def test_reconciliation_never_adopts_another_jobs_request(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    first = await accept(store, prompt="same prompt")
+    poller.wake()
+    first = await delivered(store, first.id)
+    gmi_sim.fault("submit", drop_connection=True)
+    second = await accept(store, prompt="same prompt")
+    poller.wake()
+    second = await delivered(store, second.id)
+    assert second.request_id != first.request_id
+    assert len(gmi_sim.requests) == 2
+
+
+async def test_held_job_times_out_at_its_deadline(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    job = await accept(store, deadline=0.3)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.TIMED_OUT
+    assert "No result" in done.error
+
+
+async def test_cancelled_upstream_is_reported(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    job = await accept(store)
+    poller.wake()
+    await gmi_sim.wait_for_calls("submit")
+    (request_id,) = gmi_sim.requests
+    gmi_sim.cancel(request_id)
+    done = await delivered(store, job.id)
+    assert done.state is JobState.CANCELLED
+
+
+async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    chat.fail_posts = 1
+    chat.lose_after_post = 1
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert len(chat.posts) == 1, "the result was posted twice"
+    assert done.delivery_attempts >= 2
+
+
+async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
+    chat = MemoryChat(limit=50_000)
+    gmi_sim.script_next(video_bytes=60_000)
+    async with aiohttp.ClientSession() as session:
+        poller = JobPoller(store, gmi_client, Delivery(store, chat, session), timing=FAST)
+        poller.start()
+        try:
+            job = await accept(store)
+            poller.wake()
+            await delivered(store, job.id)
+        finally:
+            await poller.stop()
+    outcome = chat.posts[0][1]
+    assert outcome.video is None and outcome.link and outcome.link_expires_at
+    assert "upload limit" in outcome.note
+
+
+async def test_restart_mid_job_resumes_and_posts_once(tmp_path, gmi_client, gmi_sim):
+    """A new poller on the same database picks up a job the old one left queued."""
+    gmi_sim.script_next(hold=True)
+    path = tmp_path / "jobs.sqlite3"
+    chat = MemoryChat()
+    async with aiohttp.ClientSession() as session:
+        store = await JobStore.open(path)
+        poller = JobPoller(store, gmi_client, Delivery(store, chat, session), timing=FAST)
+        poller.start()
+        job = await accept(store)
+        poller.wake()
+        await gmi_sim.wait_for_calls("get")
+        await poller.stop()
+        await store.close()
+
+        (request_id,) = gmi_sim.requests
+        gmi_sim.release(request_id)
+        store = await JobStore.open(path)
+        poller = JobPoller(store, gmi_client, Delivery(store, chat, session), timing=FAST)
+        poller.start()
+        try:
+            done = await delivered(store, job.id)
+        finally:
+            await poller.stop()
+            await store.close()
+    assert done.request_id == request_id
+    assert len(chat.posts) == 1
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_calls_per_job_stay_small(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    jobs = [await accept(store, prompt=f"fox {i}") for i in range(10)]
+    poller.wake()
+    for job in jobs:
+        await delivered(store, job.id)
+    per_job = len([c for c in gmi_sim.log if c.call in ("submit", "get")]) / len(jobs)
+    assert per_job <= 3, per_job
+    payloads = {json.dumps(c.body_json["payload"], sort_keys=True) for c in gmi_sim.calls("submit")}
+    assert len(payloads) == 10

@@ -1,0 +1,106 @@
+"""The job store: migrations, acceptance, compare-and-set transitions, leases."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.jobs import JobState, NewJob
+from bot.migrations import MIGRATIONS
+from bot.params import GenerationRequest
+from bot.store import JobStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def store(tmp_path):
+    clock = Clock()
+    store = await JobStore.open(tmp_path / "jobs.sqlite3", clock=clock)
+    store.test_clock = clock
+    yield store
+    await store.close()
+
+
+def new_job(user_id=1, prompt="a cat") -> NewJob:
+    return NewJob(guild_id=10, channel_id=20, user_id=user_id,
+                  request=GenerationRequest(prompt=prompt), model="m", estimated_cost=0.8)
+
+
+async def test_schema_is_versioned_and_wal(store):
+    async with store.conn.execute("PRAGMA user_version") as cur:
+        assert (await cur.fetchone())[0] == len(MIGRATIONS)
+    async with store.conn.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    assert await store.migrate() == len(MIGRATIONS)  # idempotent
+
+
+async def test_accepted_job_keeps_every_parameter_and_is_due_at_once(store):
+    job = await store.accept(new_job(), deadline_seconds=600)
+    assert job.state is JobState.ACCEPTED
+    assert job.request.prompt == "a cat"
+    assert job.deadline_at == job.created_at + 600
+    assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [job.id]
+    # claimed: not due again until the lease runs out
+    assert await store.claim_due(store.clock(), 10, 60) == []
+    store.test_clock.now += 61
+    assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [job.id]
+
+
+async def test_admission_refusal_writes_nothing(store):
+    async def refuse(conn, new, now):
+        raise RuntimeError("over the limit")
+
+    with pytest.raises(RuntimeError):
+        await store.accept(new_job(), deadline_seconds=600, admission=refuse)
+    assert await store.count_for_user(1, 10) == 0
+
+
+async def test_transition_is_compare_and_set(store):
+    job = await store.accept(new_job(), deadline_seconds=600)
+    first, second = await asyncio.gather(
+        store.transition(job.id, from_states={JobState.ACCEPTED}, to_state=JobState.SUBMITTING),
+        store.transition(job.id, from_states={JobState.ACCEPTED}, to_state=JobState.CANCELLED),
+    )
+    assert (first is None) != (second is None)
+
+
+async def test_transition_refuses_unknown_columns(store):
+    job = await store.accept(new_job(), deadline_seconds=600)
+    with pytest.raises(ValueError):
+        await store.transition(job.id, from_states={JobState.ACCEPTED}, **{"state = 'x' --": 1})
+
+
+async def test_request_ids_are_unique_and_known(store):
+    a = await store.accept(new_job(), deadline_seconds=600)
+    b = await store.accept(new_job(), deadline_seconds=600)
+    await store.transition(a.id, from_states={JobState.ACCEPTED}, request_id="r-1")
+    assert await store.known_request_ids(["r-1", "r-2"]) == {"r-1"}
+    with pytest.raises(Exception, match="UNIQUE"):
+        await store.transition(b.id, from_states={JobState.ACCEPTED}, request_id="r-1")
+    assert (await store.get_by_request_id("r-1")).id == a.id
+
+
+async def test_only_unsent_jobs_can_be_discarded(store):
+    a = await store.accept(new_job(), deadline_seconds=600)
+    b = await store.accept(new_job(), deadline_seconds=600)
+    await store.transition(b.id, from_states={JobState.ACCEPTED}, to_state=JobState.SUBMITTING)
+    assert await store.delete_unsent(a.id) is True
+    assert await store.delete_unsent(b.id) is False
+    assert await store.get(a.id) is None and await store.get(b.id) is not None
+
+
+async def test_history_is_newest_first_and_paged(store):
+    for i in range(5):
+        store.test_clock.now += 1
+        await store.accept(new_job(prompt=f"p{i}"), deadline_seconds=600)
+    page = await store.recent_for_user(1, 10, limit=2, offset=1)
+    assert [j.request.prompt for j in page] == ["p3", "p2"]
+    assert await store.count_for_user(1, 10) == 5
