@@ -1,0 +1,159 @@
+"""pytest fixtures: a started emulator with a default world, and a real client connected to it.
+
+``run_client(emu, client)`` is the async context manager behind the ``connect_bot`` fixture: it
+points discord.py at the emulator, starts ``client.start(token)`` in a task, waits for
+``on_ready``, and at exit closes the client, awaits its connection task, restores the
+endpoints and fails on unknown routes, unhandled client exceptions and rule violations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+
+from bot.discord_endpoints import point_discord_at
+
+from .emulator import FakeDiscord
+from .world import Channel, Guild, Member, Role
+
+
+@dataclass
+class DefaultWorld:
+    """What the ``fakecord`` fixture seeds: one guild, #general with a thread, four people."""
+
+    guild: Guild
+    channel: Channel
+    thread: Channel
+    artists: Role
+    mods: Role
+    alice: Member  # plain member with the Artists role
+    bob: Member  # plain member
+    mod: Member  # has Manage Server through the Mods role
+    owner: Member
+
+
+def seed_default_world(emu: FakeDiscord, *, boost_tier: int = 0) -> DefaultWorld:
+    guild = emu.add_guild("Test Server", boost_tier=boost_tier)
+    channel = guild.add_text_channel("general")
+    thread = channel.add_thread("ideas")
+    artists = guild.add_role("Artists", mentionable=True)
+    mods = guild.add_role("Mods", manage_guild=True, manage_messages=True)
+    alice = guild.add_member("alice", roles=[artists])
+    bob = guild.add_member("bob")
+    mod = guild.add_member("mo", roles=[mods])
+    return DefaultWorld(guild, channel, thread, artists, mods, alice, bob, mod, guild.owner)
+
+
+class ClientErrors(logging.Handler):
+    """Collects what the client could not handle: error logs of the ``discord`` logger (the
+    default ``on_error`` of the client, the command tree, views and modals all log there) and
+    exceptions that reach the event loop's exception handler."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.errors: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous_handler: Any = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {record.exc_info[1]!r}"
+        self.errors.append(f"{record.name}: {text}")
+
+    def _loop_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        self.errors.append(f"event loop: {context.get('message')}{f': {exc!r}' if exc else ''}")
+
+    def install(self) -> None:
+        logging.getLogger("discord").addHandler(self)
+        self._loop = asyncio.get_running_loop()
+        self._previous_handler = self._loop.get_exception_handler()
+        self._loop.set_exception_handler(self._loop_handler)
+
+    def uninstall(self) -> None:
+        logging.getLogger("discord").removeHandler(self)
+        if self._loop is not None:
+            self._loop.set_exception_handler(self._previous_handler)
+
+
+@contextlib.asynccontextmanager
+async def run_client(emu: FakeDiscord, client: discord.Client, *, ready_timeout: float = 5.0,
+                     violations_allowed: bool = False, check: bool = True) -> AsyncIterator[discord.Client]:
+    """Run ``client`` against ``emu`` for the duration of the block.
+
+    On exit: fails (AssertionError) if the emulator saw an unknown route, the client had an
+    unhandled exception, or the bot broke a rule not allowed by ``emu.expect_violation(...)``
+    or ``violations_allowed=True``. ``check=False`` skips all three.
+    """
+    previous = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    point_discord_at(emu.api_base_url, emu.gateway_url)
+    client._connection.guild_ready_timeout = 0.05
+    errors = ClientErrors()
+    errors.install()
+    if violations_allowed:
+        emu.violations_allowed = True
+    task = asyncio.create_task(client.start(emu.token), name="fakecord-client-connection")
+    problems: list[str] = []
+    in_flight = None
+    try:
+        await emu.wait_for(lambda: client.is_ready() or task.done(), ready_timeout, "the client to be ready")
+        if task.done():
+            task.result()  # raises what stopped the client
+            raise AssertionError("the client stopped before it was ready")
+        yield client
+    except BaseException as exc:
+        in_flight: BaseException | None = exc
+        raise
+    else:
+        in_flight = None
+    finally:
+        await client.close()
+        try:
+            await asyncio.wait_for(task, 5.0)
+        except Exception as exc:  # the connection task died: that is a failure of the test
+            problems.append(f"client connection task failed: {exc!r}")
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = previous
+        errors.uninstall()
+        if check:
+            if emu.unknown_routes:
+                problems.append(f"routes the emulator does not know: {emu.unknown_routes}")
+            problems += [f"unhandled client exception: {e}" for e in errors.errors]
+            problems += [f"Discord rule broken: {v}" for v in emu.unexpected_violations]
+        if problems:
+            report = "fakecord: " + "\n  ".join(problems)
+            if in_flight is None:
+                raise AssertionError(report)
+            in_flight.add_note(report)
+
+
+@pytest.fixture
+async def fakecord() -> AsyncIterator[FakeDiscord]:
+    """A started emulator; ``fakecord.default`` is the seeded :class:`DefaultWorld`."""
+    emu = FakeDiscord()
+    emu.default = seed_default_world(emu)  # type: ignore[attr-defined]
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.close()
+
+
+@pytest.fixture
+async def connect_bot(fakecord: FakeDiscord):
+    """``client = await connect_bot(client, **run_client_options)``: connected until teardown."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def connect(client: discord.Client, **kwargs: Any) -> discord.Client:
+            return await stack.enter_async_context(run_client(fakecord, client, **kwargs))
+
+        yield connect
