@@ -27,7 +27,6 @@ from bot.gmi import (
     parse_retry_after,
 )
 from bot.simulator import BACKEND_400_ERROR, Timings
-from tests.gmi_fixtures import *  # noqa: F403 - registers the gmi_* fixtures
 from tests.gmi_fixtures import GMI_TEST_KEY, SEEDANCE_MODEL
 
 PAYLOAD = {"prompt": "a red fox running through snow", "duration": 5}

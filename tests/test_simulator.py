@@ -21,7 +21,6 @@ from bot.simulator import (
     mp4_duration,
 )
 from bot.simulator.media import iter_boxes, pad_mp4
-from tests.gmi_fixtures import *  # noqa: F403 - registers the gmi_* fixtures
 from tests.gmi_fixtures import GMI_TEST_KEY, SEEDANCE_MODEL
 
 IMG = "https://cdn.example.com/a.png"
