@@ -97,6 +97,7 @@ RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in RATIOS]
 
 class VideoCog(
     commands.GroupCog,
+    name="video",
     group_name="video",
     group_description="Make short videos with Seedance 2.0 Fast",
 ):
@@ -424,7 +425,7 @@ class VideoCog(
         embed = discord.Embed(title="Your videos", description=clip(description, 4096))
         embed.set_footer(text=f"Page {page + 1} of {pages} · {total} in all")
         view = discord.ui.View(timeout=None)
-        view.add_item(HistoryPageButton(user_id, page - 1, "prev", disabled=page == 0))
+        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), "prev", disabled=page == 0))
         view.add_item(HistoryPageButton(user_id, page + 1, "next", disabled=page >= pages - 1))
         return embed, view
 

@@ -1,0 +1,249 @@
+"""/video end to end: the real bot, the Discord emulator, the GMI simulator.
+
+Each test reads what a member would see: the status message, the reply with the video,
+what only they saw, and what the provider received.
+"""
+
+from __future__ import annotations
+
+from bot.jobs import JobState
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def image(emu, name="frame.png", width=1280, height=720):
+    return emu.attachment(name, PNG, content_type="image/png", width=width, height=height)
+
+
+async def test_text_to_video_posts_the_mp4_as_a_reply(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person()
+    ix = await alice.generate(prompt="a red fox in the snow @everyone", duration=6)
+    status = await alice.status_message(ix)
+    assert not status.ephemeral
+    embed = status.embeds[0]
+    assert "a red fox in the snow" in embed["description"]
+    assert any(f"<@{alice.member.id}>" in f["value"] for f in embed["fields"])
+    assert any("6s" in f["value"] for f in embed["fields"])
+
+    result = await alice.wait_result(status)
+    assert result.mentions == [alice.member.id]
+    assert not result.mention_everyone and not result.mention_roles
+    (video,) = result.attachments
+    assert video.filename.endswith(".mp4") and video.data[4:8] == b"ftyp"
+    media_url = gmi_sim.calls("get")[-1]
+    assert media_url is not None
+    (submit,) = gmi_sim.calls("submit")
+    assert submit.body_json["payload"]["duration"] == 6
+    # the status message followed the job to its end
+    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Delivered"), 5, "final status")
+
+
+async def test_first_and_last_frame_from_attachments_reach_the_api(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person()
+    first, last = image(fakecord, "first.png"), image(fakecord, "last.png")
+    ix = await alice.generate(prompt="morph", first_frame=first, last_frame=last)
+    await alice.wait_result(await alice.status_message(ix))
+    payload = gmi_sim.calls("submit")[0].body_json["payload"]
+    assert payload["first_frame"] == first.url
+    assert payload["last_frame"] == last.url
+
+
+async def test_reference_mode_with_several_files(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person()
+    a, b = image(fakecord, "a.png"), image(fakecord, "b.png")
+    clip = fakecord.attachment("clip.mp4", b"\0" * 100, content_type="video/mp4")
+    song = fakecord.attachment("song.mp3", b"\0" * 100, content_type="audio/mpeg")
+    ix = await alice.generate(
+        prompt="in this style", reference_image_1=a, reference_image_2=b, reference_video_1=clip,
+        reference_audio_1=song, reference_images="https://example.com/c.webp",
+        reference_asset_ids="asset-1 asset-2",
+    )
+    await alice.wait_result(await alice.status_message(ix))
+    payload = gmi_sim.calls("submit")[0].body_json["payload"]
+    assert payload["reference_images"] == [a.url, b.url, "https://example.com/c.webp"]
+    assert payload["reference_videos"] == [clip.url]
+    assert payload["reference_audios"] == [song.url]
+    assert payload["reference_asset_ids"] == ["asset-1", "asset-2"]
+
+
+async def test_invalid_combinations_are_refused_privately_with_no_api_call(fakecord, video_bot, person, gmi_sim):
+    bot = await video_bot()
+    alice = person()
+    cases = [
+        (dict(first_frame=image(fakecord), reference_image_1=image(fakecord)), "can't be combined"),
+        (dict(last_frame=image(fakecord)), "needs a `first_frame`"),
+        (dict(reference_audio_1=fakecord.attachment("a.mp3", b"0", content_type="audio/mpeg")),
+         "needs at least one reference image or video"),
+        (dict(first_frame=image(fakecord, "tiny.png", 100, 100)), "300 to 6000 px"),
+        (dict(first_frame=fakecord.attachment("x.gif", b"GIF89a", content_type="image/gif")),
+         "not a supported image"),
+        (dict(first_frame_url="ftp://example.com/a.png"), "not an http(s) link"),
+        (dict(first_frame=image(fakecord), first_frame_url="https://example.com/a.png"), "not both"),
+    ]
+    for options, expected in cases:
+        ix = await alice.generate(prompt="x", **options)
+        (reply,) = ix.ephemeral_messages
+        assert expected in reply.content, (options, reply.content)
+    assert gmi_sim.log == []
+    assert await bot.store.count_for_user(alice.member.id, fakecord.default.guild.id) == 0
+    assert alice.channel.messages == []
+
+
+async def test_prompt_over_the_cap_is_refused(fakecord, video_bot, person, gmi_sim):
+    await video_bot(prompt_max_chars=20)
+    ix = await person().generate(prompt="a" * 21)
+    assert "limit here is 20" in ix.ephemeral_messages[0].content
+    assert gmi_sim.log == []
+
+
+async def test_provider_refusal_is_shown_in_status_and_reply(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.reject_1080p = True
+    alice = person()
+    ix = await alice.generate(prompt="x", resolution="1080p")
+    status = await alice.status_message(ix)
+    result = await alice.wait_result(status)
+    assert "failed" in result.content and "1080p" in result.content
+    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Failed"), 5, "failed status")
+    assert any("1080p" in f["value"] for f in status.embeds[0]["fields"] if f["name"] == "Reason")
+
+
+async def test_failed_generation_reason_is_cleaned(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(
+        fail_reason="Moderation blocked it, see https://storage.example/x?token=abcdef123456 for details",
+        reason_in="error",
+    )
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    assert "Moderation blocked it" in result.content
+    assert "token=abcdef123456" not in result.content
+
+
+async def test_provider_auth_failure_tells_the_member_nothing_secret(fakecord, video_bot, person, gmi_sim):
+    await video_bot(gmi_api_key="wrong-key-0123456789")
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    assert "failed" in result.content
+    assert "wrong-key-0123456789" not in result.content
+
+
+async def test_rate_limits_and_server_errors_are_retried(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.fault("submit", 429, retry_after=0.01)
+    gmi_sim.fault("get", 503)
+    gmi_sim.fault("get", 500)
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    assert result.attachments, result.content
+    assert len(gmi_sim.requests) == 1
+
+
+async def test_cancel_button_stops_the_job(fakecord, video_bot, person, gmi_sim):
+    bot = await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("submit")
+    # someone else may not cancel it
+    bob_click = await fakecord.click(fakecord.default.bob, status, label="Cancel")
+    await bob_click.wait_acknowledged()
+    assert "Only the member who asked" in bob_click.ephemeral_messages[0].content
+    click = await fakecord.click(alice.member, status, label="Cancel")
+    await click.wait_acknowledged()
+    result = await alice.wait_result(status)
+    assert "cancelled" in result.content
+    job = await bot.store.get(1)
+    assert job.state is JobState.CANCELLED
+    assert len(gmi_sim.requests) == 1
+
+
+async def test_timed_out_job_is_reported(fakecord, video_bot, person, gmi_sim):
+    await video_bot(job_deadline_seconds=1.0)
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    assert "timed out" in result.content
+
+
+async def test_video_over_the_upload_limit_becomes_a_link(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(video_bytes=10 * 2**20 + 1000)
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    assert not result.attachments
+    assert "/media/" in result.content and "expires" in result.content
+    assert "upload limit" in result.content
+
+
+async def test_lost_attach_files_delivers_by_dm(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("submit")
+    alice.channel.set_bot_permissions(attach_files=False)
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+    await fakecord.wait_for(lambda: fakecord.dms(alice.member), 10, "a DM with the result")
+    (dm,) = fakecord.dms(alice.member)
+    assert dm.attachments and "couldn't post it in" in dm.content
+    assert alice.replies_to(status) == []
+
+
+async def test_missing_permissions_are_said_before_accepting(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person()
+    alice.channel.set_bot_permissions(attach_files=False)
+    ix = await alice.generate(prompt="x")
+    (reply,) = ix.ephemeral_messages
+    assert "missing attach_files" in reply.content
+    assert gmi_sim.log == []
+
+
+async def test_results_can_be_rerolled_and_remixed_by_others(fakecord, video_bot, person, gmi_sim):
+    bot = await video_bot()
+    alice = person()
+    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="a fox")))
+    bob = fakecord.default.bob
+    reroll = await fakecord.click(bob, result, label="Re-roll")
+    status2 = await reroll.wait_response_message()
+    assert status2.embeds[0]["description"] == "a fox"
+    await person(bob).wait_result(status2)
+    remix = await fakecord.click(bob, result, label="Remix")
+    await remix.wait_acknowledged()
+    submitted = await fakecord.submit_modal(bob, remix, {"Prompt": "a fox, at night"})
+    status3 = await submitted.wait_response_message()
+    await person(bob).wait_result(status3)
+    prompts = [c.body_json["payload"]["prompt"] for c in gmi_sim.calls("submit")]
+    assert prompts == ["a fox", "a fox", "a fox, at night"]
+    jobs = [await bot.store.get(i) for i in (2, 3)]
+    assert [j.user_id for j in jobs] == [bob.id, bob.id]
+    assert [j.origin for j in jobs] == ["reroll", "remix"]
+
+
+async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="a fox"))
+    await alice.wait_result(status)
+    choices = await fakecord.autocomplete(alice.member, alice.channel, "video status",
+                                          focused="request_id", value="fox")
+    assert len(choices) == 1 and "a fox" in choices[0]["name"]
+    ix = await fakecord.run_command(alice.member, alice.channel, "video status",
+                                    request_id=choices[0]["value"])
+    await ix.wait_acknowledged()
+    assert ix.ephemeral_messages[0].embeds[0]["title"].endswith("Delivered")
+
+    ix = await fakecord.run_command(alice.member, alice.channel, "video history")
+    await ix.wait_acknowledged()
+    assert "a fox" in ix.ephemeral_messages[0].embeds[0]["description"]
+
+    ix = await fakecord.run_command(alice.member, alice.channel, "video info")
+    message = await ix.wait_response_message()
+    assert message.embeds[0]["title"] == "seedance-2-0-fast-260128"
+    ix = await fakecord.run_command(alice.member, alice.channel, "video info")
+    await ix.wait_response_message()
+    assert len(gmi_sim.calls("model")) == 1, "model details should be cached"
