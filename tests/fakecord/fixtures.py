@@ -125,6 +125,7 @@ async def run_client(emu: FakeDiscord, client: discord.Client, *, ready_timeout:
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = previous
         errors.uninstall()
         if check:
+            problems += [f"emulator bug: {e}" for e in emu.internal_errors]
             if emu.unknown_routes:
                 problems.append(f"routes the emulator does not know: {emu.unknown_routes}")
             problems += [f"unhandled client exception: {e}" for e in errors.errors]

@@ -74,6 +74,7 @@ class SampleBot(commands.Bot):
         self.sync_guild_id = sync_guild_id
         self.errors: list[Exception] = []
         self.saved: dict[str, discord.Interaction] = {}
+        self.seen_interactions: list[discord.Interaction] = []
         self.autocomplete_count = 3
         self.tree.on_error = self.on_tree_error  # type: ignore[method-assign]
         self._add_commands()
@@ -86,6 +87,9 @@ class SampleBot(commands.Bot):
             await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        self.seen_interactions.append(interaction)
 
     async def on_tree_error(self, interaction: discord.Interaction, error: Exception) -> None:
         self.errors.append(getattr(error, "original", error))

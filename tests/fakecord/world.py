@@ -362,7 +362,7 @@ class Message:
         if self.interaction is not None:
             ix = self.interaction
             data["interaction_metadata"] = {
-                "id": str(ix.id), "type": ix.type, "user": ix.member.user.payload(),
+                "id": str(ix.id), "type": ix.type, "user": ix.user.payload(),
                 "authorizing_integration_owners": {"0": str(guild.id)} if guild else {},
             }
             if ix.command_name:
