@@ -498,6 +498,20 @@ async def test_network_error_details_hold_no_key(gmi_sim, gmi_client_factory):
     assert err.__cause__ is None and err.__suppress_context__
 
 
+async def test_submit_answer_without_request_id_is_ambiguous(gmi_sim, gmi_client):
+    gmi_sim.fault("submit", 200, body={"status": "queued"}, after_create=True)
+    with pytest.raises(GMIError) as caught:
+        await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD)
+    assert caught.value.ambiguous is True
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_get_answer_without_request_id_keeps_the_asked_id(gmi_sim, gmi_client):
+    gmi_sim.fault("get", 200, body={"status": "processing"})
+    request = await gmi_client.get("abc-123")
+    assert (request.request_id, request.phase) == ("abc-123", Phase.PENDING)
+
+
 def test_client_refuses_an_empty_key():
     with pytest.raises(ValueError):
         GMIClient(None, "http://x", "")  # type: ignore[arg-type]

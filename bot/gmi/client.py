@@ -10,6 +10,7 @@ repr: every provider string is cleaned with the key listed as a secret.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import logging
@@ -123,6 +124,14 @@ class GMIClient:
             retry_ambiguous=retry_ambiguous,
         )
         request = self._request_from(data, payload=payload)
+        if not request.request_id:
+            # Retrying could duplicate a request we cannot name; the caller reconciles.
+            raise GMIError(
+                detail=f"submit answer had no request_id: {self._clean(data, 200)}",
+                status=200,
+                ambiguous=True,
+                call="submit",
+            )
         log.info("GMI submit accepted: request %s status %s", request.request_id, request.status)
         return request
 
@@ -132,7 +141,9 @@ class GMIClient:
             raise ValueError("request_id is empty")
         data = await self._call("get", "GET", f"/requests/{quote(request_id, safe='')}")
         request = self._request_from(data)
-        log.debug("GMI request %s is %s", request.request_id or request_id, request.status)
+        if not request.request_id:
+            request = dataclasses.replace(request, request_id=request_id)
+        log.debug("GMI request %s is %s", request.request_id, request.status)
         return request
 
     async def list_requests(self, model: str) -> list[GMIRequest]:
