@@ -463,6 +463,16 @@ async def test_media_needs_the_token_and_a_finished_request(api, gmi_sim, gmi_cl
     assert (await api.fetch(f"{gmi_sim.base_origin}/media/nope.mp4?token={token}"))[0] == 404
 
 
+async def test_head_on_media_gives_the_size_without_the_body(api, gmi_sim, gmi_session):
+    gmi_sim.script_next(video_bytes=123_456)
+    request_id = await submit_ok(api)
+    url = (await api.get(request_id))[1]["outcome"]["media_urls"][0]["url"]
+    async with gmi_session.head(url) as response:
+        assert response.status == 200
+        assert response.content_length == 123_456
+        assert await response.read() == b""
+
+
 # ---- faults --------------------------------------------------------------------------------
 
 
@@ -598,6 +608,39 @@ async def test_close_does_not_wait_for_slow_handlers(gmi_session):
     with pytest.raises(aiohttp.ClientError):
         await pending
     await sim.close()  # idempotent
+
+
+async def test_control_endpoints_script_a_simulator_in_another_process(api, gmi_sim, gmi_session):
+    origin = gmi_sim.base_origin
+
+    async def control(method, path, body=None):
+        async with gmi_session.request(method, origin + path, json=body) as response:
+            return response.status, await response.json(content_type=None)
+
+    assert (await control("POST", "/_sim/script", {"times": 1, "fail_reason": "nope",
+                                                   "timings": {"processing": 5}}))[0] == 200  # fmt: skip
+    assert (await control("POST", "/_sim/script", {"explode": True}))[0] == 400
+    failing = await submit_ok(api)
+    assert gmi_sim.requests[failing].behaviour.fail_reason == "nope"
+    assert (await control("POST", f"/_sim/requests/{failing}/cancel"))[1] == {"cancelled": True}
+    assert gmi_sim.requests[failing].status == "cancelled"
+
+    gmi_sim.script_next(hold=True)
+    held = await submit_ok(api)
+    await control("POST", f"/_sim/requests/{held}/release")
+    assert gmi_sim.requests[held].status == "success"
+
+    assert (await control("POST", "/_sim/faults", {"call": "models", "status": 503}))[0] == 200
+    assert (await api.call("GET", "/models"))[0] == 503
+    await control("POST", "/_sim/faults", {"call": "models", "status": 500, "times": None})
+    await control("DELETE", "/_sim/faults")
+    assert (await api.call("GET", "/models"))[0] == 200
+
+    _, listed = await control("GET", "/_sim/requests")
+    assert {r["request_id"] for r in listed["requests"]} == {failing, held}
+    _, logged = await control("GET", "/_sim/log")
+    assert [c["call"] for c in logged["log"]].count("submit") == 2
+    assert not any("/_sim/" in c.path for c in gmi_sim.log)
 
 
 async def test_standalone_server_prints_its_base_url(tmp_path):

@@ -83,6 +83,12 @@ async def serve(args: argparse.Namespace) -> None:
     print(f"Point the bot at it: GMI_API_BASE_URL={sim.base_url}", flush=True)
     key_note = "only the configured API key" if args.api_key else "any API key"
     print(f"Accepting {key_note}. Ctrl-C to stop.", flush=True)
+    print(
+        f"Script it over HTTP: POST {sim.base_origin}/_sim/script "
+        '{"fail_reason": "..."} | POST /_sim/faults {"call": "get", "status": 429} | '
+        "POST /_sim/requests/<id>/cancel | GET /_sim/log",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -412,8 +412,95 @@ class GMISimulator:
             ("GET", "/media/{name}", "media", self._media),
         ]
         for method, path, call, handler in routes:
-            app.router.add_route(method, path, self._endpoint(call, handler))
+            if method == "GET":
+                app.router.add_get(path, self._endpoint(call, handler))  # and HEAD
+            else:
+                app.router.add_route(method, path, self._endpoint(call, handler))
+        self._add_control_routes(app)
         return app
+
+    # ---- control endpoints (for a simulator in another process) ------------------------------
+
+    def _add_control_routes(self, app: web.Application) -> None:
+        """``/_sim/...``: script, fault, cancel and release over HTTP; not logged, no key.
+
+        POST /_sim/script {"times": 1, <Behaviour fields>; "timings"/"video" as objects}
+        POST /_sim/faults {<fault() arguments>}        DELETE /_sim/faults
+        POST /_sim/requests/{id}/cancel | /release     GET /_sim/requests | /_sim/log
+        """
+        app.router.add_post("/_sim/script", self._control_script)
+        app.router.add_post("/_sim/faults", self._control_fault)
+        app.router.add_delete("/_sim/faults", self._control_clear_faults)
+        app.router.add_post("/_sim/requests/{request_id}/{action}", self._control_request)
+        app.router.add_get("/_sim/requests", self._control_requests)
+        app.router.add_get("/_sim/log", self._control_log)
+
+    async def _control_body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="body must be JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="body must be a JSON object")
+        return body
+
+    async def _control_script(self, request: web.Request) -> web.Response:
+        body = await self._control_body(request)
+        times = body.pop("times", 1)
+        try:
+            if isinstance(body.get("timings"), dict):
+                body["timings"] = Timings(**body["timings"])
+            if isinstance(body.get("video"), dict):
+                body["video"] = VideoSpec(**body["video"])
+            self.script_next(times, **body)
+        except (TypeError, ValueError) as exc:
+            return _error(400, str(exc))
+        return web.json_response({"scripted": times})
+
+    async def _control_fault(self, request: web.Request) -> web.Response:
+        body = await self._control_body(request)
+        try:
+            self.fault(**body)
+        except (TypeError, ValueError) as exc:
+            return _error(400, str(exc))
+        return web.json_response({"faults": len(self.faults)})
+
+    async def _control_clear_faults(self, request: web.Request) -> web.Response:
+        self.clear_faults()
+        return web.json_response({"faults": 0})
+
+    async def _control_request(self, request: web.Request) -> web.Response:
+        request_id = request.match_info["request_id"]
+        action = request.match_info["action"]
+        if request_id not in self.requests:
+            return _error(404, "request not found")
+        if action == "cancel":
+            return web.json_response({"cancelled": self.cancel(request_id)})
+        if action == "release":
+            self.release(request_id)
+            return web.json_response({"released": True})
+        return _error(404, f"unknown action {action!r}; use cancel or release")
+
+    async def _control_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "requests": [
+                    {"request_id": r.request_id, "status": r.status, "payload": r.payload}
+                    for r in self.requests.values()
+                ]
+            }
+        )
+
+    async def _control_log(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "log": [
+                    {"method": c.method, "path": c.path, "call": c.call,
+                     "request_id": c.request_id, "status": c.status, "fault": c.fault}
+                    for c in self.log
+                ]
+            }
+        )  # fmt: skip
 
     def _endpoint(
         self,
@@ -730,6 +817,9 @@ class GMISimulator:
             headers={"Content-Type": "video/mp4", "Content-Length": str(len(data) + pad)}
         )
         await response.prepare(request)
+        if request.method == "HEAD":
+            await response.write_eof()
+            return response
         if entry.fault == "drop mid-body":
             await response.write(data[: len(data) // 2])
             self._drop(request, response)
