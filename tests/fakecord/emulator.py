@@ -119,6 +119,8 @@ class FakeDiscord:
         self.violations_allowed = False
         self.unknown_routes: list[str] = []
         self.internal_errors: list[str] = []  # emulator bugs (answered 400, code 0)
+        self.client_errors: list[str] = []  # unhandled client exceptions (filled by run_client)
+        self.allowed_client_errors: list[str] = []
         self.requests: list[RecordedRequest] = []
         self.typing: list[int] = []
         self.nonces: dict[tuple[int, str], tuple[Message, float]] = {}
@@ -304,6 +306,15 @@ class FakeDiscord:
     def expect_violation(self, *codes: int | str) -> None:
         """Tell the fixtures these violation codes are the point of the test."""
         self.allowed_violations.update(codes)
+
+    def expect_client_error(self, substring: str) -> None:
+        """Tell the fixtures an unhandled client error containing ``substring`` is expected."""
+        self.allowed_client_errors.append(substring)
+
+    @property
+    def unexpected_client_errors(self) -> list[str]:
+        return [e for e in self.client_errors
+                if not any(allowed in e for allowed in self.allowed_client_errors)]
 
     @property
     def unexpected_violations(self) -> list[Violation]:

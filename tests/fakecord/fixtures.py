@@ -58,9 +58,9 @@ class ClientErrors(logging.Handler):
     default ``on_error`` of the client, the command tree, views and modals all log there) and
     exceptions that reach the event loop's exception handler."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: list[str]) -> None:
         super().__init__(level=logging.ERROR)
-        self.errors: list[str] = []
+        self.errors = errors
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_handler: Any = None
 
@@ -91,14 +91,15 @@ async def run_client(emu: FakeDiscord, client: discord.Client, *, ready_timeout:
                      violations_allowed: bool = False, check: bool = True) -> AsyncIterator[discord.Client]:
     """Run ``client`` against ``emu`` for the duration of the block.
 
-    On exit: fails (AssertionError) if the emulator saw an unknown route, the client had an
-    unhandled exception, or the bot broke a rule not allowed by ``emu.expect_violation(...)``
-    or ``violations_allowed=True``. ``check=False`` skips all three.
+    On exit: fails (AssertionError) if the emulator saw an unknown route or had a bug, the
+    client had an unhandled exception (not allowed by ``emu.expect_client_error(...)``), or the
+    bot broke a rule not allowed by ``emu.expect_violation(...)`` or ``violations_allowed=True``.
+    ``check=False`` skips these checks.
     """
     previous = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     point_discord_at(emu.api_base_url, emu.gateway_url)
     client._connection.guild_ready_timeout = 0.05
-    errors = ClientErrors()
+    errors = ClientErrors(emu.client_errors)
     errors.install()
     if violations_allowed:
         emu.violations_allowed = True
@@ -128,7 +129,7 @@ async def run_client(emu: FakeDiscord, client: discord.Client, *, ready_timeout:
             problems += [f"emulator bug: {e}" for e in emu.internal_errors]
             if emu.unknown_routes:
                 problems.append(f"routes the emulator does not know: {emu.unknown_routes}")
-            problems += [f"unhandled client exception: {e}" for e in errors.errors]
+            problems += [f"unhandled client exception: {e}" for e in emu.unexpected_client_errors]
             problems += [f"Discord rule broken: {v}" for v in emu.unexpected_violations]
         if problems:
             report = "fakecord: " + "\n  ".join(problems)
