@@ -40,4 +40,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("discord.gateway").setLevel(max(logging.getLevelName(level), logging.INFO))
+    # These two are chatty at DEBUG (every SQL statement, every heartbeat).
+    for noisy in ("aiosqlite", "discord.gateway"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

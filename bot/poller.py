@@ -102,7 +102,7 @@ class JobPoller:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the loop; unfinished jobs from before a restart are due and resume."""
+        """Start the loop; unfinished jobs from before a restart resume at once."""
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="job-poller")
 
@@ -121,6 +121,9 @@ class JobPoller:
         self._wake.set()
 
     async def _run(self) -> None:
+        resumed = await self.store.make_all_due(self.clock())
+        if resumed:
+            log.info("resuming %d unfinished job(s)", resumed)
         while True:
             try:
                 await self._tick()

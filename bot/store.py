@@ -172,6 +172,15 @@ class JobStore:
         jobs = [await self.get(job_id) for job_id in ids]
         return [job for job in jobs if job is not None]
 
+    async def make_all_due(self, now: float) -> int:
+        """At start: every job with a next step is due now (its lease belonged to a process
+        that is gone). Returns how many jobs will resume."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE jobs SET next_check_at = ? WHERE next_check_at IS NOT NULL", (now,)
+            )
+            return cursor.rowcount
+
     async def next_due_at(self) -> float | None:
         async with self.conn.execute(
             "SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL"
