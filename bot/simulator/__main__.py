@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 
@@ -52,8 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    spec = VideoSpec.dry_run()
-    spec = VideoSpec(**{**spec.__dict__, "max_duration": args.max_video_seconds})
+    spec = dataclasses.replace(VideoSpec.dry_run(), max_duration=args.max_video_seconds)
     options = {}
     if args.banned_word:
         options["banned_words"] = args.banned_word

@@ -250,6 +250,7 @@ class GMISimulator:
         self._renderer = MediaRenderer(ffmpeg)
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
+        self._closing: asyncio.Event | None = None
         self._origin: str | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -258,8 +259,9 @@ class GMISimulator:
         if self._runner is not None:
             raise RuntimeError("simulator already started")
         self._changed = asyncio.Condition()
+        self._closing = asyncio.Event()
         runner = web.AppRunner(
-            self.make_app(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+            self.make_app(), handler_cancellation=True, shutdown_timeout=0.5, access_log=None
         )
         await runner.setup()
         try:
@@ -280,6 +282,8 @@ class GMISimulator:
 
     async def close(self) -> None:
         runner, self._runner = self._runner, None
+        if self._closing is not None:
+            self._closing.set()  # ends injected delays at once
         if runner is not None:
             await runner.cleanup()
         await self._renderer.close()
@@ -567,7 +571,7 @@ class GMISimulator:
             return None
         entry.fault = "fault"
         if injected.delay:
-            await asyncio.sleep(injected.delay)
+            await self._pause(request, injected.delay)
         if injected.drop_connection:
             if call == "media":
                 entry.fault = "drop mid-body"  # _media sends half the file, then drops
@@ -593,6 +597,15 @@ class GMISimulator:
         if isinstance(body, str | bytes):
             return web.Response(status=injected.status, body=body, headers=headers)
         return web.json_response(body, status=injected.status, headers=headers)
+
+    async def _pause(self, request: web.Request, delay: float) -> None:
+        """Sleep ``delay`` seconds, or drop the connection at once if the simulator closes."""
+        closing = self._closing or asyncio.Event()
+        try:
+            await asyncio.wait_for(closing.wait(), delay)
+        except TimeoutError:
+            return
+        self._drop(request)
 
     def _drop(self, request: web.Request, response: web.StreamResponse | None = None) -> None:
         if request.transport is not None:
