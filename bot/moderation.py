@@ -359,6 +359,7 @@ def _render_target(target: str) -> str:
         "role": f"role <@&{ident}>",
         "channel": f"<#{ident}>",
         "server": "the server",
+        "pattern": f"#{ident}",
     }.get(kind, target)
 
 
@@ -386,12 +387,12 @@ def _pattern(row: aiosqlite.Row) -> BlockedPattern:
 
 # Columns of guild_settings a moderator command may change; names never come from input.
 _SETTING_COLUMNS = {
-    "mod_role_id": "set the moderator role",
-    "mod_log_channel_id": "set the mod-log channel",
-    "timezone": "set the time zone",
-    "reset_hour": "set the reset hour",
-    "refunds_enabled": "set refunds",
-    "monthly_budget": "set the monthly budget",
+    "mod_role_id": "set the moderator role of",
+    "mod_log_channel_id": "set the mod-log channel of",
+    "timezone": "set the time zone of",
+    "reset_hour": "set the reset hour of",
+    "refunds_enabled": "set refunds for",
+    "monthly_budget": "set the monthly budget of",
 }
 
 
@@ -560,12 +561,12 @@ class Moderation:
         now = self.clock()
         async with self.store.transaction() as conn:
             old = await active_block(conn, guild_id, user_id, now)
+            if old is None:
+                raise ModerationError(f"<@{user_id}> is not blocked.")
             await conn.execute(
                 "DELETE FROM member_blocks WHERE guild_id = ? AND user_id = ?",
                 (guild_id, user_id),
             )
-            if old is None:
-                raise ModerationError(f"<@{user_id}> is not blocked.")
             return await record_audit(
                 conn,
                 guild_id=guild_id,

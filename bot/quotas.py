@@ -951,7 +951,7 @@ class Quotas:
                 conn,
                 guild_id=guild_id,
                 actor_id=actor.user_id,
-                action=f"{'cleared' if clear else 'set'} limit {name} for",
+                action=f"{'cleared' if clear else 'set'} the limit {name} for",
                 target=target,
                 old_value=old,
                 new_value=new,

@@ -109,7 +109,7 @@ async def test_settings_are_validated_and_audited_with_old_and_new(moderation, c
     clock.now += 10
     entry = await moderation.set_monthly_budget(ADMIN, 40.5)
     assert (entry.action, entry.target, entry.old_value, entry.new_value) == (
-        "set the monthly budget",
+        "set the monthly budget of",
         "server",
         "25.0",
         "40.5",
@@ -123,12 +123,12 @@ async def test_settings_are_validated_and_audited_with_old_and_new(moderation, c
     assert settings.mod_log_channel_id == 4242
     audit = await moderation.list_audit(ADMIN)
     assert [e.action for e in audit] == [
-        "set the mod-log channel",
-        "set refunds",
-        "set the monthly budget",
-        "set the monthly budget",
+        "set the mod-log channel of",
+        "set refunds for",
+        "set the monthly budget of",
+        "set the monthly budget of",
     ]
-    assert "<@1> set the monthly budget the server: 25.0 → 40.5" in audit[2].describe()
+    assert "<@1> set the monthly budget of the server: 25.0 → 40.5" in audit[2].describe()
 
 
 async def test_blocks_with_reason_and_expiry(moderation, clock):

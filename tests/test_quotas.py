@@ -549,6 +549,9 @@ async def test_moderator_role_may_set_limits_and_each_change_is_audited(quotas):
         "5",
         "7",
     )
+    assert entry.describe().endswith(
+        "<@5> set the limit generations_per_day for role <@&10>: 5 → 7"
+    )
     cleared = await quotas.clear_limit(mod, "role", 10, "generations_per_day")
     assert (cleared.old_value, cleared.new_value) == ("7", None)
     listed = await quotas.list_limits(mod)
