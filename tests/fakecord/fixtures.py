@@ -88,17 +88,25 @@ class ClientErrors(logging.Handler):
 
 @contextlib.asynccontextmanager
 async def run_client(emu: FakeDiscord, client: discord.Client, *, ready_timeout: float = 5.0,
-                     violations_allowed: bool = False, check: bool = True) -> AsyncIterator[discord.Client]:
+                     violations_allowed: bool = False, check: bool = True,
+                     skip_identify_wait: bool = True) -> AsyncIterator[discord.Client]:
     """Run ``client`` against ``emu`` for the duration of the block.
 
     On exit: fails (AssertionError) if the emulator saw an unknown route or had a bug, the
     client had an unhandled exception (not allowed by ``emu.expect_client_error(...)``), or the
     bot broke a rule not allowed by ``emu.expect_violation(...)`` or ``violations_allowed=True``.
-    ``check=False`` skips these checks.
+    ``check=False`` skips these checks. ``skip_identify_wait`` removes discord.py's 5 s pause
+    before a re-IDENTIFY (unless the client overrides ``before_identify_hook`` itself).
     """
     previous = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     point_discord_at(emu.api_base_url, emu.gateway_url)
     client._connection.guild_ready_timeout = 0.05
+    if skip_identify_wait and type(client).before_identify_hook is discord.Client.before_identify_hook:
+        # discord.py sleeps 5 s before every IDENTIFY after the first (INVALID_SESSION...).
+        async def no_identify_wait(shard_id: int | None, *, initial: bool = False) -> None:
+            return None
+
+        client.before_identify_hook = no_identify_wait  # type: ignore[method-assign]
     errors = ClientErrors(emu.client_errors)
     errors.install()
     if violations_allowed:
