@@ -220,7 +220,7 @@ class JobPoller:
                 job.id,
                 from_states={JobState.SUBMITTING},
                 to_state=JobState.ACCEPTED,
-                next_check_at=self.clock() + self.timing.retry_delay(job.attempts),
+                next_check_at=self.clock() + self._retry_delay(job.attempts, error),
             )
         else:
             log.warning("job %d: submit failed: %s", job.id, error)
@@ -285,7 +285,7 @@ class JobPoller:
                 request = await self.gmi.get(job.request_id)
         except GMIError as error:
             log.warning("job %d: status check failed (%s)", job.id, error)
-            await self._reschedule(job, self.timing.retry_delay(2))
+            await self._reschedule(job, self._retry_delay(2, error))
             return
         await self._apply_status(job, request, count_poll=True)
 
@@ -361,6 +361,10 @@ class JobPoller:
                 count_delivery=True,
                 next_check_at=self.clock() + self.timing.retry_delay(attempts),
             )
+
+    def _retry_delay(self, attempt: int, error: GMIError) -> float:
+        """Our backoff, but never sooner than the provider's ``Retry-After``."""
+        return max(self.timing.retry_delay(attempt), getattr(error, "retry_after", None) or 0.0)
 
     async def _reschedule(self, job: Job, delay: float) -> None:
         await self.store.transition(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.gmi_fixtures
 """The poller and delivery against the GMI simulator, with an in-memory chat.
 
 These drive the domain without Discord; the same flows run end to end through the
@@ -18,14 +17,6 @@ from bot.jobs import Job, JobState, NewJob
 from bot.params import GenerationRequest
 from bot.poller import JobPoller, PollTiming
 from bot.store import JobStore
-from tests.gmi_fixtures import (  # noqa: F401 - fixtures
-    gmi_client,
-    gmi_client_factory,
-    gmi_clock,
-    gmi_session,
-    gmi_sim,
-    gmi_sleeps,
-)
 
 FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
 
