@@ -247,3 +247,19 @@ async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
     ix = await fakecord.run_command(alice.member, alice.channel, "video info")
     await ix.wait_response_message()
     assert len(gmi_sim.calls("model")) == 1, "model details should be cached"
+
+
+async def test_a_job_longer_than_the_interaction_token_still_lands(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    ix = await alice.generate(prompt="a slow one @here")
+    status = await alice.status_message(ix)
+    assert not status.mention_everyone
+    await gmi_sim.wait_for_calls("get")
+    fakecord.clock.advance(16 * 60)  # the interaction token is dead now
+    assert ix.token_expired
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+    result = await alice.wait_result(status)
+    assert result.attachments and result.mentions == [alice.member.id]
+    assert not result.mention_everyone
