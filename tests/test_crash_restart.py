@@ -54,8 +54,11 @@ class BotProcess:
         )
         log.close()
         await self.emu.wait_for(
-            lambda: self.emu.gateway.identifies > sessions_before or self.process.returncode is not None,
-            20, "the bot process to connect",
+            lambda: (
+                self.emu.gateway.identifies > sessions_before or self.process.returncode is not None
+            ),
+            20,
+            "the bot process to connect",
         )
         assert self.process.returncode is None, self.log_path.read_text()
 
@@ -72,6 +75,19 @@ class BotProcess:
         with sqlite3.connect(self.database) as conn:
             conn.row_factory = sqlite3.Row
             return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+
+
+def replies_to(channel, status):
+    return [m for m in channel.messages if m.reply_to == status.id]
+
+
+async def ask_and_wait_for_result(emu, bot_process):
+    """Alice asks for a video; returns the status message once its reply is there."""
+    world = emu.default
+    ix = await emu.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    status = await ix.wait_response_message()
+    await emu.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
+    return status
 
 
 @pytest.fixture
@@ -96,10 +112,13 @@ async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_
     gmi_sim.release(request_id)
     await bot_process.start()
 
-    await fakecord.wait_for(lambda: [m for m in world.channel.messages if m.reply_to == status.id],
-                            20, "the result after the restart")
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded")
-    replies = [m for m in world.channel.messages if m.reply_to == status.id]
+    await fakecord.wait_for(
+        lambda: replies_to(world.channel, status), 20, "the result after the restart"
+    )
+    await fakecord.wait_for(
+        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
+    )
+    replies = replies_to(world.channel, status)
     assert len(replies) == 1 and replies[0].attachments
     assert len(gmi_sim.calls("submit")) == 1
 
@@ -107,28 +126,22 @@ async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_
 async def test_sigkill_right_after_posting_never_posts_twice(fakecord, gmi_sim, bot_process):
     """Killed the moment the reply appears (possibly before it was recorded): the restarted
     bot finds the earlier post instead of posting again."""
-    world = fakecord.default
     await bot_process.start()
-    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="a fox")
-    status = await ix.wait_response_message()
-    await fakecord.wait_for(lambda: [m for m in world.channel.messages if m.reply_to == status.id],
-                            20, "the result")
+    status = await ask_and_wait_for_result(fakecord, bot_process)
     await bot_process.kill()
     await bot_process.start()
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded")
-    replies = [m for m in world.channel.messages if m.reply_to == status.id]
-    assert len(replies) == 1
+    await fakecord.wait_for(
+        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
+    )
+    assert len(replies_to(fakecord.default.channel, status)) == 1
     assert len(gmi_sim.calls("submit")) == 1
 
 
 async def test_buttons_on_old_messages_work_after_a_restart(fakecord, gmi_sim, bot_process):
     world = fakecord.default
     await bot_process.start()
-    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="a fox")
-    status = await ix.wait_response_message()
-    await fakecord.wait_for(lambda: [m for m in world.channel.messages if m.reply_to == status.id],
-                            20, "the result")
-    (result,) = [m for m in world.channel.messages if m.reply_to == status.id]
+    status = await ask_and_wait_for_result(fakecord, bot_process)
+    (result,) = replies_to(world.channel, status)
     await bot_process.kill()
     await bot_process.start()
     click = await fakecord.click(world.bob, result, label="Re-roll")

@@ -20,68 +20,52 @@ def _cog(interaction: discord.Interaction) -> VideoCog:
     return cog
 
 
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"video:cancel:(?P<job>\d+)"
-):
+class _JobButton:
+    """A button whose custom id is ``video:<action>:<job id>``; pressing it calls the cog's
+    ``<action>_pressed(interaction, job_id)``. Subclasses only name the action and its look."""
+
+    action: str
+    label: str
+    emoji: str
+    style = discord.ButtonStyle.secondary
+
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        super().__init__(
+        super().__init__(  # type: ignore[call-arg] - DynamicItem's
             discord.ui.Button(
-                label="Cancel",
-                style=discord.ButtonStyle.secondary,
-                emoji="🛑",
-                custom_id=f"video:cancel:{job_id}",
+                label=self.label,
+                style=self.style,
+                emoji=self.emoji,
+                custom_id=f"video:{self.action}:{job_id}",
             )
         )
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> CancelButton:
+    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).cancel_pressed(interaction, self.job_id)
+        handler = getattr(_cog(interaction), f"{self.action}_pressed")
+        await handler(interaction, self.job_id)
+
+
+class CancelButton(
+    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:cancel:(?P<job>\d+)"
+):
+    action, label, emoji = "cancel", "Cancel", "🛑"
 
 
 class RerollButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"video:reroll:(?P<job>\d+)"
+    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:reroll:(?P<job>\d+)"
 ):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(
-            discord.ui.Button(
-                label="Re-roll",
-                style=discord.ButtonStyle.primary,
-                emoji="🎲",
-                custom_id=f"video:reroll:{job_id}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> RerollButton:
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).reroll_pressed(interaction, self.job_id)
+    action, label, emoji = "reroll", "Re-roll", "🎲"
+    style = discord.ButtonStyle.primary
 
 
-class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"video:remix:(?P<job>\d+)"):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(
-            discord.ui.Button(
-                label="Remix",
-                style=discord.ButtonStyle.secondary,
-                emoji="✏️",
-                custom_id=f"video:remix:{job_id}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> RemixButton:
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).remix_pressed(interaction, self.job_id)
+class RemixButton(
+    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:remix:(?P<job>\d+)"
+):
+    action, label, emoji = "remix", "Remix", "✏️"
 
 
 class HistoryPageButton(
