@@ -226,7 +226,7 @@ class FakeDiscord:
         route = canonical[len(API):] if canonical.startswith(API) else canonical
         path = request.path[len(API):] if request.path.startswith(API) else request.path
         rec = RecordedRequest(request.method, route, path)
-        if canonical != "/{tail}" and canonical != "/gateway":
+        if canonical.startswith(API):
             self.requests.append(rec)
         for failure in self._failures:
             if failure.matches(request.method, route, path):
