@@ -1,0 +1,66 @@
+"""Every REST route the emulator serves is reached through discord.py's own API calls."""
+
+import io
+
+import discord
+
+from tests.fakecord.samplebot import SampleBot
+
+
+async def test_every_route_is_served_to_discord_py(fakecord, connect_bot):
+    w = fakecord.default
+    bot = await connect_bot(SampleBot(sync_guild_id=w.guild.id))
+    guild = bot.get_guild(w.guild.id)
+
+    # identity, gateway, guild
+    assert (await bot.application_info()).id == fakecord.application_id
+    await bot.http.request(discord.http.Route("GET", "/applications/@me"))
+    assert (await bot.http.request(discord.http.Route("GET", "/gateway")))["url"] == fakecord.gateway_url
+    assert (await bot.http.get_bot_gateway())[0] == 1  # what AutoShardedClient asks
+    assert (await bot.fetch_guild(w.guild.id)).name == "Test Server"
+    assert {c.name for c in await guild.fetch_channels()} == {"general"}
+    assert (await guild.fetch_member(w.alice.id)).name == "alice"
+    assert {r.name for r in await guild.fetch_roles()} >= {"@everyone", "Artists", "Mods"}
+    assert (await bot.fetch_user(w.bob.id)).name == "bob"
+    dm = await (await bot.fetch_user(w.alice.id)).create_dm()
+    await dm.send("hi")
+    assert fakecord.dms(w.alice)[0].content == "hi"
+
+    # commands: global and guild, fetch, upsert one, delete one
+    synced = await bot.tree.fetch_commands(guild=guild)
+    assert "video" in {c.name for c in synced}
+    await bot.tree.sync()
+    assert {c.name for c in await bot.tree.fetch_commands()} >= {"ping", "video"}
+    extra = await bot.http.upsert_global_command(fakecord.application_id, {
+        "name": "extra", "description": "one more", "type": 1})
+    await bot.http.delete_global_command(fakecord.application_id, extra["id"])
+    extra = await bot.http.upsert_guild_command(fakecord.application_id, guild.id, {
+        "name": "extra", "description": "one more", "type": 1})
+    await bot.http.delete_guild_command(fakecord.application_id, guild.id, extra["id"])
+
+    # interactions: callback, @original, followups by id
+    ix = await fakecord.run_command(w.alice, w.channel, "ping")
+    await ix.wait_acknowledged()
+    inter = next(i for i in bot.seen_interactions if i.id == ix.id)
+    await inter.original_response()
+    await inter.edit_original_response(content="edited")
+    follow = await inter.followup.send("f", wait=True)
+    await inter.followup.fetch_message(follow.id)
+    await follow.edit(content="f2")
+    await follow.delete()
+    await inter.delete_original_response()
+
+    # channel messages
+    chan = guild.get_channel(w.channel.id)
+    await bot.fetch_channel(chan.id)
+    async with chan.typing():
+        pass
+    msg = await chan.send("m", file=discord.File(io.BytesIO(b"x"), filename="x.txt"))
+    await chan.fetch_message(msg.id)
+    [m async for m in chan.history(limit=5)]
+    await msg.edit(content="m2")
+    await msg.delete()
+
+    served = {(method, route) for method, route, _ in fakecord.rest.routes()}
+    used = {(r.method, r.route) for r in fakecord.requests}
+    assert served - used == set()
