@@ -16,9 +16,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.gmi import GMIClient
+from bot.job_actions import JobActions
+from bot.moderation import Moderation, ModerationError
+from bot.quotas import Quotas
 from bot.service import Refused, VideoService
 from bot.settings import Settings
 from bot.store import JobStore
+from bot.usage import UsageReports
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ class VideoCommandTree(app_commands.CommandTree):
         original = getattr(error, "original", error)
         if isinstance(original, Refused):
             text = original.message
+        elif isinstance(original, ModerationError):
+            text = str(original)
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = "This command works only inside a server."
         elif isinstance(error, app_commands.CheckFailure):
@@ -77,6 +83,9 @@ class VideoBot(commands.Bot):
         self.session: aiohttp.ClientSession
         self.store: JobStore
         self.gmi: GMIClient
+        self.quotas: Quotas
+        self.moderation: Moderation
+        self.usage: UsageReports
         self.service: VideoService
 
     async def setup_hook(self) -> None:
@@ -90,8 +99,20 @@ class VideoBot(commands.Bot):
             organization_id=settings.gmi_organization_id,
             timeout=settings.gmi_timeout_seconds,
         )
+        self.quotas = Quotas(
+            self.store,
+            price_table=settings.price_table,
+            currency=settings.currency,
+            clock=self.clock,
+        )
+        self.moderation = self.quotas.moderation
+        self.usage = UsageReports(self.store, self.quotas)
         self.service = VideoService(
-            self.store, settings, on_accepted=lambda: self.dispatch("video_job_due")
+            self.store,
+            settings,
+            self.quotas,
+            JobActions(self.store, self.clock),
+            on_due=lambda: self.dispatch("video_job_due"),
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -116,6 +137,8 @@ class VideoBot(commands.Bot):
         for extension in list(self.extensions):
             await self.unload_extension(extension)
         await super().close()
+        if hasattr(self, "quotas"):
+            await self.quotas.flush()
         if hasattr(self, "store"):
             await self.store.close()
         if hasattr(self, "session"):

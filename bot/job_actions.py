@@ -126,4 +126,6 @@ class JobActions:
                 return job
         if job.guild_id != actor.guild_id:
             raise JobNotFound(f"There is no job #{job_id} in this server.")
-        raise PermissionDenied("You can only cancel or delete your own jobs.")
+        raise PermissionDenied(
+            "Only the member who asked for this job, or a moderator, can cancel or delete it."
+        )

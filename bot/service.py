@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from bot.jobs import ACTIVE_STATES, Job, JobState, NewJob
+from bot.job_actions import JobActions
+from bot.jobs import Job, NewJob
+from bot.moderation import ModerationError, Requester
 from bot.params import GenerationRequest, validate
+from bot.quotas import AdmissionRefused, Quotas
 from bot.settings import Settings
-from bot.store import Admission, JobStore
+from bot.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -32,41 +34,21 @@ class Refused(Exception):
         return "\n".join(f"• {reason}" for reason in self.reasons)
 
 
-@dataclass(frozen=True)
-class Requester:
-    """Who asks, where: the plain facts a decision about them needs."""
-
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    parent_channel_id: int | None = None  # for threads: the channel they hang from
-    role_ids: tuple[int, ...] = ()
-    can_manage_guild: bool = False
-
-
-AdmissionFactory = Callable[[Requester], Admission | None]
-
-
 class VideoService:
     def __init__(
         self,
         store: JobStore,
         settings: Settings,
+        quotas: Quotas,
+        job_actions: JobActions,
         *,
-        on_accepted: Callable[[], None] = lambda: None,
-        admission_for: AdmissionFactory = lambda requester: None,
-        is_moderator: Callable[[Requester], bool] = lambda r: r.can_manage_guild,
+        on_due: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.settings = settings
-        self.on_accepted = on_accepted
-        self.admission_for = admission_for
-        self.is_moderator = is_moderator
-
-    def estimate_cost(self, request: GenerationRequest) -> float:
-        return self.settings.price_table.estimate(
-            request.resolution, request.duration, bool(request.reference_videos)
-        )
+        self.quotas = quotas
+        self.job_actions = job_actions
+        self.on_due = on_due
 
     async def accept(
         self,
@@ -76,9 +58,10 @@ class VideoService:
         origin: str = "generate",
         parent_job_id: int | None = None,
     ) -> Job:
-        """Validate and store a new job (limits are reserved in the same transaction).
+        """Validate, then store the job with its cost estimate; the server's limits are
+        checked and reserved in the same transaction.
 
-        Raises `Refused` with every problem; nothing is stored then.
+        Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
         problems = validate(request, prompt_max_chars=self.settings.prompt_max_chars)
         if problems:
@@ -89,22 +72,22 @@ class VideoService:
             user_id=requester.user_id,
             request=request,
             model=self.settings.seedance_model,
-            estimated_cost=self.estimate_cost(request),
             parent_job_id=parent_job_id,
             origin=origin,
         )
-        job = await self.store.accept(
-            new,
-            deadline_seconds=self.settings.job_deadline_seconds,
-            admission=self.admission_for(requester),
-        )
+        try:
+            job = await self.quotas.admit(
+                requester, new, deadline_seconds=self.settings.job_deadline_seconds
+            )
+        except AdmissionRefused as refused:
+            raise Refused(refused.refusal.message) from None
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)
         return job
 
     async def status_message_posted(self, job: Job, message_id: int) -> None:
         """The public status message exists: record it and let the poller start."""
         await self.store.set_status_message(job.id, message_id)
-        self.on_accepted()
+        self.on_due()
 
     async def abandon(self, job: Job) -> None:
         """The member never saw the job (Discord refused our answer): forget it, unsent."""
@@ -125,23 +108,12 @@ class VideoService:
             )
         return job
 
-    async def cancel(self, requester: Requester, job: Job) -> Job:
-        """Stop following a job (the provider has no cancel call); the poller posts it."""
-        if job.user_id != requester.user_id and not self.is_moderator(requester):
-            raise Refused(
-                "Only the member who asked for this video, or a moderator, can cancel it."
-            )
-        if job.state not in ACTIVE_STATES:
-            raise Refused(f"This job is already {job.display_state.lower()}; nothing to cancel.")
-        cancelled = await self.store.transition(
-            job.id,
-            from_states=ACTIVE_STATES,
-            to_state=JobState.CANCELLED,
-            error=f"Cancelled by <@{requester.user_id}>.",
-            finished_at=self.store.clock(),
-            next_check_at=self.store.clock(),
-        )
-        if cancelled is None:
-            raise Refused("This job finished just now; nothing to cancel.")
-        self.on_accepted()
-        return cancelled
+    async def cancel(self, requester: Requester, job_id: int) -> Job:
+        """Stop following a job (the provider has no cancel call); the poller posts it.
+        Members cancel their own jobs, moderators any in their server."""
+        try:
+            result = await self.job_actions.cancel_job(job_id, requester)
+        except ModerationError as error:
+            raise Refused(str(error)) from None
+        self.on_due()
+        return result.job

@@ -7,6 +7,7 @@ what only they saw, and what the provider received.
 from __future__ import annotations
 
 from bot.jobs import JobState
+from bot.moderation import Requester
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -151,7 +152,7 @@ async def test_cancel_button_stops_the_job(fakecord, video_bot, person, gmi_sim)
     # someone else may not cancel it
     bob_click = await fakecord.click(fakecord.default.bob, status, label="Cancel")
     await bob_click.wait_acknowledged()
-    assert "Only the member who asked" in bob_click.ephemeral_messages[0].content
+    assert "Only the member who asked for this job" in bob_click.ephemeral_messages[0].content
     click = await fakecord.click(alice.member, status, label="Cancel")
     await click.wait_acknowledged()
     result = await alice.wait_result(status)
@@ -263,3 +264,17 @@ async def test_a_job_longer_than_the_interaction_token_still_lands(fakecord, vid
     result = await alice.wait_result(status)
     assert result.attachments and result.mentions == [alice.member.id]
     assert not result.mention_everyone
+
+
+async def test_quota_shows_what_is_left(fakecord, video_bot, person, gmi_sim):
+    bot = await video_bot()
+    world = fakecord.default
+    moderator = Requester(user_id=world.mod.id, guild_id=world.guild.id, channel_id=world.channel.id,
+                          can_manage_guild=True)
+    await bot.quotas.set_limit(moderator, "server", world.guild.id, "generations_per_day", "3")
+    alice = person()
+    await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
+    ix = await fakecord.run_command(alice.member, alice.channel, "video quota")
+    await ix.wait_acknowledged()
+    text = ix.ephemeral_messages[0].embeds[0]["description"]
+    assert "1 of 3 videos" in text and "<t:" in text

@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.delivery import Delivery
 from bot.gmi import GMIError, ModelDetail
 from bot.jobs import Job
+from bot.moderation import Requester
 from bot.params import (
     DEFAULT_DURATION,
     DEFAULT_RATIO,
@@ -32,7 +33,7 @@ from bot.params import (
     MediaInput,
 )
 from bot.poller import JobPoller, PollTiming
-from bot.service import Refused, Requester
+from bot.service import Refused
 
 from .buttons import DYNAMIC_ITEMS, HistoryPageButton, RemixModal, result_view, status_view
 from .messages import STATE_ICONS, clip, status_embed, timestamp
@@ -51,7 +52,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 def requester_of(interaction: discord.Interaction) -> Requester:
     channel = interaction.channel
     parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-    roles = getattr(interaction.user, "roles", [])
+    roles = [role for role in getattr(interaction.user, "roles", []) if not role.is_default()]
     return Requester(
         user_id=interaction.user.id,
         guild_id=interaction.guild_id,
@@ -59,6 +60,7 @@ def requester_of(interaction: discord.Interaction) -> Requester:
         parent_channel_id=parent_id,
         role_ids=tuple(role.id for role in roles),
         can_manage_guild=interaction.permissions.manage_guild,
+        role_names=tuple((role.id, role.name) for role in roles),
     )
 
 
@@ -302,16 +304,13 @@ class VideoCog(
         return job
 
     async def cancel_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
-        job = await self._job_or_refuse(interaction, job_id)
-        if job is None:
-            return
         try:
-            await self.service.cancel(requester_of(interaction), job)
+            await self.service.cancel(requester_of(interaction), job_id)
         except Refused as refused:
             await self._refuse(interaction, refused)
             return
         await interaction.response.send_message(
-            f"Cancelled job #{job.id}. Nothing more will be posted for it.", ephemeral=True
+            f"Cancelled job #{job_id}; its status message will say so.", ephemeral=True
         )
 
     async def reroll_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
@@ -428,6 +427,21 @@ class VideoCog(
         view.add_item(HistoryPageButton(user_id, max(page - 1, 0), "prev", disabled=page == 0))
         view.add_item(HistoryPageButton(user_id, page + 1, "next", disabled=page >= pages - 1))
         return embed, view
+
+    # -- /video quota --------------------------------------------------------------------
+
+    @app_commands.command(
+        name="quota", description="What you can still generate here, and when it resets"
+    )
+    @app_commands.guild_only()
+    async def quota(self, interaction: discord.Interaction) -> None:
+        standing = await self.bot.quotas.standing(requester_of(interaction))
+        embed = discord.Embed(
+            title="Your video allowance",
+            description=clip("\n".join(standing.lines(self.bot.settings.currency)), 4096),
+            colour=discord.Colour.blurple(),
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     # -- /video info ---------------------------------------------------------------------
 
