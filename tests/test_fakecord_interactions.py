@@ -235,3 +235,14 @@ async def test_global_commands_and_dm_commands(fakecord, connect_bot):
     ix = await fakecord.run_command(w.alice.user, dm, "ping")
     await ix.wait_acknowledged()
     assert [m.content for m in fakecord.dms(w.alice)] == ["pong"]
+
+
+async def test_user_role_channel_and_number_options_are_resolved(fakecord, bot):
+    w = fakecord.default
+    ix = await fakecord.run_command(w.alice, w.channel, "inspect", user=w.mod, role=w.artists,
+                                    channel=w.channel, ratio=0.5, who=w.mods)
+    await ix.wait_acknowledged()
+    assert ix.ephemeral_messages[0].content == "mo:True Artists #general 0.5 Mods"
+    with pytest.raises(ScenarioError, match="channel type"):
+        await fakecord.run_command(w.alice, w.channel, "inspect", user=w.mod, role=w.artists,
+                                   channel=w.thread)

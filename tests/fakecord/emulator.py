@@ -410,7 +410,7 @@ class FakeDiscord:
             ix._timer.cancel()
         self.notify()
 
-    async def run_command(self, member: Member | User, channel: Channel, command: str,
+    async def run_command(self, member: Member | User, channel: Channel, command: str, /,
                           **options: Any) -> Interaction:
         """As ``member`` in ``channel``, run ``/command`` (``"video generate"`` for subcommands).
 
@@ -436,10 +436,15 @@ class FakeDiscord:
             data["guild_id"] = cmd["guild_id"]
         return data
 
-    async def autocomplete(self, member: Member | User, channel: Channel, command: str, *,
+    async def autocomplete(self, member: Member | User, channel: Channel, command: str, /, *,
                            focused: str, value: Any = "", timeout: float = limits.ACK_DEADLINE + 2,  # noqa: ASYNC109 (a bounded-wait API, as the spec asks)
-                           **options: Any) -> list[dict[str, Any]]:
-        """Type ``value`` into option ``focused`` and return the bot's choices ([{name, value}])."""
+                           options: dict[str, Any] | None = None, **more_options: Any) -> list[dict[str, Any]]:
+        """Type ``value`` into option ``focused`` and return the bot's choices ([{name, value}]).
+
+        Other options already filled go as keywords, or in ``options`` when their names clash
+        with ``focused``/``value``/``timeout``/``options``.
+        """
+        options = {**(options or {}), **more_options}
         cmd, parts, leaf = find_command(self, channel, command)
         check_can_use(self, cmd, member, channel)
         resolved: dict[str, dict] = {}

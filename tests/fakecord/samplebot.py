@@ -172,6 +172,14 @@ class SampleBot(commands.Bot):
         async def purge(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("purged", ephemeral=True)
 
+        @tree.command(description="Describes what it was given")
+        async def inspect(interaction: discord.Interaction, user: discord.Member, role: discord.Role,
+                          channel: discord.TextChannel, ratio: float = 1.0,
+                          who: discord.User | discord.Role | None = None) -> None:
+            await interaction.response.send_message(
+                f"{user.name}:{user.guild_permissions.manage_guild} {role.name} #{channel.name} "
+                f"{ratio} {getattr(who, 'name', None)}", ephemeral=True)
+
         video = app_commands.Group(name="video", description="Make videos")
 
         @video.command(name="generate", description="Generate a video")
