@@ -278,3 +278,11 @@ async def test_quota_shows_what_is_left(fakecord, video_bot, person, gmi_sim):
     await ix.wait_acknowledged()
     text = ix.ephemeral_messages[0].embeds[0]["description"]
     assert "1 of 3 videos" in text and "<t:" in text
+
+
+async def test_generate_in_a_thread_replies_in_the_thread(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    alice = person(channel=fakecord.default.thread)
+    status = await alice.status_message(await alice.generate(prompt="in a thread"))
+    result = await alice.wait_result(status)
+    assert result.channel is fakecord.default.thread and result.attachments
