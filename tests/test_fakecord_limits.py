@@ -159,6 +159,15 @@ async def test_upload_over_the_guild_limit_is_refused_with_413(fakecord, bot):
     assert [upload_limit(t) // MiB for t in range(4)] == [10, 10, 50, 100]
 
 
+async def test_more_than_ten_files_are_refused(fakecord, bot):
+    fakecord.expect_violation(50035)
+    channel = bot.get_channel(fakecord.default.channel.id)
+    files = [discord.File(io.BytesIO(b"x"), filename=f"{i}.txt") for i in range(11)]
+    with pytest.raises(discord.HTTPException) as exc:  # channel.send refuses 11 files itself
+        await bot.http.send_message(channel.id, params=discord.http.handle_message_parameters(files=files))
+    assert exc.value.code == 50035 and "files" in str(exc.value)
+
+
 async def test_command_sync_limits(fakecord, bot):
     app = fakecord.application_id
     fakecord.expect_violation(50035)

@@ -167,6 +167,9 @@ class Rest:
         return chan.guild.upload_limit if chan.guild else limits.upload_limit(0)
 
     def check_uploads(self, chan: Channel, uploads: list[Upload]) -> None:
+        if len(uploads) > limits.FILES_MAX:
+            raise limits.invalid_form_body({"files": {"_errors": [{
+                "code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limits.FILES_MAX} or fewer in length."}]}})
         limit = self.upload_limit(chan)
         for up in uploads:
             if len(up.data) > limit:
