@@ -110,6 +110,8 @@ async def test_ephemeral_reply_only_in_invokers_view(fakecord, bot):
     assert w.channel.messages == []
     assert [m.content for m in ix.ephemeral_messages] == ["psst"]
     assert ix.original_message.flags & 64
+    assert fakecord.ephemeral_messages(w.alice) == ix.ephemeral_messages
+    assert fakecord.ephemeral_messages(w.bob) == []
 
 
 async def test_original_get_edit_delete_and_followups(fakecord, bot):

@@ -59,6 +59,11 @@ async def test_every_route_is_served_to_discord_py(fakecord, connect_bot):
     await chan.fetch_message(msg.id)
     [m async for m in chan.history(limit=5)]
     await msg.edit(content="m2")
+    await msg.add_reaction("👍")
+    assert w.channel.messages[-1].reactions == ["👍"]
+    assert (await chan.fetch_message(msg.id)).reactions[0].emoji == "👍"
+    await msg.remove_reaction("👍", guild.me)
+    assert w.channel.messages[-1].reactions == []
     await msg.delete()
 
     served = {(method, route) for method, route, _ in fakecord.rest.routes()}

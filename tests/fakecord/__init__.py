@@ -30,7 +30,9 @@ Cheat sheet::
 
     chan.messages        # what everyone sees, oldest first: Message(id, author, content, embeds (dicts),
                          # attachments (filename, bytes, size, url, content_type), mentions (ids pinged),
-                         # mention_everyone, mention_roles, reply_to, components, flags, nonce, loading)
+                         # mention_everyone, mention_roles, reply_to, components, flags, nonce, loading,
+                         # reactions (the bot's own), interaction (the fakecord Interaction behind it))
+    emu.ephemeral_messages(alice)                            # everything only alice was shown
     emu.dms(alice); emu.dm_channel(alice); emu.close_dms(alice)  # closed DMs: 403 / 50007
     await emu.wait_for(lambda: len(chan.messages) == 2, timeout=5, what="two messages")  # WaitTimeout
 
@@ -69,7 +71,7 @@ Behaviour choices (what Discord does, as far as known):
 - Every error the bot gets back is recorded as a violation (``emu.violations``), except 401 on
   ``GET /users/@me`` and injected failures; an interaction nobody answered in 3 s is recorded as
   ``ACK_TIMEOUT``.
-Left out: voice, presences, reactions, pins, webhooks other than interaction ones, forum
+Left out: voice, presences, reactions by others (the bot's own work), pins, webhooks other than interaction ones, forum
 channels, stickers, polls' votes, sharding beyond one shard, real rate-limit accounting (429s
 only on demand), gateway compression.
 """

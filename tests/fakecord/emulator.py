@@ -175,6 +175,11 @@ class FakeDiscord:
         chan = self.world.dm_channels.get(user.id)
         return chan.messages if chan else []
 
+    def ephemeral_messages(self, user: Member | User) -> list[Message]:
+        """Every ephemeral message ``user`` has been shown (all interactions), oldest first."""
+        return [m for ix in self.interactions.values() if ix.user.id == user.id
+                for m in ix.ephemeral_messages]
+
     def close_dms(self, user: Member | User, closed: bool = True) -> None:
         (user.user if isinstance(user, Member) else user).dms_open = not closed
 

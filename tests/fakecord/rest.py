@@ -109,6 +109,9 @@ class Rest:
             ("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message),
+            ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.add_reaction),
+            ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+             self.remove_reaction),
         ]
 
     # ----------------------------------------------------------------- helpers
@@ -729,4 +732,25 @@ class Rest:
         if msg.author.id != self.world.bot_user.id and not self.bot_can(chan, manage_messages=True):
             raise limits.missing_permissions()
         self.remove(msg)
+        return web.Response(status=204)
+
+    async def add_reaction(self, request: web.Request) -> web.Response:
+        chan = self.channel(request)
+        if not self.bot_can(chan, read_message_history=True):
+            raise limits.missing_access()
+        msg = self.message_by_id(chan, request.match_info["message_id"])
+        emoji = request.match_info["emoji"]
+        if emoji not in msg.reactions:
+            if not self.bot_can(chan, add_reactions=True):
+                raise limits.missing_permissions()
+            msg.reactions.append(emoji)
+            self.emu.notify()
+        return web.Response(status=204)
+
+    async def remove_reaction(self, request: web.Request) -> web.Response:
+        chan = self.channel(request)
+        msg = self.message_by_id(chan, request.match_info["message_id"])
+        if request.match_info["emoji"] in msg.reactions:
+            msg.reactions.remove(request.match_info["emoji"])
+            self.emu.notify()
         return web.Response(status=204)

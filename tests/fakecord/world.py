@@ -296,6 +296,7 @@ class Message:
     visible_to: int | None = None  # ephemeral: the only user who sees it
     deleted: bool = False
     edits: int = 0
+    reactions: list[str] = field(default_factory=list)  # the bot's own reactions ("👍", "name:id")
 
     @property
     def ephemeral(self) -> bool:
@@ -348,6 +349,11 @@ class Message:
                 data["member"] = m.payload(with_user=False)
         if self.nonce is not None:
             data["nonce"] = self.nonce
+        if self.reactions:
+            data["reactions"] = [{
+                "emoji": {"id": e.split(":")[1], "name": e.split(":")[0]} if ":" in e else {"id": None, "name": e},
+                "count": 1, "me": True, "count_details": {"normal": 1, "burst": 0}, "burst_colors": [],
+                "me_burst": False, "burst_count": 0} for e in self.reactions]
         if self.webhook_id:
             data["webhook_id"] = str(self.webhook_id)
             data["application_id"] = str(self.webhook_id)
