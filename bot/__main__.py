@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from bot.app import VideoBot
 from bot.discord_endpoints import point_discord_at
@@ -14,7 +14,7 @@ from bot.settings import Settings, SettingsError
 
 
 def main() -> int:
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory it is started from
     try:
         settings = Settings.from_env()
     except SettingsError as error:

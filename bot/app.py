@@ -68,6 +68,8 @@ class VideoBot(commands.Bot):
         clock: Callable[[], float] = time.time,
         **options,
     ) -> None:
+        # A video bot never joins voice: don't warn operators about voice libraries.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(

@@ -276,7 +276,10 @@ class JobPoller:
         if updated is None:
             return  # cancelled meanwhile; the cancellation is reported as it is
         log.info("job %d: submitted as %s", job.id, request.request_id)
-        await self._apply_status(updated, request)
+        if request.phase is Phase.PENDING and self._pending_state(request) is JobState.QUEUED:
+            await self.reporter.job_updated(updated)
+        else:
+            await self._apply_status(updated, request)
 
     async def _poll(self, job: Job) -> None:
         assert job.request_id is not None
@@ -292,7 +295,7 @@ class JobPoller:
     async def _apply_status(self, job: Job, request: GMIRequest, count_poll: bool = False) -> None:
         now = self.clock()
         if request.phase is Phase.PENDING:
-            state = PENDING_STATUS_TO_STATE.get(request.status, JobState.QUEUED)
+            state = self._pending_state(request)
             elapsed = now - (job.submitted_at or now)
             updated = await self.store.transition(
                 job.id,
@@ -313,6 +316,10 @@ class JobPoller:
             result_url=request.video_url,
             thumbnail_url=request.thumbnail_url,
         )
+
+    @staticmethod
+    def _pending_state(request: GMIRequest) -> JobState:
+        return PENDING_STATUS_TO_STATE.get(request.status, JobState.QUEUED)
 
     async def _time_out(self, job: Job) -> None:
         minutes = round((job.deadline_at - job.created_at) / 60)

@@ -286,3 +286,16 @@ async def test_generate_in_a_thread_replies_in_the_thread(fakecord, video_bot, p
     status = await alice.status_message(await alice.generate(prompt="in a thread"))
     result = await alice.wait_result(status)
     assert result.channel is fakecord.default.thread and result.attachments
+
+
+async def test_status_message_follows_the_provider_state(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Queued"), 5, "queued status")
+    assert status.button(label="Cancel") is not None
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+    await alice.wait_result(status)
+    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Delivered"), 5, "final status")
+    assert status.button(label="Cancel") is None, "a finished job offers no Cancel button"
