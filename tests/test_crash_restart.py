@@ -147,3 +147,25 @@ async def test_buttons_on_old_messages_work_after_a_restart(fakecord, gmi_sim, b
     click = await fakecord.click(world.bob, result, label="Re-roll")
     second_status = await click.wait_response_message()
     assert second_status.embeds[0]["description"] == "a fox"
+
+
+async def test_sigkill_between_submit_and_storing_the_id_reconciles(fakecord, gmi_sim, bot_process):
+    """The provider created the request but the bot died before it heard the id: after the
+    restart the request is found through the list endpoint, not submitted a second time."""
+    world = fakecord.default
+    gmi_sim.fault("submit", after_create=True, delay=60)  # created, then the answer hangs
+    await bot_process.start()
+    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    status = await ix.wait_response_message()
+    await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1, within=10)
+    await bot_process.kill()
+    assert bot_process.job()["state"] == "submitting"
+    assert bot_process.job()["request_id"] is None
+
+    await bot_process.start()
+    await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result after the restart")
+    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded")
+    assert len(gmi_sim.requests) == 1, "the request was submitted twice"
+    assert bot_process.job()["request_id"] == next(iter(gmi_sim.requests))
+    assert gmi_sim.calls("list"), "the restarted bot should have listed the requests"
+    assert len(replies_to(world.channel, status)) == 1
