@@ -562,7 +562,7 @@ class FakeDiscord:
                                 and self.gateway.connected_sessions, timeout,
                                 "the client to IDENTIFY again after INVALID_SESSION")
 
-    async def drop_connections(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a bounded-wait API, as the spec asks)
+    async def drop_connections(self) -> None:
         """Close every gateway socket abruptly (code 1006-ish); the client resumes on its own."""
         for conn in list(self.gateway.connections):
             await conn.ws.close(code=4000, message=b"fakecord drop")
