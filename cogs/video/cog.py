@@ -362,9 +362,15 @@ class VideoCog(
     async def status_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        jobs = await self.bot.store.recent_for_user(
-            interaction.user.id, interaction.guild_id, limit=25
-        )
+        # discord.py only logs errors raised here (the tree's on_error never sees them), so a
+        # failure is logged by us and the member gets an empty list, not a broken dropdown.
+        try:
+            jobs = await self.bot.store.recent_for_user(
+                interaction.user.id, interaction.guild_id, limit=25
+            )
+        except Exception:
+            log.exception("autocomplete for /video status failed")
+            return []
         needle = current.strip().lstrip("#").lower()
         choices = []
         for job in jobs:
