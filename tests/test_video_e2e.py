@@ -6,8 +6,9 @@ what only they saw, and what the provider received.
 
 from __future__ import annotations
 
-from bot.jobs import JobState
+from bot.jobs import JobState, NewJob
 from bot.moderation import Requester
+from bot.params import GenerationRequest
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -299,3 +300,23 @@ async def test_status_message_follows_the_provider_state(fakecord, video_bot, pe
     await alice.wait_result(status)
     await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Delivered"), 5, "final status")
     assert status.button(label="Cancel") is None, "a finished job offers no Cancel button"
+
+
+async def test_history_pages_through_older_jobs(fakecord, video_bot, person):
+    bot = await video_bot()
+    world = fakecord.default
+    for i in range(10):
+        await bot.store.accept(
+            NewJob(guild_id=world.guild.id, channel_id=world.channel.id, user_id=world.alice.id,
+                   request=GenerationRequest(prompt=f"clip number {i}"), model="m"),
+            deadline_seconds=600,
+        )
+    ix = await fakecord.run_command(world.alice, world.channel, "video history")
+    page = await ix.wait_response_message()
+    assert "clip number 9" in page.embeds[0]["description"]
+    assert "clip number 0" not in page.embeds[0]["description"]
+    assert page.button(label="Newer")["disabled"]
+    older = await fakecord.click(world.alice, page, label="Older")
+    await older.wait_acknowledged()
+    assert "clip number 0" in page.embeds[0]["description"]
+    assert page.embeds[0]["footer"]["text"].startswith("Page 2 of 2")
