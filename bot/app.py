@@ -26,7 +26,7 @@ from bot.usage import UsageReports
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.video",)
+EXTENSIONS = ("cogs.video", "cogs.videoadmin")
 
 
 class VideoCommandTree(app_commands.CommandTree):

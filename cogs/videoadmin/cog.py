@@ -1,0 +1,662 @@
+"""`/videoadmin`: a thin adapter over bot.quotas, bot.moderation, bot.usage and bot.job_actions.
+
+Discord hides the command from members without Manage Server (its default permission),
+but a server may open it to anyone, so nothing here decides who is a moderator: every
+domain call checks `require_moderator` itself and raises `ModerationError` with a message
+for the member, which the tree's error handler shows privately. Read-only views that have
+no domain check of their own call `require_moderator` first.
+
+Every change answers privately with its audit line (who, what, old → new) and, when the
+server chose a mod-log channel, posts the same line there without pinging anyone.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import zoneinfo
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.jobs import Job
+from bot.moderation import AuditEntry, ModerationError, Requester, is_moderator
+from bot.params import RESOLUTIONS
+from bot.quotas import LIMITS, LimitKind, Window
+from bot.usage import TOP_ORDER, Period
+from cogs.video.cog import NO_MENTIONS, requester_of
+
+from . import render
+from .parsing import parse_expiry, parse_job_reference
+
+if TYPE_CHECKING:
+    from bot.app import VideoBot
+
+log = logging.getLogger(__name__)
+
+AUDIT_PAGE_SIZE = 20
+EVENTS_PAGE_SIZE = 20
+RECENT_JOBS = 25
+
+LIMIT_CHOICES = [
+    app_commands.Choice(name=render.limit_choice_label(name), value=name) for name in LIMITS
+]
+WINDOW_CHOICES = [app_commands.Choice(name=w.value, value=w.value) for w in Window]
+TOP_CHOICES = [app_commands.Choice(name=by, value=by) for by in TOP_ORDER]
+KIND_CHOICES = [
+    app_commands.Choice(name="word or phrase (whole words, any case)", value="word"),
+    app_commands.Choice(name="regular expression", value="regex"),
+]
+VALUE_HINTS = {
+    LimitKind.COUNT: ["1", "3", "5", "10", "20", "unlimited"],
+    LimitKind.AMOUNT: ["1", "5", "10", "25", "unlimited"],
+    LimitKind.COOLDOWN: ["30s", "1m", "5m", "1h", "none"],
+    LimitKind.RESOLUTION: [*RESOLUTIONS, "unlimited"],
+    LimitKind.ALLOW: ["allow", "deny"],
+}
+
+
+@functools.cache
+def _timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _scope(role: discord.Role | None, member: discord.Member | None) -> tuple[str, int | None]:
+    """Which level a limit command is about: a role, a member, else the server."""
+    if role is not None and member is not None:
+        raise ModerationError("Give either `role` or `member`, not both.")
+    if role is not None:
+        if role.is_default():
+            raise ModerationError("For everyone, leave out `role`: that is the server default.")
+        return "role", role.id
+    if member is not None:
+        return "member", member.id
+    return "server", None
+
+
+def _member_requester(member: discord.Member, guild_id: int) -> Requester:
+    """The member a moderator asks about, as the quota rules see them."""
+    roles = [role for role in member.roles if not role.is_default()]
+    return Requester(
+        user_id=member.id,
+        guild_id=guild_id,
+        channel_id=0,
+        role_ids=tuple(role.id for role in roles),
+        role_names=tuple((role.id, role.name) for role in roles),
+    )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class VideoAdminCog(
+    commands.GroupCog,
+    name="videoadmin",
+    group_name="videoadmin",
+    group_description="Moderate video generation: limits, blocks, usage, jobs and the audit log",
+):
+    limit = app_commands.Group(name="limit", description="Limits per server, role or member")
+    settings = app_commands.Group(name="settings", description="Server-wide video settings")
+    channels = app_commands.Group(
+        name="channels", description="Channels where members may generate videos"
+    )
+    block = app_commands.Group(name="block", description="Block members from generating")
+    filter = app_commands.Group(name="filter", description="Blocked words and patterns in prompts")
+    usage = app_commands.Group(name="usage", description="Who generated how much, and the spend")
+    job = app_commands.Group(name="job", description="Cancel or delete anyone's job here")
+    quota = app_commands.Group(
+        name="quota", description="Give a member extra quota or a fresh start"
+    )
+
+    def __init__(self, bot: VideoBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    # -- shared --------------------------------------------------------------------------
+
+    @property
+    def currency(self) -> str:
+        return self.bot.settings.currency
+
+    async def _changed(
+        self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
+    ) -> None:
+        await interaction.response.send_message(
+            embed=render.change_embed(entry, note), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+        await self._mod_log(entry)
+
+    async def _mod_log(self, entry: AuditEntry) -> None:
+        """Post the audit line to the server's mod-log channel, if it has one (best effort)."""
+        settings = await self.bot.moderation.guild_settings(entry.guild_id)
+        if settings.mod_log_channel_id is None:
+            return
+        channel = self.bot.get_partial_messageable(
+            settings.mod_log_channel_id, guild_id=entry.guild_id
+        )
+        try:
+            await channel.send(entry.describe(), allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.warning(
+                "guild %d: mod-log post to %d failed (%s)",
+                entry.guild_id,
+                settings.mod_log_channel_id,
+                error,
+            )
+
+    async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _is_moderator(self, interaction: discord.Interaction) -> bool:
+        """For autocompletes, which must answer with choices rather than raise."""
+        if interaction.guild_id is None:
+            return False
+        actor = requester_of(interaction)
+        settings = await self.bot.moderation.guild_settings(interaction.guild_id)
+        return is_moderator(actor.can_manage_guild, actor.role_ids, settings)
+
+    # -- /videoadmin limit ---------------------------------------------------------------
+
+    @limit.command(name="set", description="Set a limit for the server, a role or a member")
+    @app_commands.describe(
+        name="Which limit",
+        value="e.g. 5, unlimited, 30s, 720p, allow, deny",
+        role="Set it for this role (members get their most generous role's value)",
+        member="Set it for this member only (overrides roles and the server)",
+    )
+    @app_commands.choices(name=LIMIT_CHOICES)
+    async def limit_set(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        value: app_commands.Range[str, 1, 40],
+        role: discord.Role | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        scope, scope_id = _scope(role, member)
+        entry = await self.bot.quotas.set_limit(
+            requester_of(interaction), scope, scope_id, name, value
+        )
+        await self._changed(interaction, entry)
+
+    @limit_set.autocomplete("value")
+    async def limit_value_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        spec = LIMITS.get(getattr(interaction.namespace, "name", None) or "")
+        hints = (
+            VALUE_HINTS[spec.kind] if spec else sorted({h for v in VALUE_HINTS.values() for h in v})
+        )
+        needle = current.strip().lower()
+        return [app_commands.Choice(name=h, value=h) for h in hints if needle in h][:25]
+
+    @limit.command(name="clear", description="Remove a limit so the next level decides again")
+    @app_commands.describe(
+        name="Which limit",
+        role="Clear it for this role",
+        member="Clear this member's override",
+    )
+    @app_commands.choices(name=LIMIT_CHOICES)
+    async def limit_clear(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        role: discord.Role | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        scope, scope_id = _scope(role, member)
+        entry = await self.bot.quotas.clear_limit(requester_of(interaction), scope, scope_id, name)
+        await self._changed(interaction, entry)
+
+    @limit.command(name="list", description="The limits set here, or those of one role or member")
+    @app_commands.describe(
+        role="Only this role's limits",
+        member="This member's overrides, and what applies to them in the end",
+    )
+    async def limit_list(
+        self,
+        interaction: discord.Interaction,
+        role: discord.Role | None = None,
+        member: discord.Member | None = None,
+    ) -> None:
+        scope, scope_id = (None, None) if role is None and member is None else _scope(role, member)
+        stored = await self.bot.quotas.list_limits(requester_of(interaction), scope, scope_id)
+        title = "Limits" + (f" of {render.scope_text(scope, scope_id or 0)}" if scope else "")
+        embed = render.limits_embed(stored, title)
+        if member is not None:
+            assert interaction.guild_id is not None
+            effective = await self.bot.quotas.effective_limits(
+                _member_requester(member, interaction.guild_id)
+            )
+            render.effective_field(embed, effective)
+        await self._show(interaction, embed)
+
+    # -- /videoadmin settings ------------------------------------------------------------
+
+    @settings.command(name="show", description="Moderator role, mod-log, windows, refunds, budget")
+    async def settings_show(self, interaction: discord.Interaction) -> None:
+        settings = await self.bot.moderation.require_moderator(requester_of(interaction))
+        budget = await self.bot.quotas.budget(settings.guild_id)
+        await self._show(interaction, render.settings_embed(settings, budget, self.currency))
+
+    @settings.command(name="modrole", description="The role whose members moderate videos")
+    @app_commands.describe(role="The moderator role; leave empty to have none")
+    async def settings_modrole(
+        self, interaction: discord.Interaction, role: discord.Role | None = None
+    ) -> None:
+        if role is not None and role.is_default():
+            raise ModerationError("@everyone can't be the moderator role.")
+        entry = await self.bot.moderation.set_mod_role(
+            requester_of(interaction), role.id if role else None
+        )
+        await self._changed(interaction, entry)
+
+    @settings.command(name="modlog", description="Channel where every moderation change is posted")
+    @app_commands.describe(channel="The mod-log channel; leave empty to stop posting")
+    async def settings_modlog(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        note = None
+        if channel is not None:
+            perms = channel.permissions_for(channel.guild.me)
+            if not (perms.view_channel and perms.send_messages):
+                note = (
+                    f"⚠️ I can't post in {channel.mention} yet: give me View Channel and "
+                    "Send Messages there."
+                )
+        entry = await self.bot.moderation.set_mod_log_channel(
+            requester_of(interaction), channel.id if channel else None
+        )
+        await self._changed(interaction, entry, note)
+
+    @settings.command(name="timezone", description="Time zone of the daily/weekly/monthly reset")
+    @app_commands.describe(name="An IANA time zone such as Europe/Paris; start typing to pick")
+    async def settings_timezone(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]
+    ) -> None:
+        entry = await self.bot.moderation.set_timezone(requester_of(interaction), name)
+        await self._changed(interaction, entry)
+
+    @settings_timezone.autocomplete("name")
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower().replace(" ", "_")
+        found = [tz for tz in _timezones() if needle in tz.lower()]
+        found.sort(key=lambda tz: (not tz.lower().startswith(needle), tz))
+        return [app_commands.Choice(name=tz, value=tz) for tz in found[:25]]
+
+    @settings.command(name="resethour", description="Local hour (0-23) when windows reset")
+    @app_commands.describe(hour="Hour of the day, in the server's time zone, when windows reset")
+    async def settings_resethour(
+        self, interaction: discord.Interaction, hour: app_commands.Range[int, 0, 23]
+    ) -> None:
+        entry = await self.bot.moderation.set_reset_hour(requester_of(interaction), hour)
+        await self._changed(interaction, entry)
+
+    @settings.command(
+        name="refunds", description="Give quota back when a job fails, is cancelled or times out"
+    )
+    @app_commands.describe(enabled="On: failed, cancelled and timed-out jobs don't count")
+    async def settings_refunds(self, interaction: discord.Interaction, enabled: bool) -> None:
+        entry = await self.bot.moderation.set_refunds(requester_of(interaction), enabled)
+        await self._changed(interaction, entry)
+
+    @settings.command(name="budget", description="Monthly estimated-cost budget of the server")
+    @app_commands.describe(amount="Estimated cost per month; leave empty to remove the budget")
+    async def settings_budget(
+        self,
+        interaction: discord.Interaction,
+        amount: app_commands.Range[float, 0, 1_000_000] | None = None,
+    ) -> None:
+        entry = await self.bot.moderation.set_monthly_budget(requester_of(interaction), amount)
+        assert interaction.guild_id is not None
+        budget = await self.bot.quotas.budget(interaction.guild_id)
+        await self._changed(interaction, entry, render.budget_text(budget, self.currency))
+
+    # -- /videoadmin channels ------------------------------------------------------------
+
+    @channels.command(name="allow", description="Allow generation in a channel (and its threads)")
+    @app_commands.describe(channel="Once any channel is listed, only listed channels are allowed")
+    async def channels_allow(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        entry = await self.bot.moderation.allow_channel(requester_of(interaction), channel.id)
+        await self._changed(interaction, entry)
+
+    @channels.command(name="disallow", description="Take a channel off the allowed list")
+    @app_commands.describe(channel="The channel to take off; with none listed, all are allowed")
+    async def channels_disallow(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        entry = await self.bot.moderation.disallow_channel(requester_of(interaction), channel.id)
+        await self._changed(interaction, entry)
+
+    @channels.command(name="list", description="Where members may generate videos")
+    async def channels_list(self, interaction: discord.Interaction) -> None:
+        settings = await self.bot.moderation.require_moderator(requester_of(interaction))
+        embed = render.listing("Generation channels", [render.channels_text(settings)], "")
+        await self._show(interaction, embed)
+
+    # -- /videoadmin block ---------------------------------------------------------------
+
+    @block.command(name="add", description="Stop a member from generating videos here")
+    @app_commands.describe(
+        member="Who to block",
+        reason="Why; the member sees it when they try",
+        expires="How long, e.g. 12h, 7d, 2w; leave empty for until lifted",
+    )
+    async def block_add(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        reason: app_commands.Range[str, 1, 500],
+        expires: app_commands.Range[str, 1, 20] | None = None,
+    ) -> None:
+        expires_at = parse_expiry(expires, self.bot.clock())
+        entry = await self.bot.moderation.block_member(
+            requester_of(interaction), member.id, reason, expires_at
+        )
+        await self._changed(interaction, entry)
+
+    @block.command(name="remove", description="Let a blocked member generate again")
+    @app_commands.describe(member="Who to unblock")
+    async def block_remove(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        entry = await self.bot.moderation.unblock_member(requester_of(interaction), member.id)
+        await self._changed(interaction, entry)
+
+    @block.command(name="list", description="Members blocked from generating, and why")
+    async def block_list(self, interaction: discord.Interaction) -> None:
+        blocks = await self.bot.moderation.list_blocks(requester_of(interaction))
+        await self._show(interaction, render.blocks_embed(blocks))
+
+    # -- /videoadmin filter --------------------------------------------------------------
+
+    @filter.command(name="add", description="Refuse prompts containing a word, phrase or pattern")
+    @app_commands.describe(
+        pattern="The word or phrase (whole words, any case), or a regular expression",
+        kind="word (default) or regex",
+    )
+    @app_commands.choices(kind=KIND_CHOICES)
+    async def filter_add(
+        self,
+        interaction: discord.Interaction,
+        pattern: app_commands.Range[str, 1, 200],
+        kind: str = "word",
+    ) -> None:
+        _, entry = await self.bot.moderation.add_blocked_pattern(
+            requester_of(interaction), pattern, kind
+        )
+        await self._changed(interaction, entry)
+
+    @filter.command(name="remove", description="Stop refusing prompts with a pattern")
+    @app_commands.describe(pattern="The blocked pattern; start typing to pick")
+    async def filter_remove(
+        self, interaction: discord.Interaction, pattern: app_commands.Range[int, 1]
+    ) -> None:
+        entry = await self.bot.moderation.remove_blocked_pattern(requester_of(interaction), pattern)
+        await self._changed(interaction, entry)
+
+    @filter_remove.autocomplete("pattern")
+    async def pattern_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        if not await self._is_moderator(interaction):
+            return []
+        patterns = await self.bot.moderation.list_blocked_patterns(requester_of(interaction))
+        needle = str(current).strip().lstrip("#").lower()
+        return [
+            app_commands.Choice(name=render.clip(f"#{p.id} {p.kind}: {p.pattern}", 100), value=p.id)
+            for p in patterns
+            if needle in f"{p.id} {p.pattern}".lower()
+        ][:25]
+
+    @filter.command(name="list", description="The blocked words and patterns")
+    async def filter_list(self, interaction: discord.Interaction) -> None:
+        patterns = await self.bot.moderation.list_blocked_patterns(requester_of(interaction))
+        await self._show(interaction, render.patterns_embed(patterns))
+
+    @filter.command(name="events", description="Prompts refused for a blocked word, newest first")
+    @app_commands.describe(member="Only this member's refused prompts", page="Page, 20 per page")
+    async def filter_events(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member | None = None,
+        page: app_commands.Range[int, 1, 1000] = 1,
+    ) -> None:
+        events = await self.bot.moderation.list_blocked_prompt_events(
+            requester_of(interaction),
+            limit=EVENTS_PAGE_SIZE,
+            offset=(page - 1) * EVENTS_PAGE_SIZE,
+            user_id=member.id if member else None,
+        )
+        await self._show(interaction, render.events_embed(events))
+
+    # -- /videoadmin usage ---------------------------------------------------------------
+
+    async def _period(
+        self, interaction: discord.Interaction, period: str, previous: bool
+    ) -> Period:
+        assert interaction.guild_id is not None
+        return await self.bot.usage.period(interaction.guild_id, period, previous=previous)
+
+    @usage.command(name="member", description="What one member generated in a period")
+    @app_commands.describe(
+        member="Whose usage",
+        period="day, week or month (default month)",
+        previous="The period before the current one",
+    )
+    @app_commands.choices(period=WINDOW_CHOICES)
+    async def usage_member(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        period: str = "month",
+        previous: bool = False,
+    ) -> None:
+        span = await self._period(interaction, period, previous)
+        report = await self.bot.usage.member_usage(requester_of(interaction), member.id, span)
+        await self._show(interaction, render.member_usage_embed(report, self.currency))
+
+    @usage.command(name="server", description="What the server generated, and spend vs budget")
+    @app_commands.describe(
+        period="day, week or month (default month)",
+        previous="The period before the current one",
+    )
+    @app_commands.choices(period=WINDOW_CHOICES)
+    async def usage_server(
+        self, interaction: discord.Interaction, period: str = "month", previous: bool = False
+    ) -> None:
+        span = await self._period(interaction, period, previous)
+        report = await self.bot.usage.server_usage(requester_of(interaction), span)
+        await self._show(interaction, render.server_usage_embed(report, self.currency))
+
+    @usage.command(name="top", description="The members who generated the most")
+    @app_commands.describe(
+        period="day, week or month (default month)",
+        previous="The period before the current one",
+        by="Rank by estimated cost (default), generations or seconds",
+        count="How many members to list (1-25)",
+    )
+    @app_commands.choices(period=WINDOW_CHOICES, by=TOP_CHOICES)
+    async def usage_top(
+        self,
+        interaction: discord.Interaction,
+        period: str = "month",
+        previous: bool = False,
+        by: str = "cost",
+        count: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        span = await self._period(interaction, period, previous)
+        top = await self.bot.usage.top_members(requester_of(interaction), span, by=by, limit=count)
+        await self._show(interaction, render.top_embed(top, span, by, self.currency))
+
+    @usage.command(name="export", description="Every job of a period as a CSV file")
+    @app_commands.describe(
+        period="day, week or month (default month)",
+        previous="The period before the current one",
+    )
+    @app_commands.choices(period=WINDOW_CHOICES)
+    async def usage_export(
+        self, interaction: discord.Interaction, period: str = "month", previous: bool = False
+    ) -> None:
+        span = await self._period(interaction, period, previous)
+        data = await self.bot.usage.export_csv(requester_of(interaction), span)
+        rows = max(0, data.count(b"\n") - 1)
+        filename = f"video-usage-{interaction.guild_id}-{span.label}-{int(span.start)}.csv"
+        await interaction.response.send_message(
+            f"{rows} job(s) in {render.period_text(span)}.",
+            file=discord.File(io.BytesIO(data), filename=filename),
+            ephemeral=True,
+        )
+
+    # -- /videoadmin job -----------------------------------------------------------------
+
+    @job.command(name="cancel", description="Stop a running job (anyone's, for moderators)")
+    @app_commands.describe(job="The job (#number); start typing to pick from recent jobs")
+    async def job_cancel(
+        self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
+    ) -> None:
+        result = await self.bot.service.job_actions.cancel_job(
+            parse_job_reference(job), requester_of(interaction)
+        )
+        self.bot.service.on_due()  # the poller posts the "cancelled" outcome
+        await self._job_done(interaction, result.job, "Cancelled", result.audit)
+
+    @job.command(name="delete", description="Delete a finished job and its messages")
+    @app_commands.describe(job="The job (#number); start typing to pick from recent jobs")
+    async def job_delete(
+        self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
+    ) -> None:
+        result = await self.bot.service.job_actions.delete_job(
+            parse_job_reference(job), requester_of(interaction)
+        )
+        await self._job_done(interaction, result.job, "Deleted", result.audit)
+        await self._delete_job_messages(result.job)
+
+    async def _job_done(
+        self,
+        interaction: discord.Interaction,
+        job: Job,
+        verb: str,
+        audit: AuditEntry | None,
+    ) -> None:
+        if audit is not None:
+            await self._changed(interaction, audit)
+        else:
+            await interaction.response.send_message(
+                f"{verb} your job #{job.id}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+
+    async def _delete_job_messages(self, job: Job) -> None:
+        """The status and result messages of a deleted job go too (best effort)."""
+        channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        ids = [job.status_message_id]
+        if job.delivered_via == "channel":
+            ids.append(job.result_message_id)
+        for message_id in [i for i in ids if i]:
+            try:
+                await channel.get_partial_message(message_id).delete()
+            except discord.HTTPException as error:
+                log.info("job %d: message %d not deleted (%s)", job.id, message_id, error)
+
+    @job_cancel.autocomplete("job")
+    @job_delete.autocomplete("job")
+    async def job_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Moderators pick from the server's recent jobs; anyone else from their own."""
+        if interaction.guild_id is None:
+            return []
+        if await self._is_moderator(interaction):
+            jobs = await self._recent_guild_jobs(interaction.guild_id)
+        else:
+            jobs = await self.bot.store.recent_for_user(
+                interaction.user.id, interaction.guild_id, limit=RECENT_JOBS
+            )
+        needle = current.strip().lstrip("#").lower()
+        choices = []
+        for job in jobs:
+            label = render.job_choice_label(job)
+            if needle and needle not in label.lower():
+                continue
+            choices.append(app_commands.Choice(name=label, value=str(job.id)))
+        return choices[:25]
+
+    async def _recent_guild_jobs(self, guild_id: int) -> list[Job]:
+        # JobStore has no per-server listing; ids here, rows through its own reader.
+        async with self.bot.store.conn.execute(
+            "SELECT id FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+            (guild_id, RECENT_JOBS),
+        ) as cur:
+            ids = [row[0] for row in await cur.fetchall()]
+        jobs = [await self.bot.store.get(job_id) for job_id in ids]
+        return [job for job in jobs if job is not None]
+
+    # -- /videoadmin quota ---------------------------------------------------------------
+
+    @quota.command(name="grant", description="Extra quota for a member in the current window")
+    @app_commands.describe(
+        member="Who gets it",
+        window="The current day, week or month",
+        generations="Extra videos",
+        seconds="Extra seconds of video",
+        cost="Extra estimated cost",
+    )
+    @app_commands.choices(window=WINDOW_CHOICES)
+    async def quota_grant(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        window: str,
+        generations: app_commands.Range[int, 0, 10_000] = 0,
+        seconds: app_commands.Range[int, 0, 1_000_000] = 0,
+        cost: app_commands.Range[float, 0, 1_000_000] = 0.0,
+    ) -> None:
+        entry = await self.bot.quotas.grant(
+            requester_of(interaction),
+            member.id,
+            window,
+            generations=generations,
+            seconds=seconds,
+            cost=cost,
+        )
+        await self._changed(interaction, entry)
+
+    @quota.command(name="reset", description="Start a member's count afresh")
+    @app_commands.describe(
+        member="Whose count", window="day, week or month; empty resets all three"
+    )
+    @app_commands.choices(window=WINDOW_CHOICES)
+    async def quota_reset(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        window: str | None = None,
+    ) -> None:
+        entry = await self.bot.quotas.reset(requester_of(interaction), member.id, window)
+        await self._changed(interaction, entry)
+
+    # -- /videoadmin audit ---------------------------------------------------------------
+
+    @app_commands.command(name="audit", description="Every limit change and moderation action")
+    @app_commands.describe(
+        member="Only changes about this member", page="Page, 20 per page, newest first"
+    )
+    async def audit(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member | None = None,
+        page: app_commands.Range[int, 1, 1000] = 1,
+    ) -> None:
+        entries = await self.bot.moderation.list_audit(
+            requester_of(interaction),
+            limit=AUDIT_PAGE_SIZE,
+            offset=(page - 1) * AUDIT_PAGE_SIZE,
+            target=f"user:{member.id}" if member else None,
+        )
+        await self._show(interaction, render.audit_embed(entries, page))

@@ -1,0 +1,218 @@
+"""What moderators see: pure functions from domain results to embeds and text.
+
+Every Discord size limit (title 256, description 4096, field 1024) is respected here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.jobs import Job
+from bot.moderation import (
+    AuditEntry,
+    BlockedPattern,
+    BlockedPromptEvent,
+    GuildSettings,
+    MemberBlock,
+)
+from bot.quotas import LIMITS, BudgetStanding, LimitSetting
+from bot.usage import MemberUsage, Period, ServerUsage, UsageTotals
+from cogs.video.messages import STATE_ICONS, clip, timestamp
+
+CHANGED = discord.Colour.green()
+INFO = discord.Colour.blurple()
+
+
+def change_embed(entry: AuditEntry, note: str | None = None) -> discord.Embed:
+    """The reply to a change: the audit line itself (who, what, old → new)."""
+    description = entry.describe()
+    if note:
+        description += f"\n\n{note}"
+    return discord.Embed(title="✅ Done", description=clip(description, 4096), colour=CHANGED)
+
+
+def listing(title: str, lines: Sequence[str], empty: str, footer: str | None = None):
+    embed = discord.Embed(
+        title=clip(title, 256),
+        description=clip("\n".join(lines) if lines else empty, 4096),
+        colour=INFO,
+    )
+    if footer:
+        embed.set_footer(text=clip(footer, 2048))
+    return embed
+
+
+def scope_text(scope: str, scope_id: int) -> str:
+    return {"server": "server", "role": f"role <@&{scope_id}>", "member": f"<@{scope_id}>"}.get(
+        scope, scope
+    )
+
+
+def limits_embed(settings: Sequence[LimitSetting], title: str) -> discord.Embed:
+    lines = [
+        f"**{scope_text(s.scope, s.scope_id)}** · `{s.name}` = **{s.display}** "
+        f"(by <@{s.updated_by}> {timestamp(s.updated_at)})"
+        for s in settings
+    ]
+    return listing(
+        title,
+        lines,
+        "No limits are set: members may generate without limits.",
+        footer="Member overrides win; else the most generous role; else the server default.",
+    )
+
+
+def effective_field(embed: discord.Embed, effective: dict) -> None:
+    """Add what applies to one member, and who set it."""
+    lines = [
+        f"`{name}`: {limit.display} ({limit.scope})"
+        for name, limit in effective.items()
+        if limit.scope != "default"
+    ]
+    embed.add_field(
+        name="What applies to them",
+        value=clip("\n".join(lines) or "Only the defaults (no limits).", 1024),
+        inline=False,
+    )
+
+
+def money(amount: float, currency: str) -> str:
+    return f"{amount:.2f} {currency}"
+
+
+def budget_text(budget: BudgetStanding, currency: str) -> str:
+    resets = f"resets {timestamp(budget.resets_at)} ({timestamp(budget.resets_at, 'f')})"
+    if budget.budget is None:
+        return f"No budget; {money(budget.spent, currency)} spent this month ({resets})."
+    return (
+        f"{money(budget.spent, currency)} of {money(budget.budget, currency)} spent, "
+        f"{money(budget.remaining or 0, currency)} left; {resets}."
+    )
+
+
+def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: str) -> discord.Embed:
+    embed = discord.Embed(title="Video settings of this server", colour=INFO)
+    embed.add_field(
+        name="Moderator role",
+        value=f"<@&{settings.mod_role_id}>"
+        if settings.mod_role_id
+        else "none (Manage Server only)",
+    )
+    embed.add_field(
+        name="Mod-log channel",
+        value=f"<#{settings.mod_log_channel_id}>" if settings.mod_log_channel_id else "none",
+    )
+    embed.add_field(
+        name="Windows reset",
+        value=f"{settings.reset_hour:02d}:00 {settings.timezone} (weeks on Monday, months on the 1st)",
+        inline=False,
+    )
+    embed.add_field(
+        name="Refunds",
+        value="on (failed, cancelled, timed out)" if settings.refunds_enabled else "off",
+    )
+    embed.add_field(name="Monthly budget", value=budget_text(budget, currency), inline=False)
+    embed.add_field(name="Generation channels", value=channels_text(settings), inline=False)
+    return embed
+
+
+def channels_text(settings: GuildSettings) -> str:
+    if not settings.allowed_channel_ids:
+        return "every channel (none listed)"
+    return clip(" ".join(f"<#{c}>" for c in sorted(settings.allowed_channel_ids)), 1024)
+
+
+def blocks_embed(blocks: Sequence[MemberBlock]) -> discord.Embed:
+    lines = [
+        f"<@{b.user_id}>: {clip(b.reason, 200)} · by <@{b.blocked_by}> "
+        + (f"until {timestamp(b.expires_at, 'f')}" if b.expires_at else "no expiry")
+        for b in blocks
+    ]
+    return listing("Blocked members", lines, "Nobody is blocked.")
+
+
+def patterns_embed(patterns: Sequence[BlockedPattern]) -> discord.Embed:
+    lines = [
+        f"**#{p.id}** {p.kind} `{clip(p.pattern, 200)}` · by <@{p.added_by}>" for p in patterns
+    ]
+    return listing("Blocked words and patterns", lines, "No words or patterns are blocked.")
+
+
+def events_embed(events: Sequence[BlockedPromptEvent]) -> discord.Embed:
+    lines = [
+        f"{timestamp(e.at, 'f')} <@{e.user_id}> in <#{e.channel_id}> hit `{clip(e.pattern, 60)}`: "
+        f"“{clip(e.prompt_excerpt, 150)}”"
+        for e in events
+    ]
+    return listing("Refused prompts (most recent first)", lines, "No prompt has been refused.")
+
+
+def period_text(period: Period) -> str:
+    return f"{timestamp(period.start, 'f')} – {timestamp(period.end, 'f')}"
+
+
+def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
+    return [
+        f"Videos: **{totals.counted}** counted of {totals.jobs} asked "
+        f"({totals.succeeded} succeeded, {totals.refunded} refunded)",
+        f"Seconds of video: **{totals.seconds}**",
+        f"Estimated cost: **{money(totals.estimated_cost, currency)}**",
+    ]
+
+
+def member_usage_embed(usage: MemberUsage, currency: str) -> discord.Embed:
+    embed = listing(
+        f"Usage this {usage.period.label}",
+        [
+            f"<@{usage.user_id}> · {period_text(usage.period)}",
+            *totals_lines(usage.totals, currency),
+        ],
+        "",
+    )
+    return embed
+
+
+def server_usage_embed(usage: ServerUsage, currency: str) -> discord.Embed:
+    lines = [
+        f"Server · {period_text(usage.period)}",
+        f"Members who generated: **{usage.members}**",
+        *totals_lines(usage.totals, currency),
+    ]
+    embed = listing(f"Server usage this {usage.period.label}", lines, "")
+    embed.add_field(name="Monthly budget", value=budget_text(usage.budget, currency), inline=False)
+    return embed
+
+
+def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str):
+    lines = [
+        f"{rank}. <@{u.user_id}>: {u.totals.counted} videos, {u.totals.seconds}s, "
+        f"{money(u.totals.estimated_cost, currency)}"
+        for rank, u in enumerate(top, 1)
+    ]
+    return listing(
+        f"Top members by {by} this {period.label}",
+        [period_text(period), *lines] if lines else [],
+        f"Nobody generated anything in {period_text(period)}.",
+    )
+
+
+def audit_embed(entries: Sequence[AuditEntry], page: int) -> discord.Embed:
+    return listing(
+        "Moderation audit (most recent first)",
+        [entry.describe() for entry in entries],
+        "Nothing recorded on this page." if page > 1 else "Nothing recorded yet.",
+        footer=f"Page {page}",
+    )
+
+
+def job_choice_label(job: Job, member_name: str | None = None) -> str:
+    who = f" · {member_name}" if member_name else ""
+    return clip(
+        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state}{who} · {job.request.prompt}", 100
+    )
+
+
+def limit_choice_label(name: str) -> str:
+    return clip(f"{name} ({LIMITS[name].label})", 100)
