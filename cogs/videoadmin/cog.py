@@ -123,27 +123,22 @@ class VideoAdminCog(
     async def _changed(
         self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
     ) -> None:
+        settings = await self.bot.moderation.guild_settings(entry.guild_id)
         await interaction.response.send_message(
             embed=render.change_embed(entry, note), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
-        await self._mod_log(entry)
+        if settings.mod_log_channel_id is not None:
+            await self._mod_log(settings.mod_log_channel_id, entry)
 
-    async def _mod_log(self, entry: AuditEntry) -> None:
-        """Post the audit line to the server's mod-log channel, if it has one (best effort)."""
-        settings = await self.bot.moderation.guild_settings(entry.guild_id)
-        if settings.mod_log_channel_id is None:
-            return
-        channel = self.bot.get_partial_messageable(
-            settings.mod_log_channel_id, guild_id=entry.guild_id
-        )
+    async def _mod_log(self, channel_id: int, entry: AuditEntry) -> None:
+        """Post the audit line to the server's mod-log channel (best effort: a moderator
+        may have taken the bot's rights there away)."""
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=entry.guild_id)
         try:
             await channel.send(entry.describe(), allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
             log.warning(
-                "guild %d: mod-log post to %d failed (%s)",
-                entry.guild_id,
-                settings.mod_log_channel_id,
-                error,
+                "guild %d: mod-log post to %d failed (%s)", entry.guild_id, channel_id, error
             )
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
