@@ -3,7 +3,8 @@
 - ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
   commands synced to the default guild, and fast poll timings.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
-  connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture).
+  connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
+  ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
 - ``person``: a `Person` helper: run `/video generate` as someone and read what they see.
 """
 
@@ -42,9 +43,9 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
 
 @pytest.fixture
 def video_bot(connect_bot, video_settings) -> Callable[..., Any]:
-    async def start(**overrides: Any) -> VideoBot:
+    async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
         settings = dataclasses.replace(video_settings, **overrides)
-        bot = VideoBot(settings)
+        bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)
         await connect_bot(bot)
         return bot
 
