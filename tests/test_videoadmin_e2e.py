@@ -255,7 +255,11 @@ async def test_blocked_word_is_refused_with_no_api_call_and_listed(
         value="fruit",
     )
     (choice,) = choices
+    assert f"**#{choice['value']}** word `forbidden fruit`" in seen(
+        await admin(fakecord, "filter list")
+    )
     await admin(fakecord, "filter remove", pattern=choice["value"])
+    assert "No words or patterns" in seen(await admin(fakecord, "filter list"))
     await accepted(alice, prompt="a forbidden fruit, now allowed")
 
 
@@ -297,6 +301,13 @@ async def test_role_is_more_generous_and_member_override_wins(fakecord, video_bo
         member=world.alice,
     )
     assert "either `role` or `member`" in refusal(ix)
+    ix = await admin(fakecord, "limit clear", name="generations_per_day", member=world.alice)
+    assert "2 → (none)" in seen(ix)
+    assert "0 of 3 videos (role Artists)" in await quota_of(world.alice)
+    hints = await fakecord.autocomplete(
+        world.mod, world.channel, "videoadmin limit set", focused="value", name="max_resolution"
+    )
+    assert [h["value"] for h in hints] == ["480p", "720p", "1080p", "unlimited"]
 
 
 async def test_window_resets_at_the_servers_hour_and_timezone(fakecord, video_bot, person, gmi_sim):
@@ -491,6 +502,7 @@ async def test_job_cancel_and_delete_by_a_moderator_not_by_another_member(
     bot = await video_bot()
     world = fakecord.default
     open_to_everyone(fakecord)
+    await admin(fakecord, "limit set", name="generations_per_day", value="1")
     bob = person(world.bob)
     gmi_sim.script_next(hold=True)
     status = await accepted(bob, prompt="bob's video", finish=False)
@@ -527,3 +539,4 @@ async def test_job_cancel_and_delete_by_a_moderator_not_by_another_member(
     assert await bot.store.get(job.id) is None
     text = seen(await admin(fakecord, "audit", member=world.bob))
     assert f"cancelled job #{job.id}" in text and f"deleted job #{job.id}" in text
+    await accepted(bob, prompt="the cancelled job was given back")
