@@ -33,7 +33,9 @@ def change_embed(entry: AuditEntry, note: str | None = None) -> discord.Embed:
     return discord.Embed(title="✅ Done", description=clip(description, 4096), colour=CHANGED)
 
 
-def listing(title: str, lines: Sequence[str], empty: str, footer: str | None = None):
+def listing(
+    title: str, lines: Sequence[str], empty: str, footer: str | None = None
+) -> discord.Embed:
     embed = discord.Embed(
         title=clip(title, 256),
         description=clip("\n".join(lines) if lines else empty, 4096),
@@ -185,7 +187,7 @@ def server_usage_embed(usage: ServerUsage, currency: str) -> discord.Embed:
     return embed
 
 
-def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str):
+def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str) -> discord.Embed:
     lines = [
         f"{rank}. <@{u.user_id}>: {u.totals.counted} videos, {u.totals.seconds}s, "
         f"{money(u.totals.estimated_cost, currency)}"
