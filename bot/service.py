@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.job_actions import JobActions
+from bot.job_actions import JobActionResult, JobActions
 from bot.jobs import Job, NewJob
 from bot.moderation import ModerationError, Requester
 from bot.params import GenerationRequest, validate
@@ -108,12 +108,20 @@ class VideoService:
             )
         return job
 
-    async def cancel(self, requester: Requester, job_id: int) -> Job:
+    async def cancel(self, requester: Requester, job_id: int) -> JobActionResult:
         """Stop following a job (the provider has no cancel call); the poller posts it.
         Members cancel their own jobs, moderators any in their server."""
+        result = await self._job_action(self.job_actions.cancel_job, requester, job_id)
+        self.on_due()
+        return result
+
+    async def delete(self, requester: Requester, job_id: int) -> JobActionResult:
+        """Delete a finished job (what it used still counts); the caller removes its messages."""
+        return await self._job_action(self.job_actions.delete_job, requester, job_id)
+
+    @staticmethod
+    async def _job_action(action, requester: Requester, job_id: int) -> JobActionResult:
         try:
-            result = await self.job_actions.cancel_job(job_id, requester)
+            return await action(job_id, requester)
         except ModerationError as error:
             raise Refused(str(error)) from None
-        self.on_due()
-        return result.job

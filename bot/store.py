@@ -210,6 +210,14 @@ class JobStore:
             rows = await cur.fetchall()
         return [_job(r) for r in rows]
 
+    async def recent_in_guild(self, guild_id: int, *, limit: int) -> list[Job]:
+        async with self.conn.execute(
+            "SELECT * FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+            (guild_id, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_job(r) for r in rows]
+
     async def count_for_user(self, user_id: int, guild_id: int | None) -> int:
         async with self.conn.execute(
             "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND guild_id IS ?", (user_id, guild_id)

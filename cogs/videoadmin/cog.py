@@ -516,10 +516,7 @@ class VideoAdminCog(
     async def job_cancel(
         self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
     ) -> None:
-        result = await self.bot.service.job_actions.cancel_job(
-            parse_job_reference(job), requester_of(interaction)
-        )
-        self.bot.service.on_due()  # the poller posts the "cancelled" outcome
+        result = await self.bot.service.cancel(requester_of(interaction), parse_job_reference(job))
         await self._job_done(interaction, result.job, "Cancelled", result.audit)
 
     @job.command(name="delete", description="Delete a finished job and its messages")
@@ -527,9 +524,7 @@ class VideoAdminCog(
     async def job_delete(
         self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
     ) -> None:
-        result = await self.bot.service.job_actions.delete_job(
-            parse_job_reference(job), requester_of(interaction)
-        )
+        result = await self.bot.service.delete(requester_of(interaction), parse_job_reference(job))
         await self._job_done(interaction, result.job, "Deleted", result.audit)
         await self._delete_job_messages(result.job)
 
@@ -568,7 +563,7 @@ class VideoAdminCog(
         if interaction.guild_id is None:
             return []
         if await self._is_moderator(interaction):
-            jobs = await self._recent_guild_jobs(interaction.guild_id)
+            jobs = await self.bot.store.recent_in_guild(interaction.guild_id, limit=RECENT_JOBS)
         else:
             jobs = await self.bot.store.recent_for_user(
                 interaction.user.id, interaction.guild_id, limit=RECENT_JOBS
@@ -581,16 +576,6 @@ class VideoAdminCog(
                 continue
             choices.append(app_commands.Choice(name=label, value=str(job.id)))
         return choices[:25]
-
-    async def _recent_guild_jobs(self, guild_id: int) -> list[Job]:
-        # JobStore has no per-server listing; ids here, rows through its own reader.
-        async with self.bot.store.conn.execute(
-            "SELECT id FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-            (guild_id, RECENT_JOBS),
-        ) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
-        jobs = [await self.bot.store.get(job_id) for job_id in ids]
-        return [job for job in jobs if job is not None]
 
     # -- /videoadmin quota ---------------------------------------------------------------
 
