@@ -395,6 +395,14 @@ _SETTING_COLUMNS = {
     "monthly_budget": "set the monthly budget of",
 }
 
+# How a setting's value reads in the audit log (ids as Discord mentions, which the mod-log
+# posts without pinging anyone).
+_SETTING_DISPLAY: dict[str, Callable[[Any], Any]] = {
+    "mod_role_id": lambda role_id: f"<@&{role_id}>",
+    "mod_log_channel_id": lambda channel_id: f"<#{channel_id}>",
+    "refunds_enabled": lambda enabled: "on" if enabled else "off",
+}
+
 
 class Moderation:
     """Moderator settings, blocks, blocked prompts and the audit log of one bot."""
@@ -471,17 +479,15 @@ class Moderation:
                 "WHERE guild_id = ?",
                 (value, now, guild_id),
             )
-            if column == "refunds_enabled":
-                old = "on" if old else "off"
-                value = "on" if value else "off"
+            shown = _SETTING_DISPLAY.get(column, lambda v: v)
             return await record_audit(
                 conn,
                 guild_id=guild_id,
                 actor_id=actor.user_id,
                 action=_SETTING_COLUMNS[column],
                 target="server",
-                old_value=old,
-                new_value=value,
+                old_value=None if old is None else shown(old),
+                new_value=None if value is None else shown(value),
                 at=now,
             )
 

@@ -437,7 +437,7 @@ async def test_moderator_role_set_by_an_admin(fakecord, video_bot, person, gmi_s
     )
     assert "Only moderators" in before
     ix = await admin(fakecord, "settings modrole", as_=world.owner, role=helpers)
-    assert f"(none) → {helpers.id}" in seen(ix)
+    assert f"(none) → <@&{helpers.id}>" in seen(ix)
     ix = await admin(fakecord, "limit set", as_=world.bob, name="cooldown_seconds", value="1m")
     assert "(none) → 60s" in seen(ix)
     text = refusal(await admin(fakecord, "settings modrole", as_=world.bob))
@@ -458,7 +458,7 @@ async def test_audit_trail_and_mod_log_channel(fakecord, video_bot, person, gmi_
     await admin(fakecord, "block remove", member=world.alice)
     await fakecord.wait_for(lambda: len(modlog.messages) == 5, 5, "five mod-log posts")
     posted = [m.content for m in modlog.messages]
-    assert f"mod-log channel of the server: (none) → {modlog.id}" in posted[0]
+    assert f"mod-log channel of the server: (none) → <#{modlog.id}>" in posted[0]
     assert "set the limit generations_per_day for the server: (none) → 3" in posted[1]
     assert "set the limit generations_per_day for the server: 3 → 5" in posted[2]
     assert f"blocked <@{world.alice.id}>" in posted[3] and "too many cats" in posted[3]
