@@ -51,6 +51,8 @@ from bot.store import Admission, JobStore
 Clock = Callable[[], float]
 LimitValue = int | float | str | bool | None
 
+# The `QuotaRefusal.limit` of a prompt refused by the moderators' blocked words.
+BLOCKED_PROMPT = "blocked_prompt"
 REFUNDED_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
 
 
@@ -697,7 +699,7 @@ class Quotas:
 
     def _prompt_refusal(self) -> AdmissionRefused:
         return _refuse(
-            "blocked_prompt",
+            BLOCKED_PROMPT,
             "server moderators",
             None,
             "Your prompt contains a word or phrase this server's moderators have blocked, so "

@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
-    """A request the bot will not take, with sentences the member can act on."""
+    """A request the bot will not take, with sentences the member can act on.
+    ``limit`` names the moderators' limit that refused it, if one did."""
 
-    def __init__(self, *reasons: str) -> None:
+    def __init__(self, *reasons: str, limit: str | None = None) -> None:
         self.reasons = list(reasons)
+        self.limit = limit
         super().__init__(" ".join(reasons))
 
     @property
@@ -80,7 +82,7 @@ class VideoService:
                 requester, new, deadline_seconds=self.settings.job_deadline_seconds
             )
         except AdmissionRefused as refused:
-            raise Refused(refused.refusal.message) from None
+            raise Refused(refused.refusal.message, limit=refused.refusal.limit) from None
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)
         return job
 

@@ -263,6 +263,25 @@ async def test_blocked_word_is_refused_with_no_api_call_and_listed(
     await accepted(alice, prompt="a forbidden fruit, now allowed")
 
 
+async def test_blocked_prompt_is_reported_in_the_mod_log_without_pings(
+    fakecord, video_bot, person, gmi_sim
+):
+    await video_bot()
+    modlog = fakecord.default.guild.add_text_channel("mod-log")
+    await admin(fakecord, "settings modlog", channel=modlog)
+    await admin(fakecord, "filter add", pattern="forbidden fruit")
+    alice = person()
+    refusal(await alice.generate(prompt="a forbidden fruit @everyone"))
+    await fakecord.wait_for(
+        lambda: len(modlog.messages) == 3, 5, "the refused prompt in the mod-log"
+    )
+    report = modlog.messages[-1]
+    assert (
+        f"<@{alice.member.id}>" in report.content and "forbidden fruit @everyone" in report.content
+    )
+    assert report.mentions == [] and not report.mention_everyone
+
+
 # -- who a limit applies to, and when it resets -----------------------------------------------
 
 

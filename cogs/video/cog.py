@@ -33,8 +33,10 @@ from bot.params import (
     MediaInput,
 )
 from bot.poller import JobPoller, PollTiming
+from bot.quotas import BLOCKED_PROMPT
 from bot.service import Refused
 
+from ..modlog import post_to_mod_log
 from .buttons import DYNAMIC_ITEMS, HistoryPageButton, RemixModal, result_view, status_view
 from .messages import STATE_ICONS, clip, status_embed, timestamp
 from .poster import DiscordResultChannel, missing_post_permissions
@@ -260,6 +262,13 @@ class VideoCog(
             )
         except Refused as refused:
             await self._refuse(interaction, refused)
+            if refused.limit == BLOCKED_PROMPT and interaction.guild_id is not None:
+                await post_to_mod_log(
+                    self.bot,
+                    interaction.guild_id,
+                    f"🚫 <@{interaction.user.id}> asked for a blocked prompt in "
+                    f"<#{interaction.channel_id}>; it was refused: “{clip(request.prompt, 300)}”",
+                )
             return
         try:
             response = await interaction.response.send_message(

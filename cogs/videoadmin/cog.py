@@ -29,6 +29,7 @@ from bot.quotas import LIMITS, LimitKind, Window
 from bot.usage import TOP_ORDER, Period
 from cogs.video.cog import NO_MENTIONS, requester_of
 
+from ..modlog import post_to_mod_log
 from . import render
 from .parsing import parse_expiry, parse_job_reference
 
@@ -123,23 +124,10 @@ class VideoAdminCog(
     async def _changed(
         self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
     ) -> None:
-        settings = await self.bot.moderation.guild_settings(entry.guild_id)
         await interaction.response.send_message(
             embed=render.change_embed(entry, note), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
-        if settings.mod_log_channel_id is not None:
-            await self._mod_log(settings.mod_log_channel_id, entry)
-
-    async def _mod_log(self, channel_id: int, entry: AuditEntry) -> None:
-        """Post the audit line to the server's mod-log channel (best effort: a moderator
-        may have taken the bot's rights there away)."""
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=entry.guild_id)
-        try:
-            await channel.send(entry.describe(), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as error:
-            log.warning(
-                "guild %d: mod-log post to %d failed (%s)", entry.guild_id, channel_id, error
-            )
+        await post_to_mod_log(self.bot, entry.guild_id, entry.describe())
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
         await interaction.response.send_message(
