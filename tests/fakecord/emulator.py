@@ -387,15 +387,17 @@ class FakeDiscord:
         if ix.source_message is not None:
             payload["message"] = ix.source_message.payload()
         loop = asyncio.get_running_loop()
-        ix._timer = loop.call_later(self.ack_deadline, self.check_deadline, ix)
+        ix._timer = loop.call_later(self.ack_deadline, self.check_deadline, ix, True)
         self.dispatch("INTERACTION_CREATE", payload)
         return ix
 
-    def check_deadline(self, ix: Interaction) -> None:
-        """Fail ``ix`` if it is unanswered and its 3 s (emulator clock) have passed."""
+    def check_deadline(self, ix: Interaction, timer_fired: bool = False) -> None:
+        """Fail ``ix`` if it is unanswered and its 3 s (emulator clock) have passed.
+
+        ``timer_fired``: called by the real-time timer, which asyncio may run a hair before
+        its due time (within the clock's resolution), so it must not re-measure."""
         if ix.acknowledged or ix.failed:
             return
-        timer_fired = ix._timer is not None and ix._timer.when() <= asyncio.get_running_loop().time()
         if timer_fired or self.clock.monotonic() - ix.created_at >= self.ack_deadline:
             ix.failed = True
             if ix._timer is not None:
