@@ -133,8 +133,8 @@ class SampleBot(commands.Bot):
 
         @tree.command(description="Defers and keeps the interaction for later")
         async def later(interaction: discord.Interaction) -> None:
+            self.saved["later"] = interaction  # before answering: a test reads it once acknowledged
             await interaction.response.defer(ephemeral=True, thinking=True)
-            self.saved["later"] = interaction
 
         @tree.command(description="Posts in the channel")
         async def post(interaction: discord.Interaction, text: str, with_file: bool = False,
