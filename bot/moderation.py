@@ -44,10 +44,9 @@ class PatternError(ModerationError):
 
 @dataclass(frozen=True)
 class Requester:
-    """Who is asking, as plain values the cog reads from the interaction.
-
-    Any object with these attributes works (e.g. ``bot.service.Requester``); ``role_names``
-    is optional and only makes refusal messages name roles in plain text."""
+    """Who is asking, as plain values the cog reads from the interaction (the cogs build it
+    with ``cogs.video.cog.requester_of``). ``role_names`` is optional and only makes refusal
+    messages name roles in plain text."""
 
     user_id: int
     guild_id: int | None

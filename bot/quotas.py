@@ -421,7 +421,7 @@ def _fmt_metric(meter: Meter, currency: str) -> tuple[str, str]:
 
 def role_label(requester: Requester, role_id: int) -> str:
     """The role's name when the cog passed names, else a mention (renders as the name)."""
-    for rid, name in getattr(requester, "role_names", ()):
+    for rid, name in requester.role_names:
         if rid == role_id:
             return name
     return f"<@&{role_id}>"
