@@ -3,8 +3,8 @@
 The provider has no cancel endpoint, so cancelling means the bot stops following the job:
 a compare-and-set to CANCELLED from an active state, due at once so the scheduler posts
 the "cancelled" outcome. A cancelled job is refunded like a failed one (see bot.quotas).
-Deleting removes a finished job's row; what it counted is kept in ``deleted_jobs`` so a
-deletion never gives back quota or budget that was spent.
+Deleting removes the row of a finished job whose outcome has been posted; what it counted is
+kept in ``deleted_jobs`` so a deletion never gives back quota or budget that was spent.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ class JobActions:
         return JobActionResult(moved, audit)
 
     async def delete_job(self, job_id: int, actor: Requester) -> JobActionResult:
-        """Delete a finished job (cancel a running one first). The cog removes its messages
+        """Delete a finished job whose outcome has been posted (cancel a running one first).
+        Until ``delivered_at`` is set the scheduler may still post the result, which would
+        then never come or land after the row is gone. The cog removes the job's messages
         (``status_message_id``, ``result_message_id`` of the returned job)."""
         job = await self._authorised(job_id, actor)
         now = self.clock()
@@ -90,10 +92,18 @@ class JobActions:
                 "SELECT id, guild_id, channel_id, user_id, state, "
                 "CAST(json_extract(params_json, '$.duration') AS INTEGER), "
                 "json_extract(params_json, '$.resolution'), estimated_cost, created_at, ?, ? "
-                "FROM jobs WHERE id = ? AND state IN (?, ?, ?, ?)",
+                "FROM jobs WHERE id = ? AND state IN (?, ?, ?, ?) AND delivered_at IS NOT NULL",
                 (actor.user_id, now, job_id, *terminal),
             )
             if not cursor.rowcount:
+                async with conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    raise JobNotFound(f"There is no job #{job_id}.")
+                if JobState(row[0]).is_terminal:
+                    raise JobNotChangeable(
+                        f"Job #{job_id} is still being posted; try again in a minute."
+                    )
                 raise JobNotChangeable(
                     f"Job #{job_id} is still running: cancel it first, then delete it."
                 )

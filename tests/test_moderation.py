@@ -237,6 +237,12 @@ async def make_job(store, requester: Requester):
     )
 
 
+async def delivered(store, job) -> None:
+    """What the scheduler does once the job's outcome is posted."""
+    current = await store.get(job.id)
+    await store.transition(job.id, from_states=[current.state], delivered_at=current.updated_at)
+
+
 async def test_members_cancel_their_own_jobs_only(store, clock):
     actions = JobActions(store)
     job = await make_job(store, MEMBER)
@@ -259,6 +265,7 @@ async def test_moderators_cancel_and_delete_any_job_in_their_server(store, moder
     cancelled = await actions.cancel_job(job.id, ADMIN)
     assert cancelled.audit.action == f"cancelled job #{job.id} of"
     assert (cancelled.audit.old_value, cancelled.audit.new_value) == ("accepted", "cancelled")
+    await delivered(store, job)
     deleted = await actions.delete_job(job.id, ADMIN)
     assert deleted.job.id == job.id and deleted.audit.target == "user:2"
     assert await store.get(job.id) is None
@@ -273,7 +280,21 @@ async def test_deleting_a_delivered_job_keeps_its_usage(store):
     await quotas.set_limit(ADMIN, "server", None, "generations_per_day", "1")
     job = await make_job(store, MEMBER)
     await store.transition(job.id, from_states=[JobState.ACCEPTED], to_state=JobState.SUCCEEDED)
+    await delivered(store, job)
     await JobActions(store).delete_job(job.id, MEMBER)
     standing = await quotas.standing(MEMBER)
     assert standing.windows[0].generations.used == 1
     assert (await quotas.budget(GUILD)).spent == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("end", [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED])
+async def test_a_finished_job_is_not_deleted_before_its_outcome_is_posted(store, end):
+    actions = JobActions(store)
+    job = await make_job(store, MEMBER)
+    await store.transition(job.id, from_states=[JobState.ACCEPTED], to_state=end)
+    with pytest.raises(JobNotChangeable, match=f"Job #{job.id} is still being posted; try again"):
+        await actions.delete_job(job.id, MEMBER)
+    assert await store.get(job.id) is not None
+    await delivered(store, job)
+    await actions.delete_job(job.id, MEMBER)
+    assert await store.get(job.id) is None

@@ -71,7 +71,12 @@ async def seed(store, quotas, clock):
     clock.now += 60
     await make(quotas, 3, duration=10, resolution="1080p")
     gone = await make(quotas, 4, duration=4, resolution="480p")
-    await store.transition(gone.id, from_states=[JobState.ACCEPTED], to_state=JobState.SUCCEEDED)
+    await store.transition(
+        gone.id,
+        from_states=[JobState.ACCEPTED],
+        to_state=JobState.SUCCEEDED,
+        delivered_at=clock.now,
+    )
     await JobActions(store).delete_job(gone.id, ADMIN)
     return gone
 

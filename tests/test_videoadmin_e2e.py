@@ -74,6 +74,16 @@ async def accepted(person, *, finish: bool = True, **options):
     return status
 
 
+async def outcome_recorded(bot, job_id: int) -> None:
+    """Wait until the bot has recorded the job's outcome as posted (it writes that just
+    after the post the test sees)."""
+    for _ in range(250):
+        if (await bot.store.get(job_id)).delivered_at is not None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id}: outcome never recorded as posted")
+
+
 # -- limits a member meets ------------------------------------------------------------------
 
 
@@ -549,6 +559,7 @@ async def test_job_cancel_and_delete_by_a_moderator_not_by_another_member(
     result = await bob.wait_result(status)
     assert "cancelled" in result.content
     await fakecord.wait_for(lambda: "Cancelled" in status.embeds[0]["title"], 5, "cancelled status")
+    await outcome_recorded(bot, job.id)  # a job is deleted only once its outcome is posted
 
     ix = await admin(fakecord, "job delete", job=str(job.id))
     assert f"deleted job #{job.id} of <@{world.bob.id}>" in seen(ix)
