@@ -65,6 +65,10 @@ class Window(enum.StrEnum):
     def this(self) -> str:
         return {"day": "today", "week": "this week", "month": "this month"}[self.value]
 
+    @property
+    def last(self) -> str:
+        return {"day": "yesterday", "week": "last week", "month": "last month"}[self.value]
+
 
 class Metric(enum.StrEnum):
     GENERATIONS = "generations"

@@ -68,7 +68,16 @@ _EXPORT_SQL = _LEDGER + "SELECT * FROM counted ORDER BY created_at, job_id"  # n
 class Period:
     start: float
     end: float
-    label: str  # "day", "week", "month", or "custom"
+    window: str  # "day", "week", "month", or "custom"
+    previous: bool = False  # the window before the current one
+
+    @property
+    def label(self) -> str:
+        """How a report names it: "today", "yesterday", "this week", "last month"..."""
+        if self.window == "custom":
+            return "in the chosen period"
+        window = Window(self.window)
+        return window.last if self.previous else window.this
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class UsageReports:
         begin, finish = window_bounds(window, self.clock(), settings.timezone, settings.reset_hour)
         if previous:
             begin, finish = window_bounds(window, begin - 1, settings.timezone, settings.reset_hour)
-        return Period(begin, finish, window.value)
+        return Period(begin, finish, window.value, previous)
 
     async def member_usage(
         self, actor: Requester, user_id: int, period: Period | None = None

@@ -85,7 +85,7 @@ async def test_member_and_server_usage_for_the_month(world):
     store, quotas, reports, clock = world
     await seed(store, quotas, clock)
     usage = await reports.member_usage(ADMIN, 2)
-    assert usage.period.label == "month"
+    assert usage.period.label == "this month"
     assert usage.period.start == datetime(2026, 3, 1, tzinfo=UTC).timestamp()
     t = usage.totals
     assert (t.jobs, t.counted, t.refunded, t.succeeded, t.seconds) == (3, 2, 1, 2, 10)
@@ -96,6 +96,8 @@ async def test_member_and_server_usage_for_the_month(world):
     assert server.totals.estimated_cost == pytest.approx(1.6 + 3.6 + 0.32)
     previous = await reports.server_usage(ADMIN, await reports.period(GUILD, previous=True))
     assert previous.totals.jobs == 1
+    assert previous.period.label == "last month"
+    assert previous.period.start == datetime(2026, 2, 1, tzinfo=UTC).timestamp()
     today = await reports.member_usage(ADMIN, 3, await reports.period(GUILD, "day"))
     assert today.totals.seconds == 10
 
@@ -157,3 +159,22 @@ async def test_members_see_only_their_own_usage(world):
     ):
         with pytest.raises(PermissionDenied):
             await call
+
+
+async def test_periods_are_named_as_reports_show_them(world):
+    store, quotas, reports, clock = world
+    names = {
+        (window, previous): (await reports.period(GUILD, window, previous=previous)).label
+        for window in ("day", "week", "month")
+        for previous in (False, True)
+    }
+    assert names == {
+        ("day", False): "today",
+        ("day", True): "yesterday",
+        ("week", False): "this week",
+        ("week", True): "last week",
+        ("month", False): "this month",
+        ("month", True): "last month",
+    }
+    custom = await reports.period(GUILD, start=START - 3600, end=START)
+    assert custom.label == "in the chosen period"

@@ -514,7 +514,10 @@ async def test_usage_top_and_csv_export(fakecord, video_bot, person, gmi_sim):
     assert "Members who generated: **2**" in text and "**3** counted" in text
     text = seen(await admin(fakecord, "usage top", by="generations"))
     assert text.index(f"1. <@{world.alice.id}>") < text.index(f"2. <@{world.bob.id}>")
-    assert "Nobody generated" in seen(await admin(fakecord, "usage top", previous=True))
+    text = seen(await admin(fakecord, "usage top", previous=True))
+    assert "Top members by cost last month" in text and "Nobody generated" in text
+    text = seen(await admin(fakecord, "usage server", period="day", previous=True))
+    assert "Server usage yesterday" in text and "**0** counted" in text
 
     ix = await admin(fakecord, "usage export", period="week")
     (message,) = ix.ephemeral_messages

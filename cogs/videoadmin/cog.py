@@ -490,7 +490,7 @@ class VideoAdminCog(
         span = await self._period(interaction, period, previous)
         data = await self.bot.usage.export_csv(requester_of(interaction), span)
         rows = max(0, data.count(b"\n") - 1)
-        filename = f"video-usage-{interaction.guild_id}-{span.label}-{int(span.start)}.csv"
+        filename = f"video-usage-{interaction.guild_id}-{span.window}-{int(span.start)}.csv"
         await interaction.response.send_message(
             f"{rows} job(s) in {render.period_text(span)}.",
             file=discord.File(io.BytesIO(data), filename=filename),

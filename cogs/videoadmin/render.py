@@ -166,7 +166,7 @@ def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
 
 def member_usage_embed(usage: MemberUsage, currency: str) -> discord.Embed:
     embed = listing(
-        f"Usage this {usage.period.label}",
+        f"Usage {usage.period.label}",
         [
             f"<@{usage.user_id}> · {period_text(usage.period)}",
             *totals_lines(usage.totals, currency),
@@ -182,7 +182,7 @@ def server_usage_embed(usage: ServerUsage, currency: str) -> discord.Embed:
         f"Members who generated: **{usage.members}**",
         *totals_lines(usage.totals, currency),
     ]
-    embed = listing(f"Server usage this {usage.period.label}", lines, "")
+    embed = listing(f"Server usage {usage.period.label}", lines, "")
     embed.add_field(name="Monthly budget", value=budget_text(usage.budget, currency), inline=False)
     return embed
 
@@ -194,7 +194,7 @@ def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str
         for rank, u in enumerate(top, 1)
     ]
     return listing(
-        f"Top members by {by} this {period.label}",
+        f"Top members by {by} {period.label}",
         [period_text(period), *lines] if lines else [],
         f"Nobody generated anything in {period_text(period)}.",
     )
