@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosqlite
 
+from bot.durations import parse_duration
 from bot.jobs import ACTIVE_STATES, Job, JobState, NewJob
 from bot.moderation import (
     AuditEntry,
@@ -135,10 +135,6 @@ SCOPES = ("server", "role", "member")
 _UNLIMITED = {"unlimited", "none", "no limit", "any", "∞", "inf"}
 _ALLOW = {"allow", "allowed", "yes", "on", "true", "1"}
 _DENY = {"deny", "denied", "no", "off", "false", "0", "block", "blocked"}
-_DURATION = re.compile(
-    r"^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|minutes?|h|hours?|d|days?)?$"
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_limit_value(name: str, text: str) -> LimitValue:
@@ -160,11 +156,12 @@ def parse_limit_value(name: str, text: str) -> LimitValue:
     if spec.kind is LimitKind.COOLDOWN:
         if raw in _UNLIMITED or raw in _DENY:
             return 0
-        match = _DURATION.match(raw)
-        if not match:
-            raise ModerationError(f"{spec.label}: a time such as `30s`, `5m` or `1h`, or `none`.")
-        unit = (match.group(2) or "s")[0]
-        return int(float(match.group(1)) * _UNIT_SECONDS[unit])
+        try:
+            return parse_duration(raw)
+        except ValueError:
+            raise ModerationError(
+                f"{spec.label}: a time such as `30s`, `5m` or `1h30m`, or `none`."
+            ) from None
     if raw in _UNLIMITED:
         return None
     try:

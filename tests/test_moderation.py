@@ -20,6 +20,7 @@ from bot.moderation import (
 from bot.params import GenerationRequest
 from bot.quotas import Quotas
 from bot.store import JobStore
+from cogs.videoadmin.parsing import parse_expiry
 
 GUILD = 100
 START = 1_772_625_600.0  # 2026-03-04 12:00 UTC
@@ -148,6 +149,18 @@ async def test_blocks_with_reason_and_expiry(moderation, clock):
     await moderation.block_member(ADMIN, 3, "for good")
     unblock = await moderation.unblock_member(ADMIN, 3)
     assert unblock.old_value == "for good (no expiry)" and unblock.new_value is None
+
+
+def test_block_expiry_takes_the_same_durations_as_cooldowns():
+    assert parse_expiry("30s", START) == START + 30
+    assert parse_expiry("1h30m", START) == START + 5400
+    assert parse_expiry("1d12h", START) == START + 129600
+    assert parse_expiry("2w", START) == START + 14 * 86400
+    assert parse_expiry("never", START) is None
+    with pytest.raises(ModerationError, match="not a length of time"):
+        parse_expiry("soon", START)
+    with pytest.raises(ModerationError, match="longer"):
+        parse_expiry("0m", START)
 
 
 def test_word_patterns_match_whole_words_in_any_case_and_width():

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.durations import parse_duration
 from bot.jobs import JobState, NewJob
 from bot.moderation import PermissionDenied, Requester
 from bot.params import GenerationRequest, MediaInput
@@ -308,8 +309,34 @@ def test_resolution_without_role_names_mentions_the_role():
     assert limits["web_search"].value is True and limits["web_search"].scope == "default"
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90),
+        ("30s", 30),
+        ("5m", 300),
+        ("5 minutes", 300),
+        ("1.5h", 5400),
+        ("1h30m", 5400),
+        ("1 hour 30 minutes", 5400),
+        ("1d12h", 129600),
+        ("2w", 1209600),
+        ("2W", 1209600),
+    ],
+)
+def test_one_duration_parser_takes_both_styles(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1h30", "5 parsecs", "h1", "-5m"])
+def test_what_is_not_a_duration(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
 def test_limit_values_are_parsed_with_clear_errors():
     assert parse_limit_value("cooldown_seconds", "5m") == 300
+    assert parse_limit_value("cooldown_seconds", "1h30m") == 5400
     assert parse_limit_value("cooldown_seconds", "none") == 0
     assert parse_limit_value("cost_per_day", "2.5") == 2.5
     assert parse_limit_value("generations_per_week", "Unlimited") is None

@@ -331,7 +331,7 @@ class VideoAdminCog(
     @app_commands.describe(
         member="Who to block",
         reason="Why; the member sees it when they try",
-        expires="How long, e.g. 12h, 7d, 2w; leave empty for until lifted",
+        expires="How long, e.g. 30m, 12h, 7d, 1d12h, 2w; leave empty for until lifted",
     )
     async def block_add(
         self,
