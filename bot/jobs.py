@@ -59,6 +59,9 @@ class NewJob:
     estimated_cost: float = 0.0
     parent_job_id: int | None = None
     origin: str = "generate"  # generate, reroll or remix
+    # Seconds before the poller may send it: the command posts its status message first and
+    # then makes it due at once; the delay only matters if that never happens (a crash).
+    first_step_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Job:
     delivered_via: str | None
     attempts: int
     poll_count: int
+    failed_checks: int  # consecutive status checks that failed (for backoff)
     delivery_attempts: int
     created_at: float
     updated_at: float

@@ -28,6 +28,7 @@ MIGRATIONS: list[str] = [
         delivery_attempts INTEGER NOT NULL DEFAULT 0,
         attempts          INTEGER NOT NULL DEFAULT 0,
         poll_count        INTEGER NOT NULL DEFAULT 0,
+        failed_checks     INTEGER NOT NULL DEFAULT 0,
         created_at        REAL NOT NULL,
         updated_at        REAL NOT NULL,
         submitted_at      REAL,

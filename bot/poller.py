@@ -18,8 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.delivery import DeliveryRetry
-from bot.gmi import GMIClient, GMIError, GMIRequest, NetworkError, Phase, ProviderError, RateLimited
+from bot.delivery import RESULT_URL_LIFETIME, DeliveryRetry
+from bot.gmi import (
+    AuthError,
+    GMIClient,
+    GMIError,
+    GMIRequest,
+    NetworkError,
+    NotFound,
+    Phase,
+    ProviderError,
+    RateLimited,
+)
 from bot.jobs import ACTIVE_STATES, Job, JobState
 from bot.store import JobStore
 
@@ -34,7 +44,7 @@ PHASE_TO_STATE = {
 POLLABLE = frozenset({JobState.QUEUED, JobState.PROCESSING})
 MAX_SUBMIT_ATTEMPTS = 5
 TRANSIENT_ERRORS = (RateLimited, ProviderError, NetworkError)
-MAX_DELIVERY_ATTEMPTS = 8
+MAX_NOT_FOUND_CHECKS = 3
 # A request listed by the provider is matched to a lost submit only if it was created
 # after the job was accepted (minus this much clock skew between us and the provider).
 RECONCILE_CLOCK_SKEW = 300.0
@@ -73,7 +83,7 @@ class PollTiming:
 
     def retry_delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Capped exponential backoff with full jitter for the attempt-th retry (1-based)."""
-        ceiling = min(self.max_interval * 4, self.retry_base * 2 ** max(attempt - 1, 0))
+        ceiling = min(self.max_interval * 4, self.retry_base * 2 ** min(max(attempt - 1, 0), 30))
         return max(self.min_interval / 2, ceiling * rng())
 
 
@@ -105,12 +115,21 @@ class JobPoller:
         """Start the loop; unfinished jobs from before a restart resume at once."""
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="job-poller")
+            self._runner.add_done_callback(self._runner_ended)
+
+    def _runner_ended(self, task: asyncio.Task[None]) -> None:
+        """The loop never ends on its own; if it ever dies, say so loudly and start again."""
+        if task.cancelled() or self._runner is not task:
+            return
+        log.critical("job poller stopped unexpectedly; restarting it", exc_info=task.exception())
+        self._runner = None
+        self.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            await asyncio.gather(self._runner, return_exceptions=True)
-            self._runner = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
         tasks = list(self._in_flight.values())
         for task in tasks:
             task.cancel()
@@ -121,25 +140,32 @@ class JobPoller:
         self._wake.set()
 
     async def _run(self) -> None:
-        resumed = await self.store.make_all_due(self.clock())
-        if resumed:
-            log.info("resuming %d unfinished job(s)", resumed)
+        resumed = False
         while True:
+            # Cleared before looking, so a wake() while we look is never lost.
+            self._wake.clear()
             try:
-                await self._tick()
+                if not resumed:
+                    count = await self.store.make_all_due(self.clock())
+                    resumed = True
+                    if count:
+                        log.info("resuming %d unfinished job(s)", count)
+                if await self._tick():
+                    next_due = await self.store.next_due_at()
+                else:
+                    next_due = None  # every slot busy: a finishing job wakes us
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job poller tick failed; retrying shortly")
-                await self._sleep_until(self.clock() + self.timing.min_interval)
-                continue
-            next_due = await self.store.next_due_at()
+                next_due = self.clock() + self.timing.min_interval
             await self._sleep_until(next_due)
 
-    async def _tick(self) -> None:
+    async def _tick(self) -> bool:
+        """Start the due jobs there is room for; False if there was no room at all."""
         free = self._max_concurrency * 4 - len(self._in_flight)
         if free <= 0:
-            return
+            return False
         jobs = await self.store.claim_due(self.clock(), free, self.timing.lease_seconds)
         for job in jobs:
             if job.id in self._in_flight:
@@ -147,6 +173,7 @@ class JobPoller:
             task = asyncio.create_task(self._advance_logged(job), name=f"job-{job.id}")
             self._in_flight[job.id] = task
             task.add_done_callback(lambda _t, job_id=job.id: self._finished(job_id))
+        return True
 
     def _finished(self, job_id: int) -> None:
         self._in_flight.pop(job_id, None)
@@ -154,10 +181,6 @@ class JobPoller:
 
     async def _sleep_until(self, due: float | None) -> None:
         timeout = None if due is None else max(0.0, due - self.clock())
-        if timeout == 0.0:
-            await asyncio.sleep(0)
-            return
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except TimeoutError:
@@ -287,10 +310,32 @@ class JobPoller:
             async with self._api_slots:
                 request = await self.gmi.get(job.request_id)
         except GMIError as error:
-            log.warning("job %d: status check failed (%s)", job.id, error)
-            await self._reschedule(job, self._retry_delay(2, error))
+            await self._check_failed(job, error)
             return
         await self._apply_status(job, request, count_poll=True)
+
+    async def _check_failed(self, job: Job, error: GMIError) -> None:
+        """Back off with each consecutive failure; a request the provider keeps saying it
+        doesn't know is failed rather than polled until the deadline."""
+        failures = job.failed_checks + 1
+        if isinstance(error, NotFound) and failures >= MAX_NOT_FOUND_CHECKS:
+            await self._finish(
+                job, JobState.FAILED, error="The provider no longer knows this request."
+            )
+            return
+        delay = self._retry_delay(failures, error)
+        if isinstance(error, AuthError):
+            # Only the operator can fix the key: check rarely until they do.
+            log.error("job %d: the provider refused our API key (%s)", job.id, error)
+            delay = max(delay, self.timing.max_interval * 4)
+        else:
+            log.warning("job %d: status check %d failed (%s)", job.id, failures, error)
+        await self.store.transition(
+            job.id,
+            from_states={job.state},
+            failed_checks=failures,
+            next_check_at=self.clock() + delay,
+        )
 
     async def _apply_status(self, job: Job, request: GMIRequest, count_poll: bool = False) -> None:
         now = self.clock()
@@ -302,6 +347,7 @@ class JobPoller:
                 from_states=POLLABLE,
                 to_state=state,
                 count_poll=count_poll,
+                failed_checks=0,
                 provider_status=request.status,
                 next_check_at=now + self.timing.next_poll_delay(elapsed),
             )
@@ -341,33 +387,32 @@ class JobPoller:
         )
         if finished is not None:
             log.info("job %d: %s", job.id, state.value)
+            await self.reporter.job_updated(finished)  # the outcome shows while it is posted
             await self._deliver(finished)
 
     async def _deliver(self, job: Job) -> None:
         try:
             await self.reporter.deliver(job)
         except DeliveryRetry as error:
-            attempts = job.delivery_attempts + 1
-            if attempts >= MAX_DELIVERY_ATTEMPTS:
-                log.error(
-                    "job %d: giving up delivery after %d attempts: %s", job.id, attempts, error
-                )
+            current = await self.store.get(job.id) or job  # the reporter counted the attempt
+            now = self.clock()
+            if now > (current.finished_at or now) + RESULT_URL_LIFETIME:
+                log.error("job %d: giving up posting its result: %s", job.id, error)
                 await self.store.transition(
                     job.id,
                     from_states={job.state},
-                    count_delivery=True,
                     delivered_via="undeliverable",
-                    delivered_at=self.clock(),
+                    delivered_at=now,
                     next_check_at=None,
                 )
                 return
-            log.warning("job %d: delivery failed (%s); retrying", job.id, error)
-            await self.store.transition(
+            log.warning(
+                "job %d: posting failed (attempt %d: %s); retrying",
                 job.id,
-                from_states={job.state},
-                count_delivery=True,
-                next_check_at=self.clock() + self.timing.retry_delay(attempts),
+                current.delivery_attempts,
+                error,
             )
+            await self._reschedule(job, self.timing.retry_delay(current.delivery_attempts))
 
     def _retry_delay(self, attempt: int, error: GMIError) -> float:
         """Our backoff, but never sooner than the provider's ``Retry-After``."""

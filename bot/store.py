@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.jobs import ACTIVE_STATES, Job, JobState, NewJob
+from bot.jobs import Job, JobState, NewJob
 from bot.migrations import MIGRATIONS
 from bot.params import GenerationRequest
 
@@ -42,6 +42,7 @@ _UPDATABLE = frozenset(
         "finished_at",
         "delivered_at",
         "next_check_at",
+        "failed_checks",
     }
 )
 
@@ -100,9 +101,13 @@ class JobStore:
     # -- accepting ---------------------------------------------------------------------
 
     async def accept(
-        self, new: NewJob, *, deadline_seconds: float, admission: Admission | None = None
+        self,
+        new: NewJob,
+        *,
+        deadline_seconds: float,
+        admission: Admission | None = None,
     ) -> Job:
-        """Store a job in state ACCEPTED, due at once.
+        """Store a job in state ACCEPTED, due ``new.first_step_after`` seconds from now.
 
         ``admission`` runs inside the same transaction (quota checks and reservations); if it
         raises, nothing is written and the exception propagates.
@@ -131,7 +136,7 @@ class JobStore:
                     JobState.ACCEPTED.value,
                     now,
                     now,
-                    now,
+                    now + new.first_step_after,
                     now + deadline_seconds,
                 ),
             )
@@ -225,15 +230,6 @@ class JobStore:
             (count,) = await cur.fetchone()
         return count
 
-    async def unfinished_count(self) -> int:
-        placeholders = ",".join("?" for _ in ACTIVE_STATES)
-        async with self.conn.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE state IN ({placeholders})",  # noqa: S608
-            [s.value for s in ACTIVE_STATES],
-        ) as cur:
-            (count,) = await cur.fetchone()
-        return count
-
     # -- moving a job forward ----------------------------------------------------------
 
     async def transition(
@@ -286,10 +282,13 @@ class JobStore:
             return cursor.rowcount > 0
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
+        """Record the job's public status message; a job still waiting for it is due now."""
+        now = self.clock()
         async with self.transaction() as conn:
             await conn.execute(
-                "UPDATE jobs SET status_message_id = ?, updated_at = ? WHERE id = ?",
-                (message_id, self.clock(), job_id),
+                "UPDATE jobs SET status_message_id = ?, updated_at = ?, "
+                "next_check_at = CASE WHEN state = ? THEN ? ELSE next_check_at END WHERE id = ?",
+                (message_id, now, JobState.ACCEPTED.value, now, job_id),
             )
 
 
@@ -325,6 +324,7 @@ def _job(row: aiosqlite.Row) -> Job:
         delivered_via=row["delivered_via"],
         attempts=row["attempts"],
         poll_count=row["poll_count"],
+        failed_checks=row["failed_checks"],
         delivery_attempts=row["delivery_attempts"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

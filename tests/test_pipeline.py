@@ -252,3 +252,50 @@ async def test_calls_per_job_stay_small(store, pipeline, gmi_sim):
     assert per_job <= 3, per_job
     payloads = {json.dumps(c.body_json["payload"], sort_keys=True) for c in gmi_sim.calls("submit")}
     assert len(payloads) == 10
+
+
+async def test_a_request_the_provider_forgot_fails_instead_of_polling_for_an_hour(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    gmi_sim.fault("get", 404, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.FAILED and "no longer knows" in done.error
+    assert len(gmi_sim.calls("get")) == 3
+
+
+async def test_status_check_failures_back_off(store, gmi_client, gmi_sim):
+    timing = PollTiming(min_interval=0.01, max_interval=100, expected_seconds=0, retry_base=1)
+    delays = [timing.retry_delay(n, rng=lambda: 1.0) for n in (1, 2, 3, 4, 50, 5000)]
+    assert delays[:4] == [1, 2, 4, 8] and delays[-1] == 400.0
+
+
+async def test_the_poller_survives_a_database_hiccup(store, gmi_client, gmi_sim):
+    class FlakyStore:
+        """The real store, whose next_due_at fails once."""
+
+        def __init__(self, real):
+            self.real, self.failed = real, False
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        async def next_due_at(self):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("database is locked")
+            return await self.real.next_due_at()
+
+    chat = MemoryChat()
+    async with aiohttp.ClientSession() as session:
+        flaky = FlakyStore(store)
+        poller = JobPoller(flaky, gmi_client, Delivery(store, chat, session), timing=FAST)
+        poller.start()
+        try:
+            job = await accept(store)
+            poller.wake()
+            await delivered(store, job.id)
+        finally:
+            await poller.stop()
+    assert flaky.failed and len(chat.posts) == 1

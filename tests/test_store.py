@@ -104,3 +104,17 @@ async def test_history_is_newest_first_and_paged(store):
     page = await store.recent_for_user(1, 10, limit=2, offset=1)
     assert [j.request.prompt for j in page] == ["p3", "p2"]
     assert await store.count_for_user(1, 10) == 5
+
+
+async def test_a_job_waits_for_its_status_message_before_it_is_due(store):
+    new = NewJob(guild_id=10, channel_id=20, user_id=1, request=GenerationRequest(prompt="x"),
+                 model="m", first_step_after=30)
+    job = await store.accept(new, deadline_seconds=600)
+    assert await store.claim_due(store.clock(), 10, 60) == []
+    await store.set_status_message(job.id, 555)
+    (due,) = await store.claim_due(store.clock(), 10, 60)
+    assert due.status_message_id == 555
+    # a crash before the status message: the job still goes after the grace
+    orphan = await store.accept(new, deadline_seconds=600)
+    store.test_clock.now += 31
+    assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [orphan.id]
