@@ -29,35 +29,44 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.video", "cogs.videoadmin")
 
 
+def explain_error(interaction: discord.Interaction, error: Exception) -> str:
+    """What to tell the member about an error: expected ones in their own words, anything
+    else logged with its context and answered with a plain apology."""
+    original = getattr(error, "original", error)
+    if isinstance(original, Refused):
+        return original.message
+    if isinstance(original, ModerationError):
+        return str(original)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works only inside a server."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You can't use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't understand `{error.value}`: {error}"
+    where = interaction.command.qualified_name if interaction.command else interaction.data
+    log.error("interaction %s failed", where, exc_info=original)
+    return "Something went wrong on my side; it has been logged. Please try again."
+
+
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Tell the member privately, whether or not the interaction was answered yet."""
+    text = explain_error(interaction, error)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the member about an error", exc_info=True)
+
+
 class VideoCommandTree(app_commands.CommandTree):
-    """One place for command errors: expected ones become a short private reply,
-    anything else is logged with its context and the member gets a plain apology."""
+    """One place for command errors (buttons and forms use `report_error` too)."""
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, Refused):
-            text = original.message
-        elif isinstance(original, ModerationError):
-            text = str(original)
-        elif isinstance(error, app_commands.NoPrivateMessage):
-            text = "This command works only inside a server."
-        elif isinstance(error, app_commands.CheckFailure):
-            text = str(error) or "You can't use this command here."
-        elif isinstance(error, app_commands.TransformerError):
-            text = f"I couldn't understand `{error.value}`: {error}"
-        else:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("command %s failed", command, exc_info=original)
-            text = "Something went wrong on my side; it has been logged. Please try again."
-        try:
-            if interaction.response.is_done():
-                await interaction.followup.send(text, ephemeral=True)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("could not tell the member about an error", exc_info=True)
+        await report_error(interaction, error)
 
 
 class VideoBot(commands.Bot):

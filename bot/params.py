@@ -101,9 +101,16 @@ class GenerationRequest:
             return "references"
         return "text"
 
+    @property
+    def uploaded_media(self) -> list[MediaInput]:
+        """Inputs that are Discord uploads (their links expire), not plain URLs."""
+        media = [self.first_frame, self.last_frame, *self.reference_images]
+        media += [*self.reference_videos, *self.reference_audios]
+        return [m for m in media if m is not None and m.content_type is not None]
+
     def to_payload(self) -> dict[str, Any]:
-        """The API payload: only what differs from nothing, so the provider's defaults apply
-        exactly as documented and a reconciled request can be matched by equality."""
+        """The API payload: the scalar parameters always (explicit beats the provider's
+        defaults), the optional ones only when given. Reconciliation matches on it."""
         payload: dict[str, Any] = {
             "prompt": self.prompt,
             "duration": self.duration,

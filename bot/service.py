@@ -7,7 +7,9 @@ that decides (validation, cost, limits, who may act on which job) happens here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from typing import Any
 
 from bot.job_actions import JobActionResult, JobActions
 from bot.jobs import Job, NewJob
@@ -18,6 +20,12 @@ from bot.settings import Settings
 from bot.store import JobStore
 
 log = logging.getLogger(__name__)
+
+# A new job waits this long for its status message before the poller sends it anyway.
+STATUS_MESSAGE_GRACE = 30.0
+# Discord signs attachment links for about a day; older uploads can't be sent again.
+ATTACHMENT_LINK_LIFETIME = 20 * 3600.0
+JOB_REFERENCE = re.compile(r"#?(\d{1,19})")
 
 
 class Refused(Exception):
@@ -76,6 +84,7 @@ class VideoService:
             model=self.settings.seedance_model,
             parent_job_id=parent_job_id,
             origin=origin,
+            first_step_after=STATUS_MESSAGE_GRACE,
         )
         try:
             job = await self.quotas.admit(
@@ -92,15 +101,28 @@ class VideoService:
         self.on_due()
 
     async def abandon(self, job: Job) -> None:
-        """The member never saw the job (Discord refused our answer): forget it, unsent."""
-        await self.store.delete_unsent(job.id)
+        """The member never saw the job (Discord refused our answer): forget it, unsent,
+        which also gives its quota back."""
+        if not await self.store.delete_unsent(job.id):
+            log.warning("job %d: its status message failed but it was already sent", job.id)
+
+    def rerun_request(self, job: Job, **changes: Any) -> GenerationRequest:
+        """The request of ``job`` again (for a re-roll or remix), if its inputs still exist."""
+        age = self.store.clock() - job.created_at
+        if job.request.uploaded_media and age > ATTACHMENT_LINK_LIFETIME:
+            raise Refused(
+                "The files this video was made from were uploaded more than a day ago, and "
+                "Discord's links to them have expired. Run `/video generate` again with them."
+            )
+        return job.request.with_changes(**changes)
 
     async def job_for(self, requester: Requester, reference: str) -> Job:
         """Look up a job by ``#id``, id, or provider request id, as a member may see it."""
         reference = reference.strip()
         job: Job | None = None
-        if reference.lstrip("#").isdigit():
-            job = await self.store.get(int(reference.lstrip("#")))
+        number = JOB_REFERENCE.fullmatch(reference)
+        if number and int(number[1]) < 2**63:
+            job = await self.store.get(int(number[1]))
         if job is None and reference:
             job = await self.store.get_by_request_id(reference)
         if job is None or job.guild_id != requester.guild_id:

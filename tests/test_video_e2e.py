@@ -6,9 +6,26 @@ what only they saw, and what the provider received.
 
 from __future__ import annotations
 
+import time
+
 from bot.jobs import JobState, NewJob
 from bot.moderation import Requester
 from bot.params import GenerationRequest
+from tests.video_fixtures import job_when
+
+
+class MovableClock:
+    """The bot's clock: real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -158,7 +175,7 @@ async def test_cancel_button_stops_the_job(fakecord, video_bot, person, gmi_sim)
     await click.wait_acknowledged()
     result = await alice.wait_result(status)
     assert "cancelled" in result.content
-    job = await bot.store.get(1)
+    job = await job_when(bot, 1, lambda j: j.is_delivered)
     assert job.state is JobState.CANCELLED
     assert len(gmi_sim.requests) == 1
 
@@ -320,3 +337,55 @@ async def test_history_pages_through_older_jobs(fakecord, video_bot, person):
     await older.wait_acknowledged()
     assert "clip number 0" in page.embeds[0]["description"]
     assert page.embeds[0]["footer"]["text"].startswith("Page 2 of 2")
+
+
+async def test_a_post_that_may_have_failed_is_found_not_repeated(fakecord, video_bot, person, gmi_sim):
+    """As after a crash between posting and recording it: the job is undelivered but an
+    attempt was made. The bot finds its earlier reply instead of posting again."""
+    bot = await video_bot()
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    result = await alice.wait_result(status)
+    job = await job_when(bot, 1, lambda j: j.is_delivered)
+    assert job.result_message_id == result.id
+    await bot.store.conn.execute(
+        "UPDATE jobs SET delivered_at = NULL, result_message_id = NULL, next_check_at = ? "
+        "WHERE id = 1", (bot.clock(),))
+    bot.dispatch("video_job_due")
+    again = await job_when(bot, 1, lambda j: j.is_delivered)
+    assert again.result_message_id == result.id
+    assert alice.replies_to(status) == [result]
+
+
+async def test_rerolling_a_day_old_upload_is_refused(fakecord, video_bot, person, gmi_sim):
+    clock = MovableClock()
+    await video_bot(clock=clock)
+    alice = person()
+    result = await alice.wait_result(
+        await alice.status_message(await alice.generate(prompt="x", first_frame=image(fakecord))))
+    clock.advance(21 * 3600)
+    click = await fakecord.click(fakecord.default.bob, result, label="Re-roll")
+    await click.wait_acknowledged()
+    assert "links to them have expired" in click.ephemeral_messages[0].content
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_odd_job_references_get_a_clear_answer(fakecord, video_bot, person):
+    await video_bot()
+    world = fakecord.default
+    for reference in ("²", "#99999999999999999999", "nope"):
+        ix = await fakecord.run_command(world.alice, world.channel, "video status", request_id=reference)
+        await ix.wait_acknowledged()
+        assert "can't find a job" in ix.ephemeral_messages[0].content
+
+
+def test_model_info_embed_stays_within_discords_total_limit():
+    from bot.gmi import ModelDetail, ModelParameter
+    from cogs.video.cog import model_embed
+
+    detail = ModelDetail(
+        model="m", detailed_description="d" * 5000,
+        parameters=tuple(ModelParameter(name=f"p{i}", description="x" * 900) for i in range(14)),
+    )
+    embed = model_embed(detail, "USD")
+    assert len(embed) <= 6000 and embed.fields

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -84,3 +85,13 @@ def person(fakecord: FakeDiscord) -> Callable[..., Person]:
         return Person(fakecord, member or world.alice, channel or world.channel)
 
     return make
+
+
+async def job_when(bot: VideoBot, job_id: int, predicate: Callable[[Any], bool], timeout: float = 5.0):
+    """Wait (bounded) until the stored job satisfies ``predicate``; return it."""
+    async with asyncio.timeout(timeout):
+        while True:
+            job = await bot.store.get(job_id)
+            if job is not None and predicate(job):
+                return job
+            await asyncio.sleep(0.01)

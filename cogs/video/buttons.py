@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.app import report_error
+
 if TYPE_CHECKING:
     from .cog import VideoCog
 
@@ -46,7 +48,10 @@ class _JobButton:
 
     async def callback(self, interaction: discord.Interaction) -> None:
         handler = getattr(_cog(interaction), f"{self.action}_pressed")
-        await handler(interaction, self.job_id)
+        try:
+            await handler(interaction, self.job_id)
+        except Exception as error:  # discord.py would only log it; tell the member too
+            await report_error(interaction, error)
 
 
 class CancelButton(
@@ -90,7 +95,10 @@ class HistoryPageButton(
         return cls(int(match["user"]), int(match["page"]), match["dir"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).history_page_pressed(interaction, self.user_id, self.page)
+        try:
+            await _cog(interaction).history_page_pressed(interaction, self.user_id, self.page)
+        except Exception as error:  # discord.py would only log it; tell the member too
+            await report_error(interaction, error)
 
 
 class RemixModal(discord.ui.Modal, title="Remix this video"):
@@ -110,6 +118,9 @@ class RemixModal(discord.ui.Modal, title="Remix this video"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self.cog.remix_submitted(interaction, self.job_id, self.prompt.value)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_error(interaction, error)
 
 
 DYNAMIC_ITEMS = (CancelButton, RerollButton, RemixButton, HistoryPageButton)

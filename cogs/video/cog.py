@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 8
+EMBED_TOTAL_LIMIT = 6000
 MODEL_INFO_TTL = 3600.0
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -276,7 +277,7 @@ class VideoCog(
                 view=status_view(job.id),
                 allowed_mentions=NO_MENTIONS,
             )
-        except discord.HTTPException:
+        except Exception:
             await self.service.abandon(job)
             raise
         if response.message_id is None:  # pragma: no cover - Discord always returns it
@@ -326,12 +327,21 @@ class VideoCog(
         job = await self._job_or_refuse(interaction, job_id)
         if job is None:
             return
-        request = job.request.with_changes(seed=random.randint(*SEED_RANGE))
+        try:
+            request = self.service.rerun_request(job, seed=random.randint(*SEED_RANGE))
+        except Refused as refused:
+            await self._refuse(interaction, refused)
+            return
         await self._start_job(interaction, request, origin="reroll", parent=job)
 
     async def remix_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
         job = await self._job_or_refuse(interaction, job_id)
         if job is None:
+            return
+        try:
+            self.service.rerun_request(job)
+        except Refused as refused:
+            await self._refuse(interaction, refused)
             return
         await interaction.response.send_modal(
             RemixModal(self, job.id, job.request.prompt, self.bot.settings.prompt_max_chars)
@@ -343,9 +353,12 @@ class VideoCog(
         job = await self._job_or_refuse(interaction, job_id)
         if job is None:
             return
-        await self._start_job(
-            interaction, job.request.with_changes(prompt=prompt), origin="remix", parent=job
-        )
+        try:
+            request = self.service.rerun_request(job, prompt=prompt)
+        except Refused as refused:
+            await self._refuse(interaction, refused)
+            return
+        await self._start_job(interaction, request, origin="remix", parent=job)
 
     # -- /video status -------------------------------------------------------------------
 
@@ -503,4 +516,8 @@ def model_embed(detail: ModelDetail, currency: str) -> discord.Embed:
     if detail.price_info is not None and detail.price_info.price is not None:
         unit = detail.price_info.unit or ""
         embed.set_footer(text=f"Provider price: {detail.price_info.price} {unit}".strip())
+    while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:  # Discord refuses > 6000 in all
+        embed.remove_field(-1)
+    if len(embed) > EMBED_TOTAL_LIMIT:
+        embed.description = clip(embed.description or "", 4096 - (len(embed) - EMBED_TOTAL_LIMIT))
     return embed

@@ -32,12 +32,13 @@ STATE_ICONS = {
     JobState.CANCELLED: "🚫",
     JobState.TIMED_OUT: "⌛",
 }
-# The result message carries this in its footer: delivery finds an earlier post by it.
-JOB_MARKER = "Job #{job_id}"
+# The result message's footer starts with this: after a crash, delivery finds an earlier
+# post by it (the status message's footer starts with "Job #N", so it never matches).
+RESULT_MARKER = "Result of job #{job_id}"
 
 
-def job_marker(job_id: int) -> str:
-    return JOB_MARKER.format(job_id=job_id)
+def result_marker(job_id: int) -> str:
+    return RESULT_MARKER.format(job_id=job_id)
 
 
 def clip(text: str, limit: int) -> str:
@@ -138,7 +139,7 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
     return clip(text.strip(), 2000)
 
 
-def result_embed(job: Job) -> discord.Embed:
+def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
     state = job.state
     embed = discord.Embed(
         title=f"{STATE_ICONS[state]} {state.label}",
@@ -148,12 +149,14 @@ def result_embed(job: Job) -> discord.Embed:
     embed.add_field(name="Settings", value=describe_settings(job.request))
     if job.error and state is not JobState.SUCCEEDED:
         embed.add_field(name="Reason", value=clip(job.error, 1024), inline=False)
-    embed.set_footer(text=_footer(job))
+    if outcome.video is None and job.thumbnail_url:
+        embed.set_image(url=job.thumbnail_url)  # a preview when only a link could be posted
+    embed.set_footer(text=_footer(job, result_marker(job.id)))
     return embed
 
 
-def _footer(job: Job) -> str:
-    parts = [job_marker(job.id)]
+def _footer(job: Job, first: str | None = None) -> str:
+    parts = [first or f"Job #{job.id}"]
     if job.request_id:
         parts.append(f"request {job.request_id}")
     if job.origin != "generate" and job.parent_job_id:

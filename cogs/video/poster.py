@@ -12,6 +12,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import discord
 
@@ -19,12 +20,12 @@ from bot.delivery import RESULT_URL_LIFETIME, DeliveryRetry, Outcome, Posted
 from bot.jobs import Job
 from bot.store import JobStore
 
-from .messages import job_marker, result_content, result_embed, status_embed
+from .messages import result_content, result_embed, result_marker, status_embed
 
 log = logging.getLogger(__name__)
 
 DM_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-HISTORY_SEARCH_LIMIT = 50
+HISTORY_SEARCH_LIMIT = 200
 # The permissions a result post needs in the job's channel; without them it goes by DM.
 NEEDED_TO_POST = (
     "view_channel",
@@ -138,31 +139,34 @@ class DiscordResultChannel:
     # -- result --------------------------------------------------------------------------
 
     async def find_posted(self, job: Job) -> Posted | None:
-        marker = job_marker(job.id)
         channel = await self._channel(job)
         if channel is not None:
-            found = await self._search(channel, job, marker)
+            found = await self._search(channel, job)
             if found is not None:
                 return Posted(found, "channel")
         user = await self._user(job.user_id)
         if user is not None:
             dm = user.dm_channel or await user.create_dm()
-            found = await self._search(dm, job, marker)
+            found = await self._search(dm, job)
             if found is not None:
                 return Posted(found, "dm")
         return None
 
-    async def _search(self, channel, job: Job, marker: str) -> int | None:
-        after = discord.Object(job.status_message_id) if job.status_message_id else None
+    async def _search(self, channel, job: Job) -> int | None:
+        """Our result message for ``job``, looked for from the moment the job finished
+        (any earlier post came after that), oldest first."""
+        marker = result_marker(job.id)
+        since = discord.utils.time_snowflake(
+            datetime.fromtimestamp((job.finished_at or job.created_at) - 60, UTC)
+        )
         me = self.client.user
         try:
-            async for message in channel.history(limit=HISTORY_SEARCH_LIMIT, after=after):
+            async for message in channel.history(
+                limit=HISTORY_SEARCH_LIMIT, after=discord.Object(since), oldest_first=True
+            ):
                 if message.author.id != getattr(me, "id", None):
                     continue
-                if any(
-                    (e.footer.text or "").startswith(marker + " ") or e.footer.text == marker
-                    for e in message.embeds
-                ):
+                if any((e.footer.text or "").startswith(marker) for e in message.embeds):
                     return message.id
         except discord.Forbidden:
             return None  # unreadable now: the result will go by DM, which is searched next
@@ -211,7 +215,7 @@ class DiscordResultChannel:
         )
         kwargs = dict(
             content=content,
-            embed=result_embed(job),
+            embed=result_embed(job, outcome),
             allowed_mentions=discord.AllowedMentions(
                 everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
             ),
