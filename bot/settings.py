@@ -91,7 +91,7 @@ class Settings:
             "command_guild_ids": reader.id_list("COMMAND_GUILD_IDS"),
             "discord_api_base_url": reader.url("DISCORD_API_BASE_URL", None),
             "discord_gateway_url": reader.url("DISCORD_GATEWAY_URL", None, schemes=("ws", "wss")),
-            "prompt_max_chars": reader.number("PROMPT_MAX_CHARS", 2000, int, 1, 5000),
+            "prompt_max_chars": reader.number("PROMPT_MAX_CHARS", 2000, int, 1, 4000),
             "poll_min_interval": reader.number("POLL_MIN_INTERVAL", 2.0, float, 0.01, 600),
             "poll_max_interval": reader.number("POLL_MAX_INTERVAL", 30.0, float, 0.01, 3600),
             "expected_generation_seconds": reader.number(

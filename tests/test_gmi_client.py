@@ -62,7 +62,7 @@ async def test_get_reads_every_outcome_shape(gmi_sim, gmi_client, shape):
     submitted = await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD)
     done = await gmi_client.get(submitted.request_id)
 
-    assert done.phase is Phase.SUCCEEDED and done.terminal
+    assert done.phase is Phase.SUCCEEDED and done.phase.terminal
     assert done.video_url.startswith(f"{gmi_sim.base_origin}/media/{submitted.request_id}.mp4?")
     assert done.failure_reason is None
     if shape == "flat":
@@ -163,8 +163,9 @@ async def test_list_models_and_model_detail(gmi_sim, gmi_client):
     detail = await gmi_client.model_detail(SEEDANCE_MODEL)
     assert detail.model == SEEDANCE_MODEL
     assert detail.brief_description and detail.detailed_description.startswith("#")
-    assert detail.parameter("prompt").required is True
-    assert detail.parameter("duration").type == "integer"
+    parameters = {p.name: p for p in detail.parameters}
+    assert parameters["prompt"].required is True
+    assert parameters["duration"].type == "integer"
     assert detail.price_info.unit == "second"
     assert detail.raw["modalities"]["output"] == ["video"]
 

@@ -14,13 +14,8 @@ from .errors import (
 )
 from .models import GMIRequest, ModelDetail, ModelParameter, Phase, PriceInfo
 
-SEEDANCE_FAST_MODEL = "seedance-2-0-fast-260128"
-DEFAULT_BASE_URL = "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey"
-
 __all__ = [
-    "DEFAULT_BASE_URL",
     "NO_REASON",
-    "SEEDANCE_FAST_MODEL",
     "AuthError",
     "GMIClient",
     "GMIError",

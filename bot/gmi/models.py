@@ -131,10 +131,6 @@ class GMIRequest:
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @property
-    def terminal(self) -> bool:
-        return self.phase.terminal
-
-    @property
     def known_status(self) -> bool:
         return self.status.strip().lower() in KNOWN_STATUSES
 
@@ -228,9 +224,6 @@ class ModelDetail:
     tags: tuple[str, ...] = ()
     modalities: Any = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def parameter(self, name: str) -> ModelParameter | None:
-        return next((p for p in self.parameters if p.name == name), None)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, model_id: str) -> ModelDetail:
