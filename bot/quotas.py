@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -253,7 +254,14 @@ def window_bounds(
 
 
 def discord_time(ts: float, style: str = "R") -> str:
+    """A Discord timestamp: each reader sees it in their own time zone (``R``: "in 2 hours",
+    ``f``: the date and time)."""
     return f"<t:{int(ts)}:{style}>"
+
+
+def format_money(amount: float, currency: str) -> str:
+    """An estimated cost or budget as members and moderators read it: ``0.80 USD``."""
+    return f"{amount:.2f} {currency}"
 
 
 def _when(ts: float) -> str:
@@ -396,7 +404,8 @@ class Standing:
             out.append(f"Next request allowed {discord_time(self.cooldown_until)}.")
         if self.budget.budget is not None:
             out.append(
-                f"Server budget: {self.budget.spent:.2f} of {self.budget.budget:.2f} {currency} "
+                f"Server budget: {self.budget.spent:.2f} of "
+                f"{format_money(self.budget.budget, currency)} "
                 f"spent this month; resets {_when(self.budget.resets_at)}."
             )
         if not out:
@@ -413,7 +422,7 @@ _METRIC_WORDS = {
 
 def _fmt_metric(meter: Meter, currency: str) -> tuple[str, str]:
     if meter.name == Metric.COST.value:
-        return f"{meter.used:.2f}", f"{meter.limit:.2f} {currency}"
+        return f"{meter.used:.2f}", format_money(meter.limit or 0.0, currency)
     return f"{meter.used:g}", f"{meter.limit:g}"
 
 
@@ -626,9 +635,6 @@ class Quotas:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
-    def money(self, amount: float) -> str:
-        return f"{amount:.2f} {self.currency}"
-
     def estimate(self, request: GenerationRequest) -> float:
         return estimate_cost(self.price_table, request) if self.price_table else 0.0
 
@@ -790,13 +796,14 @@ class Quotas:
         if settings.monthly_budget is not None:
             budget = await self._budget(conn, settings, now)
             if budget.spent + cost > settings.monthly_budget:
+                money = functools.partial(format_money, currency=self.currency)
                 raise _refuse(
                     "budget",
                     "server budget",
                     budget.resets_at,
-                    f"This server's monthly video budget is used up: {self.money(budget.spent)}"
-                    f" of {self.money(settings.monthly_budget)} spent, and this video would "
-                    f"cost about {self.money(cost)}. The budget resets {_when(budget.resets_at)}.",
+                    f"This server's monthly video budget is used up: {money(budget.spent)} of "
+                    f"{money(settings.monthly_budget)} spent, and this video would cost about "
+                    f"{money(cost)}. The budget resets {_when(budget.resets_at)}.",
                 )
 
         asked = Usage(1, new.request.duration, cost)
@@ -831,10 +838,11 @@ class Quotas:
                 f"of video {window.this} ({by}): {meter.remaining:g} seconds left. Ask for a "
                 f"shorter video, or wait: {resets}"
             )
+        money = functools.partial(format_money, currency=self.currency)
         return (
-            f"This video (about {self.money(asked.cost)}) would go past your estimated-cost "
-            f"limit of {self.money(meter.limit or 0)} {window.this} ({by}): "
-            f"{self.money(meter.remaining or 0)} left. {resets}"
+            f"This video (about {money(asked.cost)}) would go past your estimated-cost limit "
+            f"of {money(meter.limit or 0)} {window.this} ({by}): {money(meter.remaining or 0)} "
+            f"left. {resets}"
         )
 
     def _check_gates(self, request: GenerationRequest, limits: dict[str, EffectiveLimit]) -> None:

@@ -17,9 +17,9 @@ from bot.moderation import (
     GuildSettings,
     MemberBlock,
 )
-from bot.quotas import LIMITS, BudgetStanding, LimitSetting
+from bot.quotas import LIMITS, BudgetStanding, LimitSetting, discord_time, format_money
 from bot.usage import MemberUsage, Period, ServerUsage, UsageTotals
-from cogs.video.messages import STATE_ICONS, clip, timestamp
+from cogs.video.messages import STATE_ICONS, clip
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
@@ -55,7 +55,7 @@ def scope_text(scope: str, scope_id: int) -> str:
 def limits_embed(settings: Sequence[LimitSetting], title: str) -> discord.Embed:
     lines = [
         f"**{scope_text(s.scope, s.scope_id)}** · `{s.name}` = **{s.display}** "
-        f"(by <@{s.updated_by}> {timestamp(s.updated_at)})"
+        f"(by <@{s.updated_by}> {discord_time(s.updated_at)})"
         for s in settings
     ]
     return listing(
@@ -80,17 +80,13 @@ def effective_field(embed: discord.Embed, effective: dict) -> None:
     )
 
 
-def money(amount: float, currency: str) -> str:
-    return f"{amount:.2f} {currency}"
-
-
 def budget_text(budget: BudgetStanding, currency: str) -> str:
-    resets = f"resets {timestamp(budget.resets_at)} ({timestamp(budget.resets_at, 'f')})"
+    resets = f"resets {discord_time(budget.resets_at)} ({discord_time(budget.resets_at, 'f')})"
     if budget.budget is None:
-        return f"No budget; {money(budget.spent, currency)} spent this month ({resets})."
+        return f"No budget; {format_money(budget.spent, currency)} spent this month ({resets})."
     return (
-        f"{money(budget.spent, currency)} of {money(budget.budget, currency)} spent, "
-        f"{money(budget.remaining or 0, currency)} left; {resets}."
+        f"{format_money(budget.spent, currency)} of {format_money(budget.budget, currency)} spent, "
+        f"{format_money(budget.remaining or 0, currency)} left; {resets}."
     )
 
 
@@ -129,7 +125,7 @@ def channels_text(settings: GuildSettings) -> str:
 def blocks_embed(blocks: Sequence[MemberBlock]) -> discord.Embed:
     lines = [
         f"<@{b.user_id}>: {clip(b.reason, 200)} · by <@{b.blocked_by}> "
-        + (f"until {timestamp(b.expires_at, 'f')}" if b.expires_at else "no expiry")
+        + (f"until {discord_time(b.expires_at, 'f')}" if b.expires_at else "no expiry")
         for b in blocks
     ]
     return listing("Blocked members", lines, "Nobody is blocked.")
@@ -144,7 +140,7 @@ def patterns_embed(patterns: Sequence[BlockedPattern]) -> discord.Embed:
 
 def events_embed(events: Sequence[BlockedPromptEvent]) -> discord.Embed:
     lines = [
-        f"{timestamp(e.at, 'f')} <@{e.user_id}> in <#{e.channel_id}> hit `{clip(e.pattern, 60)}`: "
+        f"{discord_time(e.at, 'f')} <@{e.user_id}> in <#{e.channel_id}> hit `{clip(e.pattern, 60)}`: "
         f"“{clip(e.prompt_excerpt, 150)}”"
         for e in events
     ]
@@ -152,7 +148,7 @@ def events_embed(events: Sequence[BlockedPromptEvent]) -> discord.Embed:
 
 
 def period_text(period: Period) -> str:
-    return f"{timestamp(period.start, 'f')} – {timestamp(period.end, 'f')}"
+    return f"{discord_time(period.start, 'f')} – {discord_time(period.end, 'f')}"
 
 
 def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
@@ -160,7 +156,7 @@ def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
         f"Videos: **{totals.counted}** counted of {totals.jobs} asked "
         f"({totals.succeeded} succeeded, {totals.refunded} refunded)",
         f"Seconds of video: **{totals.seconds}**",
-        f"Estimated cost: **{money(totals.estimated_cost, currency)}**",
+        f"Estimated cost: **{format_money(totals.estimated_cost, currency)}**",
     ]
 
 
@@ -190,7 +186,7 @@ def server_usage_embed(usage: ServerUsage, currency: str) -> discord.Embed:
 def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str) -> discord.Embed:
     lines = [
         f"{rank}. <@{u.user_id}>: {u.totals.counted} videos, {u.totals.seconds}s, "
-        f"{money(u.totals.estimated_cost, currency)}"
+        f"{format_money(u.totals.estimated_cost, currency)}"
         for rank, u in enumerate(top, 1)
     ]
     return listing(
