@@ -668,19 +668,10 @@ class Moderation:
         assert actor.guild_id is not None
         return await load_blocked_patterns(self.store.conn, actor.guild_id)
 
-    async def check_prompt(self, requester: Requester, prompt: str) -> BlockedPattern | None:
-        """The first blocked pattern the prompt matches; the match is recorded for moderators."""
-        if requester.guild_id is None:
-            return None
-        patterns = await load_blocked_patterns(self.store.conn, requester.guild_id)
-        hit = find_blocked_pattern(patterns, prompt)
-        if hit is not None:
-            await self.record_blocked_prompt(requester, hit, prompt)
-        return hit
-
     async def record_blocked_prompt(
         self, requester: Requester, pattern: BlockedPattern, prompt: str
     ) -> None:
+        """What moderators see of a refused prompt (the quota admission finds the match)."""
         async with self.store.transaction() as conn:
             await conn.execute(
                 "INSERT INTO blocked_prompt_events (guild_id, channel_id, user_id, "

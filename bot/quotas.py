@@ -615,13 +615,11 @@ class Quotas:
         price_table: PriceTable | None = None,
         currency: str = "USD",
         clock: Clock | None = None,
-        allow_direct_messages: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock or store.clock
         self.price_table = price_table
         self.currency = currency
-        self.allow_direct_messages = allow_direct_messages
         self.moderation = Moderation(store, self.clock)
         self._pending: set[asyncio.Task[Any]] = set()
 
@@ -641,25 +639,22 @@ class Quotas:
     # -- members -----------------------------------------------------------------------
 
     async def admit(self, requester: Requester, new: NewJob, *, deadline_seconds: float) -> Job:
-        """Check the prompt (a blocked one is recorded for moderators), then accept the job
-        with every limit checked in the same transaction. Raises `AdmissionRefused`."""
+        """Price the job, then accept it with the prompt and every limit checked in the same
+        transaction. Raises `AdmissionRefused`."""
         if self.price_table is not None:
             new = replace(new, estimated_cost=self.estimate(new.request))
-        if await self.moderation.check_prompt(requester, new.request.prompt):
-            raise self._prompt_refusal()
         return await self.store.accept(
-            new,
-            deadline_seconds=deadline_seconds,
-            admission=self.admission(requester, check_prompt=False),
+            new, deadline_seconds=deadline_seconds, admission=self.admission(requester)
         )
 
-    def admission(self, requester: Requester, *, check_prompt: bool = True) -> Admission:
-        """An ``admission`` for `JobStore.accept`: raises `AdmissionRefused` to refuse."""
+    def admission(self, requester: Requester) -> Admission:
+        """An ``admission`` for `JobStore.accept`: raises `AdmissionRefused` to refuse. A
+        blocked prompt is recorded for moderators just after the transaction rolls back."""
 
         async def admit(conn: aiosqlite.Connection, new: NewJob, now: float) -> None:
             if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
                 raise ValueError("the job and the requester disagree on who is asking")
-            await self._check(conn, requester, new, now, check_prompt=check_prompt)
+            await self._check(conn, requester, new, now)
 
         return admit
 
@@ -704,27 +699,14 @@ class Quotas:
         rows = await load_limit_rows(conn, requester.guild_id, requester.user_id)
         return _Context(settings, resolve_limits(rows, requester))
 
-    def _prompt_refusal(self) -> AdmissionRefused:
-        return _refuse(
-            BLOCKED_PROMPT,
-            "server moderators",
-            None,
-            "Your prompt contains a word or phrase this server's moderators have blocked, so "
-            "it was not sent. Rephrase it and try again.",
-        )
-
     async def _check(
         self,
         conn: aiosqlite.Connection,
         requester: Requester,
         new: NewJob,
         now: float,
-        *,
-        check_prompt: bool,
     ) -> None:
         if requester.guild_id is None:
-            if self.allow_direct_messages:
-                return
             raise _refuse("dm", "bot", None, "Videos can only be generated inside a server.")
         guild_id, user_id = requester.guild_id, requester.user_id
         ctx = await self._context(conn, requester)
@@ -755,15 +737,18 @@ class Quotas:
                 f"Videos can't be generated in this channel. Use {channels}.",
             )
 
-        if check_prompt:
-            patterns = await load_blocked_patterns(conn, guild_id)
-            hit = find_blocked_pattern(patterns, new.request.prompt)
-            if hit is not None:
-                # This transaction is about to roll back: record the event just after it.
-                self._later(
-                    self.moderation.record_blocked_prompt(requester, hit, new.request.prompt)
-                )
-                raise self._prompt_refusal()
+        patterns = await load_blocked_patterns(conn, guild_id)
+        hit = find_blocked_pattern(patterns, new.request.prompt)
+        if hit is not None:
+            # This transaction is about to roll back: record the event just after it.
+            self._later(self.moderation.record_blocked_prompt(requester, hit, new.request.prompt))
+            raise _refuse(
+                BLOCKED_PROMPT,
+                "server moderators",
+                None,
+                "Your prompt contains a word or phrase this server's moderators have blocked, "
+                "so it was not sent. Rephrase it and try again.",
+            )
 
         self._check_gates(new.request, limits)
 

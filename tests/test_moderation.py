@@ -206,16 +206,19 @@ async def test_patterns_are_listed_removed_and_prompts_checked(moderation):
     regex, _ = await moderation.add_blocked_pattern(ADMIN, r"bl[o0]{2}d", kind="regex")
     with pytest.raises(PatternError, match="already"):
         await moderation.add_blocked_pattern(ADMIN, "gore")
-    assert [p.id for p in await moderation.list_blocked_patterns(ADMIN)] == [word.id, regex.id]
-    assert (await moderation.check_prompt(MEMBER, "pools of BL00D")).id == regex.id
-    assert await moderation.check_prompt(MEMBER, "a sunny meadow") is None
+    listed = await moderation.list_blocked_patterns(ADMIN)
+    assert [p.id for p in listed] == [word.id, regex.id]
+    assert find_blocked_pattern(listed, "pools of BL00D").id == regex.id
+    assert find_blocked_pattern(listed, "a sunny meadow") is None
+    await moderation.record_blocked_prompt(MEMBER, regex, "pools of BL00D")
     events = await moderation.list_blocked_prompt_events(ADMIN)
     assert [(e.user_id, e.pattern, e.prompt_excerpt) for e in events] == [
         (2, r"bl[o0]{2}d", "pools of BL00D")
     ]
     removed = await moderation.remove_blocked_pattern(ADMIN, regex.id)
     assert removed.old_value == r"bl[o0]{2}d"
-    assert await moderation.check_prompt(MEMBER, "pools of BL00D") is None
+    listed = await moderation.list_blocked_patterns(ADMIN)
+    assert find_blocked_pattern(listed, "pools of BL00D") is None
     with pytest.raises(ModerationError):
         await moderation.remove_blocked_pattern(ADMIN, regex.id)
 

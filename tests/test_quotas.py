@@ -223,11 +223,9 @@ async def test_generation_only_in_allowed_channels_and_their_threads(quotas):
     await admit(quotas, member(channel=9999, parent=556))  # a thread under an allowed channel
 
 
-async def test_direct_messages_are_refused_by_default(quotas, store):
+async def test_direct_messages_are_refused(quotas):
     dm = Requester(user_id=2, guild_id=None, channel_id=5)
     assert (await refused(quotas, dm)).limit == "dm"
-    open_dms = Quotas(store, allow_direct_messages=True)
-    await admit(open_dms, dm)
 
 
 async def test_blocked_member_until_the_block_expires(quotas, clock):
@@ -245,7 +243,7 @@ async def test_blocked_prompt_is_refused_and_recorded(quotas, store):
     refusal = await refused(quotas, member(), prompt="A FORBIDDEN   thing in the rain")
     assert refusal.limit == "blocked_prompt"
     await admit(quotas, member(), prompt="a forbiddenthing is one word, fine")
-    # through the bare admission (as VideoService uses it) the event is recorded too
+    # through the bare admission (as `admit` uses it) the event is recorded too
     with pytest.raises(AdmissionRefused):
         await store.accept(
             new_job(member(), prompt="forbidden thing again"),
