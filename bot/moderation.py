@@ -593,9 +593,6 @@ class Moderation:
         ) as cur:
             return [_block(r) for r in await cur.fetchall()]
 
-    async def block_of(self, guild_id: int, user_id: int) -> MemberBlock | None:
-        return await active_block(self.store.conn, guild_id, user_id, self.clock())
-
     # -- blocked words and patterns ----------------------------------------------------
 
     async def add_blocked_pattern(

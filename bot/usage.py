@@ -167,10 +167,6 @@ class UsageReports:
             rows = await cur.fetchall()
         return [MemberUsage(r["user_id"], period, _totals(r)) for r in rows]
 
-    async def spend_vs_budget(self, actor: Requester) -> BudgetStanding:
-        await self.moderation.require_moderator(actor)
-        return await self.quotas.budget(_guild(actor))
-
     async def export_csv(self, actor: Requester, period: Period | None = None) -> bytes:
         """One row per job in the period (deleted ones included), UTF-8 with a header."""
         await self.moderation.require_moderator(actor)

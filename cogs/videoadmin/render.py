@@ -205,10 +205,9 @@ def audit_embed(entries: Sequence[AuditEntry], page: int) -> discord.Embed:
     )
 
 
-def job_choice_label(job: Job, member_name: str | None = None) -> str:
-    who = f" · {member_name}" if member_name else ""
+def job_choice_label(job: Job) -> str:
     return clip(
-        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state}{who} · {job.request.prompt}", 100
+        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state} · {job.request.prompt}", 100
     )
 
 
