@@ -2,7 +2,8 @@
 
 The provider has no cancel endpoint, so cancelling means the bot stops following the job:
 a compare-and-set to CANCELLED from an active state, due at once so the scheduler posts
-the "cancelled" outcome. A cancelled job is refunded like a failed one (see bot.quotas).
+the "cancelled" outcome. A cancelled job is refunded to the member like a failed one, but if
+it had reached the provider it still counts in the server's budget (see bot.quotas.LEDGER).
 Deleting removes the row of a finished job whose outcome has been posted; what it counted is
 kept in ``deleted_jobs`` so a deletion never gives back quota or budget that was spent.
 """
@@ -88,8 +89,8 @@ class JobActions:
         async with self.store.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO deleted_jobs (job_id, guild_id, channel_id, user_id, state, "
-                "seconds, resolution, estimated_cost, created_at, deleted_by, deleted_at) "
-                "SELECT id, guild_id, channel_id, user_id, state, "
+                "request_id, seconds, resolution, estimated_cost, created_at, deleted_by, "
+                "deleted_at) SELECT id, guild_id, channel_id, user_id, state, request_id, "
                 "CAST(json_extract(params_json, '$.duration') AS INTEGER), "
                 "json_extract(params_json, '$.resolution'), estimated_cost, created_at, ?, ? "
                 "FROM jobs WHERE id = ? AND state IN (?, ?, ?, ?) AND delivered_at IS NOT NULL",

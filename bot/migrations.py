@@ -131,6 +131,7 @@ MIGRATIONS: list[str] = [
         channel_id     INTEGER NOT NULL,
         user_id        INTEGER NOT NULL,
         state          TEXT NOT NULL,
+        request_id     TEXT,
         seconds        INTEGER NOT NULL,
         resolution     TEXT NOT NULL,
         estimated_cost REAL NOT NULL,

@@ -2,7 +2,10 @@
 
 Accounting reads the jobs table itself: a job row *is* its reservation. A member's usage in
 a window is their jobs in that server created in the window, except failed, cancelled and
-timed-out ones (those are refunds) unless the server turned refunds off. The check runs as
+timed-out ones (those are refunds) unless the server turned refunds off. The server's budget
+counts money actually spent instead: every job that reached the provider, cancelled and
+timed-out ones included (the provider has no cancel call), except those it reported failed.
+`LEDGER` is the one place that says what counts. The check runs as
 the `admission` of `JobStore.accept`, inside the ``BEGIN IMMEDIATE`` transaction that inserts
 the job, so two requests can never both take the last unit.
 
@@ -54,7 +57,10 @@ LimitValue = int | float | str | bool | None
 
 # The `QuotaRefusal.limit` of a prompt refused by the moderators' blocked words.
 BLOCKED_PROMPT = "blocked_prompt"
+# A member's quota is given back for these (unless the server turned refunds off).
 REFUNDED_STATES = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT})
+# The bot stopped following these; once sent, the provider still generates and bills them.
+ABANDONED_STATES = frozenset({JobState.CANCELLED, JobState.TIMED_OUT})
 
 
 class Window(enum.StrEnum):
@@ -477,50 +483,96 @@ async def load_limit_rows(
     return [(r[0], r[1], r[2], _decode(r[2], r[3])) for r in rows if r[2] in LIMITS]
 
 
-# Every job ever accepted, including deleted ones (kept in deleted_jobs for accounting).
-_LEDGER = """
-    WITH ledger AS (
-        SELECT user_id, created_at, state,
+# -- what counts: the one ledger behind member quotas, the server budget and usage reports --
+
+
+def _states(states: Iterable[JobState]) -> str:
+    return ", ".join(f"'{s.value}'" for s in sorted(states))
+
+
+# Every job ever accepted in a server (``:guild``), deleted ones included: deleted_jobs keeps
+# what they counted, so deleting never gives back quota or budget. Two flags per job:
+#
+# * ``is_counted``: it uses the member's quota (generations, seconds, cost). Failed,
+#   cancelled and timed-out jobs are refunded while ``:refunds`` is 1.
+# * ``is_billed``: its estimated cost is money spent, for the server's monthly budget and the
+#   reports' estimated spend. The provider has no cancel call, so a cancelled or timed-out
+#   job that reached it (``request_id`` set) is still generated and billed; only jobs the
+#   provider reported failed are free. Active jobs count as reserved.
+#
+# A cancelled or timed-out job that never reached the provider (``request_id`` NULL) counts
+# nowhere, whatever the refund setting: nothing was generated or spent.
+LEDGER = f"""
+    WITH ledger_jobs AS (
+        SELECT id AS job_id, user_id, channel_id, state, origin, created_at, request_id,
                CAST(json_extract(params_json, '$.duration') AS INTEGER) AS seconds,
-               estimated_cost
-        FROM jobs WHERE guild_id = ?
+               json_extract(params_json, '$.resolution') AS resolution,
+               estimated_cost, 0 AS deleted
+        FROM jobs WHERE guild_id = :guild
         UNION ALL
-        SELECT user_id, created_at, state, seconds, estimated_cost
-        FROM deleted_jobs WHERE guild_id = ?
+        SELECT job_id, user_id, channel_id, state, 'deleted', created_at, request_id, seconds,
+               resolution, estimated_cost, 1
+        FROM deleted_jobs WHERE guild_id = :guild
+    ),
+    ledger AS (
+        SELECT *,
+               CASE WHEN request_id IS NULL AND state IN ({_states(ABANDONED_STATES)}) THEN 0
+                    WHEN :refunds = 1 AND state IN ({_states(REFUNDED_STATES)}) THEN 0
+                    ELSE 1 END AS is_counted,
+               CASE WHEN request_id IS NULL AND state IN ({_states(ABANDONED_STATES)}) THEN 0
+                    WHEN state = '{JobState.FAILED.value}' THEN 0
+                    ELSE 1 END AS is_billed
+        FROM ledger_jobs
     )
-"""
-_REFUNDED = tuple(s.value for s in REFUNDED_STATES)
+"""  # noqa: S608 - state names come from JobState; values are parameters
 _USAGE_SQL = (
-    _LEDGER  # noqa: S608 - constant text, values are parameters
-    + "SELECT COUNT(*), COALESCE(SUM(seconds), 0), COALESCE(SUM(estimated_cost), 0) "
-    "FROM ledger WHERE (? IS NULL OR user_id = ?) AND created_at >= ? AND created_at < ? "
-    "AND (? = 0 OR state NOT IN (?, ?, ?))"
+    LEDGER  # noqa: S608
+    + "SELECT COALESCE(SUM(is_counted), 0), COALESCE(SUM(seconds * is_counted), 0), "
+    "COALESCE(SUM(estimated_cost * is_counted), 0) FROM ledger "
+    "WHERE user_id = :user AND created_at >= :since AND created_at < :until"
 )
-_LAST_JOB_SQL = _LEDGER + "SELECT MAX(created_at) FROM ledger WHERE user_id = ?"  # noqa: S608
+_SPENT_SQL = (
+    LEDGER  # noqa: S608
+    + "SELECT COALESCE(SUM(estimated_cost * is_billed), 0) FROM ledger "
+    "WHERE created_at >= :since AND created_at < :until"
+)
+_LAST_JOB_SQL = LEDGER + "SELECT MAX(created_at) FROM ledger WHERE user_id = :user"  # noqa: S608
+# In progress now: active states only. A cancelled or timed-out job the provider may still be
+# generating is not the member's any more (it still counts in the budget, see LEDGER).
 _ACTIVE_JOBS_SQL = (
     "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? "  # noqa: S608
-    f"AND state IN ({','.join('?' for _ in ACTIVE_STATES)})"
+    f"AND state IN ({_states(ACTIVE_STATES)})"
 )
 
 
 async def count_usage(
     conn: aiosqlite.Connection,
     guild_id: int,
-    user_id: int | None,
+    user_id: int,
     since: float,
     until: float,
     *,
     refunds_enabled: bool,
 ) -> Usage:
-    """Counted usage of one member (or, with ``user_id`` None, the whole server)."""
-    async with conn.execute(
-        _LEDGER + "SELECT COUNT(*), COALESCE(SUM(seconds), 0), COALESCE(SUM(estimated_cost), 0) "
-        "FROM ledger WHERE (? IS NULL OR user_id = ?) AND created_at >= ? AND created_at < ? "
-        "AND (? = 0 OR state NOT IN (?, ?, ?))",
-        (guild_id, guild_id, user_id, user_id, since, until, int(refunds_enabled), *_REFUNDED),
-    ) as cur:
+    """What counts against one member's quota among their jobs created in [since, until)."""
+    params = {
+        "guild": guild_id,
+        "refunds": int(refunds_enabled),
+        "user": user_id,
+        "since": since,
+        "until": until,
+    }
+    async with conn.execute(_USAGE_SQL, params) as cur:
         count, seconds, cost = await cur.fetchone()
     return Usage(int(count), int(seconds), float(cost))
+
+
+async def spent(conn: aiosqlite.Connection, guild_id: int, since: float, until: float) -> float:
+    """Estimated money spent by the server on jobs created in [since, until)."""
+    params = {"guild": guild_id, "refunds": 1, "since": since, "until": until}
+    async with conn.execute(_SPENT_SQL, params) as cur:
+        (cost,) = await cur.fetchone()
+    return float(cost)
 
 
 async def _adjustments(
@@ -541,18 +593,14 @@ async def _adjustments(
 
 
 async def _active_jobs(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
-    async with conn.execute(
-        _ACTIVE_JOBS_SQL, (guild_id, user_id, *(s.value for s in ACTIVE_STATES))
-    ) as cur:
+    async with conn.execute(_ACTIVE_JOBS_SQL, (guild_id, user_id)) as cur:
         (count,) = await cur.fetchone()
     return count
 
 
 async def _last_job_at(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> float | None:
-    async with conn.execute(
-        _LAST_JOB_SQL,
-        (guild_id, guild_id, user_id),
-    ) as cur:
+    params = {"guild": guild_id, "refunds": 1, "user": user_id}
+    async with conn.execute(_LAST_JOB_SQL, params) as cur:
         (last,) = await cur.fetchone()
     return last
 
@@ -688,10 +736,8 @@ class Quotas:
         self, conn: aiosqlite.Connection, settings: GuildSettings, now: float
     ) -> BudgetStanding:
         start, end = window_bounds(Window.MONTH, now, settings.timezone, settings.reset_hour)
-        spent = await count_usage(
-            conn, settings.guild_id, None, start, end, refunds_enabled=settings.refunds_enabled
-        )
-        return BudgetStanding(settings.monthly_budget, spent.cost, start, end)
+        cost = await spent(conn, settings.guild_id, start, end)
+        return BudgetStanding(settings.monthly_budget, cost, start, end)
 
     async def _context(self, conn: aiosqlite.Connection, requester: Requester) -> _Context:
         assert requester.guild_id is not None

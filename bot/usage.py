@@ -1,6 +1,8 @@
 """Usage reports for moderators: per member and per server, top members, spend against the
-budget, and a CSV export. Figures come from the same ledger the quotas count (jobs plus
-deleted jobs), so a report and a refusal never disagree.
+budget, and a CSV export. Figures come from the same ledger the quotas count
+(`bot.quotas.LEDGER`: jobs plus deleted jobs, and what each counts), so a report and a
+refusal never disagree: videos and seconds are what counts against quotas, the estimated
+spend is what the budget counts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 import aiosqlite
 
 from bot.moderation import Moderation, PermissionDenied, Requester, load_guild_settings
-from bot.quotas import REFUNDED_STATES, BudgetStanding, Quotas, Window, window_bounds
+from bot.quotas import LEDGER, BudgetStanding, Quotas, Window, window_bounds
 from bot.store import JobStore
 
 Clock = Callable[[], float]
@@ -25,43 +27,32 @@ TOP_ORDER = {
     "seconds": "seconds",
 }
 
-# Every job of a guild, deleted ones included; `counted` says whether it uses quota.
-_LEDGER = """
-    WITH ledger AS (
-        SELECT id AS job_id, user_id, channel_id, state, origin, created_at,
-               CAST(json_extract(params_json, '$.duration') AS INTEGER) AS seconds,
-               json_extract(params_json, '$.resolution') AS resolution,
-               estimated_cost, 0 AS deleted
-        FROM jobs WHERE guild_id = :guild
-        UNION ALL
-        SELECT job_id, user_id, channel_id, state, 'deleted' AS origin, created_at, seconds,
-               resolution, estimated_cost, 1 AS deleted
-        FROM deleted_jobs WHERE guild_id = :guild
-    ),
-    counted AS (
-        SELECT *, CASE WHEN :refunds = 1 AND state IN (:r1, :r2, :r3) THEN 0 ELSE 1 END
-               AS is_counted
-        FROM ledger WHERE created_at >= :start AND created_at < :end
-    )
-"""
 _TOTALS = """
     COUNT(*) AS jobs,
     COALESCE(SUM(is_counted), 0) AS counted,
     COALESCE(SUM(1 - is_counted), 0) AS refunded,
     COALESCE(SUM(state = 'succeeded'), 0) AS succeeded,
     COALESCE(SUM(seconds * is_counted), 0) AS seconds,
-    COALESCE(SUM(estimated_cost * is_counted), 0) AS estimated_cost
+    COALESCE(SUM(estimated_cost * is_billed), 0) AS estimated_cost
 """
-_MEMBER_SQL = _LEDGER + f"SELECT {_TOTALS} FROM counted WHERE user_id = :user"  # noqa: S608
-_SERVER_SQL = (
-    _LEDGER + f"SELECT {_TOTALS}, COUNT(DISTINCT user_id) AS members FROM counted"  # noqa: S608
-)
+
+
+def _report_sql(columns: str, rest: str = "") -> str:
+    """A query over the ledger's jobs created in the period (``:start`` to ``:end``)."""
+    period = "created_at >= :start AND created_at < :end"
+    return f"{LEDGER} SELECT {columns} FROM ledger WHERE {period} {rest}"  # noqa: S608
+
+
+_MEMBER_SQL = _report_sql(_TOTALS, "AND user_id = :user")
+_SERVER_SQL = _report_sql(f"{_TOTALS}, COUNT(DISTINCT user_id) AS members")
 _TOP_SQL = {
-    key: _LEDGER + f"SELECT user_id, {_TOTALS} FROM counted GROUP BY user_id "  # noqa: S608 - TOP_ORDER names
-    f"ORDER BY {column} DESC, counted DESC, user_id LIMIT :limit"
+    key: _report_sql(
+        f"user_id, {_TOTALS}",
+        f"GROUP BY user_id ORDER BY {column} DESC, counted DESC, user_id LIMIT :limit",
+    )
     for key, column in TOP_ORDER.items()
 }
-_EXPORT_SQL = _LEDGER + "SELECT * FROM counted ORDER BY created_at, job_id"  # noqa: S608
+_EXPORT_SQL = _report_sql("*", "ORDER BY created_at, job_id")
 
 
 @dataclass(frozen=True)
@@ -84,10 +75,12 @@ class Period:
 class UsageTotals:
     jobs: int  # every accepted job
     counted: int  # jobs that use quota (refunded ones excluded when refunds are on)
-    refunded: int
+    refunded: int  # jobs that don't (incl. cancelled ones that were never sent)
     succeeded: int
     seconds: int  # seconds of video of counted jobs
-    estimated_cost: float  # of counted jobs
+    # Estimated spend: jobs that reached the provider (or are on their way), cancelled and
+    # timed-out ones included, except those it reported failed; refunds don't change it.
+    estimated_cost: float
 
 
 @dataclass(frozen=True)
@@ -186,6 +179,7 @@ class UsageReports:
                 "state",
                 "origin",
                 "counted",
+                "billed",
                 "seconds",
                 "resolution",
                 "estimated_cost",
@@ -202,6 +196,7 @@ class UsageReports:
                     r["state"],
                     r["origin"],
                     r["is_counted"],
+                    r["is_billed"],
                     r["seconds"],
                     r["resolution"],
                     f"{r['estimated_cost']:.4f}",
@@ -212,13 +207,9 @@ class UsageReports:
 
     async def _params(self, guild_id: int, period: Period, **extra: object) -> dict[str, object]:
         settings = await load_guild_settings(self.store.conn, guild_id)
-        r1, r2, r3 = sorted(s.value for s in REFUNDED_STATES)
         return {
             "guild": guild_id,
             "refunds": int(settings.refunds_enabled),
-            "r1": r1,
-            "r2": r2,
-            "r3": r3,
             "start": period.start,
             "end": period.end,
             **extra,

@@ -313,3 +313,19 @@ async def test_a_finished_job_is_not_deleted_before_its_outcome_is_posted(store,
     await delivered(store, job)
     await actions.delete_job(job.id, MEMBER)
     assert await store.get(job.id) is None
+
+
+async def test_deleting_cancelled_jobs_keeps_the_money_the_provider_spent(store):
+    quotas = Quotas(store)
+    actions = JobActions(store)
+    sent = await make_job(store, MEMBER)
+    await store.transition(
+        sent.id, from_states=[JobState.ACCEPTED], to_state=JobState.QUEUED, request_id="r1"
+    )
+    unsent = await make_job(store, MEMBER)
+    for job in (sent, unsent):
+        await actions.cancel_job(job.id, MEMBER)
+        await delivered(store, job)
+        await actions.delete_job(job.id, MEMBER)
+    assert (await quotas.budget(GUILD)).spent == pytest.approx(0.8)  # only the one sent
+    assert (await quotas.standing(MEMBER)).windows[0].generations.used == 0  # both refunded

@@ -467,6 +467,52 @@ async def test_refunds_off_counts_failed_jobs(quotas, store):
     await refused(quotas, member())
 
 
+async def reached_the_provider_then(store, job, end: JobState) -> None:
+    """The job is sent (the provider gives it a request id), then ends in ``end``."""
+    await store.transition(
+        job.id, from_states=[JobState.ACCEPTED], to_state=JobState.QUEUED, request_id=f"r{job.id}"
+    )
+    await store.transition(job.id, from_states=[JobState.QUEUED], to_state=end)
+
+
+@pytest.mark.parametrize("end", [JobState.CANCELLED, JobState.TIMED_OUT])
+async def test_a_job_stopped_after_it_was_sent_is_refunded_but_its_money_is_spent(
+    quotas, store, end
+):
+    await quotas.moderation.set_monthly_budget(MOD, 1.6)  # two 720p 5 s videos
+    await set_limit(quotas, "generations_per_day", "1")
+    job = await admit(quotas, member())
+    await reached_the_provider_then(store, job, end)
+    standing = await quotas.standing(member())
+    assert standing.windows[0].generations.used == 0  # the member gets it back
+    assert standing.budget.spent == pytest.approx(0.8)  # the provider still generates it
+    await admit(quotas, member())
+    assert (await refused(quotas, member(user_id=3))).limit == "budget"
+
+
+@pytest.mark.parametrize("refunds", [True, False])
+async def test_the_budget_skips_jobs_the_provider_failed_and_jobs_never_sent(
+    quotas, store, refunds
+):
+    await quotas.moderation.set_refunds(MOD, refunds)
+    failed = await admit(quotas, member())
+    await reached_the_provider_then(store, failed, JobState.FAILED)
+    for end in (JobState.CANCELLED, JobState.TIMED_OUT):
+        unsent = await admit(quotas, member())
+        await store.transition(unsent.id, from_states=[JobState.ACCEPTED], to_state=end)
+    await admit(quotas, member())  # on its way: reserved
+    assert (await quotas.budget(GUILD)).spent == pytest.approx(0.8)
+
+
+async def test_refunds_off_a_job_cancelled_before_it_was_sent_counts_nowhere(quotas, store):
+    await quotas.moderation.set_refunds(MOD, False)
+    await set_limit(quotas, "generations_per_day", "1")
+    job = await admit(quotas, member())
+    await store.transition(job.id, from_states=[JobState.ACCEPTED], to_state=JobState.CANCELLED)
+    await admit(quotas, member())
+    await refused(quotas, member())
+
+
 # -- the server budget ---------------------------------------------------------------------
 
 

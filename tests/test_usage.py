@@ -102,13 +102,13 @@ async def test_member_and_server_usage_for_the_month(world):
     assert today.totals.seconds == 10
 
 
-async def test_refunds_off_reports_failed_jobs_as_counted(world):
+async def test_refunds_off_reports_failed_jobs_as_counted_but_not_as_spend(world):
     store, quotas, reports, clock = world
     await seed(store, quotas, clock)
     await quotas.moderation.set_refunds(ADMIN, False)
     t = (await reports.member_usage(ADMIN, 2)).totals
-    assert (t.counted, t.refunded) == (3, 0)
-    assert t.estimated_cost == pytest.approx(2.4)
+    assert (t.counted, t.refunded, t.seconds) == (3, 0, 15)
+    assert t.estimated_cost == pytest.approx(1.6)  # the provider bills no failed job
 
 
 async def test_top_members_and_spend_against_budget(world):
@@ -177,3 +177,22 @@ async def test_periods_are_named_as_reports_show_them(world):
     }
     custom = await reports.period(GUILD, start=START - 3600, end=START)
     assert custom.label == "in the chosen period"
+
+
+async def test_spend_counts_what_the_provider_bills_even_when_the_member_is_refunded(world):
+    store, quotas, reports, clock = world
+    sent = await make(quotas, 2)  # 0.8, cancelled after it reached the provider
+    await store.transition(
+        sent.id, from_states=[JobState.ACCEPTED], to_state=JobState.QUEUED, request_id="r1"
+    )
+    await store.transition(sent.id, from_states=[JobState.QUEUED], to_state=JobState.CANCELLED)
+    unsent = await make(quotas, 2)  # cancelled before it was sent
+    await store.transition(unsent.id, from_states=[JobState.ACCEPTED], to_state=JobState.CANCELLED)
+    t = (await reports.member_usage(ADMIN, 2)).totals
+    assert (t.jobs, t.counted, t.refunded, t.seconds) == (2, 0, 2, 0)
+    assert t.estimated_cost == pytest.approx(0.8)
+    server = await reports.server_usage(ADMIN)
+    assert server.totals.estimated_cost == pytest.approx(0.8)
+    assert server.budget.spent == pytest.approx(0.8)
+    rows = list(csv.DictReader(io.StringIO((await reports.export_csv(ADMIN)).decode())))
+    assert [(r["counted"], r["billed"]) for r in rows] == [("0", "1"), ("0", "0")]

@@ -572,4 +572,7 @@ async def test_job_cancel_and_delete_by_a_moderator_not_by_another_member(
     assert await bot.store.get(job.id) is None
     text = seen(await admin(fakecord, "audit", member=world.bob))
     assert f"cancelled job #{job.id}" in text and f"deleted job #{job.id}" in text
+    # The provider had it and has no cancel call: Bob gets his quota back, the server pays.
+    text = seen(await admin(fakecord, "usage member", member=world.bob))
+    assert "**0** counted of 1" in text and "Estimated spend: **0.80 USD**" in text
     await accepted(bob, prompt="the cancelled job was given back")

@@ -156,7 +156,7 @@ def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
         f"Videos: **{totals.counted}** counted of {totals.jobs} asked "
         f"({totals.succeeded} succeeded, {totals.refunded} refunded)",
         f"Seconds of video: **{totals.seconds}**",
-        f"Estimated cost: **{format_money(totals.estimated_cost, currency)}**",
+        f"Estimated spend: **{format_money(totals.estimated_cost, currency)}**",
     ]
 
 
