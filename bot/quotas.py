@@ -537,8 +537,6 @@ _SPENT_SQL = (
     "WHERE created_at >= :since AND created_at < :until"
 )
 _LAST_JOB_SQL = LEDGER + "SELECT MAX(created_at) FROM ledger WHERE user_id = :user"  # noqa: S608
-# In progress now: active states only. A cancelled or timed-out job the provider may still be
-# generating is not the member's any more (it still counts in the budget, see LEDGER).
 _ACTIVE_JOBS_SQL = (
     "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? "  # noqa: S608
     f"AND state IN ({_states(ACTIVE_STATES)})"
@@ -593,6 +591,9 @@ async def _adjustments(
 
 
 async def _active_jobs(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
+    """The member's jobs in progress, for ``concurrent_jobs``: active states only. A cancelled
+    or timed-out job the provider may still be generating no longer counts here (it still
+    counts in the budget, see `LEDGER`): simple, and the member can't see it any more."""
     async with conn.execute(_ACTIVE_JOBS_SQL, (guild_id, user_id)) as cur:
         (count,) = await cur.fetchone()
     return count
