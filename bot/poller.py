@@ -297,7 +297,15 @@ class JobPoller:
             next_check_at=now + self.timing.next_poll_delay(0.0),
         )
         if updated is None:
-            return  # cancelled meanwhile; the cancellation is reported as it is
+            # Cancelled or timed out meanwhile: it is still generated (and billed) upstream,
+            # so the row keeps the provider's id; the outcome is reported as it is.
+            await self.store.transition(
+                job.id,
+                from_states={JobState.CANCELLED, JobState.TIMED_OUT},
+                request_id=request.request_id,
+                submitted_at=now,
+            )
+            return
         log.info("job %d: submitted as %s", job.id, request.request_id)
         if request.phase is Phase.PENDING and self._pending_state(request) is JobState.QUEUED:
             await self.reporter.job_updated(updated)

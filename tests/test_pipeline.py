@@ -84,13 +84,18 @@ async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
     )
 
 
-async def delivered(store, job_id, within=10.0) -> Job:
+async def recorded(store, job_id, predicate, within=10.0) -> Job:
+    """Wait (bounded) until the stored job satisfies ``predicate``."""
     async with asyncio.timeout(within):
         while True:
             job = await store.get(job_id)
-            if job.is_delivered:
+            if predicate(job):
                 return job
             await asyncio.sleep(0.01)
+
+
+async def delivered(store, job_id, within=10.0) -> Job:
+    return await recorded(store, job_id, lambda job: job.is_delivered, within)
 
 
 async def test_text_to_video_posts_the_mp4_once(store, pipeline, gmi_sim):
@@ -299,3 +304,22 @@ async def test_the_poller_survives_a_database_hiccup(store, gmi_client, gmi_sim)
         finally:
             await poller.stop()
     assert flaky.failed and len(chat.posts) == 1
+
+
+async def test_a_job_cancelled_while_its_submit_is_in_flight_keeps_the_providers_id(
+    store, pipeline, gmi_sim
+):
+    """It is generated (and billed) upstream all the same, so the budget must see it."""
+    poller, chat = pipeline
+    gmi_sim.fault("submit", after_create=True, delay=0.3)
+    job = await accept(store)
+    poller.wake()
+    await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1)
+    await store.transition(job.id, from_states={JobState.SUBMITTING}, to_state=JobState.CANCELLED,
+                           finished_at=store.clock(), next_check_at=store.clock())
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.state is JobState.CANCELLED
+    await gmi_sim.wait_for_calls("submit")  # answered now, after the cancel
+    done = await recorded(store, job.id, lambda j: j.request_id is not None)
+    assert done.request_id == next(iter(gmi_sim.requests))

@@ -33,12 +33,12 @@ from bot.params import (
     MediaInput,
 )
 from bot.poller import JobPoller, PollTiming
-from bot.quotas import BLOCKED_PROMPT
+from bot.quotas import BLOCKED_PROMPT, discord_time
 from bot.service import Refused
 
 from ..modlog import post_to_mod_log
 from .buttons import DYNAMIC_ITEMS, HistoryPageButton, RemixModal, result_view, status_view
-from .messages import STATE_ICONS, clip, status_embed, timestamp
+from .messages import STATE_ICONS, clip, status_embed
 from .poster import DiscordResultChannel, missing_post_permissions
 
 if TYPE_CHECKING:
@@ -445,7 +445,7 @@ class VideoCog(
         else:
             description = "\n".join(
                 f"{STATE_ICONS[job.state]} **#{job.id}** {job.display_state} · "
-                f"{timestamp(job.created_at)} · {clip(job.request.prompt, 80)}"
+                f"{discord_time(job.created_at)} · {clip(job.request.prompt, 80)}"
                 + (f" · {self._job_links(job)}" if self._job_links(job) else "")
                 for job in jobs
             )

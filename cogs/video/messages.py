@@ -11,6 +11,7 @@ import discord
 from bot.delivery import Outcome
 from bot.jobs import Job, JobState
 from bot.params import GenerationRequest
+from bot.quotas import discord_time, format_money
 
 COLOURS = {
     JobState.ACCEPTED: discord.Colour.light_grey(),
@@ -43,10 +44,6 @@ def result_marker(job_id: int) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def timestamp(unix: float, style: str = "R") -> str:
-    return f"<t:{int(unix)}:{style}>"
 
 
 def describe_settings(request: GenerationRequest) -> str:
@@ -84,7 +81,7 @@ def describe_inputs(request: GenerationRequest) -> str | None:
 
 
 def format_cost(cost: float, currency: str) -> str:
-    return f"≈ {cost:.2f} {currency}"
+    return f"≈ {format_money(cost, currency)}"
 
 
 def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
@@ -105,7 +102,7 @@ def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
         ended = job.finished_at or now
         embed.add_field(name="Took", value=_duration_text(ended - job.created_at), inline=True)
     else:
-        embed.add_field(name="Started", value=timestamp(job.created_at), inline=True)
+        embed.add_field(name="Started", value=discord_time(job.created_at), inline=True)
     embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
     if job.error and state in (JobState.FAILED, JobState.TIMED_OUT):
         embed.add_field(name="Reason", value=clip(job.error, 1024), inline=False)
@@ -122,7 +119,7 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
             text = f"{who} your video is ready{where}."
         elif outcome.link:
             expiry = (
-                f" The link expires {timestamp(outcome.link_expires_at)}; save the video before then."
+                f" The link expires {discord_time(outcome.link_expires_at)}; save the video before then."
                 if outcome.link_expires_at
                 else ""
             )
