@@ -17,6 +17,7 @@ from bot.jobs import Job, JobState, NewJob
 from bot.params import GenerationRequest
 from bot.poller import JobPoller, PollTiming
 from bot.store import JobStore
+from tests.jobwait import wait_for_job
 
 FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
 
@@ -84,18 +85,8 @@ async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
     )
 
 
-async def recorded(store, job_id, predicate, within=10.0) -> Job:
-    """Wait (bounded) until the stored job satisfies ``predicate``."""
-    async with asyncio.timeout(within):
-        while True:
-            job = await store.get(job_id)
-            if predicate(job):
-                return job
-            await asyncio.sleep(0.01)
-
-
 async def delivered(store, job_id, within=10.0) -> Job:
-    return await recorded(store, job_id, lambda job: job.is_delivered, within)
+    return await wait_for_job(store, job_id, lambda job: job.is_delivered, within)
 
 
 async def test_text_to_video_posts_the_mp4_once(store, pipeline, gmi_sim):
@@ -321,5 +312,5 @@ async def test_a_job_cancelled_while_its_submit_is_in_flight_keeps_the_providers
     done = await delivered(store, job.id)
     assert done.state is JobState.CANCELLED
     await gmi_sim.wait_for_calls("submit")  # answered now, after the cancel
-    done = await recorded(store, job.id, lambda j: j.request_id is not None)
+    done = await wait_for_job(store, job.id, lambda j: j.request_id is not None)
     assert done.request_id == next(iter(gmi_sim.requests))

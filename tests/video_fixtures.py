@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from bot.settings import Settings
 from tests.fakecord import FakeDiscord, Interaction, Message
 from tests.fakecord.world import Channel, Member
 from tests.gmi_fixtures import GMI_TEST_KEY
+from tests.jobwait import wait_for_job
 
 
 @pytest.fixture
@@ -87,11 +87,7 @@ def person(fakecord: FakeDiscord) -> Callable[..., Person]:
     return make
 
 
-async def job_when(bot: VideoBot, job_id: int, predicate: Callable[[Any], bool], timeout: float = 5.0):
-    """Wait (bounded) until the stored job satisfies ``predicate``; return it."""
-    async with asyncio.timeout(timeout):
-        while True:
-            job = await bot.store.get(job_id)
-            if job is not None and predicate(job):
-                return job
-            await asyncio.sleep(0.01)
+
+async def job_when(bot: VideoBot, job_id: int, predicate: Callable[[Any], bool]):
+    """Wait (bounded) until the bot's stored job satisfies ``predicate``; return it."""
+    return await wait_for_job(bot.store, job_id, predicate, within=5.0)
