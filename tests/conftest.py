@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fakecord.fixtures",
     "tests.gmi_fixtures",
     "tests.video_fixtures",
+    "tests.domain_fixtures",
 ]

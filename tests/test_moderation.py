@@ -19,31 +19,10 @@ from bot.moderation import (
 )
 from bot.params import GenerationRequest
 from bot.quotas import Quotas
-from bot.store import JobStore
 from cogs.videoadmin.parsing import parse_expiry
+from tests.domain_fixtures import START
 
 GUILD = 100
-START = 1_772_625_600.0  # 2026-03-04 12:00 UTC
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def clock():
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path, clock):
-    store = await JobStore.open(tmp_path / "bot.sqlite3", clock=clock)
-    yield store
-    await store.close()
 
 
 @pytest.fixture

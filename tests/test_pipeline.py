@@ -7,6 +7,7 @@ Discord emulator in ``test_video_e2e.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
@@ -64,17 +65,24 @@ async def store(tmp_path):
     await store.close()
 
 
-@pytest.fixture
-async def pipeline(store, gmi_client):
-    chat = MemoryChat()
+@contextlib.asynccontextmanager
+async def running_poller(store, gmi_client, chat, *, delivery_store=None):
+    """A started poller that delivers into ``chat``; stopped on exit."""
     async with aiohttp.ClientSession() as session:
-        delivery = Delivery(store, chat, session)
+        delivery = Delivery(delivery_store or store, chat, session)
         poller = JobPoller(store, gmi_client, delivery, timing=FAST, max_concurrency=4)
         poller.start()
         try:
-            yield poller, chat
+            yield poller
         finally:
             await poller.stop()
+
+
+@pytest.fixture
+async def pipeline(store, gmi_client):
+    chat = MemoryChat()
+    async with running_poller(store, gmi_client, chat) as poller:
+        yield poller, chat
 
 
 async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
@@ -194,15 +202,10 @@ async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
 async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
     chat = MemoryChat(limit=50_000)
     gmi_sim.script_next(video_bytes=60_000)
-    async with aiohttp.ClientSession() as session:
-        poller = JobPoller(store, gmi_client, Delivery(store, chat, session), timing=FAST)
-        poller.start()
-        try:
-            job = await accept(store)
-            poller.wake()
-            await delivered(store, job.id)
-        finally:
-            await poller.stop()
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)
+        poller.wake()
+        await delivered(store, job.id)
     outcome = chat.posts[0][1]
     assert outcome.video is None and outcome.link and outcome.link_expires_at
     assert "upload limit" in outcome.note
@@ -284,16 +287,11 @@ async def test_the_poller_survives_a_database_hiccup(store, gmi_client, gmi_sim)
             return await self.real.next_due_at()
 
     chat = MemoryChat()
-    async with aiohttp.ClientSession() as session:
-        flaky = FlakyStore(store)
-        poller = JobPoller(flaky, gmi_client, Delivery(store, chat, session), timing=FAST)
-        poller.start()
-        try:
-            job = await accept(store)
-            poller.wake()
-            await delivered(store, job.id)
-        finally:
-            await poller.stop()
+    flaky = FlakyStore(store)
+    async with running_poller(flaky, gmi_client, chat, delivery_store=store) as poller:
+        job = await accept(store)
+        poller.wake()
+        await delivered(store, job.id)
     assert flaky.failed and len(chat.posts) == 1
 
 

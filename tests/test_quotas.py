@@ -22,33 +22,11 @@ from bot.quotas import (
     window_bounds,
 )
 from bot.settings import PriceTable
-from bot.store import JobStore
+from tests.domain_fixtures import START
 
 GUILD = 100
 CHANNEL = 200
 PRICES = PriceTable({"480p": 0.08, "720p": 0.16, "1080p": 0.36}, 2.0)
-# Wednesday 4 March 2026, 12:00 UTC
-START = datetime(2026, 3, 4, 12, 0, tzinfo=UTC).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def clock():
-    return Clock()
-
-
-@pytest.fixture
-async def store(tmp_path, clock):
-    store = await JobStore.open(tmp_path / "bot.sqlite3", clock=clock)
-    yield store
-    await store.close()
 
 
 @pytest.fixture

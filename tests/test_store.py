@@ -9,24 +9,6 @@ import pytest
 from bot.jobs import JobState, NewJob
 from bot.migrations import MIGRATIONS
 from bot.params import GenerationRequest
-from bot.store import JobStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def store(tmp_path):
-    clock = Clock()
-    store = await JobStore.open(tmp_path / "jobs.sqlite3", clock=clock)
-    store.test_clock = clock
-    yield store
-    await store.close()
 
 
 def new_job(user_id=1, prompt="a cat") -> NewJob:
@@ -42,7 +24,7 @@ async def test_schema_is_versioned_and_wal(store):
     assert await store.migrate() == len(MIGRATIONS)  # idempotent
 
 
-async def test_accepted_job_keeps_every_parameter_and_is_due_at_once(store):
+async def test_accepted_job_keeps_every_parameter_and_is_due_at_once(store, clock):
     job = await store.accept(new_job(), deadline_seconds=600)
     assert job.state is JobState.ACCEPTED
     assert job.request.prompt == "a cat"
@@ -50,7 +32,7 @@ async def test_accepted_job_keeps_every_parameter_and_is_due_at_once(store):
     assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [job.id]
     # claimed: not due again until the lease runs out
     assert await store.claim_due(store.clock(), 10, 60) == []
-    store.test_clock.now += 61
+    clock.now += 61
     assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [job.id]
 
 
@@ -97,16 +79,16 @@ async def test_only_unsent_jobs_can_be_discarded(store):
     assert await store.get(a.id) is None and await store.get(b.id) is not None
 
 
-async def test_history_is_newest_first_and_paged(store):
+async def test_history_is_newest_first_and_paged(store, clock):
     for i in range(5):
-        store.test_clock.now += 1
+        clock.now += 1
         await store.accept(new_job(prompt=f"p{i}"), deadline_seconds=600)
     page = await store.recent_for_user(1, 10, limit=2, offset=1)
     assert [j.request.prompt for j in page] == ["p3", "p2"]
     assert await store.count_for_user(1, 10) == 5
 
 
-async def test_a_job_waits_for_its_status_message_before_it_is_due(store):
+async def test_a_job_waits_for_its_status_message_before_it_is_due(store, clock):
     new = NewJob(guild_id=10, channel_id=20, user_id=1, request=GenerationRequest(prompt="x"),
                  model="m", first_step_after=30)
     job = await store.accept(new, deadline_seconds=600)
@@ -116,5 +98,5 @@ async def test_a_job_waits_for_its_status_message_before_it_is_due(store):
     assert due.status_message_id == 555
     # a crash before the status message: the job still goes after the grace
     orphan = await store.accept(new, deadline_seconds=600)
-    store.test_clock.now += 31
+    clock.now += 31
     assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [orphan.id]

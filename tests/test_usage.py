@@ -16,9 +16,9 @@ from bot.quotas import Quotas
 from bot.settings import PriceTable
 from bot.store import JobStore
 from bot.usage import UsageReports
+from tests.domain_fixtures import START, SettableClock
 
 GUILD = 100
-START = datetime(2026, 3, 4, 12, 0, tzinfo=UTC).timestamp()
 PRICES = PriceTable({"480p": 0.08, "720p": 0.16, "1080p": 0.36}, 2.0)
 ADMIN = Requester(user_id=1, guild_id=GUILD, channel_id=5, can_manage_guild=True)
 
@@ -27,17 +27,9 @@ def member(user_id: int) -> Requester:
     return Requester(user_id=user_id, guild_id=GUILD, channel_id=5)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def world(tmp_path):
-    clock = Clock()
+    clock = SettableClock()
     store = await JobStore.open(tmp_path / "bot.sqlite3", clock=clock)
     quotas = Quotas(store, price_table=PRICES)
     reports = UsageReports(store, quotas)

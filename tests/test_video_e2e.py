@@ -6,26 +6,10 @@ what only they saw, and what the provider received.
 
 from __future__ import annotations
 
-import time
-
 from bot.jobs import JobState, NewJob
 from bot.moderation import Requester
 from bot.params import GenerationRequest
-from tests.video_fixtures import job_when
-
-
-class MovableClock:
-    """The bot's clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
+from tests.video_fixtures import MovableClock, job_when
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

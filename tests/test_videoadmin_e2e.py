@@ -8,25 +8,12 @@ set by whom, when it frees up), the public channel, the mod-log, and what reache
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from bot.quotas import Window, window_bounds
 from tests.fakecord import ScenarioError
-
-
-class MovableClock:
-    """The bot's clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
+from tests.video_fixtures import MovableClock
 
 
 def seen(ix) -> str:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,19 @@ def video_bot(connect_bot, video_settings) -> Callable[..., Any]:
         return bot
 
     return start
+
+
+class MovableClock:
+    """The bot's clock: real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 class Person:
