@@ -180,9 +180,12 @@ class JobPoller:
         self._wake.set()
 
     async def _sleep_until(self, due: float | None) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the wake-up does, and stop() would then wait forever.
         timeout = None if due is None else max(0.0, due - self.clock())
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         except TimeoutError:
             pass
 

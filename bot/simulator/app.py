@@ -602,7 +602,8 @@ class GMISimulator:
         """Sleep ``delay`` seconds, or drop the connection at once if the simulator closes."""
         closing = self._closing or asyncio.Event()
         try:
-            await asyncio.wait_for(closing.wait(), delay)
+            async with asyncio.timeout(delay):  # not wait_for: it can swallow a cancellation
+                await closing.wait()
         except TimeoutError:
             return
         self._drop(request)
