@@ -2,8 +2,8 @@
 
 The protocol: count the attempt in the store *before* posting; a job whose count is
 already above zero may have reached the chat, so the chat is searched for it first (the
-result message replies to the status message and carries the job's nonce). Only then is
-it posted, and the message id recorded. The chat itself is behind `ResultChannel`, so
+result message carries a marker naming its job). Only then is it posted, and the message
+id recorded. The chat itself is behind `ResultChannel`, so
 this logic runs in tests without Discord.
 """
 
@@ -43,6 +43,12 @@ class Outcome:
     @property
     def filename(self) -> str:
         return f"seedance-{self.job.id}.mp4"
+
+    @classmethod
+    def link_instead(cls, job: Job, now: float, note: str | None = None) -> Outcome:
+        """The provider's link, with when it expires, for a video that can't be attached."""
+        expires = (job.finished_at or now) + RESULT_URL_LIFETIME
+        return cls(job, link=job.result_url, link_expires_at=expires, note=note)
 
 
 @dataclass(frozen=True)
@@ -124,26 +130,23 @@ class Delivery:
             return Outcome(job)
         if not job.result_url:
             return Outcome(job, note="The provider reported success but gave no video link.")
-        expires = (job.finished_at or self.clock()) + RESULT_URL_LIFETIME
         limit = await self.channel.upload_limit(job)
         if limit <= 0:
-            return Outcome(job, link=job.result_url, link_expires_at=expires)
+            return Outcome.link_instead(job, self.clock())
         try:
             video = await self._download(job.result_url, limit)
         except _TooLarge as too_large:
-            return Outcome(
+            return Outcome.link_instead(
                 job,
-                link=job.result_url,
-                link_expires_at=expires,
+                self.clock(),
                 note=f"The video is {too_large.size_text}, over this channel's "
                 f"{limit / 2**20:.0f} MiB upload limit, so here is a link instead.",
             )
         except _DownloadFailed as failed:
             if failed.permanent or job.delivery_attempts >= MAX_DOWNLOAD_ATTEMPTS:
-                return Outcome(
+                return Outcome.link_instead(
                     job,
-                    link=job.result_url,
-                    link_expires_at=expires,
+                    self.clock(),
                     note="I couldn't fetch the video to upload it, so here is the provider's link.",
                 )
             raise DeliveryRetry(f"video download failed: {failed}") from failed

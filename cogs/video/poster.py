@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.delivery import RESULT_URL_LIFETIME, DeliveryRetry, Outcome, Posted
+from bot.delivery import DeliveryRetry, Outcome, Posted
 from bot.jobs import Job
 from bot.store import JobStore
 
@@ -232,10 +232,9 @@ class DiscordResultChannel:
             message = await target.send(**kwargs)
         except discord.HTTPException as error:
             if error.status == 413 and outcome.video is not None:
-                link_only = Outcome(
+                link_only = Outcome.link_instead(
                     job,
-                    link=job.result_url,
-                    link_expires_at=(job.finished_at or self.clock()) + RESULT_URL_LIFETIME,
+                    self.clock(),
                     note="The video was too large to upload here, so here is a link instead.",
                 )
                 return await self._send(target, job, link_only, via_dm=via_dm)
