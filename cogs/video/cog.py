@@ -38,7 +38,7 @@ from bot.service import Refused
 
 from ..modlog import post_to_mod_log
 from .buttons import DYNAMIC_ITEMS, HistoryPageButton, RemixModal, result_view, status_view
-from .messages import STATE_ICONS, clip, status_embed
+from .messages import STATE_ICONS, clip, job_choices, status_embed
 from .poster import DiscordResultChannel, missing_post_permissions
 
 if TYPE_CHECKING:
@@ -384,25 +384,11 @@ class VideoCog(
     async def status_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        # discord.py only logs errors raised here (the tree's on_error never sees them), so a
-        # failure is logged by us and the member gets an empty list, not a broken dropdown.
-        try:
-            jobs = await self.bot.store.recent_for_user(
-                interaction.user.id, interaction.guild_id, limit=25
-            )
-        except Exception:
-            log.exception("autocomplete for /video status failed")
-            return []
-        needle = current.strip().lstrip("#").lower()
-        choices = []
-        for job in jobs:
-            label = f"#{job.id} {job.display_state} · {job.request.prompt}"
-            if needle and needle not in label.lower() and needle not in (job.request_id or ""):
-                continue
-            choices.append(
-                app_commands.Choice(name=clip(label, 100), value=job.request_id or f"#{job.id}")
-            )
-        return choices[:25]
+        return await job_choices(
+            self.bot.store.recent_for_user(interaction.user.id, interaction.guild_id, limit=25),
+            current,
+            value=lambda job: job.request_id or f"#{job.id}",
+        )
 
     def _job_links(self, job: Job) -> str:
         base = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}"

@@ -6,7 +6,11 @@ Pure functions from a `Job` to embeds and text, so every limit Discord enforces 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 import discord
+from discord import app_commands
 
 from bot.delivery import Outcome
 from bot.jobs import Job, JobState
@@ -33,6 +37,8 @@ STATE_ICONS = {
     JobState.CANCELLED: "🚫",
     JobState.TIMED_OUT: "⌛",
 }
+log = logging.getLogger(__name__)
+
 # The result message's footer starts with this: after a crash, delivery finds an earlier
 # post by it (the status message's footer starts with "Job #N", so it never matches).
 RESULT_MARKER = "Result of job #{job_id}"
@@ -165,3 +171,32 @@ def _duration_text(seconds: float) -> str:
     seconds = max(0, int(seconds))
     minutes, secs = divmod(seconds, 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def job_choice_label(job: Job) -> str:
+    return clip(
+        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state} · {job.request.prompt}", 100
+    )
+
+
+async def job_choices(
+    jobs: Awaitable[list[Job]], typed: str, value: Callable[[Job], str]
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete over ``jobs``: those whose label or request id contains what was typed.
+
+    discord.py only logs errors raised in an autocomplete (the tree's on_error never sees
+    them), so a failure is logged here and the member gets an empty list, not a broken
+    dropdown."""
+    try:
+        found = await jobs
+    except Exception:
+        log.exception("job autocomplete failed")
+        return []
+    needle = typed.strip().lstrip("#").lower()
+    choices = []
+    for job in found:
+        label = job_choice_label(job)
+        if needle and needle not in label.lower() and needle not in (job.request_id or ""):
+            continue
+        choices.append(app_commands.Choice(name=label, value=value(job)))
+    return choices[:25]

@@ -28,6 +28,7 @@ from bot.params import RESOLUTIONS
 from bot.quotas import LIMITS, LimitKind, Window
 from bot.usage import TOP_ORDER, Period
 from cogs.video.cog import NO_MENTIONS, requester_of
+from cogs.video.messages import job_choices
 
 from ..modlog import post_to_mod_log
 from . import render
@@ -551,19 +552,12 @@ class VideoAdminCog(
         if interaction.guild_id is None:
             return []
         if await self._is_moderator(interaction):
-            jobs = await self.bot.store.recent_in_guild(interaction.guild_id, limit=RECENT_JOBS)
+            jobs = self.bot.store.recent_in_guild(interaction.guild_id, limit=RECENT_JOBS)
         else:
-            jobs = await self.bot.store.recent_for_user(
+            jobs = self.bot.store.recent_for_user(
                 interaction.user.id, interaction.guild_id, limit=RECENT_JOBS
             )
-        needle = current.strip().lstrip("#").lower()
-        choices = []
-        for job in jobs:
-            label = render.job_choice_label(job)
-            if needle and needle not in label.lower():
-                continue
-            choices.append(app_commands.Choice(name=label, value=str(job.id)))
-        return choices[:25]
+        return await job_choices(jobs, current, value=lambda job: str(job.id))
 
     # -- /videoadmin quota ---------------------------------------------------------------
 

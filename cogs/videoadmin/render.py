@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.jobs import Job
 from bot.moderation import (
     AuditEntry,
     BlockedPattern,
@@ -19,7 +18,7 @@ from bot.moderation import (
 )
 from bot.quotas import LIMITS, BudgetStanding, LimitSetting, discord_time, format_money
 from bot.usage import MemberUsage, Period, ServerUsage, UsageTotals
-from cogs.video.messages import STATE_ICONS, clip
+from cogs.video.messages import clip
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
@@ -202,12 +201,6 @@ def audit_embed(entries: Sequence[AuditEntry], page: int) -> discord.Embed:
         [entry.describe() for entry in entries],
         "Nothing recorded on this page." if page > 1 else "Nothing recorded yet.",
         footer=f"Page {page}",
-    )
-
-
-def job_choice_label(job: Job) -> str:
-    return clip(
-        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state} · {job.request.prompt}", 100
     )
 
 
