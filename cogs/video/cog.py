@@ -430,9 +430,16 @@ class VideoCog(
             description = "You haven't made any videos here yet. Try `/video generate`."
         else:
             description = "\n".join(
-                f"{STATE_ICONS[job.state]} **#{job.id}** {job.display_state} · "
-                f"{discord_time(job.created_at)} · {clip(job.request.prompt, 80)}"
-                + (f" · {self._job_links(job)}" if self._job_links(job) else "")
+                " · ".join(
+                    part
+                    for part in (
+                        f"{STATE_ICONS[job.state]} **#{job.id}** {job.display_state}",
+                        discord_time(job.created_at),
+                        clip(job.request.prompt, 80),
+                        self._job_links(job),
+                    )
+                    if part
+                )
                 for job in jobs
             )
         embed = discord.Embed(title="Your videos", description=clip(description, 4096))
