@@ -1,82 +1,35 @@
-"""The bot object: it owns the HTTP session, the job store and the API client.
+"""The bot object: it owns the HTTP session, the database, the API client and the services.
 
-Resources open in `setup_hook` and close in `close`, so a test can build a `VideoBot`
-with its own settings and clock, run it against the emulator, and tear it down cleanly.
+Resources open in `setup_hook` and close in `close`, so a test can build a `VideoBot` with
+its own settings and clock, run it against the emulator, and tear it down cleanly. This is
+the composition root: everything is built here once and handed to whoever needs it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import discord
-from discord import app_commands
 from discord.ext import commands
 
+from bot.clock import Clock
+from bot.db.database import Database
+from bot.db.filters import BlockedPromptEvent
 from bot.gmi import GMIClient
-from bot.job_actions import JobActions
-from bot.moderation import Moderation, ModerationError
-from bot.quotas import Quotas
-from bot.service import Refused, VideoService
+from bot.services import JobPolicy, Services, build_services
 from bot.settings import Settings
-from bot.store import JobStore
-from bot.usage import UsageReports
+from cogs.shared import VideoCommandTree
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.video", "cogs.videoadmin")
 
 
-def explain_error(interaction: discord.Interaction, error: Exception) -> str:
-    """What to tell the member about an error: expected ones in their own words, anything
-    else logged with its context and answered with a plain apology."""
-    original = getattr(error, "original", error)
-    if isinstance(original, Refused):
-        return original.message
-    if isinstance(original, ModerationError):
-        return str(original)
-    if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works only inside a server."
-    if isinstance(error, app_commands.CheckFailure):
-        return str(error) or "You can't use this command here."
-    if isinstance(error, app_commands.TransformerError):
-        return f"I couldn't understand `{error.value}`: {error}"
-    where = interaction.command.qualified_name if interaction.command else interaction.data
-    log.error("interaction %s failed", where, exc_info=original)
-    return "Something went wrong on my side; it has been logged. Please try again."
-
-
-async def report_error(interaction: discord.Interaction, error: Exception) -> None:
-    """Tell the member privately, whether or not the interaction was answered yet."""
-    text = explain_error(interaction, error)
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not tell the member about an error", exc_info=True)
-
-
-class VideoCommandTree(app_commands.CommandTree):
-    """One place for command errors (buttons and forms use `report_error` too)."""
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        await report_error(interaction, error)
-
-
 class VideoBot(commands.Bot):
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        clock: Callable[[], float] = time.time,
-        **options,
-    ) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = time.time, **options: Any) -> None:
         # A video bot never joins voice: don't warn operators about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
@@ -92,17 +45,26 @@ class VideoBot(commands.Bot):
         self.settings = settings
         self.clock = clock
         self.session: aiohttp.ClientSession
-        self.store: JobStore
         self.gmi: GMIClient
-        self.quotas: Quotas
-        self.moderation: Moderation
-        self.usage: UsageReports
-        self.service: VideoService
+        self.services: Services
 
     async def setup_hook(self) -> None:
         settings = self.settings
         self.session = aiohttp.ClientSession()
-        self.store = await JobStore.open(settings.database_path, clock=self.clock)
+        db = await Database.open(settings.database_path)
+        self.services = build_services(
+            db,
+            JobPolicy(
+                model=settings.seedance_model,
+                prompt_max_chars=settings.prompt_max_chars,
+                deadline_seconds=settings.job_deadline_seconds,
+                price_table=settings.price_table,
+                currency=settings.currency,
+            ),
+            self.clock,
+            on_due=lambda: self.dispatch("video_job_due"),
+            on_prompt_refused=self._prompt_refused,
+        )
         self.gmi = GMIClient(
             self.session,
             settings.gmi_api_base_url,
@@ -110,24 +72,12 @@ class VideoBot(commands.Bot):
             organization_id=settings.gmi_organization_id,
             timeout=settings.gmi_timeout_seconds,
         )
-        self.quotas = Quotas(
-            self.store,
-            price_table=settings.price_table,
-            currency=settings.currency,
-            clock=self.clock,
-        )
-        self.moderation = self.quotas.moderation
-        self.usage = UsageReports(self.store, self.quotas)
-        self.service = VideoService(
-            self.store,
-            settings,
-            self.quotas,
-            JobActions(self.store, self.clock),
-            on_due=lambda: self.dispatch("video_job_due"),
-        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+
+    async def _prompt_refused(self, event: BlockedPromptEvent) -> None:
+        self.dispatch("video_prompt_refused", event)
 
     async def sync_commands(self) -> None:
         """Guild sync shows commands at once (handy while testing); global takes a while."""
@@ -148,9 +98,7 @@ class VideoBot(commands.Bot):
         for extension in list(self.extensions):
             await self.unload_extension(extension)
         await super().close()
-        if hasattr(self, "quotas"):
-            await self.quotas.flush()
-        if hasattr(self, "store"):
-            await self.store.close()
+        if hasattr(self, "services"):
+            await self.services.close()
         if hasattr(self, "session"):
             await self.session.close()

@@ -166,6 +166,11 @@ class GenerationRequest:
         return replace(self, **changes)
 
 
+def canonical_payload(payload: dict[str, Any]) -> str:
+    """The payload as stored and compared during reconciliation: key order never matters."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
 def validate(request: GenerationRequest, *, prompt_max_chars: int) -> list[str]:
     """Check the provider's documented rules; return one sentence per problem (empty: fine)."""
     problems: list[str] = []

@@ -2,7 +2,7 @@
 
 pytest_plugins = [
     "tests.fakecord.fixtures",
-    "tests.gmi_fixtures",
-    "tests.video_fixtures",
-    "tests.domain_fixtures",
+    "tests.support.gmi",
+    "tests.support.video",
+    "tests.support.domain",
 ]

@@ -22,6 +22,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.backoff import full_jitter
+
 from .errors import (
     AuthError,
     GMIError,
@@ -188,9 +190,7 @@ class GMIClient:
         return headers
 
     def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
-        return self._random() * ceiling
+        return full_jitter(attempt, base=self.backoff_base, cap=self.backoff_cap, rng=self._random)
 
     async def _call(
         self,

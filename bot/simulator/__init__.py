@@ -11,7 +11,6 @@ from .app import (
     Fault,
     GMISimulator,
     LoggedCall,
-    ManualClock,
     SimRequest,
     Timings,
 )
@@ -27,7 +26,6 @@ __all__ = [
     "Fault",
     "GMISimulator",
     "LoggedCall",
-    "ManualClock",
     "PayloadError",
     "RenderSpec",
     "SimRequest",

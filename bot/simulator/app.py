@@ -48,20 +48,6 @@ OUTCOME_SHAPES = ("media_urls", "media_urls_str", "flat")
 MALFORMED_JSON = '{"request_id": "a1b2c3", "status": '
 
 
-class ManualClock:
-    """A monotonic clock that only moves when told: ``clock.advance(seconds)``."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
-
-
 @dataclass(frozen=True)
 class Timings:
     """Seconds a request spends in each pending status (0 skips the status)."""

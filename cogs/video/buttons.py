@@ -1,140 +1,94 @@
-"""Buttons that keep working after a restart: each custom id carries the job id.
-
-They only parse the id and hand over to the cog, which owns the behaviour.
-"""
+"""Buttons that keep working after a restart: each custom id carries the job id (or page),
+and each button's callback names the flow it runs. Errors go to the command tree's handler,
+like a command's."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 import discord
 
-from bot.app import report_error
+from cogs.shared import report_to_tree
 
-if TYPE_CHECKING:
-    from .cog import VideoCog
+from . import components, flows
 
-
-def _cog(interaction: discord.Interaction) -> VideoCog:
-    cog = interaction.client.get_cog("video")  # type: ignore[attr-defined]
-    assert cog is not None, "the video cog is not loaded"
-    return cog
+Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
 
 
-class _JobButton:
-    """A button whose custom id is ``video:<action>:<job id>``; pressing it calls the cog's
-    ``<action>_pressed(interaction, job_id)``. Subclasses only name the action and its look."""
+class _Routed:
+    """Mixed into each persistent button: its failures are told to the member by the
+    tree's handler (discord.py would only log them). Subclasses define `run`."""
 
-    action: str
-    label: str
-    emoji: str
-    style = discord.ButtonStyle.secondary
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.run(interaction)
+        except Exception as error:
+            await report_to_tree(interaction, error)
 
+    async def run(self, interaction: discord.Interaction) -> None:
+        raise NotImplementedError
+
+
+class CancelButton(_Routed, Button, template=components.CANCEL):
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        super().__init__(  # type: ignore[call-arg] - DynamicItem's
-            discord.ui.Button(
-                label=self.label,
-                style=self.style,
-                emoji=self.emoji,
-                custom_id=f"video:{self.action}:{job_id}",
-            )
-        )
+        super().__init__(components.cancel_button(job_id))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]):
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CancelButton:
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        handler = getattr(_cog(interaction), f"{self.action}_pressed")
-        try:
-            await handler(interaction, self.job_id)
-        except Exception as error:  # discord.py would only log it; tell the member too
-            await report_error(interaction, error)
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.cancel(interaction, self.job_id)
 
 
-class CancelButton(
-    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:cancel:(?P<job>\d+)"
-):
-    action, label, emoji = "cancel", "Cancel", "🛑"
-
-
-class RerollButton(
-    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:reroll:(?P<job>\d+)"
-):
-    action, label, emoji = "reroll", "Re-roll", "🎲"
-    style = discord.ButtonStyle.primary
-
-
-class RemixButton(
-    _JobButton, discord.ui.DynamicItem[discord.ui.Button], template=r"video:remix:(?P<job>\d+)"
-):
-    action, label, emoji = "remix", "Remix", "✏️"
-
-
-class HistoryPageButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)",
-):
-    def __init__(self, user_id: int, page: int, direction: str, *, disabled: bool = False) -> None:
-        self.user_id = user_id
-        self.page = page
-        super().__init__(
-            discord.ui.Button(
-                label="Newer" if direction == "prev" else "Older",
-                emoji="◀️" if direction == "prev" else "▶️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"video:history:{user_id}:{page}:{direction}",
-                disabled=disabled,
-            )
-        )
+class RerollButton(_Routed, Button, template=components.REROLL):
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(components.reroll_button(job_id))
 
     @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match[str]) -> HistoryPageButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> RerollButton:
+        return cls(int(match["job"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.reroll(interaction, self.job_id)
+
+
+class RemixButton(_Routed, Button, template=components.REMIX):
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(components.remix_button(job_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> RemixButton:
+        return cls(int(match["job"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.remix(interaction, self.job_id)
+
+
+class HistoryPageButton(_Routed, Button, template=components.HISTORY):
+    def __init__(self, user_id: int, page: int, direction: str) -> None:
+        self.user_id = user_id
+        self.page = page
+        super().__init__(components.history_button(user_id, page, direction))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> HistoryPageButton:
         return cls(int(match["user"]), int(match["page"]), match["dir"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await _cog(interaction).history_page_pressed(interaction, self.user_id, self.page)
-        except Exception as error:  # discord.py would only log it; tell the member too
-            await report_error(interaction, error)
-
-
-class RemixModal(discord.ui.Modal, title="Remix this video"):
-    """Edit the prompt of a finished video and make a new one with the same settings."""
-
-    def __init__(self, cog: VideoCog, job_id: int, prompt: str, max_length: int) -> None:
-        super().__init__()
-        self.cog = cog
-        self.job_id = job_id
-        self.prompt = discord.ui.TextInput(
-            label="Prompt",
-            style=discord.TextStyle.paragraph,
-            default=prompt[:max_length],
-            max_length=min(max_length, 4000),
-        )
-        self.add_item(self.prompt)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.cog.remix_submitted(interaction, self.job_id, self.prompt.value)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await report_error(interaction, error)
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.turn_history_page(interaction, self.user_id, self.page)
 
 
 DYNAMIC_ITEMS = (CancelButton, RerollButton, RemixButton, HistoryPageButton)
-
-
-def status_view(job_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job_id))
-    return view
-
-
-def result_view(job_id: int) -> discord.ui.View:
-    """Anyone may re-roll or remix a posted result; the new job is theirs."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(job_id))
-    view.add_item(RemixButton(job_id))
-    return view

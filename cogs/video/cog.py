@@ -1,14 +1,14 @@
-"""`/video`: generate, status, history, info, and the buttons on job messages.
+"""`/video`: generate, status, history, quota, info; and the scheduler that follows jobs.
 
-A thin adapter: options become a `GenerationRequest`, the service decides, and the
-answer becomes a message. The background poller that follows jobs lives with this cog
+A thin adapter: options become a `GenerationRequest`, the flows (`cogs.video.flows`) ask
+the domain and answer. The scheduler that carries jobs to the end lives with this cog
 (started in `cog_load`, stopped in `cog_unload`) because it posts through Discord.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import random
 import re
 import time
 from typing import TYPE_CHECKING
@@ -17,10 +17,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.delivery import Delivery
+from bot.db.filters import BlockedPromptEvent
+from bot.errors import Refused, UserError
 from bot.gmi import GMIError, ModelDetail
-from bot.jobs import Job
-from bot.moderation import Requester
+from bot.jobs.delivery import Delivery
+from bot.jobs.model import Job, JobOrigin
+from bot.jobs.scheduler import Scheduler
+from bot.jobs.steps import JobSteps, PollTiming
 from bot.params import (
     DEFAULT_DURATION,
     DEFAULT_RATIO,
@@ -32,39 +35,21 @@ from bot.params import (
     GenerationRequest,
     MediaInput,
 )
-from bot.poller import JobPoller, PollTiming
-from bot.quotas import BLOCKED_PROMPT, discord_time
-from bot.service import Refused
+from cogs.shared import JobReference, clip, post_to_mod_log, requester_of
 
-from ..modlog import post_to_mod_log
-from .buttons import DYNAMIC_ITEMS, HistoryPageButton, RemixModal, result_view, status_view
-from .messages import STATE_ICONS, clip, job_choices, status_embed
-from .poster import DiscordResultChannel, missing_post_permissions
+from . import flows
+from .buttons import DYNAMIC_ITEMS
+from .components import result_view, status_view
+from .messages import job_links, quota_embed, status_embed
+from .poster import DiscordResultChannel
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
 
 log = logging.getLogger(__name__)
 
-HISTORY_PAGE_SIZE = 8
 EMBED_TOTAL_LIMIT = 6000
 MODEL_INFO_TTL = 3600.0
-NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def requester_of(interaction: discord.Interaction) -> Requester:
-    channel = interaction.channel
-    parent_id = channel.parent_id if isinstance(channel, discord.Thread) else None
-    roles = [role for role in getattr(interaction.user, "roles", []) if not role.is_default()]
-    return Requester(
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id or 0,
-        parent_channel_id=parent_id,
-        role_ids=tuple(role.id for role in roles),
-        can_manage_guild=interaction.permissions.manage_guild,
-        role_names=tuple((role.id, role.name) for role in roles),
-    )
 
 
 def media_from(
@@ -109,27 +94,35 @@ class VideoCog(
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         settings = bot.settings
-        self.service = bot.service
+        services = bot.services
         self.poster = DiscordResultChannel(
             bot,
-            bot.store,
+            services.jobs,
             view_for_status=lambda job: status_view(job.id),
             view_for_result=lambda job: result_view(job.id),
             currency=settings.currency,
             edit_interval=settings.status_edit_interval,
             clock=bot.clock,
         )
-        self.delivery = Delivery(bot.store, self.poster, bot.session, clock=bot.clock)
-        self.poller = JobPoller(
-            bot.store,
+        timing = PollTiming(
+            min_interval=settings.poll_min_interval,
+            max_interval=settings.poll_max_interval,
+            expected_seconds=settings.expected_generation_seconds,
+        )
+        steps = JobSteps(
+            services.jobs,
             bot.gmi,
-            self.delivery,
-            timing=PollTiming(
-                min_interval=settings.poll_min_interval,
-                max_interval=settings.poll_max_interval,
-                expected_seconds=settings.expected_generation_seconds,
-            ),
-            max_concurrency=settings.max_concurrent_api_calls,
+            Delivery(services.jobs, self.poster, bot.session, clock=bot.clock),
+            timing=timing,
+            api_slots=asyncio.Semaphore(settings.max_concurrent_api_calls),
+            clock=bot.clock,
+        )
+        self.scheduler = Scheduler(
+            services.jobs,
+            steps,
+            max_in_flight=settings.max_concurrent_api_calls * 4,
+            lease_seconds=timing.lease_seconds,
+            idle_retry=timing.min_interval,
             clock=bot.clock,
         )
         self._model_info: tuple[float, ModelDetail] | None = None
@@ -137,16 +130,25 @@ class VideoCog(
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.poller.start()
+        self.scheduler.start()
 
     async def cog_unload(self) -> None:
-        await self.poller.stop()
+        await self.scheduler.stop()
         await self.poster.close()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
-        self.poller.wake()
+        self.scheduler.wake()
+
+    @commands.Cog.listener()
+    async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
+        await post_to_mod_log(
+            self.bot,
+            event.guild_id,
+            f"🚫 <@{event.user_id}> asked for a blocked prompt in <#{event.channel_id}>; it was "
+            f"refused: “{clip(event.prompt_excerpt, 300)}”",
+        )
 
     # -- /video generate -----------------------------------------------------------------
 
@@ -205,249 +207,54 @@ class VideoCog(
         reference_audios: str | None = None,
         reference_asset_ids: str | None = None,
     ) -> None:
-        try:
-            request = GenerationRequest(
-                prompt=prompt,
-                duration=duration,
-                resolution=resolution,
-                ratio=ratio,
-                seed=seed,
-                watermark=watermark,
-                generate_audio=generate_audio,
-                web_search=web_search,
-                first_frame=media_from(first_frame, first_frame_url, "first_frame"),
-                last_frame=media_from(last_frame, last_frame_url, "last_frame"),
-                reference_images=media_list(
-                    [reference_image_1, reference_image_2, reference_image_3], reference_images
-                ),
-                reference_videos=media_list(
-                    [reference_video_1, reference_video_2], reference_videos
-                ),
-                reference_audios=media_list([reference_audio_1], reference_audios),
-                reference_asset_ids=split_ids(reference_asset_ids),
-            )
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
-        await self._start_job(interaction, request, origin="generate")
-
-    async def _start_job(
-        self,
-        interaction: discord.Interaction,
-        request: GenerationRequest,
-        *,
-        origin: str,
-        parent: Job | None = None,
-    ) -> None:
-        """Accept the job, answer with its public status message, then let the poller go.
-
-        Everything before the answer is local (validation, one SQLite transaction), so the
-        3 s deadline holds; the provider is called only after the status message exists.
-        """
-        missing = self._missing_permissions(interaction)
-        if missing:
-            await self._refuse(
-                interaction,
-                Refused(
-                    f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
-                    "Ask a server admin to grant them to me here, or use another channel."
-                ),
-            )
-            return
-        try:
-            job = await self.service.accept(
-                requester_of(interaction),
-                request,
-                origin=origin,
-                parent_job_id=parent.id if parent else None,
-            )
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            if refused.limit == BLOCKED_PROMPT and interaction.guild_id is not None:
-                await post_to_mod_log(
-                    self.bot,
-                    interaction.guild_id,
-                    f"🚫 <@{interaction.user.id}> asked for a blocked prompt in "
-                    f"<#{interaction.channel_id}>; it was refused: “{clip(request.prompt, 300)}”",
-                )
-            return
-        try:
-            response = await interaction.response.send_message(
-                embed=status_embed(job, currency=self.bot.settings.currency, now=self.bot.clock()),
-                view=status_view(job.id),
-                allowed_mentions=NO_MENTIONS,
-            )
-        except Exception:
-            await self.service.abandon(job)
-            raise
-        if response.message_id is None:  # pragma: no cover - Discord always returns it
-            message = await interaction.original_response()
-            await self.service.status_message_posted(job, message.id)
-        else:
-            await self.service.status_message_posted(job, response.message_id)
-
-    @staticmethod
-    def _missing_permissions(interaction: discord.Interaction) -> list[str]:
-        channel = interaction.channel
-        if interaction.guild is None or channel is None:
-            return []
-        perms = interaction.app_permissions
-        return missing_post_permissions(perms, is_thread=isinstance(channel, discord.Thread))
-
-    @staticmethod
-    async def _refuse(interaction: discord.Interaction, refused: Refused) -> None:
-        if interaction.response.is_done():
-            await interaction.followup.send(
-                refused.message, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-        else:
-            await interaction.response.send_message(
-                refused.message, ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-
-    # -- buttons -------------------------------------------------------------------------
-
-    async def _job_or_refuse(self, interaction: discord.Interaction, job_id: int) -> Job | None:
-        job = await self.bot.store.get(job_id)
-        if job is None:
-            await self._refuse(interaction, Refused("That job no longer exists."))
-        return job
-
-    async def cancel_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
-        try:
-            await self.service.cancel(requester_of(interaction), job_id)
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
-        await interaction.response.send_message(
-            f"Cancelled job #{job_id}; its status message will say so.", ephemeral=True
+        request = GenerationRequest(
+            prompt=prompt,
+            duration=duration,
+            resolution=resolution,
+            ratio=ratio,
+            seed=seed,
+            watermark=watermark,
+            generate_audio=generate_audio,
+            web_search=web_search,
+            first_frame=media_from(first_frame, first_frame_url, "first_frame"),
+            last_frame=media_from(last_frame, last_frame_url, "last_frame"),
+            reference_images=media_list(
+                [reference_image_1, reference_image_2, reference_image_3], reference_images
+            ),
+            reference_videos=media_list([reference_video_1, reference_video_2], reference_videos),
+            reference_audios=media_list([reference_audio_1], reference_audios),
+            reference_asset_ids=split_ids(reference_asset_ids),
         )
-
-    async def reroll_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
-        job = await self._job_or_refuse(interaction, job_id)
-        if job is None:
-            return
-        try:
-            request = self.service.rerun_request(job, seed=random.randint(*SEED_RANGE))
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
-        await self._start_job(interaction, request, origin="reroll", parent=job)
-
-    async def remix_pressed(self, interaction: discord.Interaction, job_id: int) -> None:
-        job = await self._job_or_refuse(interaction, job_id)
-        if job is None:
-            return
-        try:
-            self.service.rerun_request(job)
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
-        await interaction.response.send_modal(
-            RemixModal(self, job.id, job.request.prompt, self.bot.settings.prompt_max_chars)
-        )
-
-    async def remix_submitted(
-        self, interaction: discord.Interaction, job_id: int, prompt: str
-    ) -> None:
-        job = await self._job_or_refuse(interaction, job_id)
-        if job is None:
-            return
-        try:
-            request = self.service.rerun_request(job, prompt=prompt)
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
-        await self._start_job(interaction, request, origin="remix", parent=job)
+        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
 
     # -- /video status -------------------------------------------------------------------
 
     @app_commands.command(name="status", description="Show where one of your videos is")
     @app_commands.guild_only()
     @app_commands.describe(
-        request_id="The job (#number) or the provider's request id; start typing to pick"
+        request_id="The job (#number), the provider's request id, or a link to its message"
     )
-    async def status(self, interaction: discord.Interaction, request_id: str) -> None:
-        requester = requester_of(interaction)
-        try:
-            job = await self.service.job_for(requester, request_id)
-        except Refused as refused:
-            await self._refuse(interaction, refused)
-            return
+    async def status(
+        self,
+        interaction: discord.Interaction,
+        request_id: app_commands.Transform[Job, JobReference],
+    ) -> None:
+        job = request_id
         embed = status_embed(job, currency=self.bot.settings.currency, now=self.bot.clock())
-        links = self._job_links(job)
+        links = job_links(job)
         if links:
             embed.add_field(name="Messages", value=links, inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
-
-    @status.autocomplete("request_id")
-    async def status_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return await job_choices(
-            self.bot.store.recent_for_user(interaction.user.id, interaction.guild_id, limit=25),
-            current,
-            value=lambda job: job.request_id or f"#{job.id}",
-        )
-
-    def _job_links(self, job: Job) -> str:
-        base = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}"
-        links = []
-        if job.status_message_id:
-            links.append(f"[status message]({base}/{job.status_message_id})")
-        if job.result_message_id and job.delivered_via == "channel":
-            links.append(f"[result]({base}/{job.result_message_id})")
-        return " · ".join(links)
 
     # -- /video history ------------------------------------------------------------------
 
     @app_commands.command(name="history", description="List your recent videos in this server")
     @app_commands.guild_only()
     async def history(self, interaction: discord.Interaction) -> None:
-        embed, view = await self._history_page(interaction.user.id, interaction.guild_id, 0)
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
-
-    async def history_page_pressed(
-        self, interaction: discord.Interaction, user_id: int, page: int
-    ) -> None:
-        if interaction.user.id != user_id:
-            await self._refuse(
-                interaction, Refused("That list belongs to someone else: run `/video history`.")
-            )
-            return
-        embed, view = await self._history_page(user_id, interaction.guild_id, page)
-        await interaction.response.edit_message(embed=embed, view=view)
-
-    async def _history_page(self, user_id: int, guild_id: int | None, page: int):
-        store = self.bot.store
-        total = await store.count_for_user(user_id, guild_id)
-        pages = max(1, -(-total // HISTORY_PAGE_SIZE))
-        page = min(max(page, 0), pages - 1)
-        jobs = await store.recent_for_user(
-            user_id, guild_id, limit=HISTORY_PAGE_SIZE, offset=page * HISTORY_PAGE_SIZE
+        embed, view = await flows.history_page(
+            interaction.user.id, interaction.guild_id, 0, interaction
         )
-        if not jobs:
-            description = "You haven't made any videos here yet. Try `/video generate`."
-        else:
-            description = "\n".join(
-                " · ".join(
-                    part
-                    for part in (
-                        f"{STATE_ICONS[job.state]} **#{job.id}** {job.display_state}",
-                        discord_time(job.created_at),
-                        clip(job.request.prompt, 80),
-                        self._job_links(job),
-                    )
-                    if part
-                )
-                for job in jobs
-            )
-        embed = discord.Embed(title="Your videos", description=clip(description, 4096))
-        embed.set_footer(text=f"Page {page + 1} of {pages} · {total} in all")
-        view = discord.ui.View(timeout=None)
-        view.add_item(HistoryPageButton(user_id, max(page - 1, 0), "prev", disabled=page == 0))
-        view.add_item(HistoryPageButton(user_id, page + 1, "next", disabled=page >= pages - 1))
-        return embed, view
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
     # -- /video quota --------------------------------------------------------------------
 
@@ -456,12 +263,8 @@ class VideoCog(
     )
     @app_commands.guild_only()
     async def quota(self, interaction: discord.Interaction) -> None:
-        standing = await self.bot.quotas.standing(requester_of(interaction))
-        embed = discord.Embed(
-            title="Your video allowance",
-            description=clip("\n".join(standing.lines(self.bot.settings.currency)), 4096),
-            colour=discord.Colour.blurple(),
-        )
+        standing = await self.bot.services.standings.of_member(requester_of(interaction))
+        embed = quota_embed(standing, self.bot.settings.currency)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     # -- /video info ---------------------------------------------------------------------
@@ -474,11 +277,10 @@ class VideoCog(
         try:
             detail = await self._model_detail()
         except GMIError as error:
-            await interaction.followup.send(
-                f"I couldn't reach the video provider just now ({error.message}). Try again in a minute.",
-                ephemeral=True,
-            )
-            return
+            raise UserError(
+                f"I couldn't reach the video provider just now ({error.message}). "
+                "Try again in a minute."
+            ) from error
         await interaction.followup.send(
             embed=model_embed(detail, self.bot.settings.currency), ephemeral=True
         )

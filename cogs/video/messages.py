@@ -1,43 +1,47 @@
-"""What jobs look like in Discord: the status embed, the result embed, their limits.
+"""What jobs look like in Discord: the status embed, the result message, the quota view.
 
-Pure functions from a `Job` to embeds and text, so every limit Discord enforces (title
-256, description 4096, field 1024, footer 2048) is respected in one place.
+Pure functions from domain values to embeds and text, so every limit Discord enforces
+(title 256, description 4096, field 1024, footer 2048, content 2000) is respected in one
+place, and every mention and timestamp is made here, from the ids and times the database
+holds.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-
 import discord
-from discord import app_commands
 
-from bot.delivery import Outcome
-from bot.jobs import Job, JobState
+from bot.jobs.delivery import Outcome
+from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
+from bot.jobs.model import Job
+from bot.markup import discord_time, money, when
 from bot.params import GenerationRequest
-from bot.quotas import discord_time, format_money
+from bot.quotas.catalogue import Metric
+from bot.quotas.counting import Meter
+from bot.quotas.standing import Standing
+from cogs.shared import clip
 
-COLOURS = {
+Phase = JobState | JobOutcome
+
+COLOURS: dict[Phase, discord.Colour] = {
     JobState.ACCEPTED: discord.Colour.light_grey(),
     JobState.SUBMITTING: discord.Colour.light_grey(),
     JobState.QUEUED: discord.Colour.blurple(),
     JobState.PROCESSING: discord.Colour.gold(),
-    JobState.SUCCEEDED: discord.Colour.green(),
-    JobState.FAILED: discord.Colour.red(),
-    JobState.CANCELLED: discord.Colour.dark_grey(),
-    JobState.TIMED_OUT: discord.Colour.orange(),
+    JobOutcome.SUCCEEDED: discord.Colour.green(),
+    JobOutcome.FAILED: discord.Colour.red(),
+    JobOutcome.CANCELLED: discord.Colour.dark_grey(),
+    JobOutcome.TIMED_OUT: discord.Colour.orange(),
 }
-STATE_ICONS = {
+ICONS: dict[Phase, str] = {
     JobState.ACCEPTED: "⏳",
     JobState.SUBMITTING: "📨",
     JobState.QUEUED: "🕒",
     JobState.PROCESSING: "🎬",
-    JobState.SUCCEEDED: "✅",
-    JobState.FAILED: "❌",
-    JobState.CANCELLED: "🚫",
-    JobState.TIMED_OUT: "⌛",
+    JobOutcome.SUCCEEDED: "✅",
+    JobOutcome.FAILED: "❌",
+    JobOutcome.CANCELLED: "🚫",
+    JobOutcome.TIMED_OUT: "⌛",
 }
-log = logging.getLogger(__name__)
 
 # The result message's footer starts with this: after a crash, delivery finds an earlier
 # post by it (the status message's footer starts with "Job #N", so it never matches).
@@ -46,10 +50,6 @@ RESULT_MARKER = "Result of job #{job_id}"
 
 def result_marker(job_id: int) -> str:
     return RESULT_MARKER.format(job_id=job_id)
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_settings(request: GenerationRequest) -> str:
@@ -87,31 +87,41 @@ def describe_inputs(request: GenerationRequest) -> str | None:
 
 
 def format_cost(cost: float, currency: str) -> str:
-    return f"≈ {format_money(cost, currency)}"
+    return f"≈ {money(cost, currency)}"
+
+
+def reason_text(job: Job) -> str | None:
+    """Why a job ended the way it did, as the member reads it."""
+    if job.outcome is JobOutcome.CANCELLED:
+        return f"Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else job.error
+    return job.error
+
+
+def job_title(job: Job) -> str:
+    return f"{ICONS[job.phase]} {job.display_state}"
 
 
 def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
     """The public message that follows a job from the command to its result."""
-    state = job.state
-    title = f"{STATE_ICONS[state]} {job.display_state}"
     embed = discord.Embed(
-        title=title,
+        title=job_title(job),
         description=clip(job.request.prompt, 4000),
-        colour=COLOURS[state],
+        colour=COLOURS[job.phase],
     )
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
     embed.add_field(name="Settings", value=describe_settings(job.request), inline=True)
     inputs = describe_inputs(job.request)
     if inputs:
         embed.add_field(name="Inputs", value=inputs, inline=False)
-    if state.is_terminal:
+    if job.has_ended:
         ended = job.finished_at or now
         embed.add_field(name="Took", value=_duration_text(ended - job.created_at), inline=True)
     else:
         embed.add_field(name="Started", value=discord_time(job.created_at), inline=True)
     embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
-    if job.error and state in (JobState.FAILED, JobState.TIMED_OUT):
-        embed.add_field(name="Reason", value=clip(job.error, 1024), inline=False)
+    reason = reason_text(job)
+    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT):
+        embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
     embed.set_footer(text=_footer(job))
     return embed
 
@@ -120,7 +130,7 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
     """The reply's text: it pings the requester (and only them, by allowed_mentions)."""
     who = f"<@{job.user_id}>"
     where = f" (I couldn't post it in {channel_mention}, so it's here)" if via_dm else ""
-    if job.state is JobState.SUCCEEDED:
+    if job.outcome is JobOutcome.SUCCEEDED:
         if outcome.video is not None:
             text = f"{who} your video is ready{where}."
         elif outcome.link:
@@ -133,9 +143,9 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
             text = f"{who} your video is ready{where}.{note}\n{outcome.link}\n{expiry.strip()}"
         else:
             text = f"{who} the video finished but could not be posted{where}. {outcome.note or ''}"
-    elif job.state is JobState.CANCELLED:
+    elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
-    elif job.state is JobState.TIMED_OUT:
+    elif job.outcome is JobOutcome.TIMED_OUT:
         text = f"{who} the video generation timed out{where}: {job.error or ''}"
     else:
         text = f"{who} the video generation failed{where}: {job.error or 'no reason given'}"
@@ -143,15 +153,16 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
 
 
 def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
-    state = job.state
+    assert job.outcome is not None, "only an ended job has a result"
     embed = discord.Embed(
-        title=f"{STATE_ICONS[state]} {state.label}",
+        title=f"{ICONS[job.outcome]} {OUTCOME_LABELS[job.outcome]}",
         description=clip(job.request.prompt, 4000),
-        colour=COLOURS[state],
+        colour=COLOURS[job.outcome],
     )
     embed.add_field(name="Settings", value=describe_settings(job.request))
-    if job.error and state is not JobState.SUCCEEDED:
-        embed.add_field(name="Reason", value=clip(job.error, 1024), inline=False)
+    reason = reason_text(job)
+    if reason and not job.succeeded:
+        embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
     if outcome.video is None and job.thumbnail_url:
         embed.set_image(url=job.thumbnail_url)  # a preview when only a link could be posted
     embed.set_footer(text=_footer(job, result_marker(job.id)))
@@ -173,30 +184,78 @@ def _duration_text(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def job_choice_label(job: Job) -> str:
-    return clip(
-        f"#{job.id} {STATE_ICONS[job.state]} {job.display_state} · {job.request.prompt}", 100
+def job_links(job: Job) -> str:
+    """Links to the job's status and result messages, for the member's own lists."""
+    base = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}"
+    links = []
+    if job.status_message_id:
+        links.append(f"[status message]({base}/{job.status_message_id})")
+    if job.result_message_id and job.delivered_via == "channel":
+        links.append(f"[result]({base}/{job.result_message_id})")
+    return " · ".join(links)
+
+
+def history_line(job: Job) -> str:
+    parts = (
+        f"{ICONS[job.phase]} **#{job.id}** {job.display_state}",
+        discord_time(job.created_at),
+        clip(job.request.prompt, 80),
+        job_links(job),
     )
+    return " · ".join(part for part in parts if part)
 
 
-async def job_choices(
-    jobs: Awaitable[list[Job]], typed: str, value: Callable[[Job], str]
-) -> list[app_commands.Choice[str]]:
-    """Autocomplete over ``jobs``: those whose label or request id contains what was typed.
+# -- /video quota ------------------------------------------------------------------------
 
-    discord.py only logs errors raised in an autocomplete (the tree's on_error never sees
-    them), so a failure is logged here and the member gets an empty list, not a broken
-    dropdown."""
-    try:
-        found = await jobs
-    except Exception:
-        log.exception("job autocomplete failed")
-        return []
-    needle = typed.strip().lstrip("#").lower()
-    choices = []
-    for job in found:
-        label = job_choice_label(job)
-        if needle and needle not in label.lower() and needle not in (job.request_id or ""):
-            continue
-        choices.append(app_commands.Choice(name=label, value=value(job)))
-    return choices[:25]
+_METRIC_WORDS = {
+    Metric.GENERATIONS: "videos",
+    Metric.SECONDS: "seconds",
+    Metric.COST: "estimated cost",
+}
+
+
+def _meter_text(meter: Meter, currency: str) -> str:
+    if meter.metric is Metric.COST:
+        used, limit = f"{meter.used:.2f}", money(meter.limit or 0.0, currency)
+    else:
+        used, limit = f"{meter.used:g}", f"{meter.limit or 0:g}"
+    return f"{used} of {limit} {_METRIC_WORDS[meter.metric]} ({meter.scope})"
+
+
+def standing_lines(standing: Standing, currency: str) -> list[str]:
+    """What `/video quota` shows, one line per limit that applies; times as timestamps."""
+    out = []
+    if standing.block is not None:
+        block = standing.block
+        until = when(block.expires_at) if block.expires_at else "until lifted"
+        out.append(f"⛔ Blocked from generating: {block.reason} ({until}).")
+    for window in standing.windows:
+        parts = [_meter_text(m, currency) for m in window.meters if m.limit is not None]
+        if parts:
+            out.append(
+                f"**{window.window.this.capitalize()}:** "
+                + ", ".join(parts)
+                + f"; resets {when(window.resets_at)}"
+            )
+    most = standing.limits.quantity("concurrent_jobs")
+    if most is not None:
+        out.append(f"In progress: {standing.active_jobs} of {most:g} at once.")
+    if standing.cooldown_until is not None:
+        out.append(f"Next request allowed {discord_time(standing.cooldown_until)}.")
+    budget = standing.budget
+    if budget.budget is not None:
+        out.append(
+            f"Server budget: {budget.spent:.2f} of {money(budget.budget, currency)} "
+            f"spent this month; resets {when(budget.resets_at)}."
+        )
+    if not out:
+        out.append("No limits apply to you here.")
+    return out
+
+
+def quota_embed(standing: Standing, currency: str) -> discord.Embed:
+    return discord.Embed(
+        title="Your video allowance",
+        description=clip("\n".join(standing_lines(standing, currency)), 4096),
+        colour=discord.Colour.blurple(),
+    )

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 
-from bot.delivery import DeliveryRetry, Outcome, Posted
-from bot.jobs import Job
-from bot.store import JobStore
+from bot.clock import Clock
+from bot.db.jobs import JobRepository
+from bot.jobs.delivery import DeliveryRetry, Outcome, Posted
+from bot.jobs.model import Job
+from bot.tasks import BackgroundTasks
 
 from .messages import result_content, result_embed, result_marker, status_embed
 
@@ -48,29 +50,26 @@ class DiscordResultChannel:
     def __init__(
         self,
         client: discord.Client,
-        store: JobStore,
+        jobs: JobRepository,
         *,
         view_for_status: Callable[[Job], discord.ui.View | None],
         view_for_result: Callable[[Job], discord.ui.View | None],
         currency: str,
         edit_interval: float,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self.client = client
-        self.store = store
+        self.jobs = jobs
         self.view_for_status = view_for_status
         self.view_for_result = view_for_result
         self.currency = currency
         self.edit_interval = edit_interval
         self.clock = clock
         self._last_edit: dict[int, float] = {}
-        self._pending_edits: dict[int, asyncio.Task[None]] = {}
+        self._pending_edits = BackgroundTasks("status-edit")
 
     async def close(self) -> None:
-        tasks = list(self._pending_edits.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._pending_edits.close()
 
     # -- where a job's messages go -------------------------------------------------------
 
@@ -105,18 +104,18 @@ class DiscordResultChannel:
         if job.status_message_id is None:
             return
         wait = self._last_edit.get(job.id, 0.0) + self.edit_interval - self.clock()
-        if job.state.is_terminal or wait <= 0:
-            pending = self._pending_edits.pop(job.id, None)
-            if pending is not None and pending is not asyncio.current_task():
-                pending.cancel()
+        if job.has_ended or wait <= 0:
+            self._pending_edits.cancel(job.id)
             await self._edit_status(job)
-        elif job.id not in self._pending_edits:
-            self._pending_edits[job.id] = asyncio.create_task(self._edit_later(job.id, wait))
+        elif self._pending_edits.running(job.id) is None:
+            self._pending_edits.spawn(
+                self._edit_later(job.id, wait), name=f"job-{job.id}", key=job.id
+            )
 
     async def _edit_later(self, job_id: int, wait: float) -> None:
         await asyncio.sleep(wait)
-        self._pending_edits.pop(job_id, None)
-        job = await self.store.get(job_id)
+        self._pending_edits.release(job_id)  # a change from now on schedules its own edit
+        job = await self.jobs.get(job_id)
         if job is not None:
             await self._edit_status(job)
 
@@ -126,14 +125,14 @@ class DiscordResultChannel:
             return
         self._last_edit[job.id] = self.clock()
         message = channel.get_partial_message(job.status_message_id)  # type: ignore[union-attr]
-        view = None if job.state.is_terminal else self.view_for_status(job)
+        view = None if job.has_ended else self.view_for_status(job)
         try:
             await message.edit(
                 embed=status_embed(job, currency=self.currency, now=self.clock()), view=view
             )
         except discord.HTTPException as error:
             log.info("job %d: status message not updated (%s)", job.id, error)
-        if job.state.is_terminal:
+        if job.has_ended:
             self._last_edit.pop(job.id, None)
 
     # -- result --------------------------------------------------------------------------
@@ -213,7 +212,7 @@ class DiscordResultChannel:
         content = result_content(
             job, outcome, via_dm=via_dm, channel_mention=f"<#{job.channel_id}>"
         )
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             content=content,
             embed=result_embed(job, outcome),
             allowed_mentions=discord.AllowedMentions(

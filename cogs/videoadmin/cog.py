@@ -1,10 +1,10 @@
-"""`/videoadmin`: a thin adapter over bot.quotas, bot.moderation, bot.usage and bot.job_actions.
+"""`/videoadmin`: a thin adapter over bot.quotas, bot.moderation, bot.usage and bot.jobs.
 
 Discord hides the command from members without Manage Server (its default permission),
 but a server may open it to anyone, so nothing here decides who is a moderator: every
-domain call checks `require_moderator` itself and raises `ModerationError` with a message
-for the member, which the tree's error handler shows privately. Read-only views that have
-no domain check of their own call `require_moderator` first.
+domain call checks `Moderators.require` itself and raises a `UserError` with a message for
+the member, which the tree's error handler shows privately. Read-only views that have no
+domain check of their own call `Moderators.require` first.
 
 Every change answers privately with its audit line (who, what, old → new) and, when the
 server chose a mod-log channel, posts the same line there without pinging anyone.
@@ -22,26 +22,32 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.jobs import Job
-from bot.moderation import AuditEntry, ModerationError, Requester, is_moderator
+from bot.db.audit import AuditEntry
+from bot.errors import InvalidInput
+from bot.jobs.model import Job
 from bot.params import RESOLUTIONS
-from bot.quotas import LIMITS, LimitKind, Window
+from bot.quotas.catalogue import LIMITS, LimitKind, Window
 from bot.usage import TOP_ORDER, Period
-from cogs.video.cog import NO_MENTIONS, requester_of
-from cogs.video.messages import job_choices
+from cogs.shared import (
+    NO_MENTIONS,
+    JobReference,
+    member_requester,
+    post_to_mod_log,
+    requester_of,
+)
 
-from ..modlog import post_to_mod_log
 from . import render
-from .parsing import parse_expiry, parse_job_reference
+from .parsing import parse_expiry
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 20
 EVENTS_PAGE_SIZE = 20
-RECENT_JOBS = 25
+NAME_LOOKUPS = 50
 
 LIMIT_CHOICES = [
     app_commands.Choice(name=render.limit_choice_label(name), value=name) for name in LIMITS
@@ -69,26 +75,14 @@ def _timezones() -> tuple[str, ...]:
 def _scope(role: discord.Role | None, member: discord.Member | None) -> tuple[str, int | None]:
     """Which level a limit command is about: a role, a member, else the server."""
     if role is not None and member is not None:
-        raise ModerationError("Give either `role` or `member`, not both.")
+        raise InvalidInput("Give either `role` or `member`, not both.")
     if role is not None:
         if role.is_default():
-            raise ModerationError("For everyone, leave out `role`: that is the server default.")
+            raise InvalidInput("For everyone, leave out `role`: that is the server default.")
         return "role", role.id
     if member is not None:
         return "member", member.id
     return "server", None
-
-
-def _member_requester(member: discord.Member, guild_id: int) -> Requester:
-    """The member a moderator asks about, as the quota rules see them."""
-    roles = [role for role in member.roles if not role.is_default()]
-    return Requester(
-        user_id=member.id,
-        guild_id=guild_id,
-        channel_id=0,
-        role_ids=tuple(role.id for role in roles),
-        role_names=tuple((role.id, role.name) for role in roles),
-    )
 
 
 @app_commands.guild_only()
@@ -119,6 +113,10 @@ class VideoAdminCog(
     # -- shared --------------------------------------------------------------------------
 
     @property
+    def services(self) -> Services:
+        return self.bot.services
+
+    @property
     def currency(self) -> str:
         return self.bot.settings.currency
 
@@ -128,20 +126,40 @@ class VideoAdminCog(
         await interaction.response.send_message(
             embed=render.change_embed(entry, note), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
-        await post_to_mod_log(self.bot, entry.guild_id, entry.describe())
+        await post_to_mod_log(self.bot, entry.guild_id, render.audit_line(entry))
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
+    async def _names(
+        self, guild: discord.Guild | None, user_ids: set[int], channel_ids: set[int]
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """Display names for a report: members from the cache, else asked of Discord (at
+        most `NAME_LOOKUPS` of them, so a big export can't flood the API); channel names."""
+        users: dict[int, str] = {}
+        lookups = 0
+        for user_id in sorted(user_ids):
+            member = guild.get_member(user_id) if guild else None
+            if member is None and guild is not None and lookups < NAME_LOOKUPS:
+                lookups += 1
+                try:
+                    member = await guild.fetch_member(user_id)
+                except discord.HTTPException:
+                    member = None
+            if member is not None:
+                users[user_id] = member.display_name
+        channels: dict[int, str] = {}
+        for channel_id in channel_ids:
+            channel = guild.get_channel_or_thread(channel_id) if guild else None
+            if channel is not None:
+                channels[channel_id] = channel.name
+        return users, channels
+
     async def _is_moderator(self, interaction: discord.Interaction) -> bool:
         """For autocompletes, which must answer with choices rather than raise."""
-        if interaction.guild_id is None:
-            return False
-        actor = requester_of(interaction)
-        settings = await self.bot.moderation.guild_settings(interaction.guild_id)
-        return is_moderator(actor.can_manage_guild, actor.role_ids, settings)
+        return await self.services.moderators.is_moderator(requester_of(interaction))
 
     # -- /videoadmin limit ---------------------------------------------------------------
 
@@ -162,7 +180,7 @@ class VideoAdminCog(
         member: discord.Member | None = None,
     ) -> None:
         scope, scope_id = _scope(role, member)
-        entry = await self.bot.quotas.set_limit(
+        entry = await self.services.limit_admin.set_limit(
             requester_of(interaction), scope, scope_id, name, value
         )
         await self._changed(interaction, entry)
@@ -193,7 +211,7 @@ class VideoAdminCog(
         member: discord.Member | None = None,
     ) -> None:
         scope, scope_id = _scope(role, member)
-        entry = await self.bot.quotas.clear_limit(requester_of(interaction), scope, scope_id, name)
+        entry = await self.services.limit_admin.clear_limit(requester_of(interaction), scope, scope_id, name)
         await self._changed(interaction, entry)
 
     @limit.command(name="list", description="The limits set here, or those of one role or member")
@@ -208,13 +226,12 @@ class VideoAdminCog(
         member: discord.Member | None = None,
     ) -> None:
         scope, scope_id = (None, None) if role is None and member is None else _scope(role, member)
-        stored = await self.bot.quotas.list_limits(requester_of(interaction), scope, scope_id)
+        stored = await self.services.limit_admin.list_limits(requester_of(interaction), scope, scope_id)
         title = "Limits" + (f" of {render.scope_text(scope, scope_id or 0)}" if scope else "")
         embed = render.limits_embed(stored, title)
         if member is not None:
-            assert interaction.guild_id is not None
-            effective = await self.bot.quotas.effective_limits(
-                _member_requester(member, interaction.guild_id)
+            effective = await self.services.limit_admin.effective_limits(
+                requester_of(interaction), member_requester(member)
             )
             render.effective_field(embed, effective)
         await self._show(interaction, embed)
@@ -223,8 +240,8 @@ class VideoAdminCog(
 
     @settings.command(name="show", description="Moderator role, mod-log, windows, refunds, budget")
     async def settings_show(self, interaction: discord.Interaction) -> None:
-        settings = await self.bot.moderation.require_moderator(requester_of(interaction))
-        budget = await self.bot.quotas.budget(settings.guild_id)
+        settings = await self.services.moderators.require(requester_of(interaction))
+        budget = await self.services.standings.budget(settings.guild_id)
         await self._show(interaction, render.settings_embed(settings, budget, self.currency))
 
     @settings.command(name="modrole", description="The role whose members moderate videos")
@@ -233,8 +250,8 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, role: discord.Role | None = None
     ) -> None:
         if role is not None and role.is_default():
-            raise ModerationError("@everyone can't be the moderator role.")
-        entry = await self.bot.moderation.set_mod_role(
+            raise InvalidInput("@everyone can't be the moderator role.")
+        entry = await self.services.server_settings.set_mod_role(
             requester_of(interaction), role.id if role else None
         )
         await self._changed(interaction, entry)
@@ -252,7 +269,7 @@ class VideoAdminCog(
                     f"⚠️ I can't post in {channel.mention} yet: give me View Channel and "
                     "Send Messages there."
                 )
-        entry = await self.bot.moderation.set_mod_log_channel(
+        entry = await self.services.server_settings.set_mod_log_channel(
             requester_of(interaction), channel.id if channel else None
         )
         await self._changed(interaction, entry, note)
@@ -262,7 +279,7 @@ class VideoAdminCog(
     async def settings_timezone(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]
     ) -> None:
-        entry = await self.bot.moderation.set_timezone(requester_of(interaction), name)
+        entry = await self.services.server_settings.set_timezone(requester_of(interaction), name)
         await self._changed(interaction, entry)
 
     @settings_timezone.autocomplete("name")
@@ -279,7 +296,7 @@ class VideoAdminCog(
     async def settings_resethour(
         self, interaction: discord.Interaction, hour: app_commands.Range[int, 0, 23]
     ) -> None:
-        entry = await self.bot.moderation.set_reset_hour(requester_of(interaction), hour)
+        entry = await self.services.server_settings.set_reset_hour(requester_of(interaction), hour)
         await self._changed(interaction, entry)
 
     @settings.command(
@@ -287,7 +304,7 @@ class VideoAdminCog(
     )
     @app_commands.describe(enabled="On: failed, cancelled and timed-out jobs don't count")
     async def settings_refunds(self, interaction: discord.Interaction, enabled: bool) -> None:
-        entry = await self.bot.moderation.set_refunds(requester_of(interaction), enabled)
+        entry = await self.services.server_settings.set_refunds(requester_of(interaction), enabled)
         await self._changed(interaction, entry)
 
     @settings.command(name="budget", description="Monthly estimated-cost budget of the server")
@@ -297,9 +314,9 @@ class VideoAdminCog(
         interaction: discord.Interaction,
         amount: app_commands.Range[float, 0, 1_000_000] | None = None,
     ) -> None:
-        entry = await self.bot.moderation.set_monthly_budget(requester_of(interaction), amount)
+        entry = await self.services.server_settings.set_monthly_budget(requester_of(interaction), amount)
         assert interaction.guild_id is not None
-        budget = await self.bot.quotas.budget(interaction.guild_id)
+        budget = await self.services.standings.budget(interaction.guild_id)
         await self._changed(interaction, entry, render.budget_text(budget, self.currency))
 
     # -- /videoadmin channels ------------------------------------------------------------
@@ -309,7 +326,7 @@ class VideoAdminCog(
     async def channels_allow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        entry = await self.bot.moderation.allow_channel(requester_of(interaction), channel.id)
+        entry = await self.services.server_settings.allow_channel(requester_of(interaction), channel.id)
         await self._changed(interaction, entry)
 
     @channels.command(name="disallow", description="Take a channel off the allowed list")
@@ -317,12 +334,12 @@ class VideoAdminCog(
     async def channels_disallow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        entry = await self.bot.moderation.disallow_channel(requester_of(interaction), channel.id)
+        entry = await self.services.server_settings.disallow_channel(requester_of(interaction), channel.id)
         await self._changed(interaction, entry)
 
     @channels.command(name="list", description="Where members may generate videos")
     async def channels_list(self, interaction: discord.Interaction) -> None:
-        settings = await self.bot.moderation.require_moderator(requester_of(interaction))
+        settings = await self.services.moderators.require(requester_of(interaction))
         embed = render.listing("Generation channels", [render.channels_text(settings)], "")
         await self._show(interaction, embed)
 
@@ -342,7 +359,7 @@ class VideoAdminCog(
         expires: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
         expires_at = parse_expiry(expires, self.bot.clock())
-        entry = await self.bot.moderation.block_member(
+        entry = await self.services.member_blocks.block(
             requester_of(interaction), member.id, reason, expires_at
         )
         await self._changed(interaction, entry)
@@ -350,12 +367,12 @@ class VideoAdminCog(
     @block.command(name="remove", description="Let a blocked member generate again")
     @app_commands.describe(member="Who to unblock")
     async def block_remove(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        entry = await self.bot.moderation.unblock_member(requester_of(interaction), member.id)
+        entry = await self.services.member_blocks.unblock(requester_of(interaction), member.id)
         await self._changed(interaction, entry)
 
     @block.command(name="list", description="Members blocked from generating, and why")
     async def block_list(self, interaction: discord.Interaction) -> None:
-        blocks = await self.bot.moderation.list_blocks(requester_of(interaction))
+        blocks = await self.services.member_blocks.listed(requester_of(interaction))
         await self._show(interaction, render.blocks_embed(blocks))
 
     # -- /videoadmin filter --------------------------------------------------------------
@@ -372,7 +389,7 @@ class VideoAdminCog(
         pattern: app_commands.Range[str, 1, 200],
         kind: str = "word",
     ) -> None:
-        _, entry = await self.bot.moderation.add_blocked_pattern(
+        _, entry = await self.services.prompt_filter.add(
             requester_of(interaction), pattern, kind
         )
         await self._changed(interaction, entry)
@@ -382,7 +399,7 @@ class VideoAdminCog(
     async def filter_remove(
         self, interaction: discord.Interaction, pattern: app_commands.Range[int, 1]
     ) -> None:
-        entry = await self.bot.moderation.remove_blocked_pattern(requester_of(interaction), pattern)
+        entry = await self.services.prompt_filter.remove(requester_of(interaction), pattern)
         await self._changed(interaction, entry)
 
     @filter_remove.autocomplete("pattern")
@@ -391,7 +408,7 @@ class VideoAdminCog(
     ) -> list[app_commands.Choice[int]]:
         if not await self._is_moderator(interaction):
             return []
-        patterns = await self.bot.moderation.list_blocked_patterns(requester_of(interaction))
+        patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         needle = str(current).strip().lstrip("#").lower()
         return [
             app_commands.Choice(name=render.clip(f"#{p.id} {p.kind}: {p.pattern}", 100), value=p.id)
@@ -401,7 +418,7 @@ class VideoAdminCog(
 
     @filter.command(name="list", description="The blocked words and patterns")
     async def filter_list(self, interaction: discord.Interaction) -> None:
-        patterns = await self.bot.moderation.list_blocked_patterns(requester_of(interaction))
+        patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         await self._show(interaction, render.patterns_embed(patterns))
 
     @filter.command(name="events", description="Prompts refused for a blocked word, newest first")
@@ -412,7 +429,7 @@ class VideoAdminCog(
         member: discord.Member | None = None,
         page: app_commands.Range[int, 1, 1000] = 1,
     ) -> None:
-        events = await self.bot.moderation.list_blocked_prompt_events(
+        events = await self.services.prompt_filter.refusals(
             requester_of(interaction),
             limit=EVENTS_PAGE_SIZE,
             offset=(page - 1) * EVENTS_PAGE_SIZE,
@@ -426,7 +443,7 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, period: str, previous: bool
     ) -> Period:
         assert interaction.guild_id is not None
-        return await self.bot.usage.period(interaction.guild_id, period, previous=previous)
+        return await self.services.usage.period(interaction.guild_id, period, previous=previous)
 
     @usage.command(name="member", description="What one member generated in a period")
     @app_commands.describe(
@@ -443,7 +460,7 @@ class VideoAdminCog(
         previous: bool = False,
     ) -> None:
         span = await self._period(interaction, period, previous)
-        report = await self.bot.usage.member_usage(requester_of(interaction), member.id, span)
+        report = await self.services.usage.member_usage(requester_of(interaction), member.id, span)
         await self._show(interaction, render.member_usage_embed(report, self.currency))
 
     @usage.command(name="server", description="What the server generated, and spend vs budget")
@@ -456,7 +473,7 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, period: str = "month", previous: bool = False
     ) -> None:
         span = await self._period(interaction, period, previous)
-        report = await self.bot.usage.server_usage(requester_of(interaction), span)
+        report = await self.services.usage.server_usage(requester_of(interaction), span)
         await self._show(interaction, render.server_usage_embed(report, self.currency))
 
     @usage.command(name="top", description="The members who generated the most")
@@ -476,7 +493,7 @@ class VideoAdminCog(
         count: app_commands.Range[int, 1, 25] = 10,
     ) -> None:
         span = await self._period(interaction, period, previous)
-        top = await self.bot.usage.top_members(requester_of(interaction), span, by=by, limit=count)
+        top = await self.services.usage.top_members(requester_of(interaction), span, by=by, limit=count)
         await self._show(interaction, render.top_embed(top, span, by, self.currency))
 
     @usage.command(name="export", description="Every job of a period as a CSV file")
@@ -489,7 +506,9 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, period: str = "month", previous: bool = False
     ) -> None:
         span = await self._period(interaction, period, previous)
-        data = await self.bot.usage.export_csv(requester_of(interaction), span)
+        data = await self.services.usage.export_csv(
+            requester_of(interaction), span, names=functools.partial(self._names, interaction.guild)
+        )
         rows = max(0, data.count(b"\n") - 1)
         filename = f"video-usage-{interaction.guild_id}-{span.window}-{int(span.start)}.csv"
         await interaction.response.send_message(
@@ -501,19 +520,19 @@ class VideoAdminCog(
     # -- /videoadmin job -----------------------------------------------------------------
 
     @job.command(name="cancel", description="Stop a running job (anyone's, for moderators)")
-    @app_commands.describe(job="The job (#number); start typing to pick from recent jobs")
+    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one")
     async def job_cancel(
-        self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
+        self, interaction: discord.Interaction, job: app_commands.Transform[Job, JobReference]
     ) -> None:
-        result = await self.bot.service.cancel(requester_of(interaction), parse_job_reference(job))
+        result = await self.services.job_service.cancel(requester_of(interaction), job.id)
         await self._job_done(interaction, result.job, "Cancelled", result.audit)
 
     @job.command(name="delete", description="Delete a finished job and its messages")
-    @app_commands.describe(job="The job (#number); start typing to pick from recent jobs")
+    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one")
     async def job_delete(
-        self, interaction: discord.Interaction, job: app_commands.Range[str, 1, 100]
+        self, interaction: discord.Interaction, job: app_commands.Transform[Job, JobReference]
     ) -> None:
-        result = await self.bot.service.delete(requester_of(interaction), parse_job_reference(job))
+        result = await self.services.job_service.delete(requester_of(interaction), job.id)
         await self._job_done(interaction, result.job, "Deleted", result.audit)
         await self._delete_job_messages(result.job)
 
@@ -543,22 +562,6 @@ class VideoAdminCog(
             except discord.HTTPException as error:
                 log.info("job %d: message %d not deleted (%s)", job.id, message_id, error)
 
-    @job_cancel.autocomplete("job")
-    @job_delete.autocomplete("job")
-    async def job_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Moderators pick from the server's recent jobs; anyone else from their own."""
-        if interaction.guild_id is None:
-            return []
-        if await self._is_moderator(interaction):
-            jobs = self.bot.store.recent_in_guild(interaction.guild_id, limit=RECENT_JOBS)
-        else:
-            jobs = self.bot.store.recent_for_user(
-                interaction.user.id, interaction.guild_id, limit=RECENT_JOBS
-            )
-        return await job_choices(jobs, current, value=lambda job: str(job.id))
-
     # -- /videoadmin quota ---------------------------------------------------------------
 
     @quota.command(name="grant", description="Extra quota for a member in the current window")
@@ -579,7 +582,7 @@ class VideoAdminCog(
         seconds: app_commands.Range[int, 0, 1_000_000] = 0,
         cost: app_commands.Range[float, 0, 1_000_000] = 0.0,
     ) -> None:
-        entry = await self.bot.quotas.grant(
+        entry = await self.services.limit_admin.grant(
             requester_of(interaction),
             member.id,
             window,
@@ -600,7 +603,7 @@ class VideoAdminCog(
         member: discord.Member,
         window: str | None = None,
     ) -> None:
-        entry = await self.bot.quotas.reset(requester_of(interaction), member.id, window)
+        entry = await self.services.limit_admin.reset(requester_of(interaction), member.id, window)
         await self._changed(interaction, entry)
 
     # -- /videoadmin audit ---------------------------------------------------------------
@@ -615,7 +618,7 @@ class VideoAdminCog(
         member: discord.Member | None = None,
         page: app_commands.Range[int, 1, 1000] = 1,
     ) -> None:
-        entries = await self.bot.moderation.list_audit(
+        entries = await self.services.audit.listed(
             requester_of(interaction),
             limit=AUDIT_PAGE_SIZE,
             offset=(page - 1) * AUDIT_PAGE_SIZE,

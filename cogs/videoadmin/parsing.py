@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.durations import parse_duration
-from bot.moderation import ModerationError
+from bot.errors import InvalidInput
 
 _NO_EXPIRY = {"", "never", "none", "permanent", "forever"}
 
@@ -17,18 +17,10 @@ def parse_expiry(text: str | None, now: float) -> float | None:
     try:
         seconds = parse_duration(raw)
     except ValueError:
-        raise ModerationError(
+        raise InvalidInput(
             f"`{raw[:40]}` is not a length of time: use e.g. `30m`, `12h`, `7d`, `2w` or "
             "`1d12h` (or leave it empty for no expiry)."
         ) from None
     if seconds <= 0:
-        raise ModerationError("The block must last longer than that.")
+        raise InvalidInput("The block must last longer than that.")
     return now + seconds
-
-
-def parse_job_reference(text: str) -> int:
-    """A job as the autocomplete gives it (``42``) or as a member writes it (``#42``)."""
-    raw = text.strip().lstrip("#").split(" ", 1)[0]
-    if not raw.isdigit():
-        raise ModerationError(f"`{text[:40]}` is not a job number: pick one from the list.")
-    return int(raw)

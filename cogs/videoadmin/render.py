@@ -5,28 +5,129 @@ Every Discord size limit (title 256, description 4096, field 1024) is respected 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 
 import discord
 
-from bot.moderation import (
-    AuditEntry,
-    BlockedPattern,
-    BlockedPromptEvent,
-    GuildSettings,
-    MemberBlock,
-)
-from bot.quotas import LIMITS, BudgetStanding, LimitSetting, discord_time, format_money
-from bot.usage import MemberUsage, Period, ServerUsage, UsageTotals
-from cogs.video.messages import clip
+from bot.db.audit import AuditEntry
+from bot.db.blocks import MemberBlock
+from bot.db.filters import BlockedPattern, BlockedPromptEvent
+from bot.db.jobs import LedgerTotals
+from bot.db.limits import StoredLimit
+from bot.db.servers import GuildSettings
+from bot.markup import discord_time
+from bot.markup import money as format_money
+from bot.moderation.audit import AuditAction
+from bot.quotas.catalogue import LIMITS
+from bot.quotas.counting import BudgetStanding
+from bot.quotas.resolution import EffectiveLimits
+from bot.usage import MemberUsage, Period, ServerUsage
+from cogs.shared import clip
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
 
 
+# -- the audit log, from raw values to a sentence -----------------------------------------
+
+
+def _target(target: str) -> str:
+    kind, _, ident = target.partition(":")
+    return {
+        "user": f"<@{ident}>",
+        "role": f"role <@&{ident}>",
+        "channel": f"<#{ident}>",
+        "server": "the server",
+        "pattern": f"#{ident}",
+    }.get(kind, target)
+
+
+def _block_text(value: str) -> str:
+    block = json.loads(value)
+    expires = block.get("expires_at")
+    until = f"until {discord_time(expires, 'f')}" if expires is not None else "no expiry"
+    return f"{block['reason']} ({until})"
+
+
+def _grant_text(value: str) -> str:
+    g = json.loads(value)
+    return f"+{g['generations']} videos, +{g['seconds']}s, +{g['cost']:g} cost"
+
+
+def _reset_text(value: str) -> str:
+    if value == "0":
+        return value
+    return "; ".join(
+        f"{window}: {u['generations']:g} videos, {u['seconds']:g}s, {u['cost']:.2f}"
+        for window, u in json.loads(value).items()
+    )
+
+
+def _deleted_text(value: str) -> str:
+    job = json.loads(value)
+    return f"{job['outcome']}: “{job['prompt']}”"
+
+
+# What each action's sentence says, given the entry's subject; and how its values read.
+_SENTENCES: dict[str, Callable[[str | None], str]] = {
+    AuditAction.LIMIT_SET: lambda s: f"set the limit {s} for",
+    AuditAction.LIMIT_CLEAR: lambda s: f"cleared the limit {s} for",
+    AuditAction.MOD_ROLE: lambda s: "set the moderator role of",
+    AuditAction.MOD_LOG: lambda s: "set the mod-log channel of",
+    AuditAction.TIMEZONE: lambda s: "set the time zone of",
+    AuditAction.RESET_HOUR: lambda s: "set the reset hour of",
+    AuditAction.REFUNDS: lambda s: "set refunds for",
+    AuditAction.BUDGET: lambda s: "set the monthly budget of",
+    AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
+    AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
+    AuditAction.BLOCK: lambda s: "blocked",
+    AuditAction.UNBLOCK: lambda s: "unblocked",
+    AuditAction.FILTER_ADD: lambda s: f"blocked the {s}",
+    AuditAction.FILTER_REMOVE: lambda s: f"unblocked the {s}",
+    AuditAction.QUOTA_GRANT: lambda s: f"granted extra {s} quota to",
+    AuditAction.QUOTA_RESET: lambda s: f"reset the {s} quota of",
+    AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
+    AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
+}
+_VALUES: dict[str, Callable[[str], str]] = {
+    AuditAction.MOD_ROLE: lambda v: f"<@&{v}>",
+    AuditAction.MOD_LOG: lambda v: f"<#{v}>",
+    AuditAction.REFUNDS: lambda v: "on" if v == "1" else "off",
+    AuditAction.BLOCK: _block_text,
+    AuditAction.UNBLOCK: _block_text,
+    AuditAction.QUOTA_GRANT: _grant_text,
+    AuditAction.QUOTA_RESET: _reset_text,
+    AuditAction.JOB_DELETE: _deleted_text,
+}
+
+
+def _value(action: str, value: str | None) -> str:
+    if value is None:
+        return "(none)"
+    shown = _VALUES.get(action)
+    try:
+        return shown(value) if shown else value
+    except (ValueError, KeyError, TypeError):
+        return value  # an older row's text
+
+
+def audit_line(entry: AuditEntry) -> str:
+    """One line for the mod-log channel or an audit listing: when, who, what, old → new."""
+    sentence = _SENTENCES.get(entry.action)
+    action = sentence(entry.subject) if sentence else entry.action
+    change = ""
+    if entry.old_value is not None or entry.new_value is not None:
+        change = f": {_value(entry.action, entry.old_value)} → {_value(entry.action, entry.new_value)}"
+    return (
+        f"{discord_time(entry.at, 'f')} <@{entry.actor_id}> {action} "
+        f"{_target(entry.target)}{change}"
+    )
+
+
 def change_embed(entry: AuditEntry, note: str | None = None) -> discord.Embed:
     """The reply to a change: the audit line itself (who, what, old → new)."""
-    description = entry.describe()
+    description = audit_line(entry)
     if note:
         description += f"\n\n{note}"
     return discord.Embed(title="✅ Done", description=clip(description, 4096), colour=CHANGED)
@@ -51,9 +152,9 @@ def scope_text(scope: str, scope_id: int) -> str:
     )
 
 
-def limits_embed(settings: Sequence[LimitSetting], title: str) -> discord.Embed:
+def limits_embed(settings: Sequence[StoredLimit], title: str) -> discord.Embed:
     lines = [
-        f"**{scope_text(s.scope, s.scope_id)}** · `{s.name}` = **{s.display}** "
+        f"**{scope_text(s.scope, s.scope_id)}** · `{s.name}` = **{s.value}** "
         f"(by <@{s.updated_by}> {discord_time(s.updated_at)})"
         for s in settings
     ]
@@ -65,10 +166,10 @@ def limits_embed(settings: Sequence[LimitSetting], title: str) -> discord.Embed:
     )
 
 
-def effective_field(embed: discord.Embed, effective: dict) -> None:
+def effective_field(embed: discord.Embed, effective: EffectiveLimits) -> None:
     """Add what applies to one member, and who set it."""
     lines = [
-        f"`{name}`: {limit.display} ({limit.scope})"
+        f"`{name}`: {limit.value} ({limit.scope})"
         for name, limit in effective.items()
         if limit.scope != "default"
     ]
@@ -150,7 +251,7 @@ def period_text(period: Period) -> str:
     return f"{discord_time(period.start, 'f')} – {discord_time(period.end, 'f')}"
 
 
-def totals_lines(totals: UsageTotals, currency: str) -> list[str]:
+def totals_lines(totals: LedgerTotals, currency: str) -> list[str]:
     return [
         f"Videos: **{totals.counted}** counted of {totals.jobs} asked "
         f"({totals.succeeded} succeeded, {totals.refunded} refunded)",
@@ -198,7 +299,7 @@ def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str
 def audit_embed(entries: Sequence[AuditEntry], page: int) -> discord.Embed:
     return listing(
         "Moderation audit (most recent first)",
-        [entry.describe() for entry in entries],
+        [audit_line(entry) for entry in entries],
         "Nothing recorded on this page." if page > 1 else "Nothing recorded yet.",
         footer=f"Page {page}",
     )

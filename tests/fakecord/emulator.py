@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.clock import ManualClock
+
 from . import limits
 from .gateway import Gateway
 from .interactions import (
@@ -32,7 +34,7 @@ from .interactions import (
 )
 from .limits import ApiError
 from .rest import API, Rest, json_response
-from .world import Attachment, Channel, Clock, Guild, Member, Message, User, World
+from .world import Attachment, Channel, Guild, Member, Message, User, World
 
 ACK_TIMEOUT = "ack_timeout"  # the violation code of an interaction nobody answered in 3 s
 
@@ -103,7 +105,7 @@ class FakeDiscord:
 
     def __init__(self, *, token: str | None = None, bot_name: str = "FakeBot",
                  heartbeat_interval_ms: int = 41250) -> None:
-        self.clock = Clock()
+        self.clock = ManualClock.realtime()
         self.world = World(self.clock, bot_name=bot_name)
         self.world.emit = self.dispatch
         self.token = token or f"fakecord.{secrets.token_urlsafe(24)}"

@@ -11,12 +11,13 @@ import datetime as dt
 import hashlib
 import itertools
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
+
+from bot.clock import ManualClock
 
 from . import limits
 
@@ -55,33 +56,8 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
-class Clock:
-    """Real monotonic time plus an offset a test can move forward (``advance``)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self._listeners: list[Callable[[], None]] = []
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.offset
-
-    def time(self) -> float:
-        """Wall-clock seconds (for timestamps, snowflakes and signed URLs)."""
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
-        self.offset += seconds
-        for listener in list(self._listeners):
-            listener()
-
-    def on_advance(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-
 class Snowflakes:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self._clock = clock
         self._last = 0
 
@@ -647,8 +623,8 @@ class Guild:
 class World:
     """All the state: users, guilds, channels (guild and DM) and the bot's identity."""
 
-    def __init__(self, clock: Clock | None = None, *, bot_name: str = "FakeBot") -> None:
-        self.clock = clock or Clock()
+    def __init__(self, clock: ManualClock | None = None, *, bot_name: str = "FakeBot") -> None:
+        self.clock = clock or ManualClock.realtime()
         self.ids = Snowflakes(self.clock)
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}

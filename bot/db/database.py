@@ -1,0 +1,155 @@
+"""The database: one SQLite file in WAL mode, versioned migrations, parameterised SQL only.
+
+Two connections: the *writer* runs every transaction (``BEGIN IMMEDIATE``, one at a time),
+and the *reader* answers plain reads. A read through the reader never sees the writer's
+uncommitted work, so a lookup that runs while another coroutine holds a transaction open
+reads the last committed state, never half of someone else's change. Repositories take an
+optional `Connection` so a caller can run several of them inside one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | Mapping[str, Any]
+Row = aiosqlite.Row
+Migration = str | Callable[["Connection"], Awaitable[None]]
+
+
+class Connection:
+    """What a repository talks to: one connection, inside a transaction or not."""
+
+    def __init__(self, raw: aiosqlite.Connection) -> None:
+        self._raw = raw
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._raw.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._raw.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row (``None`` when there is no row)."""
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        async with self._raw.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._raw.executemany(sql, rows)
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an ``INSERT ... RETURNING id``; return the new row's id."""
+        row = await self.fetchone(sql, params)
+        assert row is not None, "an INSERT ... RETURNING id returns its row"
+        return int(row[0])
+
+
+class Database:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self.reader = Connection(reader)
+
+    @classmethod
+    async def open(cls, path: str | Path, migrations: Sequence[Migration] | None = None) -> Database:
+        """Open (creating if needed) the database and bring its schema up to date."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        try:
+            await Connection(writer).fetchval("PRAGMA journal_mode=WAL")
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        database = cls(writer, reader)
+        if migrations is None:
+            from bot.db.migrations import MIGRATIONS
+
+            migrations = MIGRATIONS
+        try:
+            await database.migrate(migrations)
+        except BaseException:
+            await database.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front so
+        a check and the write that depends on it cannot be interleaved by another process."""
+        async with self._write_lock:
+            conn = Connection(self._writer)
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def writing(self, conn: Connection | None) -> AsyncIterator[Connection]:
+        """``conn`` when the caller already holds a transaction, else a new one."""
+        if conn is not None:
+            yield conn
+            return
+        async with self.transaction() as own:
+            yield own
+
+    def read(self, conn: Connection | None) -> Connection:
+        """``conn`` inside a caller's transaction (it sees its own writes), else the reader."""
+        return conn if conn is not None else self.reader
+
+    async def schema_version(self) -> int:
+        return int(await self.reader.fetchval("PRAGMA user_version"))
+
+    async def migrate(self, migrations: Sequence[Migration]) -> int:
+        """Apply the migrations this file has not seen yet; return the schema version."""
+        version = await self.schema_version()
+        for number, step in enumerate(migrations[version:], start=version + 1):
+            async with self.transaction() as conn:
+                if isinstance(step, str):
+                    for statement in _statements(step):
+                        await conn.execute(statement)
+                else:
+                    await step(conn)
+                await conn.execute(f"PRAGMA user_version = {int(number)}")
+            log.info("database migrated to schema version %d", number)
+        return max(version, len(migrations))
+
+
+async def _connect(path: str | Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    try:
+        for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+            await Connection(conn).execute(f"PRAGMA {pragma}")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

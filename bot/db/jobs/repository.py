@@ -1,0 +1,311 @@
+"""Every write to a job and every lookup of one.
+
+A job is written before anything is sent to the provider, and every later step is a
+compare-and-set on its state that the lifecycle allows (`bot.jobs.lifecycle`), so a crash at
+any instant leaves a row the scheduler can pick up again, and two coroutines can never both
+move the same job forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from bot.clock import Clock
+from bot.db.database import Connection, Database, Row
+from bot.jobs.lifecycle import JobOutcome, JobState, check_transition
+from bot.jobs.model import Job, NewJob
+from bot.params import GenerationRequest, canonical_payload
+
+Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
+
+# Columns a caller may set through `transition`; names never come from user input.
+_UPDATABLE = frozenset(
+    {
+        "request_id",
+        "status_message_id",
+        "provider_status",
+        "error",
+        "cancelled_by",
+        "result_url",
+        "thumbnail_url",
+        "result_message_id",
+        "delivered_via",
+        "submitted_at",
+        "finished_at",
+        "delivered_at",
+        "next_check_at",
+        "failed_checks",
+    }
+)
+
+
+class JobRepository:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- accepting ---------------------------------------------------------------------
+
+    async def accept(
+        self, new: NewJob, *, deadline_seconds: float, admission: Admission | None = None
+    ) -> Job:
+        """Store a job in state ACCEPTED, due ``new.first_step_after`` seconds from now.
+
+        ``admission`` runs inside the same transaction (quota checks and reservations); if it
+        raises, nothing is written and the exception propagates.
+        """
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            if admission is not None:
+                await admission(conn, new, now)
+            job_id = await conn.insert(
+                """
+                INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
+                                  payload_json, duration, resolution, origin, parent_job_id,
+                                  estimated_cost, state, created_at, updated_at,
+                                  next_check_at, deadline_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING id
+                """,
+                (
+                    new.guild_id,
+                    new.channel_id,
+                    new.user_id,
+                    new.model,
+                    new.request.to_json(),
+                    canonical_payload(new.request.to_payload()),
+                    new.request.duration,
+                    new.request.resolution,
+                    str(new.origin),
+                    new.parent_job_id,
+                    new.estimated_cost,
+                    JobState.ACCEPTED.value,
+                    now,
+                    now,
+                    now + new.first_step_after,
+                    now + deadline_seconds,
+                ),
+            )
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def get(self, job_id: int, conn: Connection | None = None) -> Job | None:
+        row = await self.db.read(conn).fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def get_by_request_id(self, request_id: str) -> Job | None:
+        row = await self.db.reader.fetchone(
+            "SELECT * FROM jobs WHERE request_id = ?", (request_id,)
+        )
+        return _job(row) if row else None
+
+    async def get_by_message(self, message_id: int) -> Job | None:
+        """The job whose status or result message this is."""
+        row = await self.db.reader.fetchone(
+            "SELECT * FROM jobs WHERE status_message_id = ? OR result_message_id = ? "
+            "ORDER BY id LIMIT 1",
+            (message_id, message_id),
+        )
+        return _job(row) if row else None
+
+    async def known_request_ids(self, request_ids: Iterable[str]) -> set[str]:
+        ids = list(request_ids)
+        if not ids:
+            return set()
+        placeholders = ",".join("?" for _ in ids)
+        rows = await self.db.reader.fetchall(
+            f"SELECT request_id FROM jobs WHERE request_id IN ({placeholders})",  # noqa: S608
+            ids,
+        )
+        return {row[0] for row in rows}
+
+    async def recent_for_user(
+        self, user_id: int, guild_id: int | None, *, limit: int, offset: int = 0
+    ) -> list[Job]:
+        rows = await self.db.reader.fetchall(
+            "SELECT * FROM jobs WHERE user_id = ? AND guild_id IS ? "
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (user_id, guild_id, limit, offset),
+        )
+        return [_job(r) for r in rows]
+
+    async def recent_in_guild(self, guild_id: int, *, limit: int) -> list[Job]:
+        rows = await self.db.reader.fetchall(
+            "SELECT * FROM jobs WHERE guild_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [_job(r) for r in rows]
+
+    async def count_for_user(self, user_id: int, guild_id: int | None) -> int:
+        return int(
+            await self.db.reader.fetchval(
+                "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND guild_id IS ?",
+                (user_id, guild_id),
+            )
+        )
+
+    # -- the scheduler's due times -----------------------------------------------------
+
+    async def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[Job]:
+        """Take the jobs whose next step is due and push their due time ``lease_seconds``
+        ahead, so that a crash while one is being handled only delays it: the lease runs
+        out and the job is taken again."""
+        async with self.db.transaction() as conn:
+            rows = await conn.fetchall(
+                "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+                "ORDER BY next_check_at LIMIT ?",
+                (now, limit),
+            )
+            ids = [row[0] for row in rows]
+            await conn.executemany(
+                "UPDATE jobs SET next_check_at = ? WHERE id = ?",
+                [(now + lease_seconds, job_id) for job_id in ids],
+            )
+        jobs = [await self.get(job_id) for job_id in ids]
+        return [job for job in jobs if job is not None]
+
+    async def make_all_due(self, now: float) -> int:
+        """At start: every job with a next step is due now (its lease belonged to a process
+        that is gone). Returns how many jobs will resume."""
+        async with self.db.transaction() as conn:
+            return await conn.execute(
+                "UPDATE jobs SET next_check_at = ? WHERE next_check_at IS NOT NULL", (now,)
+            )
+
+    async def next_due_at(self) -> float | None:
+        value = await self.db.reader.fetchval(
+            "SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL"
+        )
+        return None if value is None else float(value)
+
+    # -- moving a job forward ----------------------------------------------------------
+
+    async def transition(
+        self,
+        job_id: int,
+        *,
+        from_states: Iterable[JobState],
+        to_state: JobState | None = None,
+        outcome: JobOutcome | None = None,
+        count_attempt: bool = False,
+        count_poll: bool = False,
+        count_delivery: bool = False,
+        **fields: Any,
+    ) -> Job | None:
+        """Compare-and-set: apply the change only if the job is still in one of
+        ``from_states``. Returns the updated job, or ``None`` if someone else moved it first.
+        Raises `IllegalTransition` for a move the lifecycle does not allow."""
+        states = frozenset(from_states)
+        check_transition(states, to_state, outcome)
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ["updated_at = ?"]
+        values: list[Any] = [self.clock()]
+        if to_state is not None:
+            assignments.append("state = ?")
+            values.append(to_state.value)
+        if outcome is not None:
+            assignments.append("outcome = ?")
+            values.append(outcome.value)
+        if count_attempt:
+            assignments.append("attempts = attempts + 1")
+        if count_poll:
+            assignments.append("poll_count = poll_count + 1")
+        if count_delivery:
+            assignments.append("delivery_attempts = delivery_attempts + 1")
+        for name, value in fields.items():
+            assignments.append(f"{name} = ?")
+            values.append(value)
+        placeholders = ",".join("?" for _ in states)
+        sql = (
+            f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
+            f"WHERE id = ? AND state IN ({placeholders})"
+        )
+        async with self.db.transaction() as conn:
+            changed = await conn.execute(sql, [*values, job_id, *(s.value for s in states)])
+        return await self.get(job_id) if changed else None
+
+    async def set_status_message(self, job_id: int, message_id: int) -> None:
+        """Record the job's public status message; a job still waiting for it is due now."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE jobs SET status_message_id = ?, updated_at = ?, "
+                "next_check_at = CASE WHEN state = ? THEN ? ELSE next_check_at END WHERE id = ?",
+                (message_id, now, JobState.ACCEPTED.value, now, job_id),
+            )
+
+    # -- removing ----------------------------------------------------------------------
+
+    async def delete_unsent(self, job_id: int) -> bool:
+        """Remove a job that was never sent to the provider; False if it already was."""
+        async with self.db.transaction() as conn:
+            changed = await conn.execute(
+                "DELETE FROM jobs WHERE id = ? AND state = ?", (job_id, JobState.ACCEPTED.value)
+            )
+        return changed > 0
+
+    async def archive_and_delete(
+        self, job_id: int, *, deleted_by: int, now: float, conn: Connection
+    ) -> bool:
+        """Move a settled job (its outcome posted, or never postable) to ``deleted_jobs``,
+        which keeps what it counted, so a deletion never gives back quota or budget that
+        was spent. False, and nothing changed, when the job isn't settled (or is gone)."""
+        settled = [JobState.DELIVERED.value, JobState.UNDELIVERABLE.value]
+        moved = await conn.execute(
+            "INSERT INTO deleted_jobs (job_id, guild_id, channel_id, user_id, outcome, "
+            "request_id, duration, resolution, estimated_cost, created_at, deleted_by, "
+            "deleted_at) SELECT id, guild_id, channel_id, user_id, outcome, request_id, "
+            "duration, resolution, estimated_cost, created_at, ?, ? "
+            "FROM jobs WHERE id = ? AND state IN (?, ?)",
+            (deleted_by, now, job_id, *settled),
+        )
+        if moved:
+            await conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        return moved > 0
+
+    async def state_of(self, job_id: int, conn: Connection | None = None) -> JobState | None:
+        value = await self.db.read(conn).fetchval("SELECT state FROM jobs WHERE id = ?", (job_id,))
+        return None if value is None else JobState(value)
+
+
+def _job(row: Row) -> Job:
+    return Job(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        request=GenerationRequest.from_json(row["params_json"]),
+        payload_json=row["payload_json"],
+        model=row["model"],
+        state=JobState(row["state"]),
+        outcome=JobOutcome(row["outcome"]) if row["outcome"] else None,
+        origin=row["origin"],
+        parent_job_id=row["parent_job_id"],
+        estimated_cost=row["estimated_cost"],
+        request_id=row["request_id"],
+        status_message_id=row["status_message_id"],
+        provider_status=row["provider_status"],
+        error=row["error"],
+        cancelled_by=row["cancelled_by"],
+        result_url=row["result_url"],
+        thumbnail_url=row["thumbnail_url"],
+        result_message_id=row["result_message_id"],
+        delivered_via=row["delivered_via"],
+        attempts=row["attempts"],
+        poll_count=row["poll_count"],
+        failed_checks=row["failed_checks"],
+        delivery_attempts=row["delivery_attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        submitted_at=row["submitted_at"],
+        finished_at=row["finished_at"],
+        delivered_at=row["delivered_at"],
+        next_check_at=row["next_check_at"],
+        deadline_at=row["deadline_at"],
+    )

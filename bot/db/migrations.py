@@ -1,0 +1,272 @@
+"""The database schema, one forward step per entry (tracked with ``PRAGMA user_version``).
+
+Never edit an entry that has shipped: add a new one. An entry is SQL (statements separated
+by ``;``) or an async function of the migration's connection, for rewrites SQL can't say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.db.database import Connection, Migration
+
+
+_MENTION = re.compile(r"<(?:@&|@|#)(\d+)>")
+_BLOCK = re.compile(r"^(?P<reason>.*) \((?:until <t:(?P<until>\d+):f>|no expiry)\)$", re.S)
+_GRANT = re.compile(r"^\+(\d+) videos, \+(\d+)s, \+([\d.eE+-]+) cost$")
+_RESET_PART = re.compile(r"^(day|week|month): ([\d.]+) videos, ([\d.]+)s, ([\d.]+)$")
+# The English action of an old audit row -> its action code; a group captures the subject.
+_OLD_ACTIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^set the limit (\w+) for$"), "limit.set"),
+    (re.compile(r"^cleared the limit (\w+) for$"), "limit.clear"),
+    (re.compile(r"^set the moderator role of$"), "settings.mod_role"),
+    (re.compile(r"^set the mod-log channel of$"), "settings.mod_log"),
+    (re.compile(r"^set the time zone of$"), "settings.timezone"),
+    (re.compile(r"^set the reset hour of$"), "settings.reset_hour"),
+    (re.compile(r"^set refunds for$"), "settings.refunds"),
+    (re.compile(r"^set the monthly budget of$"), "settings.budget"),
+    (re.compile(r"^allowed generation in$"), "channel.allow"),
+    (re.compile(r"^stopped allowing generation in$"), "channel.disallow"),
+    (re.compile(r"^blocked$"), "member.block"),
+    (re.compile(r"^unblocked$"), "member.unblock"),
+    (re.compile(r"^blocked the (word|regex)$"), "filter.add"),
+    (re.compile(r"^unblocked the (word|regex)$"), "filter.remove"),
+    (re.compile(r"^granted extra (day|week|month) quota to$"), "quota.grant"),
+    (re.compile(r"^reset the ([a-z/]+) quota of$"), "quota.reset"),
+    (re.compile(r"^cancelled job #(\d+) of$"), "job.cancel"),
+    (re.compile(r"^deleted job #(\d+) of$"), "job.delete"),
+]
+
+
+def _old_value(action: str, value: str | None) -> str | None:
+    """An old row's value without markup, in the shape `bot.moderation.audit` now writes."""
+    if value is None:
+        return None
+    if action in ("settings.mod_role", "settings.mod_log"):
+        return _MENTION.sub(r"\1", value)
+    if action == "settings.refunds":
+        return {"on": "1", "off": "0"}.get(value, value)
+    if action in ("member.block", "member.unblock"):
+        block = _BLOCK.match(value)
+        if block:
+            until = block["until"]
+            return json.dumps(
+                {"reason": block["reason"], "expires_at": float(until) if until else None}
+            )
+    if action == "quota.grant":
+        grant = _GRANT.match(value)
+        if grant:
+            g, s, c = grant.groups()
+            return json.dumps({"generations": int(g), "seconds": int(s), "cost": float(c)})
+    if action == "quota.reset" and value != "0":
+        used = {}
+        for part in value.split("; "):
+            reset = _RESET_PART.match(part)
+            if not reset:
+                return value
+            window, g, s, c = reset.groups()
+            used[window] = {"generations": float(g), "seconds": float(s), "cost": float(c)}
+        return json.dumps(used)
+    if action == "job.delete":
+        try:
+            job = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(job, dict) and "state" in job:
+            return json.dumps({"outcome": job["state"], "prompt": job.get("prompt", "")})
+    return value
+
+
+async def _audit_markup_to_raw_values(conn: Connection) -> None:
+    """Rewrite audit rows written as English with Discord markup into codes and raw values
+    (ids, Unix times, JSON); the moderators' view renders them. Unknown rows stay as they are."""
+    for row in await conn.fetchall("SELECT id, action, old_value, new_value FROM audit_log"):
+        for pattern, code in _OLD_ACTIONS:
+            match = pattern.match(row["action"])
+            if match is None:
+                continue
+            await conn.execute(
+                "UPDATE audit_log SET action = ?, subject = ?, old_value = ?, new_value = ? "
+                "WHERE id = ?",
+                (
+                    code,
+                    match.group(1) if match.groups() else None,
+                    _old_value(code, row["old_value"]),
+                    _old_value(code, row["new_value"]),
+                    row["id"],
+                ),
+            )
+            break
+
+
+MIGRATIONS: list[Migration] = [
+
+    """
+    CREATE TABLE jobs (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id        TEXT UNIQUE,
+        guild_id          INTEGER,
+        channel_id        INTEGER NOT NULL,
+        user_id           INTEGER NOT NULL,
+        status_message_id INTEGER,
+        model             TEXT NOT NULL,
+        params_json       TEXT NOT NULL,
+        payload_json      TEXT NOT NULL,
+        origin            TEXT NOT NULL DEFAULT 'generate',
+        parent_job_id     INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        estimated_cost    REAL NOT NULL DEFAULT 0,
+        state             TEXT NOT NULL,
+        provider_status   TEXT,
+        error             TEXT,
+        result_url        TEXT,
+        thumbnail_url     TEXT,
+        result_message_id INTEGER,
+        delivered_via     TEXT,
+        delivery_attempts INTEGER NOT NULL DEFAULT 0,
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        poll_count        INTEGER NOT NULL DEFAULT 0,
+        failed_checks     INTEGER NOT NULL DEFAULT 0,
+        created_at        REAL NOT NULL,
+        updated_at        REAL NOT NULL,
+        submitted_at      REAL,
+        finished_at       REAL,
+        delivered_at      REAL,
+        next_check_at     REAL,
+        deadline_at       REAL NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs (next_check_at) WHERE next_check_at IS NOT NULL;
+    CREATE INDEX jobs_by_user ON jobs (user_id, created_at);
+    CREATE INDEX jobs_by_guild ON jobs (guild_id, created_at);
+    """,
+    # Moderation and quotas: server settings, limits per scope, blocks, blocked prompts,
+    # quota grants/resets, the audit log, and the usage of deleted jobs (so deleting a job
+    # never gives back money that was spent).
+    """
+    CREATE TABLE guild_settings (
+        guild_id           INTEGER PRIMARY KEY,
+        mod_role_id        INTEGER,
+        mod_log_channel_id INTEGER,
+        timezone           TEXT NOT NULL DEFAULT 'UTC',
+        reset_hour         INTEGER NOT NULL DEFAULT 0,
+        refunds_enabled    INTEGER NOT NULL DEFAULT 1,
+        monthly_budget     REAL,
+        updated_at         REAL NOT NULL
+    );
+    CREATE TABLE generation_channels (
+        guild_id   INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, channel_id)
+    );
+    CREATE TABLE quota_limits (
+        guild_id   INTEGER NOT NULL,
+        scope      TEXT NOT NULL CHECK (scope IN ('server', 'role', 'member')),
+        scope_id   INTEGER NOT NULL,
+        name       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_by INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (guild_id, scope, scope_id, name)
+    );
+    CREATE TABLE member_blocks (
+        guild_id   INTEGER NOT NULL,
+        user_id    INTEGER NOT NULL,
+        reason     TEXT NOT NULL,
+        expires_at REAL,
+        blocked_by INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE TABLE blocked_patterns (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('word', 'regex')),
+        pattern    TEXT NOT NULL,
+        added_by   INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (guild_id, kind, pattern)
+    );
+    CREATE TABLE blocked_prompt_events (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id       INTEGER NOT NULL,
+        channel_id     INTEGER NOT NULL,
+        user_id        INTEGER NOT NULL,
+        pattern_id     INTEGER,
+        pattern        TEXT NOT NULL,
+        prompt_excerpt TEXT NOT NULL,
+        created_at     REAL NOT NULL
+    );
+    CREATE INDEX blocked_prompt_events_by_guild ON blocked_prompt_events (guild_id, created_at);
+    CREATE TABLE quota_adjustments (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id     INTEGER NOT NULL,
+        user_id      INTEGER NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('grant', 'reset')),
+        window       TEXT NOT NULL CHECK (window IN ('day', 'week', 'month')),
+        window_start REAL NOT NULL,
+        generations  INTEGER NOT NULL DEFAULT 0,
+        seconds      INTEGER NOT NULL DEFAULT 0,
+        cost         REAL NOT NULL DEFAULT 0,
+        actor_id     INTEGER NOT NULL,
+        created_at   REAL NOT NULL
+    );
+    CREATE INDEX quota_adjustments_by_member
+        ON quota_adjustments (guild_id, user_id, window, window_start);
+    CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        actor_id   INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        old_value  TEXT,
+        new_value  TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX audit_log_by_guild ON audit_log (guild_id, created_at);
+    CREATE TABLE deleted_jobs (
+        job_id         INTEGER PRIMARY KEY,
+        guild_id       INTEGER,
+        channel_id     INTEGER NOT NULL,
+        user_id        INTEGER NOT NULL,
+        state          TEXT NOT NULL,
+        request_id     TEXT,
+        seconds        INTEGER NOT NULL,
+        resolution     TEXT NOT NULL,
+        estimated_cost REAL NOT NULL,
+        created_at     REAL NOT NULL,
+        deleted_by     INTEGER NOT NULL,
+        deleted_at     REAL NOT NULL
+    );
+    CREATE INDEX deleted_jobs_by_guild ON deleted_jobs (guild_id, user_id, created_at);
+    CREATE INDEX jobs_by_guild_user ON jobs (guild_id, user_id, created_at);
+    """,
+    # The explicit lifecycle: where a job is (state) apart from how it ended (outcome);
+    # delivery's implicit states become states. Raw values instead of Discord markup: who
+    # cancelled a job is an id, not "<@id>" in its error text. A job's length and resolution
+    # become columns, so accounting reads no JSON.
+    """
+    ALTER TABLE jobs ADD COLUMN outcome TEXT;
+    ALTER TABLE jobs ADD COLUMN cancelled_by INTEGER;
+    ALTER TABLE jobs ADD COLUMN duration INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+    UPDATE jobs SET duration = CAST(json_extract(params_json, '$.duration') AS INTEGER),
+                    resolution = json_extract(params_json, '$.resolution');
+    UPDATE jobs SET outcome = state
+        WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out');
+    UPDATE jobs SET state = CASE
+            WHEN delivered_via = 'undeliverable' THEN 'undeliverable'
+            WHEN delivered_at IS NOT NULL THEN 'delivered'
+            WHEN delivery_attempts > 0 THEN 'posting'
+            ELSE 'finished' END
+        WHERE outcome IS NOT NULL;
+    UPDATE jobs SET cancelled_by = CAST(substr(error, 16, length(error) - 17) AS INTEGER),
+                    error = NULL
+        WHERE error LIKE 'Cancelled by <@%>.';
+    ALTER TABLE deleted_jobs RENAME COLUMN state TO outcome;
+    ALTER TABLE deleted_jobs RENAME COLUMN seconds TO duration;
+    ALTER TABLE audit_log ADD COLUMN subject TEXT
+    """,
+    _audit_markup_to_raw_values,
+]

@@ -1,0 +1,87 @@
+"""The ``guild_settings`` and ``generation_channels`` tables: each server's own settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.db.database import Connection, Database
+
+# Columns of guild_settings a moderator command may change; names never come from input.
+SETTING_COLUMNS = frozenset(
+    {
+        "mod_role_id",
+        "mod_log_channel_id",
+        "timezone",
+        "reset_hour",
+        "refunds_enabled",
+        "monthly_budget",
+    }
+)
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    guild_id: int
+    mod_role_id: int | None = None
+    mod_log_channel_id: int | None = None
+    timezone: str = "UTC"
+    reset_hour: int = 0
+    refunds_enabled: bool = True
+    monthly_budget: float | None = None  # estimated cost; None means no budget
+    allowed_channel_ids: frozenset[int] = frozenset()  # empty: every channel
+
+
+class ServerSettingsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, guild_id: int, *, conn: Connection | None = None) -> GuildSettings:
+        reader = self.db.read(conn)
+        row = await reader.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        channels = await reader.fetchall(
+            "SELECT channel_id FROM generation_channels WHERE guild_id = ?", (guild_id,)
+        )
+        allowed = frozenset(int(r[0]) for r in channels)
+        if row is None:
+            return GuildSettings(guild_id=guild_id, allowed_channel_ids=allowed)
+        return GuildSettings(
+            guild_id=guild_id,
+            mod_role_id=row["mod_role_id"],
+            mod_log_channel_id=row["mod_log_channel_id"],
+            timezone=row["timezone"],
+            reset_hour=row["reset_hour"],
+            refunds_enabled=bool(row["refunds_enabled"]),
+            monthly_budget=row["monthly_budget"],
+            allowed_channel_ids=allowed,
+        )
+
+    async def set_value(
+        self, guild_id: int, column: str, value: Any, *, at: float, conn: Connection
+    ) -> None:
+        if column not in SETTING_COLUMNS:
+            raise ValueError(column)
+        await conn.execute(
+            "INSERT INTO guild_settings (guild_id, updated_at) VALUES (?, ?) "
+            "ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id, at),
+        )
+        await conn.execute(
+            f"UPDATE guild_settings SET {column} = ?, updated_at = ? "  # noqa: S608
+            "WHERE guild_id = ?",
+            (value, at, guild_id),
+        )
+
+    async def add_channel(self, guild_id: int, channel_id: int, *, conn: Connection) -> None:
+        await conn.execute(
+            "INSERT INTO generation_channels (guild_id, channel_id) VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (guild_id, channel_id),
+        )
+
+    async def remove_channel(self, guild_id: int, channel_id: int, *, conn: Connection) -> bool:
+        removed = await conn.execute(
+            "DELETE FROM generation_channels WHERE guild_id = ? AND channel_id = ?",
+            (guild_id, channel_id),
+        )
+        return removed > 0

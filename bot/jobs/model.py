@@ -1,0 +1,106 @@
+"""A generation job as the bot tracks it, from the member's command to the posted result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from bot.jobs.lifecycle import (
+    OUTCOME_LABELS,
+    STATE_LABELS,
+    JobOutcome,
+    JobState,
+)
+from bot.params import GenerationRequest
+
+
+class JobOrigin(enum.StrEnum):
+    """How a job came to be; every origin but GENERATE records its parent job."""
+
+    GENERATE = "generate"
+    REROLL = "reroll"
+    REMIX = "remix"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What the command layer hands the store to accept a job."""
+
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    request: GenerationRequest
+    model: str
+    estimated_cost: float = 0.0
+    parent_job_id: int | None = None
+    origin: str = JobOrigin.GENERATE
+    # Seconds before the scheduler may send it: the command posts its status message first
+    # and then makes it due at once; the delay only matters if that never happens (a crash).
+    first_step_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    request: GenerationRequest
+    payload_json: str
+    model: str
+    state: JobState
+    outcome: JobOutcome | None
+    origin: str
+    parent_job_id: int | None
+    estimated_cost: float
+    request_id: str | None
+    status_message_id: int | None
+    provider_status: str | None
+    error: str | None
+    cancelled_by: int | None
+    result_url: str | None
+    thumbnail_url: str | None
+    result_message_id: int | None
+    delivered_via: str | None
+    attempts: int
+    poll_count: int
+    failed_checks: int  # consecutive status checks that failed (for backoff)
+    delivery_attempts: int
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    finished_at: float | None
+    delivered_at: float | None
+    next_check_at: float | None
+    deadline_at: float
+
+    @property
+    def is_active(self) -> bool:
+        return self.state.is_active
+
+    @property
+    def has_ended(self) -> bool:
+        """The outcome is known (posted or not)."""
+        return self.outcome is not None
+
+    @property
+    def is_delivered(self) -> bool:
+        """Nothing is left to post: the outcome is in the chat, or never can be."""
+        return self.state.is_settled
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is JobOutcome.SUCCEEDED
+
+    @property
+    def phase(self) -> JobState | JobOutcome:
+        """What the member is shown: where a running job is, or how an ended one ended."""
+        return self.outcome if self.outcome is not None else self.state
+
+    @property
+    def display_state(self) -> str:
+        if self.outcome is None:
+            return STATE_LABELS[self.state]
+        if self.outcome is JobOutcome.SUCCEEDED and self.state is JobState.DELIVERED:
+            return "Delivered"
+        return OUTCOME_LABELS[self.outcome]

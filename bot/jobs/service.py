@@ -1,0 +1,239 @@
+"""The use cases behind the commands and buttons, free of Discord: accept a job, look one
+up, re-run one, cancel one, delete one.
+
+The cog turns an interaction into a call here and the answer into a message; everything
+that decides (validation, cost, limits, who may act on which job) happens here. Members act
+on their own jobs; moderators on any job in their server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.clock import Clock
+from bot.db.audit import AuditEntry
+from bot.db.database import Database
+from bot.db.jobs import JobRepository
+from bot.errors import Conflict, NotFound, PermissionDenied, Refused
+from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
+from bot.jobs.model import Job, JobOrigin, NewJob
+from bot.moderation.audit import AuditAction, AuditLog, user_target
+from bot.moderation.requester import Moderators, Requester
+from bot.params import GenerationRequest, validate
+from bot.quotas.admission import Admission
+
+log = logging.getLogger(__name__)
+
+# A new job waits this long for its status message before the scheduler sends it anyway.
+STATUS_MESSAGE_GRACE = 30.0
+# Discord signs attachment links for about a day; older uploads can't be sent again.
+ATTACHMENT_LINK_LIFETIME = 20 * 3600.0
+_JOB_NUMBER = re.compile(r"#?(\d{1,19})")
+_MESSAGE_LINK = re.compile(r"https?://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)")
+
+
+@dataclass(frozen=True)
+class JobActionResult:
+    job: Job  # the job after cancelling, or as it was before deletion
+    audit: AuditEntry | None  # set when a moderator acted on someone else's job
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        jobs: JobRepository,
+        admission: Admission,
+        moderators: Moderators,
+        audit: AuditLog,
+        model: str,
+        prompt_max_chars: int,
+        deadline_seconds: float,
+        clock: Clock,
+        on_due: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.admission = admission
+        self.moderators = moderators
+        self.audit = audit
+        self.model = model
+        self.prompt_max_chars = prompt_max_chars
+        self.deadline_seconds = deadline_seconds
+        self.clock = clock
+        self.on_due = on_due
+
+    # -- starting a job ----------------------------------------------------------------
+
+    async def accept(
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        *,
+        origin: JobOrigin = JobOrigin.GENERATE,
+        parent_job_id: int | None = None,
+    ) -> Job:
+        """Validate, then store the job with its cost estimate; the server's limits are
+        checked and reserved in the same transaction.
+
+        Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
+        """
+        problems = validate(request, prompt_max_chars=self.prompt_max_chars)
+        if problems:
+            raise Refused(*problems)
+        new = NewJob(
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            user_id=requester.user_id,
+            request=request,
+            model=self.model,
+            parent_job_id=parent_job_id,
+            origin=origin,
+            first_step_after=STATUS_MESSAGE_GRACE,
+        )
+        job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
+        log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)
+        return job
+
+    async def status_message_posted(self, job: Job, message_id: int) -> None:
+        """The public status message exists: record it and let the scheduler start."""
+        await self.jobs.set_status_message(job.id, message_id)
+        self.on_due()
+
+    async def abandon(self, job: Job) -> None:
+        """The member never saw the job (Discord refused our answer): forget it, unsent,
+        which also gives its quota back."""
+        if not await self.jobs.delete_unsent(job.id):
+            log.warning("job %d: its status message failed but it was already sent", job.id)
+
+    def rerun_request(self, job: Job, **changes: Any) -> GenerationRequest:
+        """The request of ``job`` again (for a re-roll or remix), if its inputs still exist."""
+        age = self.clock() - job.created_at
+        if job.request.uploaded_media and age > ATTACHMENT_LINK_LIFETIME:
+            raise Refused(
+                "The files this video was made from were uploaded more than a day ago, and "
+                "Discord's links to them have expired. Run `/video generate` again with them."
+            )
+        return job.request.with_changes(**changes)
+
+    # -- finding a job -----------------------------------------------------------------
+
+    async def get(self, job_id: int) -> Job:
+        job = await self.jobs.get(job_id)
+        if job is None:
+            raise NotFound("That job no longer exists.")
+        return job
+
+    async def find(self, guild_id: int | None, reference: str) -> Job:
+        """A job of this server by ``#12``, ``12``, the provider's request id, or a link to
+        its status or result message. `NotFound` says how to find one."""
+        reference = reference.strip()
+        job: Job | None = None
+        link = _MESSAGE_LINK.search(reference)
+        number = _JOB_NUMBER.fullmatch(reference)
+        if link is not None:
+            job = await self.jobs.get_by_message(int(link[3]))
+        elif number is not None and int(number[1]) < 2**63:
+            job = await self.jobs.get(int(number[1]))
+        if job is None and reference and link is None:
+            job = await self.jobs.get_by_request_id(reference)
+        if job is None or job.guild_id != guild_id:
+            raise NotFound(
+                f"I can't find a job called `{reference[:60]}` here. "
+                "Pick one from the list, or run `/video history` to see yours."
+            )
+        return job
+
+    # -- acting on a job ---------------------------------------------------------------
+
+    async def cancel(self, actor: Requester, job_id: int) -> JobActionResult:
+        """Stop following a job (the provider has no cancel call); the scheduler posts
+        the "cancelled" outcome. A cancelled job is refunded to the member like a failed
+        one, but once it reached the provider it still counts in the server's budget."""
+        job = await self._authorised(job_id, actor)
+        now = self.clock()
+        moved = await self.jobs.transition(
+            job_id,
+            from_states=ACTIVE_STATES,
+            to_state=JobState.FINISHED,
+            outcome=JobOutcome.CANCELLED,
+            finished_at=now,
+            next_check_at=now,
+            cancelled_by=actor.user_id,
+        )
+        if moved is None:
+            current = await self.jobs.get(job_id)
+            state = current.display_state if current else "deleted"
+            raise Conflict(f"Job #{job_id} can't be cancelled: it is {state.lower()}.")
+        self.on_due()
+        audit = None
+        if moved.user_id != actor.user_id and moved.guild_id is not None:
+            async with self.db.transaction() as conn:
+                audit = await self.audit.record(
+                    conn,
+                    guild_id=moved.guild_id,
+                    actor_id=actor.user_id,
+                    action=AuditAction.JOB_CANCEL,
+                    subject=str(job_id),
+                    target=user_target(moved.user_id),
+                    old=job.state.value,
+                    new=JobOutcome.CANCELLED.value,
+                    at=now,
+                )
+        return JobActionResult(moved, audit)
+
+    async def delete(self, actor: Requester, job_id: int) -> JobActionResult:
+        """Delete a finished job whose outcome has been posted (cancel a running one first).
+        Until then the scheduler may still post the result, which would then never come or
+        land after the row is gone. What the job used still counts. The caller removes its
+        messages (``status_message_id``, ``result_message_id`` of the returned job)."""
+        job = await self._authorised(job_id, actor)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            deleted = await self.jobs.archive_and_delete(
+                job_id, deleted_by=actor.user_id, now=now, conn=conn
+            )
+            if not deleted:
+                state = await self.jobs.state_of(job_id, conn=conn)
+                if state is None:
+                    raise NotFound(f"There is no job #{job_id}.")
+                if state.is_active:
+                    raise Conflict(
+                        f"Job #{job_id} is still running: cancel it first, then delete it."
+                    )
+                raise Conflict(f"Job #{job_id} is still being posted; try again in a minute.")
+            audit = None
+            if job.user_id != actor.user_id and job.guild_id is not None:
+                audit = await self.audit.record(
+                    conn,
+                    guild_id=job.guild_id,
+                    actor_id=actor.user_id,
+                    action=AuditAction.JOB_DELETE,
+                    subject=str(job_id),
+                    target=user_target(job.user_id),
+                    old=json.dumps(
+                        {"outcome": str(job.outcome), "prompt": job.request.prompt[:200]}
+                    ),
+                    at=now,
+                )
+        return JobActionResult(job, audit)
+
+    async def _authorised(self, job_id: int, actor: Requester) -> Job:
+        job = await self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"There is no job #{job_id}.")
+        if job.user_id == actor.user_id and job.guild_id == actor.guild_id:
+            return job
+        if job.guild_id != actor.guild_id:
+            raise NotFound(f"There is no job #{job_id} in this server.")
+        if await self.moderators.is_moderator(actor):
+            return job
+        raise PermissionDenied(
+            "Only the member who asked for this job, or a moderator, can cancel or delete it."
+        )

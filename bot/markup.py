@@ -1,0 +1,23 @@
+"""The few pieces of Discord text the bot writes in more than one place: timestamps that
+each reader sees in their own time zone, and amounts of money."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from discord.utils import TimestampStyle, format_dt
+
+
+def discord_time(ts: float, style: TimestampStyle = "R") -> str:
+    """A Discord timestamp for Unix time ``ts`` (``R``: "in 2 hours", ``f``: date and time)."""
+    return format_dt(datetime.fromtimestamp(ts, UTC), style)
+
+
+def when(ts: float) -> str:
+    """``in 2 hours (4 March 2026 14:00)``: relative, then the date and time."""
+    return f"{discord_time(ts, 'R')} ({discord_time(ts, 'f')})"
+
+
+def money(amount: float, currency: str) -> str:
+    """An estimated cost or budget as members and moderators read it: ``0.80 USD``."""
+    return f"{amount:.2f} {currency}"

@@ -1,0 +1,106 @@
+"""What the audit log records: one entry per moderation change, written in the change's
+own transaction, with raw values only (ids, Unix times, JSON); the moderators' view
+(``cogs.videoadmin.render``) turns them into sentences and mentions.
+
+====================  ===============  ==============  ================================
+action                target           subject         old / new value
+====================  ===============  ==============  ================================
+limit.set / .clear    server, role:ID  the limit name  the limit as moderators write it
+                      or user:ID
+settings.mod_role     server                           a role id
+settings.mod_log      server                           a channel id
+settings.timezone     server                           an IANA zone name
+settings.reset_hour   server                           an hour, 0-23
+settings.refunds      server                           "1" on, "0" off
+settings.budget       server                           an amount
+channel.allow / ...   channel:ID
+member.block          user:ID                          {"reason", "expires_at"}
+member.unblock        user:ID                          {"reason", "expires_at"} / none
+filter.add / .remove  pattern:ID       word or regex   the pattern
+quota.grant           user:ID          the window      {"generations", "seconds", "cost"}
+quota.reset           user:ID          day/week/month  {window: usage before} / "0"
+job.cancel            user:ID (owner)  the job id      the job's state before / after
+job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / none
+====================  ===============  ==============  ================================
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from bot.db.audit import AuditEntry, AuditRepository
+from bot.db.database import Connection
+from bot.moderation.requester import Moderators, Requester, guild_of
+
+
+class AuditAction(enum.StrEnum):
+    LIMIT_SET = "limit.set"
+    LIMIT_CLEAR = "limit.clear"
+    MOD_ROLE = "settings.mod_role"
+    MOD_LOG = "settings.mod_log"
+    TIMEZONE = "settings.timezone"
+    RESET_HOUR = "settings.reset_hour"
+    REFUNDS = "settings.refunds"
+    BUDGET = "settings.budget"
+    CHANNEL_ALLOW = "channel.allow"
+    CHANNEL_DISALLOW = "channel.disallow"
+    BLOCK = "member.block"
+    UNBLOCK = "member.unblock"
+    FILTER_ADD = "filter.add"
+    FILTER_REMOVE = "filter.remove"
+    QUOTA_GRANT = "quota.grant"
+    QUOTA_RESET = "quota.reset"
+    JOB_CANCEL = "job.cancel"
+    JOB_DELETE = "job.delete"
+
+
+def user_target(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+class AuditLog:
+    def __init__(self, entries: AuditRepository, moderators: Moderators) -> None:
+        self.entries = entries
+        self.moderators = moderators
+
+    async def record(
+        self,
+        conn: Connection,
+        *,
+        guild_id: int,
+        actor_id: int,
+        action: AuditAction,
+        target: str,
+        at: float,
+        subject: str | None = None,
+        old: Any = None,
+        new: Any = None,
+    ) -> AuditEntry:
+        """Write one entry inside the caller's transaction (so it exists iff the change does)."""
+        return await self.entries.add(
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=action.value,
+            target=target,
+            subject=subject,
+            old_value=None if old is None else str(old),
+            new_value=None if new is None else str(new),
+            at=at,
+            conn=conn,
+        )
+
+    async def listed(
+        self,
+        actor: Requester,
+        *,
+        limit: int = 25,
+        offset: int = 0,
+        target: str | None = None,
+        actor_id: int | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; moderators only."""
+        await self.moderators.require(actor)
+        return await self.entries.listed(
+            guild_of(actor), limit=limit, offset=offset, target=target, actor_id=actor_id
+        )

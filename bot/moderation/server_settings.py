@@ -1,0 +1,125 @@
+"""What moderators set for the whole server: the moderator role, the mod-log channel, when
+windows reset, refunds, the monthly budget, and the channels where members may generate."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import Clock
+from bot.db.audit import AuditEntry
+from bot.db.database import Database
+from bot.db.servers import GuildSettings, ServerSettingsRepository
+from bot.errors import InvalidInput, PermissionDenied
+from bot.moderation.audit import AuditAction, AuditLog
+from bot.moderation.requester import Moderators, Requester, guild_of
+
+_ACTIONS = {
+    "mod_role_id": AuditAction.MOD_ROLE,
+    "mod_log_channel_id": AuditAction.MOD_LOG,
+    "timezone": AuditAction.TIMEZONE,
+    "reset_hour": AuditAction.RESET_HOUR,
+    "refunds_enabled": AuditAction.REFUNDS,
+    "monthly_budget": AuditAction.BUDGET,
+}
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"`{name}` is not a time zone I know: use an IANA name such as "
+            "`Europe/Paris`, `America/New_York` or `UTC`."
+        ) from exc
+    return name
+
+
+class ServerSettings:
+    def __init__(
+        self,
+        db: Database,
+        servers: ServerSettingsRepository,
+        moderators: Moderators,
+        audit: AuditLog,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.servers = servers
+        self.moderators = moderators
+        self.audit = audit
+        self.clock = clock
+
+    async def get(self, guild_id: int) -> GuildSettings:
+        return await self.servers.get(guild_id)
+
+    async def set_mod_role(self, actor: Requester, role_id: int | None) -> AuditEntry:
+        """Only Manage Server may name the moderator role (a moderator can't pass it on)."""
+        await self.moderators.require(actor)
+        if not actor.can_manage_guild:
+            raise PermissionDenied("Only members with Manage Server can set the moderator role.")
+        return await self._set(actor, "mod_role_id", role_id)
+
+    async def set_mod_log_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
+        return await self._set(actor, "mod_log_channel_id", channel_id)
+
+    async def set_timezone(self, actor: Requester, timezone: str) -> AuditEntry:
+        return await self._set(actor, "timezone", check_timezone(timezone.strip()))
+
+    async def set_reset_hour(self, actor: Requester, hour: int) -> AuditEntry:
+        if not 0 <= hour <= 23:
+            raise InvalidInput("The reset hour must be 0 to 23 (local time of the server).")
+        return await self._set(actor, "reset_hour", int(hour))
+
+    async def set_refunds(self, actor: Requester, enabled: bool) -> AuditEntry:
+        return await self._set(actor, "refunds_enabled", 1 if enabled else 0)
+
+    async def set_monthly_budget(self, actor: Requester, amount: float | None) -> AuditEntry:
+        if amount is not None and amount < 0:
+            raise InvalidInput("The budget can't be negative; use no amount to remove it.")
+        return await self._set(actor, "monthly_budget", amount)
+
+    async def _set(self, actor: Requester, column: str, value: Any) -> AuditEntry:
+        await self.moderators.require(actor)
+        guild_id = guild_of(actor)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            old = getattr(await self.servers.get(guild_id, conn=conn), column)
+            if isinstance(old, bool):
+                old = int(old)
+            await self.servers.set_value(guild_id, column, value, at=now, conn=conn)
+            return await self.audit.record(
+                conn,
+                guild_id=guild_id,
+                actor_id=actor.user_id,
+                action=_ACTIONS[column],
+                target="server",
+                old=old,
+                new=value,
+                at=now,
+            )
+
+    async def allow_channel(self, actor: Requester, channel_id: int) -> AuditEntry:
+        """Add a channel where generation is allowed (with none listed, all are)."""
+        return await self._change_channel(actor, channel_id, add=True)
+
+    async def disallow_channel(self, actor: Requester, channel_id: int) -> AuditEntry:
+        return await self._change_channel(actor, channel_id, add=False)
+
+    async def _change_channel(self, actor: Requester, channel_id: int, *, add: bool) -> AuditEntry:
+        await self.moderators.require(actor)
+        guild_id = guild_of(actor)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            if add:
+                await self.servers.add_channel(guild_id, channel_id, conn=conn)
+            elif not await self.servers.remove_channel(guild_id, channel_id, conn=conn):
+                raise InvalidInput(f"<#{channel_id}> is not in the allowed channels.")
+            return await self.audit.record(
+                conn,
+                guild_id=guild_id,
+                actor_id=actor.user_id,
+                action=AuditAction.CHANNEL_ALLOW if add else AuditAction.CHANNEL_DISALLOW,
+                target=f"channel:{channel_id}",
+                at=now,
+            )

@@ -1,0 +1,295 @@
+"""The admission check: the ordered rules a request must pass before it becomes a job.
+
+Each rule is a small function that looks at an `AdmissionCheck` and returns a
+`QuotaRefusal` or nothing; the first refusal wins. A new rule is one function added to
+`RULES`. The check runs as the `admission` of `JobRepository.accept`, inside the
+``BEGIN IMMEDIATE`` transaction that inserts the job, so two requests can never both take
+the last unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from bot.clock import Clock
+from bot.db.blocks import BlockRepository
+from bot.db.database import Connection
+from bot.db.filters import BlockedPattern, FilterRepository
+from bot.db.jobs import JobLedger, JobRepository, Usage
+from bot.db.servers import GuildSettings
+from bot.errors import Refused
+from bot.jobs.model import Job, NewJob
+from bot.moderation.prompt_filter import PromptFilter, find_blocked_pattern
+from bot.moderation.requester import Requester
+from bot.params import GenerationRequest
+from bot.quotas import wording
+from bot.quotas.catalogue import GATES, Window, window_limit
+from bot.quotas.counting import QuotaCounter, usage_of
+from bot.quotas.pricing import PriceTable
+from bot.quotas.resolution import EffectiveLimits, LimitResolver
+from bot.tasks import BackgroundTasks
+
+# The `QuotaRefusal.limit` of a prompt refused by the moderators' blocked words.
+BLOCKED_PROMPT = "blocked_prompt"
+
+
+@dataclass(frozen=True)
+class QuotaRefusal:
+    """Why a request was refused: which limit, set by whom, and when it frees up."""
+
+    limit: str  # a LIMITS name, or "blocked", "channel", "blocked_prompt", "budget", "dm"
+    scope: str  # "server", "role <name>", "your member override", "server budget", ...
+    frees_at: datetime | None
+    message: str
+    pattern: BlockedPattern | None = None  # the blocked pattern a prompt hit
+
+
+class AdmissionRefused(Refused):
+    """A request refused by a rule; ``refusal`` says which and why."""
+
+    def __init__(self, refusal: QuotaRefusal) -> None:
+        super().__init__(refusal.message, limit=refusal.limit)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class AdmissionCheck:
+    """Everything a rule may look at, read inside the admission's transaction."""
+
+    requester: Requester
+    new: NewJob
+    now: float
+    conn: Connection
+    settings: GuildSettings
+    limits: EffectiveLimits
+    admission: Admission
+
+    @property
+    def guild_id(self) -> int:
+        assert self.requester.guild_id is not None
+        return self.requester.guild_id
+
+
+def refusal(
+    limit: str, scope: str, frees_at: float | None, message: str, **extra: BlockedPattern
+) -> QuotaRefusal:
+    when = datetime.fromtimestamp(frees_at, UTC) if frees_at is not None else None
+    return QuotaRefusal(limit, scope, when, message, **extra)
+
+
+Rule = Callable[[AdmissionCheck], Awaitable[QuotaRefusal | None]]
+
+
+async def not_blocked(check: AdmissionCheck) -> QuotaRefusal | None:
+    blocks = check.admission.blocks
+    block = await blocks.active(check.guild_id, check.requester.user_id, check.now, conn=check.conn)
+    if block is None:
+        return None
+    return refusal("blocked", "moderator block", block.expires_at, wording.blocked(block))
+
+
+async def in_allowed_channel(check: AdmissionCheck) -> QuotaRefusal | None:
+    allowed = check.settings.allowed_channel_ids
+    here = {check.requester.channel_id, check.requester.parent_channel_id}
+    if not allowed or here & allowed:
+        return None
+    return refusal("channel", "server", None, wording.wrong_channel(allowed))
+
+
+async def prompt_not_blocked(check: AdmissionCheck) -> QuotaRefusal | None:
+    patterns = await check.admission.filters.patterns(check.guild_id, conn=check.conn)
+    hit = find_blocked_pattern(patterns, check.new.request.prompt)
+    if hit is None:
+        return None
+    return refusal(BLOCKED_PROMPT, "server moderators", None, wording.BLOCKED_PROMPT, pattern=hit)
+
+
+async def within_max_duration(check: AdmissionCheck) -> QuotaRefusal | None:
+    longest = check.limits["max_duration"]
+    most = check.limits.quantity(longest.name)
+    asked = check.new.request.duration
+    if most is None or asked <= most:
+        return None
+    return refusal(longest.name, longest.scope, None, wording.too_long(most, asked, longest.scope))
+
+
+async def within_max_resolution(check: AdmissionCheck) -> QuotaRefusal | None:
+    highest = check.limits["max_resolution"]
+    value = check.limits.highest_resolution
+    asked = check.new.request.resolution
+    if value.resolution is None or value.allows(asked):
+        return None
+    message = wording.resolution_too_high(value.resolution, asked, highest.scope)
+    return refusal(highest.name, highest.scope, None, message)
+
+
+async def gates_open(check: AdmissionCheck) -> QuotaRefusal | None:
+    request = check.new.request
+    uses = {
+        "web_search": request.web_search,
+        "reference_images": bool(
+            request.reference_images or request.first_frame or request.last_frame
+        ),
+        "reference_videos": bool(request.reference_videos),
+        "reference_audios": bool(request.reference_audios),
+    }
+    for gate in GATES:
+        if uses[gate] and not check.limits.allows(gate):
+            scope = check.limits[gate].scope
+            return refusal(gate, scope, None, wording.gate_closed(gate, scope))
+    return None
+
+
+async def cooled_down(check: AdmissionCheck) -> QuotaRefusal | None:
+    seconds = check.limits.cooldown_seconds
+    if not seconds:
+        return None
+    ledger = check.admission.ledger
+    last = await ledger.last_job_at(check.guild_id, check.requester.user_id, conn=check.conn)
+    if last is None or check.now >= last + seconds:
+        return None
+    scope = check.limits["cooldown_seconds"].scope
+    until = last + seconds
+    return refusal("cooldown_seconds", scope, until, wording.cooling_down(seconds, scope, until))
+
+
+async def not_too_many_running(check: AdmissionCheck) -> QuotaRefusal | None:
+    most = check.limits.quantity("concurrent_jobs")
+    if most is None:
+        return None
+    ledger = check.admission.ledger
+    active = await ledger.active_jobs(check.guild_id, check.requester.user_id, conn=check.conn)
+    if active + 1 <= most:
+        return None
+    scope = check.limits["concurrent_jobs"].scope
+    return refusal("concurrent_jobs", scope, None, wording.too_many_running(active, scope))
+
+
+async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
+    budget = check.settings.monthly_budget
+    if budget is None:
+        return None
+    standing = await check.admission.counter.budget(check.settings, check.now, conn=check.conn)
+    cost = check.new.estimated_cost
+    if standing.spent + cost <= budget:
+        return None
+    message = wording.budget_used_up(
+        standing.spent, budget, cost, standing.resets_at, check.admission.currency
+    )
+    return refusal("budget", "server budget", standing.resets_at, message)
+
+
+async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
+    request = check.new.request
+    asked = Usage(1, request.duration, check.new.estimated_cost)
+    counter = check.admission.counter
+    for window in Window:
+        standing = await counter.window(
+            check.settings,
+            check.limits,
+            check.requester.user_id,
+            window,
+            check.now,
+            conn=check.conn,
+        )
+        for meter in standing.meters:
+            wanted = usage_of(asked, meter.metric)
+            if meter.limit is None or meter.used + wanted <= meter.limit + 1e-9:
+                continue
+            message = wording.over_window(
+                meter,
+                window,
+                asked.seconds,
+                asked.cost,
+                standing.resets_at,
+                check.admission.currency,
+            )
+            limit = window_limit(meter.metric, window)
+            return refusal(limit, meter.scope, standing.resets_at, message)
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    not_blocked,
+    in_allowed_channel,
+    prompt_not_blocked,
+    within_max_duration,
+    within_max_resolution,
+    gates_open,
+    cooled_down,
+    not_too_many_running,
+    within_budget,
+    within_windows,
+)
+
+
+class Admission:
+    """Prices a request and accepts it as a job if every rule lets it through."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        resolver: LimitResolver,
+        blocks: BlockRepository,
+        filters: FilterRepository,
+        prompt_filter: PromptFilter,
+        counter: QuotaCounter,
+        ledger: JobLedger,
+        price_table: PriceTable | None,
+        currency: str,
+        clock: Clock,
+        tasks: BackgroundTasks,
+        rules: tuple[Rule, ...] = RULES,
+    ) -> None:
+        self.jobs = jobs
+        self.resolver = resolver
+        self.blocks = blocks
+        self.filters = filters
+        self.prompt_filter = prompt_filter
+        self.counter = counter
+        self.ledger = ledger
+        self.price_table = price_table
+        self.currency = currency
+        self.clock = clock
+        self.tasks = tasks
+        self.rules = rules
+
+    def estimate(self, request: GenerationRequest) -> float:
+        return self.price_table.estimate(request) if self.price_table is not None else 0.0
+
+    async def admit(self, requester: Requester, new: NewJob, *, deadline_seconds: float) -> Job:
+        """Price the job, then accept it with every rule checked in the same transaction.
+        Raises `AdmissionRefused`; nothing is stored then."""
+        if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
+            raise ValueError("the job and the requester disagree on who is asking")
+        if self.price_table is not None:
+            new = replace(new, estimated_cost=self.estimate(new.request))
+
+        async def check(conn: Connection, job: NewJob, now: float) -> None:
+            await self._check(conn, requester, job, now)
+
+        return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=check)
+
+    async def _check(
+        self, conn: Connection, requester: Requester, new: NewJob, now: float
+    ) -> None:
+        if requester.guild_id is None:
+            raise AdmissionRefused(
+                refusal("dm", "bot", None, "Videos can only be generated inside a server.")
+            )
+        settings, limits = await self.resolver.for_member(requester, conn=conn)
+        check = AdmissionCheck(requester, new, now, conn, settings, limits, self)
+        for rule in self.rules:
+            refused = await rule(check)
+            if refused is None:
+                continue
+            if refused.pattern is not None:
+                # This transaction is about to roll back: record the event just after it.
+                self.tasks.spawn(
+                    self.prompt_filter.record_refusal(requester, refused.pattern, new.request.prompt),
+                    name=f"record refused prompt of {requester.user_id}",
+                )
+            raise AdmissionRefused(refused)

@@ -1,0 +1,175 @@
+"""The composition root of the domain: every repository built once, every service handed
+the repositories it needs. `VideoBot.setup_hook` builds one `Services`; domain tests build
+their own on a temporary database, so both run the same wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.db.adjustments import AdjustmentRepository
+from bot.db.audit import AuditRepository
+from bot.db.blocks import BlockRepository
+from bot.db.database import Database
+from bot.db.filters import BlockedPromptEvent, FilterRepository
+from bot.db.jobs import JobLedger, JobRepository
+from bot.db.limits import LimitRepository
+from bot.db.servers import ServerSettingsRepository
+from bot.jobs.service import JobService
+from bot.moderation.audit import AuditLog
+from bot.moderation.blocks import MemberBlocks
+from bot.moderation.prompt_filter import PromptFilter
+from bot.moderation.requester import Moderators
+from bot.moderation.server_settings import ServerSettings
+from bot.quotas.administration import LimitAdministration
+from bot.quotas.admission import Admission
+from bot.quotas.counting import QuotaCounter
+from bot.quotas.pricing import PriceTable
+from bot.quotas.resolution import LimitResolver
+from bot.quotas.standing import Standings
+from bot.tasks import BackgroundTasks
+from bot.usage import UsageReports
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """The settings the job services need (from `bot.settings.Settings` in production)."""
+
+    model: str = "seedance-2-0-fast-260128"
+    prompt_max_chars: int = 2000
+    deadline_seconds: float = 3600.0
+    price_table: PriceTable | None = None
+    currency: str = "USD"
+
+
+@dataclass
+class Services:
+    db: Database
+    clock: Clock
+    tasks: BackgroundTasks
+    # repositories
+    jobs: JobRepository
+    ledger: JobLedger
+    servers: ServerSettingsRepository
+    limits: LimitRepository
+    adjustments: AdjustmentRepository
+    blocks: BlockRepository
+    filters: FilterRepository
+    audit_entries: AuditRepository
+    # services
+    moderators: Moderators
+    audit: AuditLog
+    server_settings: ServerSettings
+    member_blocks: MemberBlocks
+    prompt_filter: PromptFilter
+    admission: Admission
+    standings: Standings
+    limit_admin: LimitAdministration
+    usage: UsageReports
+    job_service: JobService
+
+    async def close(self) -> None:
+        """Finish background writes (records made after a refusal), then close the database."""
+        await self.tasks.drain()
+        await self.tasks.close()
+        await self.db.close()
+
+
+def build_services(
+    db: Database,
+    policy: JobPolicy,
+    clock: Clock,
+    *,
+    on_due: Callable[[], None] = lambda: None,
+    on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
+) -> Services:
+    """``on_due`` is called whenever a job became due at once (the scheduler's wake);
+    ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it)."""
+    tasks = BackgroundTasks("services")
+    jobs = JobRepository(db, clock)
+    ledger = JobLedger(db)
+    servers = ServerSettingsRepository(db)
+    limits = LimitRepository(db)
+    adjustments = AdjustmentRepository(db)
+    blocks = BlockRepository(db)
+    filters = FilterRepository(db)
+    audit_entries = AuditRepository(db)
+
+    moderators = Moderators(servers)
+    audit = AuditLog(audit_entries, moderators)
+    prompt_filter = PromptFilter(
+        db, filters, moderators, audit, clock, on_refused=on_prompt_refused
+    )
+    resolver = LimitResolver(servers, limits)
+    counter = QuotaCounter(ledger, adjustments)
+    standings = Standings(
+        resolver=resolver,
+        servers=servers,
+        counter=counter,
+        ledger=ledger,
+        blocks=blocks,
+        clock=clock,
+    )
+    admission = Admission(
+        jobs=jobs,
+        resolver=resolver,
+        blocks=blocks,
+        filters=filters,
+        prompt_filter=prompt_filter,
+        counter=counter,
+        ledger=ledger,
+        price_table=policy.price_table,
+        currency=policy.currency,
+        clock=clock,
+        tasks=tasks,
+    )
+    return Services(
+        db=db,
+        clock=clock,
+        tasks=tasks,
+        jobs=jobs,
+        ledger=ledger,
+        servers=servers,
+        limits=limits,
+        adjustments=adjustments,
+        blocks=blocks,
+        filters=filters,
+        audit_entries=audit_entries,
+        moderators=moderators,
+        audit=audit,
+        server_settings=ServerSettings(db, servers, moderators, audit, clock),
+        member_blocks=MemberBlocks(db, blocks, moderators, audit, clock),
+        prompt_filter=prompt_filter,
+        admission=admission,
+        standings=standings,
+        limit_admin=LimitAdministration(
+            db=db,
+            limits=limits,
+            adjustments=adjustments,
+            resolver=resolver,
+            counter=counter,
+            moderators=moderators,
+            audit=audit,
+            clock=clock,
+        ),
+        usage=UsageReports(
+            ledger=ledger,
+            servers=servers,
+            standings=standings,
+            moderators=moderators,
+            clock=clock,
+        ),
+        job_service=JobService(
+            db=db,
+            jobs=jobs,
+            admission=admission,
+            moderators=moderators,
+            audit=audit,
+            model=policy.model,
+            prompt_max_chars=policy.prompt_max_chars,
+            deadline_seconds=policy.deadline_seconds,
+            clock=clock,
+            on_due=on_due,
+        ),
+    )

@@ -1,0 +1,77 @@
+"""The one way the bot starts fire-and-forget work.
+
+`BackgroundTasks.spawn` keeps a reference to every task (asyncio only keeps weak ones, so
+an unreferenced task can vanish mid-flight), logs its exception instead of letting it die
+silently, and `close` cancels and awaits whatever is left at shutdown. Tasks spawned with a
+``key`` can be looked up: `running(key)` tells whether one is already under way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Hashable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundTasks:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keyed: dict[Hashable, asyncio.Task[Any]] = {}
+        self._closed = False
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str, key: Hashable | None = None
+    ) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background; its failure is logged under ``name``."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError(f"{self.name}: closed, can't start {name}")
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
+        self._tasks.add(task)
+        if key is not None:
+            self._keyed[key] = task
+        task.add_done_callback(lambda done: self._done(done, key))
+        return task
+
+    def running(self, key: Hashable) -> asyncio.Task[Any] | None:
+        task = self._keyed.get(key)
+        return task if task is not None and not task.done() else None
+
+    def release(self, key: Hashable) -> None:
+        """The keyed task goes on, but no longer counts as `running` under ``key``."""
+        self._keyed.pop(key, None)
+
+    def cancel(self, key: Hashable) -> None:
+        task = self._keyed.pop(key, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def _done(self, task: asyncio.Task[Any], key: Hashable | None) -> None:
+        self._tasks.discard(task)
+        if key is not None and self._keyed.get(key) is task:
+            del self._keyed[key]
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=error)
+
+    async def drain(self) -> None:
+        """Wait until every task started so far (and any they start) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel what is still running and wait for it; later spawns are refused."""
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,341 @@
+"""The scheduler, its steps and delivery against the GMI simulator, with an in-memory chat.
+
+These drive the domain without Discord; the same flows run end to end through the
+Discord emulator in ``tests/cogs/video/test_video_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+
+import aiohttp
+import pytest
+
+from bot.backoff import full_jitter
+from bot.db.database import Database
+from bot.db.jobs import JobRepository
+from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
+from bot.jobs.lifecycle import JobOutcome, JobState
+from bot.jobs.model import Job, NewJob
+from bot.jobs.scheduler import Scheduler
+from bot.jobs.steps import JobSteps, PollTiming
+from bot.params import GenerationRequest
+from tests.support.jobwait import wait_for_job
+
+FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
+
+
+class MemoryChat:
+    """A `ResultChannel` that keeps posts in a list; it can fail on demand."""
+
+    def __init__(self, limit: int = 10 * 2**20) -> None:
+        self.limit = limit
+        self.posts: list[tuple[Job, Outcome]] = []
+        self.states: list[JobState | JobOutcome] = []
+        self.fail_posts = 0
+        self.lose_after_post = 0  # post, then raise as if the answer was lost
+        self.changed = asyncio.Event()
+
+    async def upload_limit(self, job):
+        return self.limit
+
+    async def find_posted(self, job):
+        for index, (posted, _) in enumerate(self.posts):
+            if posted.id == job.id:
+                return Posted(index, "channel")
+        return None
+
+    async def post(self, job, outcome):
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise DeliveryRetry("Discord had a hiccup")
+        self.posts.append((job, outcome))
+        self.changed.set()
+        if self.lose_after_post:
+            self.lose_after_post -= 1
+            raise DeliveryRetry("connection reset after the post")
+        return Posted(len(self.posts) - 1, "channel")
+
+    async def show_state(self, job):
+        self.states.append(job.phase)
+
+
+@contextlib.asynccontextmanager
+async def open_store(path):
+    """The job repository on a real clock, over a database at ``path``."""
+    db = await Database.open(path)
+    try:
+        yield JobRepository(db, time.time)
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def store(tmp_path):
+    async with open_store(tmp_path / "jobs.sqlite3") as store:
+        yield store
+
+
+def scheduler_for(store, gmi_client, chat, session, *, delivery_store=None) -> Scheduler:
+    """A scheduler whose steps deliver into ``chat``, with fast timings."""
+    delivery = Delivery(delivery_store or store, chat, session, clock=time.time)
+    steps = JobSteps(
+        store, gmi_client, delivery, timing=FAST, api_slots=asyncio.Semaphore(4), clock=time.time
+    )
+    return Scheduler(
+        store, steps, max_in_flight=16, lease_seconds=FAST.lease_seconds,
+        idle_retry=FAST.min_interval, clock=time.time,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_poller(store, gmi_client, chat, *, delivery_store=None):
+    """A started scheduler that delivers into ``chat``; stopped on exit."""
+    async with aiohttp.ClientSession() as session:
+        poller = scheduler_for(store, gmi_client, chat, session, delivery_store=delivery_store)
+        poller.start()
+        try:
+            yield poller
+        finally:
+            await poller.stop()
+
+
+@pytest.fixture
+async def pipeline(store, gmi_client):
+    chat = MemoryChat()
+    async with running_poller(store, gmi_client, chat) as poller:
+        yield poller, chat
+
+
+async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
+    request = GenerationRequest(prompt=prompt, **fields)
+    return await store.accept(
+        NewJob(guild_id=1, channel_id=2, user_id=3, request=request, model="seedance-2-0-fast-260128"),
+        deadline_seconds=deadline,
+    )
+
+
+async def delivered(store, job_id, within=10.0) -> Job:
+    return await wait_for_job(store, job_id, lambda job: job.is_delivered, within)
+
+
+async def test_text_to_video_posts_the_mp4_once(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED and done.delivered_via == "channel"
+    assert len(chat.posts) == 1
+    video = chat.posts[0][1].video
+    assert video is not None and video[4:8] == b"ftyp"
+    submits = gmi_sim.calls("submit")
+    assert len(submits) == 1 and submits[0].body_json["payload"]["prompt"] == "a red fox"
+
+
+async def test_failed_job_reports_the_providers_reason(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(fail_reason="The prompt violates the content policy", reason_in="outcome")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED
+    assert "content policy" in done.error
+    assert chat.posts[0][1].video is None
+
+
+async def test_invalid_request_fails_without_retry(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    job = await accept(store, resolution="1080p")
+    gmi_sim.reject_1080p = True
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED and "1080p" in done.error
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_a_lost_submit_answer_is_reconciled_not_resubmitted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", drop_connection=True, after_create=True)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED
+    assert len(gmi_sim.requests) == 1, "the request was created twice"
+    assert done.request_id in gmi_sim.requests
+    assert gmi_sim.calls("list"), "reconciliation should have listed the requests"
+
+
+async def test_a_submit_that_never_arrived_is_sent_again(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", drop_connection=True)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED
+    assert len(gmi_sim.requests) == 1
+
+
+async def test_reconciliation_never_adopts_another_jobs_request(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    first = await accept(store, prompt="same prompt")
+    poller.wake()
+    first = await delivered(store, first.id)
+    gmi_sim.fault("submit", drop_connection=True)
+    second = await accept(store, prompt="same prompt")
+    poller.wake()
+    second = await delivered(store, second.id)
+    assert second.request_id != first.request_id
+    assert len(gmi_sim.requests) == 2
+
+
+async def test_held_job_times_out_at_its_deadline(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    job = await accept(store, deadline=0.3)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.TIMED_OUT
+    assert "No result" in done.error
+
+
+async def test_cancelled_upstream_is_reported(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    job = await accept(store)
+    poller.wake()
+    await gmi_sim.wait_for_calls("submit")
+    (request_id,) = gmi_sim.requests
+    gmi_sim.cancel(request_id)
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.CANCELLED
+
+
+async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    chat.fail_posts = 1
+    chat.lose_after_post = 1
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert len(chat.posts) == 1, "the result was posted twice"
+    assert done.delivery_attempts >= 2
+
+
+async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
+    chat = MemoryChat(limit=50_000)
+    gmi_sim.script_next(video_bytes=60_000)
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)
+        poller.wake()
+        await delivered(store, job.id)
+    outcome = chat.posts[0][1]
+    assert outcome.video is None and outcome.link and outcome.link_expires_at
+    assert "upload limit" in outcome.note
+
+
+async def test_restart_mid_job_resumes_and_posts_once(tmp_path, gmi_client, gmi_sim):
+    """A new poller on the same database picks up a job the old one left queued."""
+    gmi_sim.script_next(hold=True)
+    path = tmp_path / "jobs.sqlite3"
+    chat = MemoryChat()
+    async with aiohttp.ClientSession() as session:
+        async with open_store(path) as store:
+            poller = scheduler_for(store, gmi_client, chat, session)
+            poller.start()
+            job = await accept(store)
+            poller.wake()
+            await gmi_sim.wait_for_calls("get")
+            await poller.stop()
+
+        (request_id,) = gmi_sim.requests
+        gmi_sim.release(request_id)
+        async with open_store(path) as store:
+            poller = scheduler_for(store, gmi_client, chat, session)
+            poller.start()
+            try:
+                done = await delivered(store, job.id)
+            finally:
+                await poller.stop()
+    assert done.request_id == request_id
+    assert len(chat.posts) == 1
+    assert len(gmi_sim.calls("submit")) == 1
+
+
+async def test_calls_per_job_stay_small(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    jobs = [await accept(store, prompt=f"fox {i}") for i in range(10)]
+    poller.wake()
+    for job in jobs:
+        await delivered(store, job.id)
+    per_job = len([c for c in gmi_sim.log if c.call in ("submit", "get")]) / len(jobs)
+    assert per_job <= 3, per_job
+    payloads = {json.dumps(c.body_json["payload"], sort_keys=True) for c in gmi_sim.calls("submit")}
+    assert len(payloads) == 10
+
+
+async def test_a_request_the_provider_forgot_fails_instead_of_polling_for_an_hour(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.script_next(hold=True)
+    gmi_sim.fault("get", 404, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED and "no longer knows" in done.error
+    assert len(gmi_sim.calls("get")) == 3
+
+
+async def test_status_check_failures_back_off(store, gmi_client, gmi_sim):
+    timing = PollTiming(min_interval=0.01, max_interval=100, expected_seconds=0, retry_base=1)
+    delays = [
+        full_jitter(n, base=timing.retry_base, cap=timing.max_interval * 4, rng=lambda: 1.0)
+        for n in (1, 2, 3, 4, 50, 5000)
+    ]
+    assert delays[:4] == [1, 2, 4, 8] and delays[-1] == 400.0
+
+
+async def test_the_poller_survives_a_database_hiccup(store, gmi_client, gmi_sim):
+    class FlakyStore:
+        """The real store, whose next_due_at fails once."""
+
+        def __init__(self, real):
+            self.real, self.failed = real, False
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        async def next_due_at(self):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("database is locked")
+            return await self.real.next_due_at()
+
+    chat = MemoryChat()
+    flaky = FlakyStore(store)
+    async with running_poller(flaky, gmi_client, chat, delivery_store=store) as poller:
+        job = await accept(store)
+        poller.wake()
+        await delivered(store, job.id)
+    assert flaky.failed and len(chat.posts) == 1
+
+
+async def test_a_job_cancelled_while_its_submit_is_in_flight_keeps_the_providers_id(
+    store, pipeline, gmi_sim
+):
+    """It is generated (and billed) upstream all the same, so the budget must see it."""
+    poller, chat = pipeline
+    gmi_sim.fault("submit", after_create=True, delay=0.3)
+    job = await accept(store)
+    poller.wake()
+    await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1)
+    await store.transition(job.id, from_states={JobState.SUBMITTING}, to_state=JobState.FINISHED,
+                           outcome=JobOutcome.CANCELLED, finished_at=store.clock(),
+                           next_check_at=store.clock())
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.CANCELLED
+    await gmi_sim.wait_for_calls("submit")  # answered now, after the cancel
+    done = await wait_for_job(store, job.id, lambda j: j.request_id is not None)
+    assert done.request_id == next(iter(gmi_sim.requests))

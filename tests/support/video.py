@@ -1,0 +1,92 @@
+"""pytest fixtures that run the real bot against the Discord emulator and the GMI simulator.
+
+- ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
+  commands synced to the default guild, and fast poll timings.
+- ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
+  connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
+  ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
+- ``person``: a `Person` helper: run `/video generate` as someone and read what they see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.app import VideoBot
+from bot.settings import Settings
+from tests.fakecord import FakeDiscord, Interaction, Message
+from tests.fakecord.world import Channel, Member
+from tests.support.gmi import GMI_TEST_KEY
+from tests.support.jobwait import wait_for_job
+
+
+@pytest.fixture
+def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
+    return Settings(
+        discord_token=fakecord.token,
+        gmi_api_key=GMI_TEST_KEY,
+        gmi_api_base_url=gmi_sim.base_url,
+        database_path=tmp_path / "bot.sqlite3",
+        command_guild_ids=(fakecord.default.guild.id,),
+        discord_api_base_url=fakecord.api_base_url,
+        discord_gateway_url=fakecord.gateway_url,
+        poll_min_interval=0.01,
+        poll_max_interval=0.05,
+        expected_generation_seconds=0.0,
+        status_edit_interval=0.0,
+        gmi_timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+def video_bot(connect_bot, video_settings) -> Callable[..., Any]:
+    async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
+        settings = video_settings.model_copy(update=overrides)
+        bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)
+        await connect_bot(bot)
+        return bot
+
+    return start
+
+
+class Person:
+    """Reads like what a member does: ask for a video, then look at the channel."""
+
+    def __init__(self, emu: FakeDiscord, member: Member, channel: Channel) -> None:
+        self.emu = emu
+        self.member = member
+        self.channel = channel
+
+    async def generate(self, **options: Any) -> Interaction:
+        ix = await self.emu.run_command(self.member, self.channel, "video generate", **options)
+        await ix.wait_acknowledged()
+        return ix
+
+    async def status_message(self, ix: Interaction) -> Message:
+        return await ix.wait_response_message()
+
+    def replies_to(self, message: Message) -> list[Message]:
+        return [m for m in self.channel.messages if m.reply_to == message.id]
+
+    async def wait_result(self, status: Message, timeout: float = 15.0) -> Message:
+        await self.emu.wait_for(lambda: self.replies_to(status), timeout, "the result reply")
+        (reply,) = self.replies_to(status)
+        return reply
+
+
+@pytest.fixture
+def person(fakecord: FakeDiscord) -> Callable[..., Person]:
+    def make(member: Member | None = None, channel: Channel | None = None) -> Person:
+        world = fakecord.default
+        return Person(fakecord, member or world.alice, channel or world.channel)
+
+    return make
+
+
+
+async def job_when(bot: VideoBot, job_id: int, predicate: Callable[[Any], bool]):
+    """Wait (bounded) until the bot's stored job satisfies ``predicate``; return it."""
+    return await wait_for_job(bot.services.jobs, job_id, predicate, within=5.0)
