@@ -21,5 +21,5 @@ def full_jitter(
 ) -> float:
     """Seconds to wait before the ``attempt``-th retry (1-based): uniform in
     ``[floor, min(cap, base * 2 ** (attempt - 1))]``."""
-    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 30))
+    ceiling: float = min(cap, base * 2.0 ** min(max(attempt - 1, 0), 30))
     return max(floor, ceiling * rng())

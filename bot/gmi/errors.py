@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 NO_REASON = "the provider gave no reason"
@@ -154,7 +155,7 @@ class RateLimited(GMIError):
     default_message = "The video service is busy right now; try again in a little while."
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **kw
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: Any
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
@@ -166,7 +167,7 @@ class ProviderError(GMIError):
     default_message = "The video service had a problem; try again in a little while."
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **kw
+        self, message: str | None = None, *, retry_after: float | None = None, **kw: Any
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after

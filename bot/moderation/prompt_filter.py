@@ -58,15 +58,17 @@ def compile_blocked_pattern(kind: str, pattern: str) -> Matcher:
         raise PatternError(f"Patterns may be at most {MAX_PATTERN_CHARS} characters long.")
     if kind == "word":
         words = r"\s+".join(re2.escape(w) for w in _normalise(pattern).split())
-        return re2.compile(f"{_WORD_EDGE_BEFORE}{words}{_WORD_EDGE_AFTER}", _options())
+        matcher: Matcher = re2.compile(f"{_WORD_EDGE_BEFORE}{words}{_WORD_EDGE_AFTER}", _options())
+        return matcher
     try:
-        return re2.compile(pattern, _options())
+        matcher = re2.compile(pattern, _options())
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
         raise PatternError(
             f"That regex can't be used: {reason}. Backreferences and lookarounds are not "
             "supported; everything else that regular expressions usually offer is."
         ) from exc
+    return matcher
 
 
 @functools.lru_cache(maxsize=4096)

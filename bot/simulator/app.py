@@ -232,7 +232,7 @@ class GMISimulator:
         self.requests: dict[str, SimRequest] = {}
         self.log: list[LoggedCall] = []
         self.faults: list[Fault] = []
-        self._scripts: list[list[Any]] = []  # [Behaviour, remaining]
+        self._scripts: list[tuple[Behaviour, int]] = []  # (behaviour, times left)
         self._renderer = MediaRenderer(ffmpeg)
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Condition | None = None
@@ -301,7 +301,7 @@ class GMISimulator:
         if isinstance(behaviour.get("rename_status"), dict):
             behaviour["rename_status"] = dict(behaviour["rename_status"])
         script = Behaviour(**behaviour)
-        self._scripts.append([script, times])
+        self._scripts.append((script, times))
         return script
 
     def fault(
@@ -616,11 +616,12 @@ class GMISimulator:
     def _next_behaviour(self) -> Behaviour:
         if not self._scripts:
             return Behaviour()
-        slot = self._scripts[0]
-        slot[1] -= 1
-        if slot[1] <= 0:
+        behaviour, left = self._scripts[0]
+        if left <= 1:
             self._scripts.pop(0)
-        return slot[0]
+        else:
+            self._scripts[0] = (behaviour, left - 1)
+        return behaviour
 
     async def _submit(self, request: web.Request, entry: LoggedCall) -> web.StreamResponse:
         body = entry.body_json
@@ -837,7 +838,13 @@ class GMISimulator:
 
 
 def _param(
-    name: str, display_name: str, description: str, kind: str, *, required: bool = False, **extra
+    name: str,
+    display_name: str,
+    description: str,
+    kind: str,
+    *,
+    required: bool = False,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
         "name": name,

@@ -12,6 +12,7 @@ import logging
 import shutil
 import struct
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class VideoSpec:
 
     def resolve(self, payload: dict[str, Any] | None) -> RenderSpec:
         payload = payload or {}
+        width: float
+        height: float
         if self.width and self.height:
             width, height = self.width, self.height
         else:
@@ -89,7 +92,7 @@ class VideoSpec:
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def video_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
@@ -249,7 +252,9 @@ def pad_mp4(data: bytes, target: int | None) -> bytes:
     return data + free_box(pad) if pad else data
 
 
-def iter_boxes(data: bytes, start: int = 0, end: int | None = None):
+def iter_boxes(
+    data: bytes, start: int = 0, end: int | None = None
+) -> Iterator[tuple[str, int, int, int]]:
     """Yield (type, offset, size, header_size) for the boxes between ``start`` and ``end``."""
     end = len(data) if end is None else end
     offset = start
@@ -283,5 +288,5 @@ def mp4_duration(data: bytes) -> float:
                 timescale, duration = struct.unpack_from(">II", data, body + 4 + 8)
             if not timescale:
                 raise ValueError("mvhd has a zero timescale")
-            return duration / timescale
+            return float(duration / timescale)
     raise ValueError("no moov/mvhd box")

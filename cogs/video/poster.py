@@ -80,15 +80,14 @@ class DiscordResultChannel:
                 channel = await self.client.fetch_channel(job.channel_id)
             except (discord.NotFound, discord.Forbidden):
                 return None
-        return channel  # type: ignore[return-value]
+        return channel if isinstance(channel, discord.abc.Messageable) else None
 
-    async def _usable_channel(self, job: Job):
+    async def _usable_channel(self, job: Job) -> discord.abc.Messageable | None:
         """The job's channel if the bot may post results there, else ``None`` (use a DM)."""
         channel = await self._channel(job)
-        guild = getattr(channel, "guild", None)
-        if channel is None or guild is None:
+        if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
             return channel
-        perms = channel.permissions_for(guild.me)
+        perms = channel.permissions_for(channel.guild.me)
         if missing_post_permissions(perms, is_thread=isinstance(channel, discord.Thread)):
             return None
         return channel
@@ -124,7 +123,9 @@ class DiscordResultChannel:
         if channel is None or job.status_message_id is None:
             return
         self._last_edit[job.id] = self.clock()
-        message = channel.get_partial_message(job.status_message_id)  # type: ignore[union-attr]
+        message = self.client.get_partial_messageable(
+            job.channel_id, guild_id=job.guild_id
+        ).get_partial_message(job.status_message_id)
         view = None if job.has_ended else self.view_for_status(job)
         try:
             await message.edit(
@@ -151,7 +152,7 @@ class DiscordResultChannel:
                 return Posted(found, "dm")
         return None
 
-    async def _search(self, channel, job: Job) -> int | None:
+    async def _search(self, channel: discord.abc.Messageable, job: Job) -> int | None:
         """Our result message for ``job``, looked for from the moment the job finished
         (any earlier post came after that), oldest first."""
         marker = result_marker(job.id)
@@ -200,7 +201,9 @@ class DiscordResultChannel:
             log.warning("job %d: the requester does not accept DMs; result not posted", job.id)
             return Posted(None, "undeliverable")
 
-    async def _send(self, target, job: Job, outcome: Outcome, *, via_dm: bool) -> int:
+    async def _send(
+        self, target: discord.abc.Messageable, job: Job, outcome: Outcome, *, via_dm: bool
+    ) -> int:
         """Send once; a 413 falls back to the link, other server errors are retried later."""
         reference = None
         if not via_dm and job.status_message_id:

@@ -31,6 +31,7 @@ from bot.usage import TOP_ORDER, Period
 from cogs.shared import (
     NO_MENTIONS,
     JobReference,
+    clip,
     member_requester,
     post_to_mod_log,
     requester_of,
@@ -411,7 +412,7 @@ class VideoAdminCog(
         patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         needle = str(current).strip().lstrip("#").lower()
         return [
-            app_commands.Choice(name=render.clip(f"#{p.id} {p.kind}: {p.pattern}", 100), value=p.id)
+            app_commands.Choice(name=clip(f"#{p.id} {p.kind}: {p.pattern}", 100), value=p.id)
             for p in patterns
             if needle in f"{p.id} {p.pattern}".lower()
         ][:25]
