@@ -16,6 +16,8 @@ from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.servers import ServerSettingsRepository
+from bot.db.timings import TimingRepository
+from bot.jobs.estimates import FinishEstimator
 from bot.jobs.service import JobService
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocks import MemberBlocks
@@ -57,6 +59,7 @@ class Services:
     blocks: BlockRepository
     filters: FilterRepository
     audit_entries: AuditRepository
+    timings: TimingRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -68,6 +71,7 @@ class Services:
     limit_admin: LimitAdministration
     usage: UsageReports
     job_service: JobService
+    estimator: FinishEstimator
 
     async def close(self) -> None:
         """Finish background writes (records made after a refusal), then close the database."""
@@ -95,6 +99,7 @@ def build_services(
     blocks = BlockRepository(db)
     filters = FilterRepository(db)
     audit_entries = AuditRepository(db)
+    timings = TimingRepository(db)
 
     moderators = Moderators(servers)
     audit = AuditLog(audit_entries, moderators)
@@ -136,6 +141,7 @@ def build_services(
         blocks=blocks,
         filters=filters,
         audit_entries=audit_entries,
+        timings=timings,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -172,4 +178,5 @@ def build_services(
             clock=clock,
             on_due=on_due,
         ),
+        estimator=FinishEstimator(timings),
     )

@@ -62,12 +62,11 @@ class Settings(BaseSettings):
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
     prompt_max_chars: int = Field(2000, ge=1, le=4000)
-    poll_min_interval: float = Field(2.0, ge=0.01, le=600)
+    poll_min_interval: float = Field(1.0, ge=0.01, le=600)
     poll_max_interval: float = Field(30.0, ge=0.01, le=3600)
-    expected_generation_seconds: float = Field(60.0, ge=0, le=3600)
     job_deadline_seconds: float = Field(3600.0, ge=1, le=7 * 86400)
-    max_concurrent_api_calls: int = Field(8, ge=1, le=64)
-    status_edit_interval: float = Field(5.0, ge=0, le=600)
+    gmi_requests_per_hour: float = Field(36000.0, ge=60, le=10_000_000)
+    reconcile_window_seconds: float = Field(90.0, ge=0, le=3600)
     gmi_timeout_seconds: float = Field(30.0, ge=1, le=600)
     price_per_second_480p: float = Field(0.08, ge=0, le=100)
     price_per_second_720p: float = Field(0.16, ge=0, le=100)

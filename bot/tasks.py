@@ -50,6 +50,10 @@ class BackgroundTasks:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __len__(self) -> int:
         return len(self._tasks)
 

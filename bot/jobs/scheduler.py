@@ -1,24 +1,34 @@
 """The one background scheduler that carries every job from accepted to posted.
 
 Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
-restart forgets nothing: the loop claims due jobs with a lease (their due time pushed a
-lease ahead, so a crash mid-step only delays them), runs one step of each
-(`bot.jobs.steps`) with a bound on how many run at once, and sleeps until the next due
-time or a `wake`. Provider calls are bounded separately by the steps' semaphore.
+restart forgets nothing: the loop claims due jobs with a lease (so a crash mid-step only
+delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with a bound on
+how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
+paced separately by the steps' `ProviderBudget`.
+
+At start, jobs keep their own planned checks; those whose check is overdue resume spread
+over the time the budget needs for them, each at a random moment, so a restart never
+stampedes the provider nor polls every job in lockstep afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
+from bot.gmi.budget import ProviderBudget
 from bot.jobs.model import Job
 from bot.jobs.steps import JobSteps
 from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
+
+MIN_IN_FLIGHT = 32
+MIN_RESUME_SPREAD = 5.0
 
 
 class Scheduler:
@@ -27,17 +37,21 @@ class Scheduler:
         jobs: JobRepository,
         steps: JobSteps,
         *,
-        max_in_flight: int,
+        budget: ProviderBudget,
         lease_seconds: float,
         idle_retry: float,
         clock: Clock,
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.jobs = jobs
         self.steps = steps
-        self.max_in_flight = max_in_flight
+        self.budget = budget
         self.lease_seconds = lease_seconds
         self.idle_retry = idle_retry
         self.clock = clock
+        self.on_start = on_start
+        self.rng = rng
         self._wake = asyncio.Event()
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
@@ -78,10 +92,8 @@ class Scheduler:
             self._wake.clear()
             try:
                 if not resumed:
-                    count = await self.jobs.make_all_due(self.clock())
+                    await self._resume()
                     resumed = True
-                    if count:
-                        log.info("resuming %d unfinished job(s)", count)
                 if await self._start_due():
                     next_due = await self.jobs.next_due_at()
                 else:
@@ -92,6 +104,25 @@ class Scheduler:
                 log.exception("job scheduler tick failed; retrying shortly")
                 next_due = self.clock() + self.idle_retry
             await self._sleep_until(next_due)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Steps at once: enough to keep the budget's call slots busy while some wait."""
+        return max(MIN_IN_FLIGHT, self.budget.concurrency * 4)
+
+    async def _resume(self) -> None:
+        if self.on_start is not None:
+            await self.on_start()
+        unfinished = await self.jobs.count_in_flight()
+        spread = max(MIN_RESUME_SPREAD, unfinished / self.budget.rate)
+        overdue = await self.jobs.resume(self.clock(), spread, self.rng)
+        if unfinished:
+            log.info(
+                "resuming %d unfinished job(s); %d overdue, spread over %.0f s",
+                unfinished,
+                overdue,
+                spread,
+            )
 
     async def _start_due(self) -> bool:
         """Start a step for each due job there is room for; False if there was no room."""

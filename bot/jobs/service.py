@@ -78,6 +78,7 @@ class JobService:
         *,
         origin: JobOrigin = JobOrigin.GENERATE,
         parent_job_id: int | None = None,
+        interaction_token: str | None = None,
     ) -> Job:
         """Validate, then store the job with its cost estimate; the server's limits are
         checked and reserved in the same transaction.
@@ -96,6 +97,7 @@ class JobService:
             parent_job_id=parent_job_id,
             origin=origin,
             first_step_after=STATUS_MESSAGE_GRACE,
+            interaction_token=interaction_token,
         )
         job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)

@@ -214,6 +214,8 @@ class GMISimulator:
         max_queued: int = 120,
         public_origin: str | None = None,
         ffmpeg: str | None = None,
+        timing_profile: Callable[[dict[str, Any]], Timings] | None = None,
+        list_page_size: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.model = model
@@ -229,6 +231,10 @@ class GMISimulator:
         self.url_ttl = url_ttl
         self.max_queued = max_queued
         self.public_origin = public_origin
+        # Per-request timings drawn from the payload (realistic runs); else `timings`.
+        self.timing_profile = timing_profile
+        # When set, the list answers in pages (`page`, `page_size`, `total`, `next`).
+        self.list_page_size = list_page_size
         self.requests: dict[str, SimRequest] = {}
         self.log: list[LoggedCall] = []
         self.faults: list[Fault] = []
@@ -655,7 +661,7 @@ class GMISimulator:
             model=model,
             payload=body["payload"],
             behaviour=behaviour,
-            timings=behaviour.timings or self.timings,
+            timings=behaviour.timings or self._timings_for(body["payload"]),
             created_at=now,
             created_wall=self.wall_clock(),
             anchor=now,
@@ -691,13 +697,26 @@ class GMISimulator:
             return _error(404, "request not found")
         return web.json_response(self._envelope(sim_request))
 
+    def _timings_for(self, payload: dict[str, Any]) -> Timings:
+        return self.timing_profile(payload) if self.timing_profile else self.timings
+
     async def _list(self, request: web.Request, entry: LoggedCall) -> web.StreamResponse:
         model = request.query.get("model_id")
         found = [r for r in self.requests.values() if model is None or r.model == model]
         found.sort(key=lambda r: r.created_at, reverse=True)
-        return web.json_response(
-            {"requests": [self._envelope(r) for r in found], "total": len(found)}
-        )
+        body: dict[str, Any] = {"total": len(found)}
+        if self.list_page_size:
+            size = self.list_page_size
+            try:
+                page = max(1, int(request.query.get("page", "1")))
+            except ValueError:
+                return _error(400, "page must be a whole number")
+            found = found[(page - 1) * size : page * size]
+            body.update(page=page, page_size=size)
+            if page * size < body["total"]:
+                body["next"] = str(page + 1)
+        body["requests"] = [self._envelope(r) for r in found]
+        return web.json_response(body)
 
     async def _models(self, request: web.Request, entry: LoggedCall) -> web.StreamResponse:
         return web.json_response({"model_ids": [self.model, *self.extra_models]})

@@ -7,7 +7,6 @@ the domain and answer. The scheduler that carries jobs to the end lives with thi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -20,10 +19,7 @@ from discord.ext import commands
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused, UserError
 from bot.gmi import GMIError, ModelDetail
-from bot.jobs.delivery import Delivery
 from bot.jobs.model import Job, JobOrigin
-from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import JobSteps, PollTiming
 from bot.params import (
     DEFAULT_DURATION,
     DEFAULT_RATIO,
@@ -39,9 +35,8 @@ from cogs.shared import JobReference, clip, post_to_mod_log, requester_of
 
 from . import flows
 from .buttons import DYNAMIC_ITEMS
-from .components import result_view, status_view
 from .messages import job_links, quota_embed, status_embed
-from .poster import DiscordResultChannel
+from .pipeline import build_pipeline
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -93,53 +88,21 @@ class VideoCog(
 ):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
-        settings = bot.settings
-        services = bot.services
-        self.poster = DiscordResultChannel(
-            bot,
-            services.jobs,
-            view_for_status=lambda job: status_view(job.id),
-            view_for_result=lambda job: result_view(job.id),
-            currency=settings.currency,
-            edit_interval=settings.status_edit_interval,
-            clock=bot.clock,
-        )
-        timing = PollTiming(
-            min_interval=settings.poll_min_interval,
-            max_interval=settings.poll_max_interval,
-            expected_seconds=settings.expected_generation_seconds,
-        )
-        steps = JobSteps(
-            services.jobs,
-            bot.gmi,
-            Delivery(services.jobs, self.poster, bot.session, clock=bot.clock),
-            timing=timing,
-            api_slots=asyncio.Semaphore(settings.max_concurrent_api_calls),
-            clock=bot.clock,
-        )
-        self.scheduler = Scheduler(
-            services.jobs,
-            steps,
-            max_in_flight=settings.max_concurrent_api_calls * 4,
-            lease_seconds=timing.lease_seconds,
-            idle_retry=timing.min_interval,
-            clock=bot.clock,
-        )
+        self.pipeline = build_pipeline(bot)
         self._model_info: tuple[float, ModelDetail] | None = None
         super().__init__()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.scheduler.start()
+        self.pipeline.start()
 
     async def cog_unload(self) -> None:
-        await self.scheduler.stop()
-        await self.poster.close()
+        await self.pipeline.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
-        self.scheduler.wake()
+        self.pipeline.scheduler.wake()
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:

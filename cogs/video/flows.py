@@ -52,6 +52,7 @@ async def start_job(
         request,
         origin=origin,
         parent_job_id=parent.id if parent else None,
+        interaction_token=interaction.token,
     )
     try:
         response = await interaction.response.send_message(

@@ -31,6 +31,7 @@ COLOURS: dict[Phase, discord.Colour] = {
     JobOutcome.FAILED: discord.Colour.red(),
     JobOutcome.CANCELLED: discord.Colour.dark_grey(),
     JobOutcome.TIMED_OUT: discord.Colour.orange(),
+    JobOutcome.LOST: discord.Colour.red(),
 }
 ICONS: dict[Phase, str] = {
     JobState.ACCEPTED: "⏳",
@@ -41,7 +42,9 @@ ICONS: dict[Phase, str] = {
     JobOutcome.FAILED: "❌",
     JobOutcome.CANCELLED: "🚫",
     JobOutcome.TIMED_OUT: "⌛",
+    JobOutcome.LOST: "⚠️",
 }
+UNDELIVERABLE_ICON = "📭"
 
 # The result message's footer starts with this: after a crash, delivery finds an earlier
 # post by it (the status message's footer starts with "Job #N", so it never matches).
@@ -50,6 +53,11 @@ RESULT_MARKER = "Result of job #{job_id}"
 
 def result_marker(job_id: int) -> str:
     return RESULT_MARKER.format(job_id=job_id)
+
+
+def status_marker(job_id: int) -> str:
+    """How the status message's footer starts (a crashed bot finds the message by it)."""
+    return f"Job #{job_id}"
 
 
 def describe_settings(request: GenerationRequest) -> str:
@@ -98,11 +106,23 @@ def reason_text(job: Job) -> str | None:
 
 
 def job_title(job: Job) -> str:
-    return f"{ICONS[job.phase]} {job.display_state}"
+    icon = UNDELIVERABLE_ICON if job.state is JobState.UNDELIVERABLE else ICONS[job.phase]
+    return f"{icon} {job.display_state}"
 
 
-def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
-    """The public message that follows a job from the command to its result."""
+def took_text(job: Job, now: float) -> str:
+    """How long the video took: the provider's own time when it says, else ours."""
+    seconds = job.provider_seconds
+    if seconds is None:
+        seconds = (job.finished_at or now) - job.created_at
+    return _duration_text(seconds)
+
+
+def status_embed(
+    job: Job, *, currency: str, now: float, queue_position: int | None = None
+) -> discord.Embed:
+    """The public message that follows a job from the command to its result: where it is,
+    since when, and when it should be ready (a Discord timestamp counts down by itself)."""
     embed = discord.Embed(
         title=job_title(job),
         description=clip(job.request.prompt, 4000),
@@ -114,14 +134,24 @@ def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
     if inputs:
         embed.add_field(name="Inputs", value=inputs, inline=False)
     if job.has_ended:
-        ended = job.finished_at or now
-        embed.add_field(name="Took", value=_duration_text(ended - job.created_at), inline=True)
+        embed.add_field(name="Took", value=took_text(job, now), inline=True)
     else:
         embed.add_field(name="Started", value=discord_time(job.created_at), inline=True)
+        if queue_position:
+            embed.add_field(name="Place in queue", value=f"{queue_position}", inline=True)
+        elif job.predicted_finish_at is not None:
+            ready = max(job.predicted_finish_at, now)
+            embed.add_field(name="Ready", value=f"about {discord_time(ready)}", inline=True)
     embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
     reason = reason_text(job)
-    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT):
+    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT, JobOutcome.LOST):
         embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
+    if job.state is JobState.UNDELIVERABLE:
+        embed.add_field(
+            name="Not delivered",
+            value="I could post it neither here nor by DM; the quota was given back.",
+            inline=False,
+        )
     embed.set_footer(text=_footer(job))
     return embed
 
@@ -147,6 +177,11 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
         text = f"{who} the video generation was cancelled{where}."
     elif job.outcome is JobOutcome.TIMED_OUT:
         text = f"{who} the video generation timed out{where}: {job.error or ''}"
+    elif job.outcome is JobOutcome.LOST:
+        text = (
+            f"{who} your video could not be had{where}: {job.error or ''} "
+            "Your quota was given back."
+        )
     else:
         text = f"{who} the video generation failed{where}: {job.error or 'no reason given'}"
     return clip(text.strip(), 2000)

@@ -34,9 +34,8 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
         discord_api_base_url=fakecord.api_base_url,
         discord_gateway_url=fakecord.gateway_url,
         poll_min_interval=0.01,
+        reconcile_window_seconds=0.5,
         poll_max_interval=0.05,
-        expected_generation_seconds=0.0,
-        status_edit_interval=0.0,
         gmi_timeout_seconds=5.0,
     )
 

@@ -20,12 +20,21 @@ from bot.db.jobs import JobRepository
 from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import Job, NewJob
+from bot.db.timings import TimingRepository
+from bot.gmi.budget import ProviderBudget
+from bot.jobs.estimates import FinishEstimator
+from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import JobSteps, PollTiming
+from bot.jobs.steps import JobSteps, StepTiming
 from bot.params import GenerationRequest
 from tests.support.jobwait import wait_for_job
 
-FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
+FAST = StepTiming(
+    plan=PollPlan(min_interval=0.01, max_interval=0.05),
+    lease_seconds=0.5,
+    retry_base=0.01,
+    reconcile_window=0.2,
+)
 
 
 class MemoryChat:
@@ -38,6 +47,7 @@ class MemoryChat:
         self.fail_posts = 0
         self.lose_after_post = 0  # post, then raise as if the answer was lost
         self.changed = asyncio.Event()
+        self.undelivered: list[Job] = []
 
     async def upload_limit(self, job):
         return self.limit
@@ -59,8 +69,14 @@ class MemoryChat:
             raise DeliveryRetry("connection reset after the post")
         return Posted(len(self.posts) - 1, "channel")
 
-    async def show_state(self, job):
+    def show_state(self, job):
         self.states.append(job.phase)
+
+    async def find_status_message(self, job):
+        return 1  # these jobs have no Discord message; say it was shown
+
+    async def undeliverable(self, job):
+        self.undelivered.append(job)
 
 
 @contextlib.asynccontextmanager
@@ -81,13 +97,19 @@ async def store(tmp_path):
 
 def scheduler_for(store, gmi_client, chat, session, *, delivery_store=None) -> Scheduler:
     """A scheduler whose steps deliver into ``chat``, with fast timings."""
-    delivery = Delivery(delivery_store or store, chat, session, clock=time.time)
+    steps: JobSteps
+    delivery = Delivery(
+        delivery_store or store, chat, session, time.time,
+        fresh_link=lambda job: steps.fresh_result_link(job),
+    )
+    budget = ProviderBudget(36000, time.time)
     steps = JobSteps(
-        store, gmi_client, delivery, timing=FAST, api_slots=asyncio.Semaphore(4), clock=time.time
+        store, gmi_client, delivery, budget=budget,
+        estimator=FinishEstimator(TimingRepository(store.db)), timing=FAST, clock=time.time,
     )
     return Scheduler(
-        store, steps, max_in_flight=16, lease_seconds=FAST.lease_seconds,
-        idle_retry=FAST.min_interval, clock=time.time,
+        store, steps, budget=budget, lease_seconds=FAST.lease_seconds,
+        idle_retry=FAST.plan.min_interval, clock=time.time,
     )
 
 
@@ -288,11 +310,7 @@ async def test_a_request_the_provider_forgot_fails_instead_of_polling_for_an_hou
 
 
 async def test_status_check_failures_back_off(store, gmi_client, gmi_sim):
-    timing = PollTiming(min_interval=0.01, max_interval=100, expected_seconds=0, retry_base=1)
-    delays = [
-        full_jitter(n, base=timing.retry_base, cap=timing.max_interval * 4, rng=lambda: 1.0)
-        for n in (1, 2, 3, 4, 50, 5000)
-    ]
+    delays = [full_jitter(n, base=1, cap=400, rng=lambda: 1.0) for n in (1, 2, 3, 4, 50, 5000)]
     assert delays[:4] == [1, 2, 4, 8] and delays[-1] == 400.0
 
 
