@@ -151,14 +151,34 @@ def job_choice_label(job: Job) -> str:
     return clip(f"#{job.id} {job.display_state} · {job.request.prompt}", 100)
 
 
+def can_see(interaction: discord.Interaction, job: Job) -> bool:
+    """Whether the member may look at ``job``: their own, one posted in a channel they can
+    view, or any job here if they moderate (checked by the caller)."""
+    if job.user_id == interaction.user.id:
+        return True
+    guild = interaction.guild
+    member = interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        return False
+    channel = guild.get_channel_or_thread(job.channel_id)
+    return channel is not None and channel.permissions_for(member).view_channel
+
+
 class JobReference(app_commands.Transformer):
     """A job option: ``#12``, ``12``, the provider's request id, or a link to the job's
-    status or result message, checked to belong to this server. It autocompletes from the
-    member's recent jobs (a moderator's: the server's)."""
+    status or result message. A member finds their own jobs and those in channels they can
+    view; moderators, any job in the server; anyone else gets the answer a job that does
+    not exist gets. It autocompletes from the member's recent jobs (a moderator's: the
+    server's)."""
 
     async def transform(self, interaction: discord.Interaction, value: str) -> Job:
-        bot = video_bot(interaction)
-        return await bot.services.job_service.find(interaction.guild_id, str(value))
+        services = video_bot(interaction).services
+        job = await services.job_service.find(interaction.guild_id, str(value))
+        if can_see(interaction, job) or await services.moderators.is_moderator(
+            requester_of(interaction)
+        ):
+            return job
+        raise services.job_service.not_found(str(value))
 
     async def autocomplete(  # type: ignore[override]
         self, interaction: discord.Interaction, value: str

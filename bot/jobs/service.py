@@ -146,11 +146,16 @@ class JobService:
         if job is None and reference and link is None:
             job = await self.jobs.get_by_request_id(reference)
         if job is None or job.guild_id != guild_id:
-            raise NotFound(
-                f"I can't find a job called `{reference[:60]}` here. "
-                "Pick one from the list, or run `/video history` to see yours."
-            )
+            raise self.not_found(reference)
         return job
+
+    @staticmethod
+    def not_found(reference: str) -> NotFound:
+        """The one answer for a job that isn't there, or that the member may not see."""
+        return NotFound(
+            f"I can't find a job called `{reference.strip()[:60]}` here. "
+            "Pick one from the list, or run `/video history` to see yours."
+        )
 
     # -- acting on a job ---------------------------------------------------------------
 

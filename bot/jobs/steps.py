@@ -211,6 +211,10 @@ class JobSteps:
                 reconcile_until=now + self.timing.reconcile_window,
                 next_check_at=now + self.timing.retry_delay(job.attempts),
             )
+        elif isinstance(error, ProviderError) and error.wrapped_status is not None:
+            # The backend refused it (the client already retried): report its reason.
+            log.warning("job %d: the provider refused the submit: %s", job.id, error)
+            await self.finish(job, JobOutcome.FAILED, error=error.message)
         elif isinstance(error, RateLimited | ProviderError) and not out_of_attempts:
             log.warning("job %d: submit refused for now (%s); will retry", job.id, error)
             await self.jobs.transition(
@@ -260,7 +264,15 @@ class JobSteps:
             await self._record_request(job, free[0])
             return
         if job.reconcile_until is not None and now < job.reconcile_until:
-            await self._reschedule(job, min(self.timing.retry_delay(2), job.reconcile_until - now))
+            # Searches spread out, doubling: a handful per window, not one every few seconds.
+            searches = job.failed_checks + 1
+            wait = min(self.timing.retry_base * 2.0**searches, job.reconcile_until - now)
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                failed_checks=searches,
+                next_check_at=now + max(wait, self.timing.plan.min_interval / 2),
+            )
             return
         if job.attempts >= MAX_SUBMIT_ATTEMPTS:
             await self.finish(
@@ -275,6 +287,7 @@ class JobSteps:
             from_states={JobState.SUBMITTING},
             to_state=JobState.ACCEPTED,
             reconcile_until=None,
+            failed_checks=0,
             next_check_at=now + self.timing.retry_delay(job.attempts),
         )
 

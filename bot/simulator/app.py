@@ -763,12 +763,18 @@ class GMISimulator:
 
     def _outcome(self, sim_request: SimRequest) -> dict[str, Any]:
         base = f"{self.base_origin}/media/{sim_request.request_id}"
-        video_url = f"{base}.mp4?token={sim_request.token}"
+        # Signed like a cloud-storage link: valid for url_ttl from when it was handed out, so
+        # asking for the request again gives a fresh, working link.
+        signature = (
+            f"token={sim_request.token}&exp={self.clock() + self.url_ttl:.3f}"
+            f"&sig={secrets.token_hex(4)}"
+        )
+        video_url = f"{base}.mp4?{signature}"
         shape = sim_request.behaviour.outcome_shape
         if shape == "flat":
             return {
                 "video_url": video_url,
-                "thumbnail_image_url": f"{base}.jpg?token={sim_request.token}",
+                "thumbnail_image_url": f"{base}.jpg?{signature}",
             }
         if shape == "media_urls_str":
             return {"media_urls": [video_url]}
@@ -825,7 +831,11 @@ class GMISimulator:
         finished = sim_request.finished_at
         if sim_request.status != "success" or finished is None:
             return _gcs_error(404, "NoSuchKey", "The specified key does not exist.")
-        if self.clock() > finished + self.url_ttl:
+        try:
+            expires = float(request.query.get("exp", finished + self.url_ttl))
+        except ValueError:
+            return _gcs_error(403, "AccessDenied", "Access denied.")
+        if self.clock() > expires:
             return _gcs_error(403, "ExpiredToken", "The provided token has expired.")
         spec = (sim_request.behaviour.video or self.video).resolve(sim_request.payload)
         if extension == "jpg":

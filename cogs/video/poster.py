@@ -122,7 +122,10 @@ class DiscordResultChannel:
                 return StatusSearch.NEVER_SHOWN
             except discord.HTTPException as error:
                 raise DeliveryRetry(f"could not look up the answer: {error.status}") from error
-            return message.id
+            marker = status_marker(job.id)
+            if any(_marked(embed.footer.text, marker) for embed in message.embeds):
+                return message.id
+            return StatusSearch.NEVER_SHOWN  # the member was answered, but not with this job
         channel = await self._channel(job)
         if channel is None:
             return StatusSearch.UNKNOWN

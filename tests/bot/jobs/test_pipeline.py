@@ -25,8 +25,9 @@ from bot.gmi.budget import ProviderBudget
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import JobSteps, StepTiming
+from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS, JobSteps, StepTiming
 from bot.params import GenerationRequest
+from bot.simulator import BACKEND_400_ERROR
 from tests.support.jobwait import wait_for_job
 
 FAST = StepTiming(
@@ -357,3 +358,96 @@ async def test_a_job_cancelled_while_its_submit_is_in_flight_keeps_the_providers
     await gmi_sim.wait_for_calls("submit")  # answered now, after the cancel
     done = await wait_for_job(store, job.id, lambda j: j.request_id is not None)
     assert done.request_id == next(iter(gmi_sim.requests))
+
+
+# -- every failure ends, and ends right ------------------------------------------------------
+
+
+async def test_a_submit_that_keeps_failing_stops_after_a_bounded_number_of_attempts(
+    store, pipeline, gmi_sim
+):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", 500, times=None)  # nothing is created, but we can't know that
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED and done.attempts == MAX_SUBMIT_ATTEMPTS
+    assert len(gmi_sim.calls("submit")) == MAX_SUBMIT_ATTEMPTS  # no blind retries in the client
+    assert len(gmi_sim.calls("list")) <= MAX_SUBMIT_ATTEMPTS * 12  # each search is bounded too
+    assert "could not be reached" in done.error
+
+
+async def test_a_backend_refusal_wrapped_in_a_500_is_reported_with_its_reason(
+    store, pipeline, gmi_sim
+):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", 500, body={"error": BACKEND_400_ERROR}, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED
+    assert "Backend error (400)" in done.error
+    assert len(gmi_sim.calls("submit")) == 3 and gmi_sim.calls("list") == []
+
+
+async def test_a_lost_submit_is_found_on_a_later_page_of_the_list(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.list_page_size = 1
+    for i in range(3):  # other jobs' requests, newer than this one's will be on page 1
+        await accept(store, prompt=f"earlier {i}")
+    poller.wake()
+    for job_id in (1, 2, 3):
+        await delivered(store, job_id)
+    gmi_sim.fault("submit", drop_connection=True, after_create=True)
+    job = await accept(store, prompt="the lost one")
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED and len(gmi_sim.requests) == 4
+    assert done.request_id == gmi_sim.calls("submit")[-1].request_id
+
+
+async def test_an_expired_result_link_is_fetched_again(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 403, body="<Error><Code>ExpiredToken</Code></Error>")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED
+    assert chat.posts[0][1].video[4:8] == b"ftyp"  # the video itself, not a dead link
+    assert len(gmi_sim.calls("media")) == 2
+
+
+async def test_a_video_that_is_gone_is_lost_said_plainly_and_not_counted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 404, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.LOST and done.state is JobState.DELIVERED
+    outcome = chat.posts[0][1]
+    assert outcome.video is None and outcome.link is None
+    assert "no longer works" in done.error
+
+
+async def test_bytes_that_are_not_a_video_are_never_posted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 200, body="<html><body>Service unavailable</body></html>")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.LOST and chat.posts[0][1].video is None
+    assert "not a playable video" in done.error
+
+
+async def test_an_outcome_that_can_be_posted_nowhere_is_undeliverable(store, gmi_client, gmi_sim):
+    class NowhereChat(MemoryChat):
+        async def post(self, job, outcome):
+            return Posted(None, "undeliverable")
+
+    chat = NowhereChat()
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)
+        poller.wake()
+        done = await delivered(store, job.id)
+    assert done.state is JobState.UNDELIVERABLE and done.display_state == "Could not be delivered"
+    assert [j.id for j in chat.undelivered] == [job.id]
