@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
-import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from .interactions import (
     modal_submit_components,
 )
 from .limits import ApiError
+from .ratelimits import EditCounter, RateLimitHit, RateLimits
 from .rest import API, Rest, json_response
 from .world import Attachment, Channel, Guild, Member, Message, User, World
 
@@ -82,18 +84,15 @@ class InjectedFailure:
     def matches(self, method: str, route: str, path: str) -> bool:
         return self.method == method and self.route in (route, path)
 
-    def response(self) -> web.Response:
+    def response(self, bucket_headers: dict[str, str]) -> web.Response:
         if self.status == 429:
             return json_response(
                 {"message": "You are being rate limited.", "retry_after": self.retry_after,
                  "global": self.is_global, "code": 0},
                 status=429,
-                headers={"Retry-After": str(max(1, round(self.retry_after))), "Via": "1.1 google",
-                         "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                         "X-RateLimit-Reset-After": str(self.retry_after),
-                         "X-RateLimit-Reset": str(time.time() + self.retry_after),
-                         "X-RateLimit-Bucket": "fakecord", "X-RateLimit-Scope": "user",
-                         **({"X-RateLimit-Global": "true"} if self.is_global else {})})
+                headers={"Retry-After": str(max(1, math.ceil(self.retry_after))), "Via": "1.1 google",
+                         **({"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}
+                            if self.is_global else bucket_headers)})
         return json_response({"message": self.message, "code": self.code}, status=self.status)
 
 
@@ -104,7 +103,7 @@ class FakeDiscord:
     """
 
     def __init__(self, *, token: str | None = None, bot_name: str = "FakeBot",
-                 heartbeat_interval_ms: int = 41250) -> None:
+                 heartbeat_interval_ms: int = 41250, rate_limits: bool = True) -> None:
         self.clock = ManualClock.realtime()
         self.world = World(self.clock, bot_name=bot_name)
         self.world.emit = self.dispatch
@@ -134,6 +133,8 @@ class FakeDiscord:
         self.clock.on_advance(self._check_all_deadlines)
         self.extra_routes: list[tuple[str, str, Any]] = []
         self.ack_deadline = limits.ACK_DEADLINE  # lower it only to test the real-time timer
+        self.rate_limits = RateLimits(self.clock.monotonic, self.clock.time, enabled=rate_limits)
+        self.edits = EditCounter(self.clock.monotonic)
 
     # ----------------------------------------------------------- world shortcuts
 
@@ -235,18 +236,28 @@ class FakeDiscord:
         rec = RecordedRequest(request.method, route, path)
         if canonical.startswith(API):
             self.requests.append(rec)
+        is_api = canonical.startswith(API)
         for failure in self._failures:
             if failure.matches(request.method, route, path):
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)
                 rec.status = failure.status
-                return failure.response()
+                return failure.response(self.rate_limits.injected_headers(
+                    request.method, route, failure.retry_after))
         needs_auth = canonical.startswith(API) and not route.startswith(("/interactions/", "/webhooks/"))
+        verdict = None
         try:
             if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise limits.unauthorized()
-            response = await handler(request)
+            if is_api:
+                verdict = self.rate_limits.check(
+                    request.method, route, path, request.match_info,
+                    authorized=request.headers.get("Authorization") == f"Bot {self.token}")
+            if verdict is not None and verdict.refused is not None:
+                response = json_response(verdict.refused, status=429)
+            else:
+                response = await handler(request)
         except ApiError as err:
             if err.status != 401 or route != "/users/@me":
                 self.violation(err.status, err.code, err.message, request, err.errors)
@@ -259,12 +270,10 @@ class FakeDiscord:
             response = json_response({"message": f"fakecord internal error: {exc!r}", "code": 0},
                                      status=400)
         rec.status = response.status
-        if canonical.startswith(API):
-            response.headers.update({
-                "X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49",
-                "X-RateLimit-Reset": f"{time.time() + 1:.3f}", "X-RateLimit-Reset-After": "1.000",
-                "X-RateLimit-Bucket": f"fakecord-{abs(hash((request.method, route))) % 10**8:x}",
-            })
+        if verdict is not None:
+            response.headers.update(verdict.headers)
+        if response.status == 429:
+            self.notify()
         return response
 
     async def _unknown(self, request: web.Request) -> web.Response:
@@ -341,6 +350,38 @@ class FakeDiscord:
             method.upper(), route, status, retry_after, code,
             message or {429: "You are being rate limited."}.get(status, f"{status}: injected failure"),
             is_global, times))
+
+    def requests_by_route(self) -> Counter[tuple[str, str]]:
+        """How many API requests the bot made, by (method, discord.py route template)."""
+        return Counter((r.method, r.route) for r in self.requests)
+
+    def rate_limited_by_route(self) -> Counter[tuple[str, str]]:
+        """How many 429s the bot got, by (method, route): limits reached and injected ones."""
+        return Counter((r.method, r.route) for r in self.requests if r.status == 429)
+
+    @property
+    def rate_limit_hits(self) -> list[RateLimitHit]:
+        """Every 429 a limit caused (not injected ones), with its scope and ``retry_after``."""
+        return self.rate_limits.hits
+
+    @property
+    def max_channel_edits(self) -> int:
+        """The most message edits seen in any one channel within any 5-second window."""
+        return self.edits.max_in_window
+
+    def counters(self) -> dict[str, Any]:
+        """The rate-limit counters as JSON (the control API and benchmarks read this)."""
+        def by_route(counter: Counter[tuple[str, str]]) -> dict[str, int]:
+            return {f"{m} {r}": n for (m, r), n in sorted(counter.items())}
+
+        return {
+            "requests_by_route": by_route(self.requests_by_route()),
+            "rate_limited_by_route": by_route(self.rate_limited_by_route()),
+            "rate_limit_hits": {"user": sum(h.scope == "user" for h in self.rate_limit_hits),
+                                "global": sum(h.scope == "global" for h in self.rate_limit_hits)},
+            "max_channel_edits_5s": self.edits.max_in_window,
+            "busiest_edit_channel": str(self.edits.busiest_channel) if self.edits.busiest_channel else None,
+        }
 
     def requests_to(self, method: str, route: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and route in (r.route, r.path)]

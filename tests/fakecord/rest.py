@@ -339,6 +339,7 @@ class Rest:
         msg.edited_timestamp = None if was_loading else self.world.clock.time()
         msg.edits += 1
         if msg.visible_to is None:
+            self.emu.edits.record(chan.id)
             self.emu.dispatch("MESSAGE_UPDATE", msg.payload())
         self.emu.notify()
         return msg
