@@ -31,6 +31,7 @@ from .interactions import (
     check_can_use,
     context_payload,
     find_command,
+    find_context_menu,
     modal_submit_components,
 )
 from .limits import ApiError
@@ -131,6 +132,7 @@ class FakeDiscord:
         self.port = 0
         self.host = "127.0.0.1"
         self.clock.on_advance(self._check_all_deadlines)
+        self.clock.on_advance(self._archive_idle_threads)
         self.extra_routes: list[tuple[str, str, Any]] = []
         self.ack_deadline = limits.ACK_DEADLINE  # lower it only to test the real-time timer
         self.rate_limits = RateLimits(self.clock.monotonic, self.clock.time, enabled=rate_limits)
@@ -290,9 +292,10 @@ class FakeDiscord:
             return gone
         try:
             expires = int(request.query.get("ex", "0"), 16)
+            issued = int(request.query.get("is", "0"), 16)
         except ValueError:
-            expires = 0
-        if request.query.get("hm") != att.signature() or self.clock.time() > expires:
+            return gone
+        if request.query.get("hm") != att.signature(issued, expires) or self.clock.time() > expires:
             return gone
         return web.Response(body=att.data, content_type=att.content_type or "application/octet-stream")
 
@@ -448,6 +451,10 @@ class FakeDiscord:
             self.violation(0, ACK_TIMEOUT, f"This interaction failed: {ix.describe()} was not "
                            f"acknowledged within {self.ack_deadline:g} s")
 
+    def _archive_idle_threads(self) -> None:
+        for chan in list(self.world.channels.values()):
+            chan.archive_if_idle()
+
     def _check_all_deadlines(self) -> None:
         for ix in list(self.interactions.values()):
             self.check_deadline(ix)
@@ -474,6 +481,25 @@ class FakeDiscord:
         data = self._command_data(cmd, parts, opts, resolved)
         return self._new_interaction(APPLICATION_COMMAND, member, channel, data,
                                      command_name=" ".join(parts))
+
+    async def run_message_command(self, member: Member | User, message: Message | int,
+                                  name: str, /) -> Interaction:
+        """As ``member``, pick Apps > ``name`` on ``message`` (a synced message command).
+
+        The bot gets an APPLICATION_COMMAND interaction with ``data.type`` 3, ``target_id`` and
+        the whole message, attachments freshly signed, in ``data.resolved.messages``."""
+        msg = self._message(message)
+        if msg.visible_to is not None:
+            raise ScenarioError(f"{msg!r} is ephemeral: it has no Apps menu")
+        cmd = find_context_menu(self, msg.channel, name, 3)
+        check_can_use(self, cmd, member, msg.channel)
+        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 3,
+                                "target_id": str(msg.id),
+                                "resolved": {"messages": {str(msg.id): msg.payload()}}}
+        if cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
+        return self._new_interaction(APPLICATION_COMMAND, member, msg.channel, data,
+                                     command_name=cmd["name"], target_message=msg)
 
     def _command_data(self, cmd: dict, parts: list[str], opts: list[dict], resolved: dict) -> dict:
         for depth in range(len(parts) - 1, 0, -1):
@@ -556,16 +582,43 @@ class FakeDiscord:
         return self._new_interaction(MODAL_SUBMIT, member, opened_by.channel, data,
                                      source_message=opened_by.source_message, opened_by=opened_by)
 
-    async def say(self, member: Member | User, channel: Channel, content: str, *,
-                  reply_to: Message | None = None) -> Message:
-        """``member`` posts a plain message (MESSAGE_CREATE goes to the bot if intents allow)."""
+    async def say(self, member: Member | User, channel: Channel, content: str = "", *,
+                  reply_to: Message | None = None,
+                  attachments: list[Attachment] | None = None) -> Message:
+        """``member`` posts a message, with files made by ``emu.attachment(...)`` if given
+        (MESSAGE_CREATE goes to the bot if its intents allow). The member needs what the
+        Discord client needs: View Channel, Send Messages (Send Messages in Threads in a
+        thread) and Attach Files for files; a locked archived thread refuses them."""
         user = member.user if isinstance(member, Member) else member
+        files = list(attachments or [])
+        if not content.strip() and not files:
+            raise ScenarioError("a message needs content or attachments")
+        if len(files) > limits.FILES_MAX:
+            raise ScenarioError(f"at most {limits.FILES_MAX} files per message")
+        if channel.guild is not None:
+            guild = channel.guild
+            found = guild.members.get(user.id)
+            if found is None:
+                raise ScenarioError(f"{user.name} is not a member of {guild.name}")
+            send = {"send_messages_in_threads": True} if channel.is_thread else {"send_messages": True}
+            if not guild.has(found, channel, view_channel=True, **send):
+                raise ScenarioError(f"{user.name} cannot post in #{channel.name}")
+            if files and not guild.has(found, channel, attach_files=True):
+                raise ScenarioError(f"{user.name} may not attach files in #{channel.name}")
+            if channel.is_thread and channel.archived:
+                if channel.locked and not guild.has(found, channel, manage_threads=True):
+                    raise ScenarioError(f"#{channel.name} is archived and locked")
+                channel.set_archived(False)
+        for att in files:
+            if att.size > self.rest.upload_limit(channel):
+                raise ScenarioError(f"{att.filename} is over the {self.rest.upload_limit(channel)} byte upload limit")
+            att.channel_id, att.ephemeral = channel.id, False  # now a file of this message
         users, roles, everyone = self.rest.mentions(channel, content, None, can_everyone=False,
                                                     replied_author=reply_to.author.id if reply_to else None)
         msg = Message(id=self.world.ids.next(), channel=channel, author=user, content=content,
-                      mentions=users, mention_roles=roles, mention_everyone=everyone,
-                      reply_to=reply_to.id if reply_to else None, type=19 if reply_to else 0,
-                      timestamp=self.clock.time())
+                      attachments=files, mentions=users, mention_roles=roles,
+                      mention_everyone=everyone, reply_to=reply_to.id if reply_to else None,
+                      type=19 if reply_to else 0, timestamp=self.clock.time())
         return self.rest.publish(msg)
 
     def _message(self, message: Message | int) -> Message:
