@@ -160,8 +160,25 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/gateway"
 
-    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner") -> Guild:
-        return self.world.add_guild(name, boost_tier=boost_tier, owner_name=owner_name)
+    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner",
+                  shard: tuple[int, int] | None = None) -> Guild:
+        """A guild (see :meth:`World.add_guild`); ``shard=(id, count)`` puts it on that shard."""
+        return self.world.add_guild(name, boost_tier=boost_tier, owner_name=owner_name, shard=shard)
+
+    def add_guilds(self, count: int, *, shard_count: int = 1, name: str = "Guild",
+                   channels: tuple[str, ...] = ("general",),
+                   members: tuple[str, ...] = ("alice", "bob")) -> list[Guild]:
+        """``count`` guilds named "Guild 0".. spread round-robin over ``shard_count`` shards
+        (guild ``i`` on shard ``i % shard_count``), each with ``channels`` and ``members``."""
+        guilds = []
+        for i in range(count):
+            guild = self.add_guild(f"{name} {i}", shard=(i % shard_count, shard_count))
+            for chan in channels:
+                guild.add_text_channel(chan)
+            for member in members:
+                guild.add_member(member)
+            guilds.append(guild)
+        return guilds
 
     def attachment(self, filename: str, data: bytes, *, content_type: str | None = None,
                    width: int | None = None, height: int | None = None) -> Attachment:

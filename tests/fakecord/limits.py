@@ -17,6 +17,7 @@ ACK_DEADLINE = 3.0  # seconds to answer an interaction
 TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction token stays valid
 ATTACHMENT_URL_LIFETIME = 24 * 3600.0  # signed CDN links
 NONCE_WINDOW = 5 * 60.0  # enforce_nonce deduplication window
+SESSION_STARTS_PER_DAY = 1000  # IDENTIFYs a bot may send a day (GET /gateway/bot)
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10

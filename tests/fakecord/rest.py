@@ -378,8 +378,11 @@ class Rest:
     async def get_gateway(self, request: web.Request) -> web.Response:
         data: dict[str, Any] = {"url": self.emu.gateway_url}
         if request.path.endswith("/bot"):
-            data.update(shards=1, session_start_limit={
-                "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1})
+            gateway = self.emu.gateway
+            data.update(shards=gateway.shards_to_recommend(), session_start_limit={
+                "total": limits.SESSION_STARTS_PER_DAY,
+                "remaining": max(0, limits.SESSION_STARTS_PER_DAY - gateway.identifies),
+                "reset_after": 86_400_000, "max_concurrency": 1})
         return json_response(data)
 
     async def get_user(self, request: web.Request) -> web.Response:

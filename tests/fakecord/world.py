@@ -68,6 +68,14 @@ class Snowflakes:
         self._last = value
         return value
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh id whose timestamp puts it on ``shard_id`` of ``shard_count`` (a guild's
+        shard is ``(id >> 22) % shard_count``): a millisecond or a few after the last id."""
+        ms = max(int(self._clock.time() * 1000) - DISCORD_EPOCH_MS, (self._last >> 22) + 1)
+        ms += (shard_id - ms) % shard_count
+        self._last = ms << 22
+        return self._last
+
 
 @dataclass(eq=False)
 class User:
@@ -553,6 +561,10 @@ class Guild:
     def everyone(self) -> Role:
         return self.roles[self.id]
 
+    def shard_id(self, shard_count: int) -> int:
+        """The shard Discord sends this guild's events to."""
+        return (self.id >> 22) % shard_count
+
     @property
     def owner(self) -> Member:
         return self.members[self.owner_id]
@@ -704,9 +716,12 @@ class World:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner") -> Guild:
-        """A guild with its owner, the @everyone role (id == guild id) and the bot as a member."""
-        gid = self.ids.next()
+    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner",
+                  shard: tuple[int, int] | None = None) -> Guild:
+        """A guild with its owner, the @everyone role (id == guild id) and the bot as a member.
+
+        ``shard=(shard_id, shard_count)`` picks an id that lands on that shard."""
+        gid = self.ids.next_on_shard(*shard) if shard else self.ids.next()
         guild = Guild(self, gid, name, boost_tier=boost_tier)
         guild.roles[gid] = Role(gid, guild, "@everyone", EVERYONE_DEFAULT)
         bot_role = Role(self.ids.next(), guild, self.bot_user.name, BOT_DEFAULT, position=1,
