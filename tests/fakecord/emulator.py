@@ -253,9 +253,9 @@ class FakeDiscord:
         route = canonical[len(API):] if canonical.startswith(API) else canonical
         path = request.path[len(API):] if request.path.startswith(API) else request.path
         rec = RecordedRequest(request.method, route, path)
-        if canonical.startswith(API):
-            self.requests.append(rec)
         is_api = canonical.startswith(API)
+        if is_api:
+            self.requests.append(rec)
         for failure in self._failures:
             if failure.matches(request.method, route, path):
                 failure.times -= 1
@@ -264,15 +264,15 @@ class FakeDiscord:
                 rec.status = failure.status
                 return failure.response(self.rate_limits.injected_headers(
                     request.method, route, failure.retry_after))
-        needs_auth = canonical.startswith(API) and not route.startswith(("/interactions/", "/webhooks/"))
+        needs_auth = is_api and not route.startswith(("/interactions/", "/webhooks/"))
+        authorized = request.headers.get("Authorization") == f"Bot {self.token}"
         verdict = None
         try:
-            if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            if needs_auth and not authorized:
                 raise limits.unauthorized()
             if is_api:
-                verdict = self.rate_limits.check(
-                    request.method, route, path, request.match_info,
-                    authorized=request.headers.get("Authorization") == f"Bot {self.token}")
+                verdict = self.rate_limits.check(request.method, route, path, request.match_info,
+                                                 authorized=authorized)
             if verdict is not None and verdict.refused is not None:
                 response = json_response(verdict.refused, status=429)
             else:
