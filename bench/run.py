@@ -5,7 +5,8 @@ simulator, with the bot as its own process (as in production).
 
 Reports, per N: acknowledgement latency (interaction created -> answered, p50/p99), the
 time from the provider finishing a video to the bot posting it (p50/p99), provider calls
-per job, and the bot process's peak memory (VmHWM). Generation is near-instant, so the
+per job, the bot process's peak memory (VmHWM), and what Discord's rate limits (enforced by
+the emulator) did: 429s the bot got, and the most edits in one channel in any 5 s. Generation is near-instant, so the
 figures measure the bot, not the model. Not part of the test suite.
 """
 
@@ -133,6 +134,8 @@ async def run_once(jobs: int, poll_interval: float) -> dict[str, float]:
             "provider_calls_per_job": len(provider_calls) / jobs,
             "submits": len(sim.calls("submit")),
             "peak_rss_mib": peak_rss_mib(bot.pid),
+            "http_429s": sum(emu.rate_limited_by_route().values()),
+            "max_channel_edits_5s": emu.max_channel_edits,
             "wall_s": elapsed,
         }
     finally:
