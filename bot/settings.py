@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     prompt_max_chars: int = Field(2000, ge=1, le=4000)
     poll_min_interval: float = Field(1.0, ge=0.01, le=600)
-    poll_max_interval: float = Field(30.0, ge=0.01, le=3600)
+    poll_max_interval: float = Field(60.0, ge=0.01, le=3600)
     job_deadline_seconds: float = Field(3600.0, ge=1, le=7 * 86400)
     gmi_requests_per_hour: float = Field(36000.0, ge=60, le=10_000_000)
     reconcile_window_seconds: float = Field(90.0, ge=0, le=3600)

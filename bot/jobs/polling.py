@@ -6,7 +6,8 @@ apart as the shortest generation, because a job that starts right after a check 
 finish before the next one. Once processing started at S, the checks go where the
 generation's estimate says the video becomes ready: S plus its quantiles, never more than
 `WINDOW_GAP` apart once the video could be ready (a wide, young estimate still notices it
-within seconds), then backing off for jobs running long, up to ``max_interval``.
+within seconds), then backing off for jobs running long. No two checks are ever more than
+``max_interval`` apart.
 
 The first check comes early (a fifth of the shortest expected generation after the queue's
 usual wait), so a job that finishes far sooner than predicted is still seen within a small
@@ -30,16 +31,18 @@ QUEUE_CHECK_SHARE = 0.9  # of the same: checks while queued
 @dataclass(frozen=True)
 class PollPlan:
     min_interval: float = 1.0
-    max_interval: float = 30.0
+    max_interval: float = 60.0
+
+    def _bounded(self, delay: float) -> float:
+        return min(max(delay, self.min_interval), self.max_interval)
 
     def first_check(self, queue: Duration, processing: Duration) -> float:
         """Seconds from the submit to the first check."""
-        early = FIRST_CHECK_SHARE * processing.quantile(0.1)
-        return max(self.min_interval, min(queue.median + early, self.max_interval))
+        return self._bounded(queue.median + FIRST_CHECK_SHARE * processing.quantile(0.1))
 
     def while_queued(self, processing: Duration) -> float:
         """Seconds to the next check of a job the provider has not started yet."""
-        return max(self.min_interval, QUEUE_CHECK_SHARE * processing.quantile(0.1))
+        return self._bounded(QUEUE_CHECK_SHARE * processing.quantile(0.1))
 
     def while_processing(self, started_at: float, now: float, processing: Duration) -> float:
         """Seconds to the next check of a job processing since ``started_at``."""
@@ -47,6 +50,6 @@ class PollPlan:
         for q in FINISH_QUANTILES:
             target = started_at + processing.quantile(q)
             if target >= now + self.min_interval / 2:
-                return max(min(target, latest) - now, self.min_interval)
+                return self._bounded(min(target, latest) - now)
         overdue = now - (started_at + processing.quantile(FINISH_QUANTILES[-1]))
-        return min(max(overdue / 3, self.min_interval), self.max_interval)
+        return self._bounded(overdue / 3)

@@ -308,7 +308,7 @@ class JobSteps:
             predicted_finish_at=self.estimator.predicted_finish(sent, now),
             reconcile_until=None,
             failed_checks=0,
-            next_check_at=now + self.timing.plan.first_check(queue, processing),
+            next_check_at=min(now + self.timing.plan.first_check(queue, processing), job.deadline_at),
         )
         if updated is None:
             # Cancelled or timed out meanwhile: it is still generated (and billed) upstream,
@@ -405,7 +405,7 @@ class JobSteps:
             provider_status=request.status,
             processing_started_at=started,
             predicted_finish_at=self.estimator.predicted_finish(seen, now),
-            next_check_at=now + delay,
+            next_check_at=min(now + delay, job.deadline_at),  # so it times out on time
         )
         if updated is not None and (moves or updated.predicted_finish_at != job.predicted_finish_at):
             self.reporter.job_updated(updated)

@@ -17,12 +17,12 @@ import pytest
 from bot.backoff import full_jitter
 from bot.db.database import Database
 from bot.db.jobs import JobRepository
-from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
-from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.model import Job, NewJob
 from bot.db.timings import TimingRepository
 from bot.gmi.budget import ProviderBudget
+from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
 from bot.jobs.estimates import FinishEstimator
+from bot.jobs.lifecycle import JobOutcome, JobState
+from bot.jobs.model import Job, NewJob
 from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS, JobSteps, StepTiming

@@ -7,7 +7,7 @@ import random
 from bot.jobs.estimates import Empirical, LogNormal
 from bot.jobs.polling import PollPlan
 
-PLAN = PollPlan(min_interval=1.0, max_interval=30.0)
+PLAN = PollPlan()  # the defaults
 QUEUE = Empirical((0.5, 1.0, 1.5, 2.0, 3.0, 10.0, 30.0))
 
 
