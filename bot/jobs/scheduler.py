@@ -52,6 +52,7 @@ class Scheduler:
         self.clock = clock
         self.on_start = on_start
         self.rng = rng
+        self._started_at = clock()
         self._wake = asyncio.Event()
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
@@ -59,8 +60,9 @@ class Scheduler:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the loop; unfinished jobs from before a restart resume at once."""
+        """Start the loop; unfinished jobs from before a restart resume, spread out."""
         if self._runner is None:
+            self._started_at = self.clock()
             self._runner = asyncio.create_task(self._run(), name="job-scheduler")
             self._runner.add_done_callback(self._runner_ended)
 
@@ -115,7 +117,7 @@ class Scheduler:
             await self.on_start()
         unfinished = await self.jobs.count_in_flight()
         spread = max(MIN_RESUME_SPREAD, unfinished / self.budget.rate)
-        overdue = await self.jobs.resume(self.clock(), spread, self.rng)
+        overdue = await self.jobs.resume(self._started_at, spread, self.rng)
         if unfinished:
             log.info(
                 "resuming %d unfinished job(s); %d overdue, spread over %.0f s",

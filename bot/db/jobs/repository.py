@@ -177,16 +177,18 @@ class JobRepository:
             jobs = [await self.get(job_id, conn=conn) for job_id in ids]
         return [job for job in jobs if job is not None]
 
-    async def resume(self, now: float, spread: float, rng: Callable[[], float]) -> int:
-        """At start: a job that was leased was being handled by a process that is gone, and
-        a job whose check is overdue is late: both are due again within ``spread`` seconds,
-        each at its own random moment (never all at once, never in lockstep); the others
-        keep their plan. Returns how many jobs were leased or overdue."""
+    async def resume(self, started: float, spread: float, rng: Callable[[], float]) -> int:
+        """At start (``started``): a job that was leased was being handled by a process
+        that is gone, and a job whose check was due before the start is late: both are due
+        again within ``spread`` seconds, each at its own random moment (never all at once,
+        never in lockstep); the others, and jobs accepted since, keep their plan. Returns
+        how many jobs were leased or late."""
+        now = started
         async with self.db.transaction() as conn:
             rows = await conn.fetchall(
                 "SELECT id FROM jobs WHERE next_check_at IS NOT NULL "
-                "AND (next_check_at <= ? OR leased_until IS NOT NULL)",
-                (now,),
+                "AND (next_check_at < ? OR leased_until IS NOT NULL)",
+                (started,),
             )
             await conn.executemany(
                 "UPDATE jobs SET next_check_at = ?, leased_until = NULL WHERE id = ?",

@@ -28,7 +28,7 @@ async def test_a_restart_spreads_leased_and_overdue_jobs_and_keeps_planned_ones(
     planned = jobs[-1]
     await store.transition(planned.id, from_states={JobState.ACCEPTED}, next_check_at=START + 500)
     clock.advance(10)
-    count = await store.resume(clock(), spread=30.0, rng=random.Random(1).random)
+    count = await store.resume(clock(), spread=30.0, rng=random.Random(1).random)  # restarted now
     assert count == 59  # 20 leased + 39 overdue; the planned one waits for its time
     resumed = [await store.get(job.id) for job in jobs[:-1]]
     times = sorted(job.next_check_at for job in resumed)

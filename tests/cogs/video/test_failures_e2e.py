@@ -11,6 +11,7 @@ from bot.clock import ManualClock
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.service import STATUS_MESSAGE_GRACE
 from bot.moderation.requester import Requester
+from tests.support.jobwait import wait_until_gone
 from tests.support.video import job_when
 
 
@@ -115,9 +116,7 @@ async def test_a_job_whose_member_never_saw_it_is_withdrawn_without_charge(
     assert (await bot.services.jobs.get(1)).state is JobState.ACCEPTED
     clock.advance(STATUS_MESSAGE_GRACE + 1)
     bot.dispatch("video_job_due")
-    async with asyncio.timeout(5):  # withdrawn: nothing stored, nothing counted
-        while await bot.services.jobs.get(1) is not None:
-            await asyncio.sleep(0.02)
+    await wait_until_gone(bot.services.jobs, 1)  # withdrawn: nothing stored, nothing counted
     assert gmi_sim.calls("submit") == [] and world.channel.messages == []
 
 
