@@ -35,7 +35,7 @@ from bot.params import (
     GenerationRequest,
     MediaInput,
 )
-from cogs.shared import JobReference, clip, post_to_mod_log, requester_of
+from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
 from . import flows
 from .buttons import DYNAMIC_ITEMS
@@ -147,7 +147,7 @@ class VideoCog(
             self.bot,
             event.guild_id,
             f"🚫 <@{event.user_id}> asked for a blocked prompt in <#{event.channel_id}>; it was "
-            f"refused: “{clip(event.prompt_excerpt, 300)}”",
+            f"refused: “{literal(clip(event.prompt_excerpt, 300))}”",
         )
 
     # -- /video generate -----------------------------------------------------------------
