@@ -16,6 +16,7 @@ from bot.moderation.requester import Requester
 from bot.quotas.catalogue import Window
 from bot.quotas.windows import window_bounds
 from tests.fakecord import ScenarioError
+from tests.support import sample_files
 
 
 def seen(ix) -> str:
@@ -155,10 +156,10 @@ async def test_gates_refuse_before_any_api_call(fakecord, video_bot, person, gmi
         await admin(fakecord, "limit set", name=name, value=value)
     alice = person()
     image = fakecord.attachment(
-        "a.png", b"\x89PNG", content_type="image/png", width=800, height=600
+        "a.png", sample_files.png(800, 600), content_type="image/png", width=800, height=600
     )
-    clip = fakecord.attachment("c.mp4", b"\0" * 10, content_type="video/mp4")
-    song = fakecord.attachment("s.mp3", b"\0" * 10, content_type="audio/mpeg")
+    clip = fakecord.attachment("c.mp4", sample_files.mp4(), content_type="video/mp4")
+    song = fakecord.attachment("s.mp3", sample_files.mp3(), content_type="audio/mpeg")
     cases = [
         (dict(duration=6, resolution="480p"), "at most 5 seconds long"),
         (dict(resolution="720p"), "highest resolution you may use is 480p"),
