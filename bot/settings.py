@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
     prompt_max_chars: int = Field(2000, ge=1, le=4000)
+    # Links members type must point at the public internet (the provider fetches them from
+    # there); on only for dry runs and tests whose media is served on this machine.
+    allow_private_media_urls: bool = False
     poll_min_interval: float = Field(1.0, ge=0.01, le=600)
     poll_max_interval: float = Field(60.0, ge=0.01, le=3600)
     job_deadline_seconds: float = Field(3600.0, ge=1, le=7 * 86400)

@@ -424,11 +424,13 @@ class JobSteps:
     # -- ending ------------------------------------------------------------------------
 
     async def time_out(self, job: Job) -> None:
-        minutes = round((job.deadline_at - job.created_at) / 60)
+        seconds = round(job.deadline_at - job.created_at)
+        amount, unit = (seconds, "second") if seconds < 60 else (round(seconds / 60), "minute")
+        waited = f"{amount} {unit}{'' if amount == 1 else 's'}"
         await self.finish(
             job,
             JobOutcome.TIMED_OUT,
-            error=f"No result from the provider after {minutes} minutes.",
+            error=f"No result from the provider after {waited}.",
         )
 
     async def finish(self, job: Job, outcome: JobOutcome, **fields: Any) -> None:

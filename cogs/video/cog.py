@@ -31,12 +31,13 @@ from bot.params import (
     GenerationRequest,
     MediaInput,
 )
-from cogs.shared import JobReference, clip, post_to_mod_log, requester_of
+from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
 from . import flows
 from .buttons import DYNAMIC_ITEMS
 from .messages import job_links, quota_embed, status_embed
 from .pipeline import build_pipeline
+from .uploads import inspect_uploads
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -48,28 +49,28 @@ MODEL_INFO_TTL = 3600.0
 
 
 def media_from(
-    attachment: discord.Attachment | None, url: str | None, option: str
+    attachment: discord.Attachment | None,
+    url: str | None,
+    option: str,
+    uploads: dict[int, MediaInput],
 ) -> MediaInput | None:
+    """One frame option: the file (as `inspect_uploads` read it) or the link typed."""
     if attachment is not None and url:
         raise Refused(f"Give `{option}` either as a file or as `{option}_url`, not both.")
     if attachment is not None:
-        return MediaInput(
-            url=attachment.url,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-            size=attachment.size,
-            width=attachment.width,
-            height=attachment.height,
-        )
+        return uploads[attachment.id]
     return MediaInput(url=url.strip()) if url else None
 
 
 def media_list(
-    attachments: list[discord.Attachment | None], urls: str | None
+    attachments: list[discord.Attachment | None],
+    urls: str | None,
+    uploads: dict[int, MediaInput],
 ) -> tuple[MediaInput, ...]:
-    items = [media_from(a, None, "") for a in attachments if a is not None]
+    """The files of a reference kind, then the links typed (split at spaces and commas)."""
+    items = [uploads[a.id] for a in attachments if a is not None]
     items += [MediaInput(url=u) for u in re.split(r"[\s,]+", urls or "") if u]
-    return tuple(m for m in items if m is not None)
+    return tuple(items)
 
 
 def split_ids(text: str | None) -> tuple[str, ...]:
@@ -110,7 +111,7 @@ class VideoCog(
             self.bot,
             event.guild_id,
             f"🚫 <@{event.user_id}> asked for a blocked prompt in <#{event.channel_id}>; it was "
-            f"refused: “{clip(event.prompt_excerpt, 300)}”",
+            f"refused: “{literal(clip(event.prompt_excerpt, 300))}”",
         )
 
     # -- /video generate -----------------------------------------------------------------
@@ -170,6 +171,10 @@ class VideoCog(
         reference_audios: str | None = None,
         reference_asset_ids: str | None = None,
     ) -> None:
+        frames = [first_frame, last_frame]
+        images = [reference_image_1, reference_image_2, reference_image_3]
+        videos, audios = [reference_video_1, reference_video_2], [reference_audio_1]
+        uploads = await inspect_uploads(self.bot.session, frames + images + videos + audios)
         request = GenerationRequest(
             prompt=prompt,
             duration=duration,
@@ -179,13 +184,11 @@ class VideoCog(
             watermark=watermark,
             generate_audio=generate_audio,
             web_search=web_search,
-            first_frame=media_from(first_frame, first_frame_url, "first_frame"),
-            last_frame=media_from(last_frame, last_frame_url, "last_frame"),
-            reference_images=media_list(
-                [reference_image_1, reference_image_2, reference_image_3], reference_images
-            ),
-            reference_videos=media_list([reference_video_1, reference_video_2], reference_videos),
-            reference_audios=media_list([reference_audio_1], reference_audios),
+            first_frame=media_from(first_frame, first_frame_url, "first_frame", uploads),
+            last_frame=media_from(last_frame, last_frame_url, "last_frame", uploads),
+            reference_images=media_list(images, reference_images, uploads),
+            reference_videos=media_list(videos, reference_videos, uploads),
+            reference_audios=media_list(audios, reference_audios, uploads),
             reference_asset_ids=split_ids(reference_asset_ids),
         )
         await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)

@@ -16,7 +16,7 @@ import discord
 
 from bot.errors import PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.params import SEED_RANGE, GenerationRequest
+from bot.params import SEED_RANGE, GenerationRequest, local_link_problems
 from cogs.shared import NO_MENTIONS, clip, requester_of, video_bot
 
 from .components import history_view, status_view
@@ -38,6 +38,8 @@ async def start_job(
 
     Everything before the answer is local (validation, one SQLite transaction), so the
     3 s deadline holds; the provider is called only after the status message exists.
+    Links a member typed must point at the public internet unless the operator allows
+    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests).
     """
     bot = video_bot(interaction)
     missing = _missing_permissions(interaction)
@@ -46,6 +48,10 @@ async def start_job(
             f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
             "Ask a server admin to grant them to me here, or use another channel."
         )
+    if not bot.settings.allow_private_media_urls:
+        local_links = local_link_problems(request)
+        if local_links:
+            raise Refused(*local_links)
     service = bot.services.job_service
     job = await service.accept(
         requester_of(interaction),

@@ -3,7 +3,8 @@
 Pure functions from domain values to embeds and text, so every limit Discord enforces
 (title 256, description 4096, field 1024, footer 2048, content 2000) is respected in one
 place, and every mention and timestamp is made here, from the ids and times the database
-holds.
+holds. Text someone typed (prompts, file names, links, reasons) goes through `literal`, so
+it shows as typed and never formats, mentions or masks a link.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
 from bot.quotas.counting import Meter
 from bot.quotas.standing import Standing
-from cogs.shared import clip
+from cogs.shared import clip, literal
 
 Phase = JobState | JobOutcome
 
@@ -79,9 +80,9 @@ def describe_settings(request: GenerationRequest) -> str:
 def describe_inputs(request: GenerationRequest) -> str | None:
     lines = []
     if request.first_frame:
-        lines.append(f"First frame: {clip(request.first_frame.label, 80)}")
+        lines.append(f"First frame: {literal(clip(request.first_frame.label, 80))}")
     if request.last_frame:
-        lines.append(f"Last frame: {clip(request.last_frame.label, 80)}")
+        lines.append(f"Last frame: {literal(clip(request.last_frame.label, 80))}")
     for name, items in (
         ("Reference images", request.reference_images),
         ("Reference videos", request.reference_videos),
@@ -99,10 +100,11 @@ def format_cost(cost: float, currency: str) -> str:
 
 
 def reason_text(job: Job) -> str | None:
-    """Why a job ended the way it did, as the member reads it."""
-    if job.outcome is JobOutcome.CANCELLED:
-        return f"Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else job.error
-    return job.error
+    """Why a job ended the way it did, as the member reads it (the provider's words shown
+    as text)."""
+    if job.outcome is JobOutcome.CANCELLED and job.cancelled_by:
+        return f"Cancelled by <@{job.cancelled_by}>."
+    return literal(job.error) if job.error else None
 
 
 def job_title(job: Job) -> str:
@@ -125,7 +127,7 @@ def status_embed(
     since when, and when it should be ready (a Discord timestamp counts down by itself)."""
     embed = discord.Embed(
         title=job_title(job),
-        description=clip(job.request.prompt, 4000),
+        description=clip(literal(job.request.prompt), 4000),
         colour=COLOURS[job.phase],
     )
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
@@ -176,14 +178,14 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
     elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
     elif job.outcome is JobOutcome.TIMED_OUT:
-        text = f"{who} the video generation timed out{where}: {job.error or ''}"
+        text = f"{who} the video generation timed out{where}: {reason_text(job) or ''}"
     elif job.outcome is JobOutcome.LOST:
         text = (
-            f"{who} your video could not be had{where}: {job.error or ''} "
+            f"{who} your video could not be had{where}: {reason_text(job) or ''} "
             "Your quota was given back."
         )
     else:
-        text = f"{who} the video generation failed{where}: {job.error or 'no reason given'}"
+        text = f"{who} the video generation failed{where}: {reason_text(job) or 'no reason given'}"
     return clip(text.strip(), 2000)
 
 
@@ -191,7 +193,7 @@ def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
     assert job.outcome is not None, "only an ended job has a result"
     embed = discord.Embed(
         title=f"{ICONS[job.outcome]} {OUTCOME_LABELS[job.outcome]}",
-        description=clip(job.request.prompt, 4000),
+        description=clip(literal(job.request.prompt), 4000),
         colour=COLOURS[job.outcome],
     )
     embed.add_field(name="Settings", value=describe_settings(job.request))
@@ -234,7 +236,7 @@ def history_line(job: Job) -> str:
     parts = (
         f"{ICONS[job.phase]} **#{job.id}** {job.display_state}",
         discord_time(job.created_at),
-        clip(job.request.prompt, 80),
+        literal(clip(job.request.prompt, 80)),
         job_links(job),
     )
     return " · ".join(part for part in parts if part)
@@ -263,7 +265,7 @@ def standing_lines(standing: Standing, currency: str) -> list[str]:
     if standing.block is not None:
         block = standing.block
         until = when(block.expires_at) if block.expires_at else "until lifted"
-        out.append(f"⛔ Blocked from generating: {block.reason} ({until}).")
+        out.append(f"⛔ Blocked from generating: {literal(block.reason)} ({until}).")
     for window in standing.windows:
         parts = [_meter_text(m, currency) for m in window.meters if m.limit is not None]
         if parts:

@@ -21,6 +21,8 @@ Cheat sheet::
     emu.attachment("frame.png", data, content_type=None, width=None, height=None)  # an option value
 
     ix = await emu.run_command(alice, chan, "video generate", prompt="a cat", first_frame=att)
+    ix = await emu.run_command_raw(alice, chan, "video generate", [{"name": "duration", "type": 3,
+                                   "value": "5"}])  # options as sent, unchecked: a stale schema
     await ix.wait_acknowledged()        # InteractionFailed if the 3 s passed ("This interaction failed")
     msg = await ix.wait_response_message()  # the @original once it is not "thinking" any more
     ix.response_type (4 5 6 7 8 9), ix.response, ix.original_message, ix.followups,

@@ -518,6 +518,25 @@ class FakeDiscord:
         return self._new_interaction(APPLICATION_COMMAND, member, msg.channel, data,
                                      command_name=cmd["name"], target_message=msg)
 
+    async def run_command_raw(self, member: Member | User, channel: Channel, command: str, /,
+                              options: list[dict[str, Any]],
+                              resolved: dict[str, dict] | None = None) -> Interaction:
+        """Like :meth:`run_command`, but with ``options`` sent exactly as given (Discord's
+        option objects, ``{"name", "type", "value"}``, and ``resolved`` as Discord's), unchecked
+        against the synced schema.
+
+        Discord checks options against its own copy of a command, which can differ from the
+        bot's for a while (a bot upgraded before its sync landed, a client with an old copy):
+        that is when a required option goes missing, a value arrives as another type, or a
+        choice the bot no longer has. Only those moments are this method's business: the
+        command must still be synced and usable by ``member``, as with :meth:`run_command`.
+        """
+        cmd, parts, _ = find_command(self, channel, command)
+        check_can_use(self, cmd, member, channel)
+        data = self._command_data(cmd, parts, list(options), dict(resolved or {}))
+        return self._new_interaction(APPLICATION_COMMAND, member, channel, data,
+                                     command_name=" ".join(parts))
+
     def _command_data(self, cmd: dict, parts: list[str], opts: list[dict], resolved: dict) -> dict:
         for depth in range(len(parts) - 1, 0, -1):
             node_type = 1 if depth == len(parts) - 1 else 2

@@ -1,7 +1,7 @@
 """pytest fixtures that run the real bot against the Discord emulator and the GMI simulator.
 
 - ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
-  commands synced to the default guild, and fast poll timings.
+  commands synced to the default guild, fast poll timings, and links to 127.0.0.1 allowed.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
   connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
@@ -37,6 +37,9 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
         reconcile_window_seconds=0.5,
         poll_max_interval=0.05,
         gmi_timeout_seconds=5.0,
+        # The simulator and the emulator serve media on 127.0.0.1; the refusal of private
+        # links is tested with this turned off.
+        allow_private_media_urls=True,
     )
 
 

@@ -234,7 +234,7 @@ async def test_blocked_prompt_is_refused_and_recorded(quotas, store):
     events = await quotas.prompt_filter.refusals(MOD)
     assert [e.prompt_excerpt for e in events] == [
         "forbidden thing again",
-        "A FORBIDDEN   thing in the rain",
+        "A FORBIDDEN thing in the rain",  # as the request holds it: spaces collapsed
     ]
     assert await store.count_for_user(2, GUILD) == 1  # nothing written for the refusals
 

@@ -12,13 +12,13 @@ from bot.jobs.model import NewJob
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest
 from bot.simulator import mp4_duration
+from tests.support import sample_files
 from tests.support.video import job_when
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 def image(emu, name="frame.png", width=1280, height=720):
-    return emu.attachment(name, PNG, content_type="image/png", width=width, height=height)
+    return emu.attachment(name, sample_files.png(width, height), content_type="image/png",
+                          width=width, height=height)
 
 
 async def test_text_to_video_posts_the_mp4_as_a_reply(fakecord, video_bot, person, gmi_sim):
@@ -60,8 +60,8 @@ async def test_reference_mode_with_several_files(fakecord, video_bot, person, gm
     await video_bot()
     alice = person()
     a, b = image(fakecord, "a.png"), image(fakecord, "b.png")
-    clip = fakecord.attachment("clip.mp4", b"\0" * 100, content_type="video/mp4")
-    song = fakecord.attachment("song.mp3", b"\0" * 100, content_type="audio/mpeg")
+    clip = fakecord.attachment("clip.mp4", sample_files.mp4(), content_type="video/mp4")
+    song = fakecord.attachment("song.mp3", sample_files.mp3(), content_type="audio/mpeg")
     ix = await alice.generate(
         prompt="in this style", reference_image_1=a, reference_image_2=b, reference_video_1=clip,
         reference_audio_1=song, reference_images="https://example.com/c.webp",
@@ -81,7 +81,7 @@ async def test_invalid_combinations_are_refused_privately_with_no_api_call(fakec
     cases = [
         (dict(first_frame=image(fakecord), reference_image_1=image(fakecord)), "can't be combined"),
         (dict(last_frame=image(fakecord)), "needs a `first_frame`"),
-        (dict(reference_audio_1=fakecord.attachment("a.mp3", b"0", content_type="audio/mpeg")),
+        (dict(reference_audio_1=fakecord.attachment("a.mp3", sample_files.mp3(), content_type="audio/mpeg")),
          "needs at least one reference image or video"),
         (dict(first_frame=image(fakecord, "tiny.png", 100, 100)), "300 to 6000 px"),
         (dict(first_frame=fakecord.attachment("x.gif", b"GIF89a", content_type="image/gif")),
