@@ -21,6 +21,7 @@ from bot.jobs.estimates import FinishEstimator
 from bot.jobs.service import JobService
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocks import MemberBlocks
+from bot.moderation.config import ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter
 from bot.moderation.requester import Moderators
 from bot.moderation.server_settings import ServerSettings
@@ -102,7 +103,8 @@ def build_services(
     timings = TimingRepository(db)
 
     moderators = Moderators(servers)
-    audit = AuditLog(audit_entries, moderators)
+    config = ServerConfigCache(servers, limits, filters, blocks, clock)
+    audit = AuditLog(audit_entries, moderators, on_change=config.invalidate)
     prompt_filter = PromptFilter(
         db, filters, moderators, audit, clock, on_refused=on_prompt_refused
     )
@@ -118,9 +120,7 @@ def build_services(
     )
     admission = Admission(
         jobs=jobs,
-        resolver=resolver,
-        blocks=blocks,
-        filters=filters,
+        config=config,
         prompt_filter=prompt_filter,
         counter=counter,
         ledger=ledger,

@@ -216,6 +216,7 @@ class GMISimulator:
         ffmpeg: str | None = None,
         timing_profile: Callable[[dict[str, Any]], Timings] | None = None,
         list_page_size: int | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.model = model
@@ -235,6 +236,8 @@ class GMISimulator:
         self.timing_profile = timing_profile
         # When set, the list answers in pages (`page`, `page_size`, `total`, `next`).
         self.list_page_size = list_page_size
+        # Seconds every API call takes before it is answered (a provider's round trip).
+        self.latency = latency
         self.requests: dict[str, SimRequest] = {}
         self.log: list[LoggedCall] = []
         self.faults: list[Fault] = []
@@ -528,6 +531,8 @@ class GMISimulator:
             self.log.append(entry)
             await self._notify()
             try:
+                if self.latency and call != "media":
+                    await self._pause(request, self.latency)
                 response = await self._apply_fault(call, request, entry, after_create=False)
                 if response is None and call != "media":
                     response = self._check_auth(request)

@@ -63,18 +63,18 @@ class JobRepository:
         ``admission`` runs inside the same transaction (quota checks and reservations); if it
         raises, nothing is written and the exception propagates.
         """
-        now = self.clock()
-        async with self.db.transaction() as conn:
+        async def insert(conn: Connection) -> Job:
+            now = self.clock()
             if admission is not None:
                 await admission(conn, new, now)
-            job_id = await conn.insert(
+            row = await conn.fetchone(
                 """
                 INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
                                   next_check_at, deadline_at, interaction_token)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                RETURNING id
+                RETURNING *
                 """,
                 (
                     new.guild_id,
@@ -96,9 +96,10 @@ class JobRepository:
                     new.interaction_token,
                 ),
             )
-        job = await self.get(job_id)
-        assert job is not None
-        return job
+            assert row is not None, "an INSERT ... RETURNING returns its row"
+            return _job(row)
+
+        return await self.db.batched(insert)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -277,23 +278,26 @@ class JobRepository:
         placeholders = ",".join("?" for _ in states)
         sql = (
             f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
-            f"WHERE id = ? AND state IN ({placeholders})"
+            f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
         async with self.db.transaction() as conn:
-            changed = await conn.execute(sql, [*values, job_id, *(s.value for s in states)])
-        return await self.get(job_id) if changed else None
+            row = await conn.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+        return _job(row) if row else None
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
         """Record the job's public status message (its token is no longer needed); a job
         still waiting for it is due now."""
-        now = self.clock()
-        async with self.db.transaction() as conn:
+
+        async def record(conn: Connection) -> None:
+            now = self.clock()
             await conn.execute(
                 "UPDATE jobs SET status_message_id = ?, interaction_token = NULL, "
                 "updated_at = ?, "
                 "next_check_at = CASE WHEN state = ? THEN ? ELSE next_check_at END WHERE id = ?",
                 (message_id, now, JobState.ACCEPTED.value, now, job_id),
             )
+
+        await self.db.batched(record)
 
     async def set_status_shown(self, job_id: int, state: JobState) -> None:
         """The status message now shows ``state`` (written after a successful edit)."""

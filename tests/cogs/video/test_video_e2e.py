@@ -238,10 +238,11 @@ async def test_results_can_be_rerolled_and_remixed_by_others(fakecord, video_bot
 
 
 async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
-    await video_bot()
+    bot = await video_bot()
     alice = person()
     status = await alice.status_message(await alice.generate(prompt="a fox"))
     await alice.wait_result(status)
+    await job_when(bot, 1, lambda j: j.is_delivered)  # recorded just after the reply lands
     choices = await fakecord.autocomplete(alice.member, alice.channel, "video status",
                                           focused="request_id", value="fox")
     assert len(choices) == 1 and "a fox" in choices[0]["name"]
