@@ -4,6 +4,7 @@ their own on a temporary database, so both run the same wiring."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,8 @@ from bot.quotas.resolution import LimitResolver
 from bot.quotas.standing import Standings
 from bot.tasks import BackgroundTasks
 from bot.usage import UsageReports
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,16 @@ class Services:
     job_service: JobService
 
     async def close(self) -> None:
-        """Finish background writes (records made after a refusal), then close the database."""
+        """Finish background writes (records made after a refusal), then checkpoint and
+        close the database."""
         await self.tasks.drain()
         await self.tasks.close()
+        whole = await self.db.checkpoint()
         await self.db.close()
+        if whole:
+            log.info("database checkpointed (its WAL emptied) and closed")
+        else:
+            log.warning("database closed; its WAL checkpoint was blocked by another reader")
 
 
 def build_services(

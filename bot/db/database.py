@@ -93,6 +93,14 @@ class Database:
         await self._reader.close()
         await self._writer.close()
 
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it, so the file alone
+        is whole (a copy or a backup of it needs no ``-wal``); False if a reader in another
+        process kept it from finishing."""
+        async with self._write_lock:
+            row = await Connection(self._writer).fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+        return row is not None and row[0] == 0
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front so
