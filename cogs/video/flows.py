@@ -40,6 +40,7 @@ async def start_job(
     3 s deadline holds; the provider is called only after the status message exists.
     """
     bot = video_bot(interaction)
+    bot.ensure_taking_jobs()
     missing = _missing_permissions(interaction)
     if missing:
         raise Refused(
