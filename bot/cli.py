@@ -1,8 +1,8 @@
-"""``python -m bot [run | healthcheck]``: the operator's commands.
+"""``python -m bot [run | doctor | healthcheck]``: the operator's commands.
 
 ``run`` (the default, what the Procfile and the container start) runs the bot until SIGTERM
-or SIGINT, then stops it gracefully. ``healthcheck`` reads the running bot's heartbeat
-(`bot.heartbeat`).
+or SIGINT, then stops it gracefully. ``doctor`` checks a setup and prints a table
+(`bot.doctor`); ``healthcheck`` reads the running bot's heartbeat (`bot.heartbeat`).
 ``--help`` explains the subcommands and every setting without starting anything; the
 settings' explanations are read from ``.env.example``, their one written home.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import textwrap
@@ -33,6 +34,9 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 SUBCOMMANDS = {
     "run": "start the bot (the default): it runs until SIGTERM or SIGINT, then stops "
     "gracefully within SHUTDOWN_GRACE_SECONDS",
+    "doctor": "check the settings, the Discord token, the bot's permissions in each server, "
+    "the GMI key, base URL and model, the database and ffmpeg; print a table; exit 0 only "
+    "if nothing failed",
     "healthcheck": "exit 0 if the running bot's heartbeat is fresh (for container health "
     "checks), 1 if not",
 }
@@ -110,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
-    commands = parser.add_subparsers(dest="command", metavar="{run,healthcheck}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,doctor,healthcheck}")
     for name, text in SUBCOMMANDS.items():
         commands.add_parser(name, help=text, description=text)
     return parser
@@ -120,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the directory it is started from
     try:
+        if args.command == "doctor":
+            from bot.doctor import doctor
+
+            secrets = (os.environ.get("DISCORD_TOKEN", ""), os.environ.get("GMI_API_KEY", ""))
+            configure_logging("ERROR", secrets=secrets)  # the table is the output
+            return asyncio.run(doctor())
         if args.command == "healthcheck":
             return healthcheck()
         return run()

@@ -89,9 +89,20 @@ class Database:
             raise
         return database
 
+    @classmethod
+    async def open_read_only(cls, path: str | Path) -> Database:
+        """The database as it is, to inspect it (``python -m bot doctor``): no migration,
+        and SQLite refuses any write."""
+        conn = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        return cls(conn, conn)
+
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
+
+    async def journal_mode(self) -> str:
+        return str(await self.reader.fetchval("PRAGMA journal_mode"))
 
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the database file and empty it, so the file alone
@@ -157,6 +168,10 @@ async def _connect(path: str | Path) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def _read_only_uri(path: str | Path) -> str:
+    return Path(path).absolute().as_uri() + "?mode=ro"
 
 
 def _statements(script: str) -> list[str]:

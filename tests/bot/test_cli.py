@@ -21,7 +21,7 @@ def test_help_explains_the_subcommands_and_every_setting_without_starting_anythi
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    for subcommand in ("run", "healthcheck"):
+    for subcommand in ("run", "doctor", "healthcheck"):
         assert f"    {subcommand} " in result.stdout
     for name in SETTINGS:
         assert f"  {name} (" in result.stdout, name
