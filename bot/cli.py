@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.doctor import doctor
 
             secrets = (os.environ.get("DISCORD_TOKEN", ""), os.environ.get("GMI_API_KEY", ""))
-            configure_logging("ERROR", secrets=secrets)  # the table is the output
+            configure_logging("CRITICAL", secrets=secrets)  # the table is the output
             return asyncio.run(doctor())
         if args.command == "healthcheck":
             return healthcheck()

@@ -22,6 +22,7 @@ import asyncio
 import enum
 import os
 import sqlite3
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from cogs.video.poster import NEEDED_TO_POST, missing_post_permissions
 LOGIN_TIMEOUT = 20.0
 READY_TIMEOUT = 30.0
 FFMPEG_TIMEOUT = 15.0
+DETAIL_WIDTH = 80  # the detail column wraps here
 # Environment variables that look like settings: one of these prefixes and not a setting.
 SETTING_PREFIXES = ("DISCORD_", "GMI_", "SEEDANCE_", "POLL_", "PRICE_", "METRICS_", "JOB_")
 PROVIDER_HINTS = {
@@ -91,12 +93,15 @@ class Report:
         area_width = min(max(len(f.area) for f in rows), 24)
         subject_width = min(max(len(f.subject) for f in rows), 34)
         lines = [f"Seedance video bot {VERSION}: doctor", ""]
+        indent = " " * (area_width + subject_width + 13)
         for row in rows:
             verdict = "verdict" if row is header else row.verdict.value
+            detail = textwrap.wrap(row.detail, DETAIL_WIDTH, break_on_hyphens=False) or [""]
             lines.append(
                 f"{row.area:<{area_width}}  {row.subject:<{subject_width}}  {verdict:<7}  "
-                f"{row.detail}".rstrip()
+                f"{detail[0]}".rstrip()
             )
+            lines += [indent + more for more in detail[1:]]
         counts = {v: sum(1 for f in self.findings if f.verdict is v) for v in Verdict}
         lines.append("")
         if self.failed:
