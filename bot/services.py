@@ -82,7 +82,7 @@ class Services:
         if whole:
             log.info("database checkpointed (its WAL emptied) and closed")
         else:
-            log.warning("database closed; its WAL checkpoint was blocked by another reader")
+            log.info("database closed (SQLite completes the WAL checkpoint as it closes)")
 
 
 def build_services(

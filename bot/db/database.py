@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,10 +107,15 @@ class Database:
 
     async def checkpoint(self) -> bool:
         """Copy the write-ahead log into the database file and empty it, so the file alone
-        is whole (a copy or a backup of it needs no ``-wal``); False if a reader in another
-        process kept it from finishing."""
+        is whole (a copy or a backup of it needs no ``-wal``). False if it could not finish
+        now (another process reading, a statement cut short still running); SQLite then
+        completes it when the last connection closes or the file is next opened."""
         async with self._write_lock:
-            row = await Connection(self._writer).fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                row = await Connection(self._writer).fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as error:
+                log.info("WAL checkpoint not done now: %s", error)
+                return False
         return row is not None and row[0] == 0
 
     @asynccontextmanager
