@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import discord
@@ -42,7 +42,6 @@ from bot.services import JobPolicy, Services, build_services
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from cogs.shared import VideoCommandTree, post_to_mod_log
-from cogs.video.cog import VideoCog
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,14 @@ RESTARTING_MESSAGE = "The bot is restarting; try again in a minute."
 # How long the start-up block waits for the provider's first answer before it is logged.
 FIRST_CHECK_WAIT = 10.0
 SERVERS_LISTED = 10
+
+
+@runtime_checkable
+class DrainsWork(Protocol):
+    """A cog with work in flight (the video cog's job steps) that a graceful stop waits for."""
+
+    async def drain(self, grace: float) -> None:
+        """Take no new work; give what is under way ``grace`` seconds to finish."""
 
 
 class VideoBot(commands.Bot):
@@ -268,10 +275,10 @@ class VideoBot(commands.Bot):
                 "stopping: new jobs are refused; steps in flight get up to %.0fs to finish", grace
             )
             started = time.monotonic()
-            video = self.get_cog("video")
-            if isinstance(video, VideoCog):  # drained before the cog (and its commands) go
-                await video.scheduler.stop(grace)
-                log.info("job scheduler stopped after %.1fs", time.monotonic() - started)
+            for cog in list(self.cogs.values()):  # before the cogs (and their commands) go
+                if isinstance(cog, DrainsWork):
+                    await cog.drain(grace)
+            log.info("job scheduler stopped after %.1fs", time.monotonic() - started)
         await self.close()
 
     async def close(self) -> None:

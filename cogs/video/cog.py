@@ -132,6 +132,10 @@ class VideoCog(
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.scheduler.start()
 
+    async def drain(self, grace: float) -> None:
+        """A graceful stop: job steps in flight get ``grace`` seconds (`bot.app.DrainsWork`)."""
+        await self.scheduler.stop(grace)
+
     async def cog_unload(self) -> None:
         await self.scheduler.stop()
         await self.poster.close()
