@@ -149,39 +149,43 @@ def test_rechecks_back_off_but_never_beyond_the_cap():
 # -- the watch ---------------------------------------------------------------------------------
 
 
-async def test_the_watch_rechecks_until_the_key_works_then_reports_it_once(gmi_client_factory, gmi_sim):
-    gmi_sim.api_key = "the-key-the-operator-will-fix-later"
+@pytest.fixture
+async def watch(gmi_client_factory):
+    """A started `ProviderWatch` on the simulator, re-checking every 10-20 ms."""
     client = gmi_client_factory()
     health = ProviderHealth(ManualClock(), recheck_cap=0.02, recheck_base=0.02)
     heard = Heard()
-    watch = ProviderWatch(health, lambda: check_provider(client, SEEDANCE_MODEL), on_change=heard)
-    task = asyncio.create_task(watch.run())
-    try:
-        await heard.count(1)
-        assert health.state is ProviderState.UNAVAILABLE
-        await gmi_sim.wait_for_calls("model", 3)  # checked again and again
-        gmi_sim.api_key = GMI_TEST_KEY  # the operator fixed the key
-        await heard.count(2)
-        assert health.recheck_delay() is None  # a working provider is not polled
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert [c.state for c in heard.changes] == [ProviderState.UNAVAILABLE, ProviderState.AVAILABLE]
+    running = ProviderWatch(health, lambda: check_provider(client, SEEDANCE_MODEL), on_change=heard)
+    running.heard = heard
+    task = asyncio.create_task(running.run())
+    yield running
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_a_key_refused_for_a_job_wakes_the_watch(gmi_client_factory, gmi_sim):
-    client = gmi_client_factory()
-    health = ProviderHealth(ManualClock(), recheck_cap=0.02, recheck_base=0.02)
-    heard = Heard()
-    watch = ProviderWatch(health, lambda: check_provider(client, SEEDANCE_MODEL), on_change=heard)
-    task = asyncio.create_task(watch.run())
-    try:
-        await asyncio.wait_for(watch.first_check.wait(), 5)
-        assert health.state is ProviderState.AVAILABLE and heard.changes == []
-        await watch.key_rejected("HTTP 401 on a submit call")
-        assert not health.taking_jobs
-        await heard.count(2)  # re-checked after a backoff: it works
-        assert health.taking_jobs and len(gmi_sim.calls("model")) == 2
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+@pytest.fixture
+def refusing_sim(gmi_sim):
+    gmi_sim.api_key = "the-key-the-operator-will-fix-later"  # before the watch starts
+    return gmi_sim
+
+
+async def test_the_watch_rechecks_until_the_key_works_then_reports_it_once(refusing_sim, watch):
+    await watch.heard.count(1)
+    assert watch.health.state is ProviderState.UNAVAILABLE
+    await refusing_sim.wait_for_calls("model", 3)  # checked again and again
+    refusing_sim.api_key = GMI_TEST_KEY  # the operator fixed the key
+    await watch.heard.count(2)
+    assert watch.health.recheck_delay() is None  # a working provider is not polled
+    assert [c.state for c in watch.heard.changes] == [
+        ProviderState.UNAVAILABLE,
+        ProviderState.AVAILABLE,
+    ]
+
+
+async def test_a_key_refused_for_a_job_wakes_the_watch(gmi_sim, watch):
+    await asyncio.wait_for(watch.first_check.wait(), 5)
+    assert watch.health.state is ProviderState.AVAILABLE and watch.heard.changes == []
+    await watch.key_rejected("HTTP 401 on a submit call")
+    assert not watch.health.taking_jobs
+    await watch.heard.count(2)  # re-checked after a backoff: it works
+    assert watch.health.taking_jobs and len(gmi_sim.calls("model")) == 2
