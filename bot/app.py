@@ -247,7 +247,7 @@ class VideoBot(commands.Bot):
         await self.wait_until_ready()
         while True:
             if self.ws is not None and self.ws.open:
-                self._beat(heartbeat.RUNNING)
+                self._beat(heartbeat.STOPPING if self.stopping else heartbeat.RUNNING)
             await asyncio.sleep(heartbeat.INTERVAL)
 
     def _beat(self, state: str) -> None:

@@ -59,6 +59,7 @@ async def test_a_post_in_flight_finishes_before_the_process_exits(fakecord, gmi_
     await gmi_sim.wait_for_calls("media", answered=False, within=10)
 
     bot_process.signal(signal.SIGINT)
+    await fakecord.wait_for(lambda: "stopping: new jobs are refused" in bot_process.log, 5, "the stop")
     late = await fakecord.run_command(world.bob, world.channel, "video generate", prompt="a cat")
     await late.wait_acknowledged()  # answered while the post finishes, not left to time out
     assert late.ephemeral_messages[0].content == "The bot is restarting; try again in a minute."
