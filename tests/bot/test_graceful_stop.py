@@ -4,6 +4,7 @@ is posted exactly once. The bot runs as a real child process (`tests.support.bot
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 
@@ -104,3 +105,11 @@ async def test_the_health_check_follows_the_running_bot(fakecord, gmi_sim, bot_p
     assert exit_status == 0
     stopped = bot_process.run("healthcheck")
     assert stopped.returncode == 1 and "the bot is stopped" in stopped.stdout
+
+
+async def test_a_refused_token_exits_1_with_one_line_and_no_traceback(fakecord, gmi_sim, bot_process):
+    bot_process.env["DISCORD_TOKEN"] = "not-the-bots-token"
+    result = await asyncio.to_thread(bot_process.run)  # python -m bot, to its end
+    assert result.returncode == 1
+    assert "the bot stopped: Improper token has been passed." in result.stderr
+    assert "Traceback" not in result.stderr
