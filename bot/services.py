@@ -4,6 +4,7 @@ their own on a temporary database, so both run the same wiring."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from bot.quotas.resolution import LimitResolver
 from bot.quotas.standing import Standings
 from bot.tasks import BackgroundTasks
 from bot.usage import UsageReports
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,15 @@ class Services:
     estimator: FinishEstimator
 
     async def close(self) -> None:
-        """Finish background writes (records made after a refusal), then close the database."""
+        """Finish background writes (records made after a refusal), then checkpoint and
+        close the database."""
         await self.tasks.drain()
         await self.tasks.close()
-        await self.db.close()
+        whole = await self.db.close()
+        if whole:
+            log.info("database checkpointed (its WAL emptied) and closed")
+        else:
+            log.info("database closed (SQLite completes the WAL checkpoint as it closes)")
 
 
 def build_services(

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     price_reference_video_multiplier: float = Field(2.0, ge=1, le=100)
     price_currency: str = "USD"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Operating the bot: stopping, re-checking the provider, metrics.
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
+    provider_recheck_max_seconds: float = Field(300.0, ge=1, le=3600)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("gmi_api_base_url", "discord_api_base_url")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -108,11 +109,26 @@ class Database:
             raise
         return database
 
-    async def close(self) -> None:
+    @classmethod
+    async def open_read_only(cls, path: str | Path) -> Database:
+        """The database as it is, to inspect it (``python -m bot doctor``): no migration,
+        and SQLite refuses any write."""
+        conn = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        return cls(conn, conn)
+
+    async def close(self) -> bool:
+        """Finish queued writes, checkpoint and close; True if the WAL was emptied.
+
+        The reader closes first: a read cut short by a cancelled task can leave a statement
+        open on it, and a checkpoint would then wait for it (``busy_timeout``) in vain."""
         if self._batcher is not None:
             await asyncio.gather(self._batcher, return_exceptions=True)
-        await self._reader.close()
+        if self._reader is not self._writer:
+            await self._reader.close()
+        whole = await self.checkpoint()
         await self._writer.close()
+        return whole
 
     async def batched(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction shared with the other work queued meanwhile (group
@@ -153,6 +169,22 @@ class Database:
                     item.done.set_exception(item.error)
                 else:
                     item.done.set_result(item.result)
+
+    async def journal_mode(self) -> str:
+        return str(await self.reader.fetchval("PRAGMA journal_mode"))
+
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it, so the file alone
+        is whole (a copy or a backup of it needs no ``-wal``). False if it could not finish
+        now (another process reading, a statement cut short still running); SQLite then
+        completes it when the last connection closes or the file is next opened."""
+        async with self._write_lock:
+            try:
+                row = await Connection(self._writer).fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as error:
+                log.info("WAL checkpoint not done now: %s", error)
+                return False
+        return row is not None and row[0] == 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -226,6 +258,10 @@ async def _connect(path: str | Path) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+def _read_only_uri(path: str | Path) -> str:
+    return Path(path).absolute().as_uri() + "?mode=ro"
 
 
 def _statements(script: str) -> list[str]:

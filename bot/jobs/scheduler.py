@@ -80,11 +80,15 @@ class Scheduler:
         self._runner = None
         self.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Take no more due jobs; steps in flight get ``grace`` seconds to finish, then are
+        cancelled (their lease brings them back after a restart)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+        if not await self._in_flight.drain(timeout=grace) and grace > 0:
+            log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
         await self._in_flight.close()
 
     def wake(self) -> None:

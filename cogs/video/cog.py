@@ -97,6 +97,10 @@ class VideoCog(
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.pipeline.start()
 
+    async def drain(self, grace: float) -> None:
+        """A graceful stop: job steps in flight get ``grace`` seconds (`bot.app.DrainsWork`)."""
+        await self.pipeline.scheduler.stop(grace)
+
     async def cog_unload(self) -> None:
         await self.pipeline.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)

@@ -42,6 +42,7 @@ async def start_job(
     private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests).
     """
     bot = video_bot(interaction)
+    bot.ensure_taking_jobs()
     missing = _missing_permissions(interaction)
     if missing:
         raise Refused(

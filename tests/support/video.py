@@ -3,13 +3,15 @@
 - ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
   commands synced to the default guild, fast poll timings, and links to 127.0.0.1 allowed.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
-  connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
+  connects it to ``fakecord`` and returns it once its start-up check of the provider is
+  done, with that call left out of ``gmi_sim``'s log (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
 - ``person``: a `Person` helper: run `/video generate` as someone and read what they see.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -44,11 +46,14 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def video_bot(connect_bot, video_settings) -> Callable[..., Any]:
+def video_bot(connect_bot, video_settings, gmi_sim) -> Callable[..., Any]:
     async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
         settings = video_settings.model_copy(update=overrides)
         bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)
         await connect_bot(bot)
+        # Tests start from a known provider state and count only their own calls.
+        await asyncio.wait_for(bot.provider_watch.first_check.wait(), 10)
+        gmi_sim.log.clear()
         return bot
 
     return start

@@ -137,11 +137,10 @@ async def test_failed_generation_reason_is_cleaned(fakecord, video_bot, person, 
 
 
 async def test_provider_auth_failure_tells_the_member_nothing_secret(fakecord, video_bot, person, gmi_sim):
-    await video_bot(gmi_api_key="wrong-key-0123456789")
-    alice = person()
-    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
-    assert "failed" in result.content
-    assert "wrong-key-0123456789" not in result.content
+    await video_bot(gmi_api_key="wrong-key-0123456789")  # found at start: jobs are refused
+    (reply,) = (await person().generate(prompt="x")).ephemeral_messages
+    assert "not available right now" in reply.content
+    assert "wrong-key-0123456789" not in reply.content
 
 
 async def test_rate_limits_and_server_errors_are_retried(fakecord, video_bot, person, gmi_sim):
