@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.gmi",
     "tests.support.video",
     "tests.support.domain",
+    "tests.support.media",
 ]

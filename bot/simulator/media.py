@@ -1,23 +1,26 @@
 """Real, playable test videos for the simulator, rendered with imageio-ffmpeg's bundled ffmpeg.
 
-Each distinct :class:`RenderSpec` is rendered once (off the event loop, in a subprocess) and
-kept in memory. MP4s can be padded to an exact size with a trailing ``free`` box, which players
-skip, so size limits can be tested with a file that still plays.
+Each distinct :class:`RenderSpec` is rendered once (through `bot.media.FFmpeg`, in a
+subprocess) and kept in memory. MP4s can be padded to an exact size with a trailing ``free``
+box, which players skip, so size limits can be tested with a file that still plays.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import struct
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from bot.media import FFmpeg
+from bot.media.containers import iter_boxes
+from bot.media.ffmpeg import read_file, scratch_dir
+
 log = logging.getLogger(__name__)
+
+RENDER_TIMEOUT = 30.0  # seconds, plus the next per second of video
+RENDER_TIMEOUT_PER_SECOND = 4.0
 
 RATIOS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -89,41 +92,24 @@ class VideoSpec:
         return RenderSpec(_even(width), _even(height), self.fps, duration, bool(audio))
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-def video_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin"]
-    cmd += [
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}",
-    ]
+def video_args(spec: RenderSpec, out: str) -> list[str]:
+    source = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}"
+    args = ["-f", "lavfi", "-i", source]
     if spec.audio:
-        cmd += [
+        args += [
             "-f",
             "lavfi",
             "-i",
             f"sine=frequency=440:sample_rate=44100:duration={spec.duration:g}",
         ]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if spec.audio:
-        cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
-    cmd += ["-movflags", "+faststart", "-y", str(out)]
-    return cmd
+        args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
+    return [*args, "-movflags", "+faststart", "-y", out]
 
 
-def thumbnail_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
+def thumbnail_args(spec: RenderSpec, out: str) -> list[str]:
     return [
-        exe,
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
         "-f",
         "lavfi",
         "-i",
@@ -133,19 +119,16 @@ def thumbnail_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
         "-q:v",
         "5",
         "-y",
-        str(out),
+        out,
     ]
 
 
 class MediaRenderer:
-    """Renders and caches videos and thumbnails; ``close()`` kills any ffmpeg still running."""
+    """Renders and caches videos and thumbnails; ``close()`` stops any render still running."""
 
     def __init__(self, exe: str | None = None) -> None:
-        self._exe = exe
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._ffmpeg = FFmpeg(exe)
         self._cache: dict[tuple[str, RenderSpec], asyncio.Task[bytes]] = {}
-        self._procs: set[asyncio.subprocess.Process] = set()
-        self._counter = 0
 
     async def video(self, spec: RenderSpec) -> bytes:
         return await self._get("mp4", spec)
@@ -163,39 +146,20 @@ class MediaRenderer:
         return await asyncio.shield(task)
 
     async def _render(self, kind: str, spec: RenderSpec) -> bytes:
-        if self._exe is None:
-            self._exe = ffmpeg_exe()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="gmi-sim-")
-        self._counter += 1
-        out = Path(self._tmp.name) / f"r{self._counter}.{kind}"
-        make = video_command if kind == "mp4" else thumbnail_command
-        proc = await asyncio.create_subprocess_exec(
-            *make(self._exe, spec, out),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        self._procs.add(proc)
-        try:
-            _, stderr = await proc.communicate()
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        finally:
-            self._procs.discard(proc)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg failed ({proc.returncode}): {stderr.decode(errors='replace')}"
+        out = f"render.{kind}"
+        with scratch_dir() as scratch:
+            await self._ffmpeg.check(
+                video_args(spec, out) if kind == "mp4" else thumbnail_args(spec, out),
+                cwd=scratch,
+                timeout=RENDER_TIMEOUT + RENDER_TIMEOUT_PER_SECOND * spec.duration,
+                what=f"rendering {kind}",
             )
-        data = out.read_bytes()
-        out.unlink(missing_ok=True)
+            data = await read_file(scratch / out)
         log.debug("rendered %s %s: %d bytes", kind, spec, len(data))
         return data
 
     async def close(self) -> None:
+        """Cancel unfinished renders (which kills their ffmpeg) and forget the rest."""
         for task in self._cache.values():
             if not task.done():
                 task.cancel()
@@ -204,15 +168,7 @@ class MediaRenderer:
                 await task
             except BaseException:  # noqa: S110 - a cancelled or failed render is fine at shutdown
                 pass
-        for proc in list(self._procs):
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
         self._cache.clear()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp.name, ignore_errors=True)
-            self._tmp.cleanup()
-            self._tmp = None
 
 
 # ---- MP4 boxes ------------------------------------------------------------------------------
@@ -250,26 +206,6 @@ def padding_for(current: int, target: int | None) -> int:
 def pad_mp4(data: bytes, target: int | None) -> bytes:
     pad = padding_for(len(data), target)
     return data + free_box(pad) if pad else data
-
-
-def iter_boxes(
-    data: bytes, start: int = 0, end: int | None = None
-) -> Iterator[tuple[str, int, int, int]]:
-    """Yield (type, offset, size, header_size) for the boxes between ``start`` and ``end``."""
-    end = len(data) if end is None else end
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise ValueError(f"corrupt box {kind!r} at {offset}")
-        yield kind.decode("latin-1"), offset, size, header
-        offset += size
 
 
 def mp4_duration(data: bytes) -> float:
