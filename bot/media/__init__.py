@@ -1,4 +1,4 @@
-"""Video work with the bundled ffmpeg.
+"""Video work with the bundled ffmpeg: check a download.
 
 Plain async Python; every call takes the process's one `FFmpeg` (which bounds how many
 ffmpeg processes run at once) and raises `MediaError` with a short reason on any failure.
@@ -7,5 +7,6 @@ ffmpeg processes run at once) and raises `MediaError` with a short reason on any
 from .containers import sniff_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg
+from .probing import VideoInfo, probe
 
-__all__ = ["FFmpeg", "MediaError", "sniff_container"]
+__all__ = ["FFmpeg", "MediaError", "VideoInfo", "probe", "sniff_container"]
