@@ -3,6 +3,10 @@
 Each distinct :class:`RenderSpec` is rendered once (through `bot.media.FFmpeg`, in a
 subprocess) and kept in memory. MP4s can be padded to an exact size with a trailing ``free``
 box, which players skip, so size limits can be tested with a file that still plays.
+
+The default footage is a small test pattern, which compresses far better than anything a
+provider sends; ``footage="realistic"`` adds moving grain to it and encodes it at a
+provider-like bitrate, for tests of what fitting a real result under an upload limit costs.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import logging
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bot.media import FFmpeg
 from bot.media.containers import iter_boxes
@@ -19,6 +23,17 @@ from bot.media.ffmpeg import read_file, scratch_dir
 
 log = logging.getLogger(__name__)
 
+Footage = Literal["pattern", "realistic"]
+# Realistic footage is encoded at 0.16 bits per pixel per frame: 8 Mbit/s at 1080p24,
+# 3.5 Mbit/s at 720p24. An assumption, not a measurement of Seedance's own files: hosted
+# video models deliver H.264 at a high-quality setting, and 6-10 Mbit/s at 1080p is what
+# such files commonly carry. It makes a 15 s 1080p result ~15 MB, well over 10 MiB.
+REALISTIC_BITS_PER_PIXEL = 0.16
+# Temporal grain over testsrc2's moving pattern: detail in every frame, different in every
+# frame, so an encoder can't get it for free. This strength makes the footage as hard as its
+# bitrate says: x264 at its default quality (CRF 23, veryfast) takes ~8 Mbit/s for it at
+# 1080p24 (the bare pattern takes ~5; grain of 16 takes 18).
+REALISTIC_GRAIN = "noise=alls=13:allf=t+u"
 RENDER_TIMEOUT = 30.0  # seconds, plus the next per second of video
 RENDER_TIMEOUT_PER_SECOND = 4.0
 
@@ -42,6 +57,12 @@ class RenderSpec:
     fps: int
     duration: float
     audio: bool
+    footage: Footage = "pattern"
+
+    @property
+    def realistic_bitrate(self) -> int:
+        """Bits per second of realistic footage at this size and frame rate."""
+        return int(self.width * self.height * self.fps * REALISTIC_BITS_PER_PIXEL)
 
 
 def _even(value: float) -> int:
@@ -55,6 +76,7 @@ class VideoSpec:
     ``width``/``height`` None: follow the payload's ``ratio`` with ``short_side`` pixels on the
     short side. ``duration`` None: the payload's ``duration`` capped at ``max_duration``.
     ``audio`` None: follow the payload's ``generate_audio`` (default true).
+    ``footage``: the quick test pattern, or realistic footage (see the module's docstring).
     The defaults are tiny, for tests; :meth:`dry_run` is what the standalone server uses.
     """
 
@@ -65,6 +87,7 @@ class VideoSpec:
     max_duration: float = 10.0
     short_side: int = 360
     audio: bool | None = None
+    footage: Footage = "pattern"
 
     @classmethod
     def dry_run(cls) -> VideoSpec:
@@ -89,11 +112,15 @@ class VideoSpec:
         audio = self.audio
         if audio is None:
             audio = payload.get("generate_audio", True) is not False
-        return RenderSpec(_even(width), _even(height), self.fps, duration, bool(audio))
+        return RenderSpec(
+            _even(width), _even(height), self.fps, duration, bool(audio), self.footage
+        )
 
 
 def video_args(spec: RenderSpec, out: str) -> list[str]:
     source = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}"
+    if spec.footage == "realistic":
+        source += f",{REALISTIC_GRAIN}"
     args = ["-f", "lavfi", "-i", source]
     if spec.audio:
         args += [
@@ -103,6 +130,9 @@ def video_args(spec: RenderSpec, out: str) -> list[str]:
             f"sine=frequency=440:sample_rate=44100:duration={spec.duration:g}",
         ]
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if spec.footage == "realistic":
+        rate = spec.realistic_bitrate
+        args += ["-b:v", str(rate), "-maxrate", str(rate), "-bufsize", str(2 * rate)]
     if spec.audio:
         args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
     return [*args, "-movflags", "+faststart", "-y", out]

@@ -19,7 +19,7 @@ from bot.simulator import (
     VideoSpec,
     mp4_duration,
 )
-from bot.simulator.media import pad_mp4
+from bot.simulator.media import REALISTIC_BITS_PER_PIXEL, RenderSpec, pad_mp4
 from tests.support.gmi import GMI_TEST_KEY, SEEDANCE_MODEL
 from tests.support.media import decode
 
@@ -393,6 +393,14 @@ async def test_padded_video_has_the_exact_size_and_still_plays(api, gmi_sim, ffm
     assert [k for k, *_ in iter_boxes(padded)][-1] == "free"
     assert mp4_duration(padded) == mp4_duration(plain)
     assert (await decode(ffmpeg, padded)).errors == []
+
+
+async def test_realistic_footage_comes_at_a_provider_like_bitrate(ffmpeg, renderer):
+    realistic = await renderer.video(RenderSpec(640, 360, 24, 3.0, False, footage="realistic"))
+    nominal = 640 * 360 * 24 * REALISTIC_BITS_PER_PIXEL * 3.0 / 8
+    assert nominal <= len(realistic) <= 1.25 * nominal  # the rate control's first second runs over
+    assert (await decode(ffmpeg, realistic)).errors == []
+    assert VideoSpec().footage == "pattern"  # the default stays the quick test pattern
 
 
 def test_pad_mp4_small_and_impossible_targets():
