@@ -1,4 +1,4 @@
-"""Video work with the bundled ffmpeg: check a download.
+"""Video work with the bundled ffmpeg: check a download, fit it under an upload limit.
 
 Plain async Python; every call takes the process's one `FFmpeg` (which bounds how many
 ffmpeg processes run at once) and raises `MediaError` with a short reason on any failure.
@@ -7,6 +7,17 @@ ffmpeg processes run at once) and raises `MediaError` with a short reason on any
 from .containers import sniff_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg
+from .fitting import FitPlan, FittedVideo, fit, plan_fit
 from .probing import VideoInfo, probe
 
-__all__ = ["FFmpeg", "MediaError", "VideoInfo", "probe", "sniff_container"]
+__all__ = [
+    "FFmpeg",
+    "FitPlan",
+    "FittedVideo",
+    "MediaError",
+    "VideoInfo",
+    "fit",
+    "plan_fit",
+    "probe",
+    "sniff_container",
+]
