@@ -1,4 +1,5 @@
-"""Video work with the bundled ffmpeg: check a download, fit it under an upload limit.
+"""Video work with the bundled ffmpeg: check a download, fit it under an upload limit, take
+its last frame.
 
 Plain async Python; every call takes the process's one `FFmpeg` (which bounds how many
 ffmpeg processes run at once) and raises `MediaError` with a short reason on any failure.
@@ -8,6 +9,7 @@ from .containers import sniff_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg
 from .fitting import FitPlan, FittedVideo, fit, plan_fit
+from .frames import last_frame
 from .probing import VideoInfo, probe
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "MediaError",
     "VideoInfo",
     "fit",
+    "last_frame",
     "plan_fit",
     "probe",
     "sniff_container",

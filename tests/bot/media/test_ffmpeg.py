@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from bot.media import FFmpeg, MediaError
+from bot.media import FFmpeg, MediaError, last_frame, probe
 from bot.media.ffmpeg import STDERR_LIMIT
+from bot.simulator import RenderSpec
 
 
 def fake_ffmpeg(tmp_path: Path, body: str) -> str:
@@ -100,3 +102,18 @@ async def test_a_failed_run_is_one_media_error_with_ffmpegs_first_error(tmp_path
     with pytest.raises(MediaError) as raised:
         await ffmpeg.check([], cwd=tmp_path, timeout=30, what="reading")
     assert raised.value.reason == "reading failed: Invalid NAL unit size (0 > 2153)."
+
+
+async def test_no_temporary_file_outlives_a_call(ffmpeg, renderer, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    clip = await renderer.video(RenderSpec(160, 90, 12, 1.0, audio=True))
+    await probe(ffmpeg, clip)
+    await last_frame(ffmpeg, clip)
+    with pytest.raises(MediaError):
+        await last_frame(ffmpeg, clip[:-100])  # truncated: refused before any ffmpeg
+    broken = bytearray(clip)
+    media = broken.find(b"mdat") + 4
+    broken[media:] = bytes(len(broken) - media)  # a valid layout, nothing decodable
+    with pytest.raises(MediaError, match="failed"):
+        await last_frame(ffmpeg, bytes(broken))
+    assert list(tmp_path.iterdir()) == []
