@@ -1,5 +1,5 @@
 """Video work with the bundled ffmpeg: check a download, fit it under an upload limit, take
-its last frame.
+its last frame, join clips.
 
 Plain async Python; every call takes the process's one `FFmpeg` (which bounds how many
 ffmpeg processes run at once) and raises `MediaError` with a short reason on any failure.
@@ -11,6 +11,7 @@ from .ffmpeg import FFmpeg
 from .fitting import FitPlan, FittedVideo, fit, plan_fit
 from .frames import last_frame
 from .probing import VideoInfo, probe
+from .stitching import stitch
 
 __all__ = [
     "FFmpeg",
@@ -23,4 +24,5 @@ __all__ = [
     "plan_fit",
     "probe",
     "sniff_container",
+    "stitch",
 ]
