@@ -5,7 +5,7 @@ Plain async Python; every call takes the process's one `FFmpeg` (which bounds ho
 ffmpeg processes run at once) and raises `MediaError` with a short reason on any failure.
 """
 
-from .containers import sniff_container
+from .containers import check_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg
 from .fitting import FitPlan, FittedVideo, fit, plan_fit
@@ -23,6 +23,6 @@ __all__ = [
     "last_frame",
     "plan_fit",
     "probe",
-    "sniff_container",
+    "check_container",
     "stitch",
 ]

@@ -1,4 +1,5 @@
-"""What a file's first bytes say it is: MP4/MOV (``ftyp``) or WebM/Matroska (EBML).
+"""Is the whole video there: a video container (MP4/MOV ``ftyp``, WebM/Matroska EBML) whose
+structure reaches exactly to the end of the file.
 
 Cheap checks that need no ffmpeg and catch what a download goes wrong with: an HTML or JSON
 error page saved under a video's name, and a file cut short (an MP4 box, or a Matroska
@@ -45,8 +46,9 @@ def iter_boxes(
         offset += size
 
 
-def sniff_container(data: bytes) -> Container:
-    """The container ``data`` is in, or `MediaError` saying what it is instead."""
+def check_container(data: bytes) -> Container:
+    """The container ``data`` is in, or `MediaError` saying what it is instead or where it
+    is cut short."""
     if data[4:8] == b"ftyp":
         _check_mp4(data)
         return "mp4"

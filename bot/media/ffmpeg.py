@@ -26,7 +26,7 @@ STDERR_LIMIT = 64 * 1024  # ffmpeg's header and first errors; the rest is draine
 REASON_LIMIT = 200  # characters of ffmpeg's own words in a MediaError's reason
 
 
-def bundled_ffmpeg() -> str:
+def ffmpeg_exe() -> str:
     """The path of the ffmpeg binary inside the imageio-ffmpeg wheel."""
     import imageio_ffmpeg
 
@@ -101,7 +101,7 @@ class FFmpeg:
     @property
     def exe(self) -> str:
         if self._exe is None:
-            self._exe = bundled_ffmpeg()
+            self._exe = ffmpeg_exe()
         return self._exe
 
     async def run(

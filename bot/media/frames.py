@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .containers import sniff_container
+from .containers import check_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg, read_file, scratch_dir, write_file
 
@@ -17,7 +17,7 @@ async def last_frame(ffmpeg: FFmpeg, data: bytes) -> bytes:
     """The last frame ``data`` shows, as PNG bytes at the video's size; `MediaError` if
     ``data`` is not a decodable video.
     """
-    sniff_container(data)
+    check_container(data)
     with scratch_dir() as scratch:
         await write_file(scratch / "in", data)
         # A frame that started more than TAIL_SECONDS before the end (a very low frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .containers import Container, sniff_container
+from .containers import Container, check_container
 from .errors import MediaError
 from .ffmpeg import FFmpeg, scratch_dir, write_file
 
@@ -38,7 +38,7 @@ async def probe(ffmpeg: FFmpeg, data: bytes) -> VideoInfo:
     The container signature and structure are checked first (no ffmpeg needed for an HTML
     page or a truncated MP4), then ffmpeg reads the header and decodes the first frame.
     """
-    container = sniff_container(data)
+    container = check_container(data)
     with scratch_dir() as scratch:
         await write_file(scratch / "in", data)
         finished = await ffmpeg.run(
