@@ -19,10 +19,10 @@ __all__ = [
     "FittedVideo",
     "MediaError",
     "VideoInfo",
+    "check_container",
     "fit",
     "last_frame",
     "plan_fit",
     "probe",
-    "check_container",
     "stitch",
 ]
