@@ -39,10 +39,10 @@ from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.discord_endpoints import DISCORD_API_BASE, point_discord_at
 from bot.gmi import GMIClient, ModelParameter
 from bot.logs import SecretFilter
+from bot.media.ffmpeg import ffmpeg_exe
 from bot.params import DURATION_RANGE, RATIOS, RESOLUTIONS, GenerationRequest
 from bot.provider_health import ProviderProblem, check_provider, provider_host
 from bot.settings import Settings, SettingsError
-from bot.simulator.media import ffmpeg_exe
 from cogs.video.poster import NEEDED_TO_POST, missing_post_permissions
 
 LOGIN_TIMEOUT = 20.0

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.video",
     "tests.support.domain",
     "tests.support.botprocess",
+    "tests.support.media",
 ]

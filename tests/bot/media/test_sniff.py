@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.media.ffmpeg import ffmpeg_exe
 from bot.media.sniff import HEAD_BYTES, Format, Sniffed, sniff
-from bot.simulator.media import ffmpeg_exe
 from tests.support import sample_files
 
 # Output name -> (its ffmpeg arguments, before the name; what sniff must say).
