@@ -118,6 +118,7 @@ class VideoBot(commands.Bot):
             self.clock,
             on_due=lambda: self.dispatch("video_job_due"),
             on_prompt_refused=self._prompt_refused,
+            offer=lambda: self.health.offer,
         )
         self.gmi = GMIClient(
             self.session,

@@ -37,10 +37,19 @@ from bot.db.database import Database
 from bot.db.migrations import MIGRATIONS
 from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.discord_endpoints import DISCORD_API_BASE, point_discord_at
-from bot.gmi import GMIClient, ModelParameter
+from bot.gmi import GMIClient, ModelDetail, ModelParameter
 from bot.logs import SecretFilter
 from bot.media.ffmpeg import ffmpeg_exe
-from bot.params import DURATION_RANGE, RATIOS, RESOLUTIONS, GenerationRequest
+from bot.model_offer import (
+    DURATION_RANGE,
+    INPUTS,
+    RATIOS,
+    RESOLUTIONS,
+    ModelOffer,
+    bounds,
+    choices,
+)
+from bot.params import GenerationRequest
 from bot.provider_health import ProviderProblem, check_provider, provider_host
 from bot.settings import Settings, SettingsError
 from cogs.video.poster import NEEDED_TO_POST, missing_post_permissions
@@ -294,25 +303,22 @@ async def check_provider_setup(settings: Settings, report: Report) -> None:
         "provider", check.host, Verdict.OK,
         f"the key works and {check.model} exists ({kind})",
     )  # fmt: skip
-    parameters = {p.name: p for p in check.found.parameters}
     report.add(
         "provider", "parameters", Verdict.OK,
         "; ".join(describe_parameter(p) for p in check.found.parameters) or "none listed",
     )  # fmt: skip
-    for subject, text in parameter_mismatches(parameters):
+    for subject, text in parameter_mismatches(check.found):
         report.add("provider", subject, Verdict.WARN, text)
 
 
 def describe_parameter(parameter: ModelParameter) -> str:
     """``duration (integer 4-15, default 5)``, from whatever the provider lists."""
     raw = parameter.raw
-    facts = [parameter.type or "?"]
-    choices = _choices(parameter)
-    if choices:
-        facts = ["|".join(choices)]
-    low, high = raw.get("minimum", raw.get("min")), raw.get("maximum", raw.get("max"))
+    listed = choices(parameter)
+    facts = ["|".join(listed) if listed else parameter.type or "?"]
+    low, high = bounds(parameter)
     if low is not None or high is not None:
-        facts[0] += f" {'' if low is None else low}-{'' if high is None else high}"
+        facts[0] += f" {'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'}"
     if raw.get("max_items") is not None:
         facts.append(f"at most {raw['max_items']}")
     if parameter.required:
@@ -322,40 +328,37 @@ def describe_parameter(parameter: ModelParameter) -> str:
     return f"{parameter.name} ({', '.join(facts)})"
 
 
-def _choices(parameter: ModelParameter) -> list[str]:
-    for key in ("options", "enum", "values", "choices"):
-        value = parameter.raw.get(key)
-        if isinstance(value, list):
-            return [str(v.get("value", v)) if isinstance(v, dict) else str(v) for v in value]
-    return []
-
-
-def parameter_mismatches(parameters: Mapping[str, ModelParameter]) -> list[tuple[str, str]]:
-    """Where what members may ask for differs from what the provider lists."""
+def parameter_mismatches(detail: ModelDetail) -> list[tuple[str, str]]:
+    """Where what the bot offers members differs from what the provider lists. Members who
+    pick what the provider doesn't list are refused before anything is spent
+    (`bot.model_offer`); the operator may want to know why."""
+    listed = {p.name for p in detail.parameters}
     problems = []
     sent = GenerationRequest(prompt="-").to_payload()
-    unlisted = [name for name in sent if parameters and name not in parameters]
+    unlisted = [name for name in sent if listed and name not in listed]
     if unlisted:
         problems.append(
             ("parameters", f"the bot sends {', '.join(unlisted)}, which the provider does not list")
         )
-    for name, ours in (("resolution", RESOLUTIONS), ("ratio", RATIOS)):
-        theirs = _choices(parameters[name]) if name in parameters else []
-        extra = [value for value in ours if theirs and value not in theirs]
-        if extra:
-            problems.append(
-                (name, f"members may pick {', '.join(extra)}, which the provider does not list "
-                       f"({'|'.join(theirs)}); the provider will refuse those jobs")
-            )  # fmt: skip
-    duration = parameters["duration"].raw if "duration" in parameters else {}
-    low, high = duration.get("minimum"), duration.get("maximum")
-    if (low is not None and low > DURATION_RANGE[0]) or (
-        high is not None and high < DURATION_RANGE[1]
+    offer = ModelOffer.from_detail(detail)
+    for name, ours, theirs in (
+        ("resolution", RESOLUTIONS, offer.resolutions),
+        ("ratio", RATIOS, offer.ratios),
     ):
-        problems.append(
-            ("duration", f"members may pick {DURATION_RANGE[0]}-{DURATION_RANGE[1]} s; the "
-                         f"provider lists {low}-{high}")
-        )  # fmt: skip
+        missing = [value for value in ours if value not in theirs]
+        if missing:
+            problems.append(
+                (name, f"the provider lists only {', '.join(theirs)}: members who pick "
+                       f"{', '.join(missing)} are refused")
+            )  # fmt: skip
+    if offer.durations != DURATION_RANGE:
+        low, high = offer.durations
+        problems.append(("duration", f"the provider lists {low}-{high} s: longer or shorter "
+                                     "videos are refused"))  # fmt: skip
+    missing_inputs = [INPUTS[name] for name in INPUTS if name not in offer.inputs]
+    if missing_inputs:
+        problems.append(("inputs", f"the provider does not list {', '.join(missing_inputs)}: "
+                                   "jobs with them are refused"))  # fmt: skip
     return problems
 
 

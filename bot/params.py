@@ -16,18 +16,16 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bot.media.sniff import Format, MediaKind
-
-DURATION_RANGE = (4, 15)
-DEFAULT_DURATION = 5
-RESOLUTIONS = ("480p", "720p", "1080p")
-DEFAULT_RESOLUTION = "720p"
-RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive")
-DEFAULT_RATIO = "16:9"
-SEED_RANGE = (0, 4_294_967_295)
-MAX_REFERENCE_IMAGES = 9
-MAX_REFERENCE_VIDEOS = 3
-MAX_REFERENCE_AUDIOS = 3
-MAX_REFERENCE_FILES = 12
+from bot.model_offer import (
+    DEFAULT_DURATION,
+    DEFAULT_RATIO,
+    DEFAULT_RESOLUTION,
+    DOCUMENTED,
+    INPUTS,
+    MAX_REFERENCE_FILES,
+    SEED_RANGE,
+    ModelOffer,
+)
 
 MB = 1024 * 1024
 IMAGE_TYPES = {"image/jpeg": Format.JPEG, "image/png": Format.PNG, "image/webp": Format.WEBP}
@@ -193,12 +191,16 @@ def canonical_payload(payload: dict[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-def validate(request: GenerationRequest, *, prompt_max_chars: int) -> list[str]:
-    """Check the provider's documented rules; return one sentence per problem (empty: fine)."""
+def validate(
+    request: GenerationRequest, *, prompt_max_chars: int, offer: ModelOffer = DOCUMENTED
+) -> list[str]:
+    """Check the provider's rules, as its model detail narrows them (``offer``); return one
+    sentence per problem (empty: fine)."""
     problems: list[str] = []
     _check_prompt(request, prompt_max_chars, problems)
-    _check_scalars(request, problems)
-    _check_modes(request, problems)
+    _check_scalars(request, offer, problems)
+    _check_inputs(request, offer, problems)
+    _check_modes(request, offer, problems)
     _check_media(request, problems)
     return problems
 
@@ -224,19 +226,39 @@ def _check_prompt(request: GenerationRequest, cap: int, problems: list[str]) -> 
         )
 
 
-def _check_scalars(request: GenerationRequest, problems: list[str]) -> None:
-    low, high = DURATION_RANGE
+def _check_scalars(request: GenerationRequest, offer: ModelOffer, problems: list[str]) -> None:
+    low, high = offer.durations
     if not low <= request.duration <= high:
-        problems.append(f"`duration` must be {low} to {high} seconds, not {request.duration}.")
-    if request.resolution not in RESOLUTIONS:
-        problems.append(f"`resolution` must be one of {', '.join(RESOLUTIONS)}.")
-    if request.ratio not in RATIOS:
-        problems.append(f"`ratio` must be one of {', '.join(RATIOS)}.")
+        problems.append(
+            f"This model makes videos of {low} to {high} seconds; you asked for "
+            f"{request.duration}. Pick a `duration` in that range."
+        )
+    for name, value, allowed in (
+        ("resolution", request.resolution, offer.resolutions),
+        ("ratio", request.ratio, offer.ratios),
+    ):
+        if value not in allowed:
+            problems.append(
+                f"This model doesn't offer the {name} {quoted(value, 20)}; pick one of "
+                f"{', '.join(allowed)}."
+            )
     if request.seed is not None and not SEED_RANGE[0] <= request.seed <= SEED_RANGE[1]:
         problems.append(f"`seed` must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}.")
 
 
-def _check_modes(request: GenerationRequest, problems: list[str]) -> None:
+def _check_inputs(request: GenerationRequest, offer: ModelOffer, problems: list[str]) -> None:
+    given = [name for name in INPUTS if getattr(request, name)]
+    refused = [name for name in given if name not in offer.inputs]
+    if refused:
+        takes = offer.input_names()
+        problems.append(
+            f"This model doesn't take {' or '.join(INPUTS[name] for name in refused)}"
+            + (f"; it takes {', '.join(takes)} besides the prompt." if takes
+               else "; describe the video in the prompt alone.")
+        )  # fmt: skip
+
+
+def _check_modes(request: GenerationRequest, offer: ModelOffer, problems: list[str]) -> None:
     if (request.first_frame or request.last_frame) and request.reference_count:
         problems.append(
             "First/last frames and references can't be combined: use either "
@@ -249,11 +271,12 @@ def _check_modes(request: GenerationRequest, problems: list[str]) -> None:
             "Reference audio needs at least one reference image or video to go with it: "
             "add a `reference_image` or `reference_video`."
         )
-    for name, media, most in (
-        ("reference images", request.reference_images, MAX_REFERENCE_IMAGES),
-        ("reference videos", request.reference_videos, MAX_REFERENCE_VIDEOS),
-        ("reference audio files", request.reference_audios, MAX_REFERENCE_AUDIOS),
+    for name, kind in (
+        ("reference images", "reference_images"),
+        ("reference videos", "reference_videos"),
+        ("reference audio files", "reference_audios"),
     ):
+        media, most = getattr(request, kind), offer.list_sizes[kind]
         if len(media) > most:
             problems.append(
                 f"At most {most} {name} are allowed; you gave {len(media)}. Remove some."

@@ -30,12 +30,16 @@ from bot.backoff import full_jitter
 from bot.clock import Clock
 from bot.errors import Unavailable
 from bot.gmi import AuthError, GMIClient, GMIError, ModelDetail, NotFound
+from bot.model_offer import DOCUMENTED, ModelOffer
 
 log = logging.getLogger(__name__)
 
 # The simulator (python -m bot.simulator) tags its model detail so; the real catalogue doesn't.
 SIMULATED_TAG = "simulated"
 RECHECK_BASE_SECONDS = 15.0
+# While the provider works its model detail is read again this often, so a change in what
+# it offers (a resolution withdrawn, a price) is respected within the hour.
+REFRESH_SECONDS = 3600.0
 UNAVAILABLE_MESSAGE = (
     "Video generation is not available right now: the video provider isn't answering the bot "
     "as it should, and the moderators have been told. Please try again later."
@@ -170,6 +174,8 @@ class ProviderHealth:
         self.reason = ""
         self.failed_checks = 0  # consecutive, since it became unavailable
         self.unavailable_since: float | None = None
+        self.detail: ModelDetail | None = None  # the last model detail the provider gave
+        self.offer: ModelOffer = DOCUMENTED  # what members may ask for, narrowed by it
 
     @property
     def taking_jobs(self) -> bool:
@@ -183,6 +189,8 @@ class ProviderHealth:
     def record(self, check: ProviderCheck) -> HealthChange | None:
         """The outcome of a check; returns the change it made, if any."""
         self.last_check = check
+        if check.found is not None:
+            self.detail, self.offer = check.found, ModelOffer.from_detail(check.found)
         if check.ok:
             return self._available(f"the provider answers and offers {check.model}")
         self.failed_checks += 1
@@ -249,10 +257,21 @@ class ProviderWatch:
             delay = self.health.recheck_delay()
             if delay is None:
                 self._wake.clear()
-                await self._wake.wait()  # until a job's call finds the key refused
+                try:  # until a job's call finds the key refused, or it is time to refresh
+                    async with asyncio.timeout(REFRESH_SECONDS):
+                        await self._wake.wait()
+                except TimeoutError:
+                    await self._check_once()
                 continue
             await asyncio.sleep(delay)
             await self._check_once()
+
+    async def model_detail(self) -> ModelDetail | None:
+        """The provider's model detail, asking now if it never answered (``None``: it
+        still doesn't)."""
+        if self.health.detail is None:
+            await self._check_once()
+        return self.health.detail
 
     async def key_rejected(self, where: str) -> None:
         """A job's call was refused for the key: the provider is down until a check passes."""

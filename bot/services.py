@@ -20,6 +20,7 @@ from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.service import JobService
+from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocks import MemberBlocks
 from bot.moderation.config import ServerConfigCache
@@ -96,9 +97,11 @@ def build_services(
     *,
     on_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
+    offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
-    ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it)."""
+    ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
+    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`)."""
     tasks = BackgroundTasks("services")
     jobs = JobRepository(db, clock)
     ledger = JobLedger(db)
@@ -185,6 +188,7 @@ def build_services(
             deadline_seconds=policy.deadline_seconds,
             clock=clock,
             on_due=on_due,
+            offer=offer,
         ),
         estimator=FinishEstimator(timings),
     )

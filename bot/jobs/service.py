@@ -22,6 +22,7 @@ from bot.db.jobs import JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
 from bot.jobs.model import Job, JobOrigin, NewJob
+from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
 from bot.params import GenerationRequest, validate
@@ -57,6 +58,7 @@ class JobService:
         deadline_seconds: float,
         clock: Clock,
         on_due: Callable[[], None] = lambda: None,
+        offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -68,6 +70,7 @@ class JobService:
         self.deadline_seconds = deadline_seconds
         self.clock = clock
         self.on_due = on_due
+        self.offer = offer
 
     # -- starting a job ----------------------------------------------------------------
 
@@ -85,7 +88,9 @@ class JobService:
 
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
-        problems = validate(request, prompt_max_chars=self.prompt_max_chars)
+        problems = validate(
+            request, prompt_max_chars=self.prompt_max_chars, offer=self.offer()
+        )
         if problems:
             raise Refused(*problems)
         new = NewJob(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -17,10 +16,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.filters import BlockedPromptEvent
-from bot.errors import Refused, UserError
-from bot.gmi import GMIError, ModelDetail
+from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.params import (
+from bot.model_offer import (
     DEFAULT_DURATION,
     DEFAULT_RATIO,
     DEFAULT_RESOLUTION,
@@ -28,14 +26,14 @@ from bot.params import (
     RATIOS,
     RESOLUTIONS,
     SEED_RANGE,
-    GenerationRequest,
-    MediaInput,
 )
+from bot.params import GenerationRequest, MediaInput
 from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
 from . import flows
 from .buttons import DYNAMIC_ITEMS
 from .messages import job_links, quota_embed, status_embed
+from .model_info import model_embed
 from .pipeline import build_pipeline
 from .uploads import inspect_uploads
 
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EMBED_TOTAL_LIMIT = 6000
-MODEL_INFO_TTL = 3600.0
 
 
 def media_from(
@@ -90,7 +86,6 @@ class VideoCog(
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.pipeline = build_pipeline(bot)
-        self._model_info: tuple[float, ModelDetail] | None = None
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -240,49 +235,22 @@ class VideoCog(
     # -- /video info ---------------------------------------------------------------------
 
     @app_commands.command(
-        name="info", description="About the video model: what it does and its parameters"
+        name="info",
+        description="What the video model makes, what it takes and what it costs",
     )
     async def info(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            detail = await self._model_detail()
-        except GMIError as error:
-            raise UserError(
-                f"I couldn't reach the video provider just now ({error.message}). "
-                "Try again in a minute."
-            ) from error
-        await interaction.followup.send(
-            embed=model_embed(detail, self.bot.settings.currency), ephemeral=True
+        bot = self.bot
+        if bot.health.detail is None:  # never answered yet: ask now, which may take a while
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        detail = await bot.provider_watch.model_detail()
+        embed = model_embed(
+            detail,
+            bot.health.offer,
+            model=bot.settings.seedance_model,
+            prices=bot.settings.price_table,
+            currency=bot.settings.currency,
         )
-
-    async def _model_detail(self) -> ModelDetail:
-        now = time.monotonic()
-        if self._model_info is not None and self._model_info[0] > now:
-            return self._model_info[1]
-        detail = await self.bot.gmi.model_detail(self.bot.settings.seedance_model)
-        self._model_info = (now + MODEL_INFO_TTL, detail)
-        return detail
-
-
-def model_embed(detail: ModelDetail, currency: str) -> discord.Embed:
-    embed = discord.Embed(
-        title=clip(detail.model, 256),
-        description=clip(detail.brief_description or detail.detailed_description or "", 4096),
-        colour=discord.Colour.blurple(),
-    )
-    for parameter in detail.parameters[:20]:
-        text = parameter.description or parameter.display_name or ""
-        required = " (required)" if parameter.required else ""
-        embed.add_field(
-            name=clip(f"{parameter.name}{required}", 256),
-            value=clip(f"{parameter.type or ''} {text}".strip() or "—", 1024),
-            inline=True,
-        )
-    if detail.price_info is not None and detail.price_info.price is not None:
-        unit = detail.price_info.unit or ""
-        embed.set_footer(text=f"Provider price: {detail.price_info.price} {unit}".strip())
-    while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:  # Discord refuses > 6000 in all
-        embed.remove_field(-1)
-    if len(embed) > EMBED_TOTAL_LIMIT:
-        embed.description = clip(embed.description or "", 4096 - (len(embed) - EMBED_TOTAL_LIMIT))
-    return embed
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)

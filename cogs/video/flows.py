@@ -16,7 +16,8 @@ import discord
 
 from bot.errors import PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.params import SEED_RANGE, GenerationRequest, local_link_problems
+from bot.model_offer import SEED_RANGE
+from bot.params import GenerationRequest, local_link_problems
 from cogs.shared import NO_MENTIONS, clip, requester_of, video_bot
 
 from .components import history_view, status_view

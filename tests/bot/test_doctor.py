@@ -198,7 +198,7 @@ async def test_warnings_point_at_typos_and_at_what_the_provider_does_not_offer(e
     assert failed(found) == []
     assert found[("setting", "GMI_APIKEY")][0] is Verdict.WARN
     verdict, detail = found[("provider", "resolution")]
-    assert verdict is Verdict.WARN and "members may pick 1080p" in detail
+    assert verdict is Verdict.WARN and "members who pick 1080p are refused" in detail
 
 
 def test_python_m_bot_doctor_exits_1_and_says_why_without_settings(tmp_path):

@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 
 from bot.errors import UserError
 from bot.media.sniff import Format
+from bot.model_offer import RATIOS, RESOLUTIONS
 from bot.moderation.requester import Requester
 from bot.params import (
-    RATIOS,
-    RESOLUTIONS,
     UNKNOWN_FORMAT,
     GenerationRequest,
     MediaInput,

@@ -86,8 +86,8 @@ def test_request_survives_a_round_trip_through_json():
         ({"reference_videos": (video("a.mp4", 30 * MB), video("b.mp4", 30 * MB))}, "50 MB together"),
         ({"reference_images": (image(),), "reference_audios": (audio(size=16 * MB),)}, "at most 15 MB"),
         ({"duration": 3}, "4 to 15 seconds"),
-        ({"resolution": "4k"}, "`resolution` must be one of"),
-        ({"ratio": "2:1"}, "`ratio` must be one of"),
+        ({"resolution": "4k"}, "the resolution `4k`; pick one of 480p, 720p, 1080p"),
+        ({"ratio": "2:1"}, "the ratio `2:1`; pick one of 16:9"),
         ({"seed": -1}, "`seed` must be between"),
     ],
 )

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from bot import provider_health
 from bot.clock import ManualClock
 from bot.errors import Unavailable
 from bot.gmi import ModelDetail
@@ -189,3 +190,22 @@ async def test_a_key_refused_for_a_job_wakes_the_watch(gmi_sim, watch):
     assert not watch.health.taking_jobs
     await watch.heard.count(2)  # re-checked after a backoff: it works
     assert watch.health.taking_jobs and len(gmi_sim.calls("model")) == 2
+
+
+async def test_a_working_provider_is_read_again_so_what_it_withdraws_is_refused(
+    gmi_sim, gmi_client_factory, monkeypatch
+):
+    monkeypatch.setattr(provider_health, "REFRESH_SECONDS", 0.05)
+    client = gmi_client_factory()
+    health = ProviderHealth(ManualClock(), recheck_cap=60)
+    running = ProviderWatch(health, lambda: check_provider(client, SEEDANCE_MODEL), on_change=Heard())
+    task = asyncio.create_task(running.run())
+    try:
+        await asyncio.wait_for(running.first_check.wait(), 5)
+        assert "1080p" in health.offer.resolutions and health.offer.from_provider
+        gmi_sim.reject_1080p = True  # the provider withdraws 1080p
+        await gmi_sim.wait_for_calls("model", 3)  # the second read was recorded before the third
+        assert health.offer.resolutions == ("480p", "720p") and health.taking_jobs
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

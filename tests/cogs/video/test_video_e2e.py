@@ -112,6 +112,24 @@ async def test_prompt_over_the_cap_is_refused(fakecord, video_bot, person, gmi_s
     assert gmi_sim.log == []
 
 
+async def test_a_value_the_provider_does_not_list_is_refused_before_spending(
+    fakecord, video_bot, person, gmi_sim
+):
+    gmi_sim.reject_1080p = True  # the model detail lists only 480p and 720p
+    bot = await video_bot()  # which waits for the start-up check
+    alice = person()
+    ix = await alice.generate(prompt="a heron", resolution="1080p")
+    (refusal,) = ix.ephemeral_messages
+    assert "doesn't offer the resolution `1080p`; pick one of 480p, 720p" in refusal.content
+    assert gmi_sim.calls("submit") == [] and alice.channel.messages == []
+    assert await bot.services.jobs.get(1) is None
+
+    ix = await fakecord.run_command(alice.member, alice.channel, "video info")
+    fields = {f["name"]: f["value"] for f in (await ix.wait_response_message()).embeds[0]["fields"]}
+    assert fields["Resolutions"] == "480p, **720p** (default)"
+    assert "1080p" not in fields["Cost"]
+
+
 async def test_provider_refusal_is_shown_in_status_and_reply(fakecord, video_bot, person, gmi_sim):
     await video_bot()
     gmi_sim.reject_1080p = True
@@ -256,10 +274,18 @@ async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
 
     ix = await fakecord.run_command(alice.member, alice.channel, "video info")
     message = await ix.wait_response_message()
-    assert message.embeds[0]["title"] == "seedance-2-0-fast-260128"
+    assert message.flags & 64, "the card is for the member who asked"
+    (card,) = message.embeds
+    assert card["title"] == "Seedance 2.0 Fast"
+    fields = {f["name"]: f["value"] for f in card["fields"]}
+    assert fields["Length"] == "4 to 15 seconds (default 5)"
+    assert fields["Resolutions"] == "480p, **720p** (default), 1080p"
+    assert "up to 9 images, up to 3 videos" in fields["What it takes"]
+    assert "The provider lists 0.16 USD per second" in fields["Cost"]
+    assert "720p 0.16 USD" in fields["Cost"]
     ix = await fakecord.run_command(alice.member, alice.channel, "video info")
     await ix.wait_response_message()
-    assert len(gmi_sim.calls("model")) == 1, "model details should be cached"
+    assert gmi_sim.calls("model") == [], "the start-up check's model detail is reused"
 
 
 async def test_a_job_longer_than_the_interaction_token_still_lands(fakecord, video_bot, person, gmi_sim):
@@ -372,18 +398,6 @@ async def test_odd_job_references_get_a_clear_answer(fakecord, video_bot, person
         ix = await fakecord.run_command(world.alice, world.channel, "video status", request_id=reference)
         await ix.wait_acknowledged()
         assert "can't find a job" in ix.ephemeral_messages[0].content
-
-
-def test_model_info_embed_stays_within_discords_total_limit():
-    from bot.gmi import ModelDetail, ModelParameter
-    from cogs.video.cog import model_embed
-
-    detail = ModelDetail(
-        model="m", detailed_description="d" * 5000,
-        parameters=tuple(ModelParameter(name=f"p{i}", description="x" * 900) for i in range(14)),
-    )
-    embed = model_embed(detail, "USD")
-    assert len(embed) <= 6000 and embed.fields
 
 
 async def test_a_job_can_be_named_by_a_link_to_its_message(fakecord, video_bot, person, gmi_sim):
