@@ -231,10 +231,11 @@ def debug_log():
 
 async def test_a_debug_log_never_shows_an_interaction_token(fakecord, video_bot, person, gmi_sim, debug_log):
     log = debug_log((fakecord.token, GMI_TEST_KEY))
-    await video_bot()
+    bot = await video_bot()
     alice = person()
     generate = await alice.generate(prompt="a fox")
     await alice.wait_result(await alice.status_message(generate))
+    bot.health.detail = None  # as if the provider never answered: /video info asks it now,
     info = await fakecord.run_command(alice.member, alice.channel, "video info")
     await info.wait_response_message()  # deferred, then a followup through the webhook
     refusal = await alice.generate(prompt="\u200b")  # an ephemeral answer
