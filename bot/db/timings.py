@@ -42,7 +42,7 @@ class TimingRepository:
     async def recent(self, limit: int) -> list[JobTiming]:
         """The newest ``limit`` timings of every kind, oldest first."""
         rows = await self.db.reader.fetchall(
-            "SELECT * FROM (SELECT * FROM job_timings ORDER BY finished_at DESC LIMIT ?) "
+            "SELECT * FROM (SELECT * FROM job_timings ORDER BY finished_at DESC LIMIT ?) AS recent "
             "ORDER BY finished_at",
             (limit,),
         )

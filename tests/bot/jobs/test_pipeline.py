@@ -78,6 +78,7 @@ class MemoryChat:
 
     async def undeliverable(self, job):
         self.undelivered.append(job)
+        self.changed.set()
 
 
 @contextlib.asynccontextmanager
@@ -449,5 +450,10 @@ async def test_an_outcome_that_can_be_posted_nowhere_is_undeliverable(store, gmi
         job = await accept(store)
         poller.wake()
         done = await delivered(store, job.id)
+        # The moderators are told just after the state is stored: wait for that too.
+        async with asyncio.timeout(5):
+            while not chat.undelivered:
+                chat.changed.clear()
+                await chat.changed.wait()
     assert done.state is JobState.UNDELIVERABLE and done.display_state == "Could not be delivered"
     assert [j.id for j in chat.undelivered] == [job.id]
