@@ -184,7 +184,7 @@ async def ask(world: World, jobs: int, arrival_seconds: float, rng: random.Rando
             due += rng.expovariate(1 / gap)
             await asyncio.sleep(max(0.0, started + due - time.monotonic()))
         member, channel, options = command(world, i, rng)
-        ix = await world.emu.run_command(member, channel, "video generate", **options)
+        ix = await world.emu.run_command(member, channel, "video generate text", **options)
         interactions.append(ix)
         pending.append(asyncio.ensure_future(ix.wait_acknowledged(20)))
     await asyncio.gather(*pending)

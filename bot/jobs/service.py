@@ -125,7 +125,8 @@ class JobService:
         if job.request.uploaded_media and age > ATTACHMENT_LINK_LIFETIME:
             raise Refused(
                 "The files this video was made from were uploaded more than a day ago, and "
-                "Discord's links to them have expired. Run `/video generate` again with them."
+                "Discord's links to them have expired. Run "
+                f"`/video generate {job.request.mode}` again with the files."
             )
         return job.request.with_changes(**changes)
 

@@ -1,6 +1,7 @@
-"""`/video`: generate, status, history, quota, info; and the scheduler that follows jobs.
+"""`/video`: generate (text, frames, references), status, history, quota, info; and the
+scheduler that follows jobs.
 
-A thin adapter: options become a `GenerationRequest`, the flows (`cogs.video.flows`) ask
+A thin adapter: options become a `GenerationRequest` (`cogs.video.options`), the flows (`cogs.video.flows`) ask
 the domain and answer. The scheduler that carries jobs to the end lives with this cog
 (started in `cog_load`, stopped in `cog_unload`) because it posts through Discord.
 """
@@ -8,7 +9,6 @@ the domain and answer. The scheduler that carries jobs to the end lives with thi
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,19 +18,9 @@ from discord.ext import commands
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.model_offer import (
-    DEFAULT_DURATION,
-    DEFAULT_RATIO,
-    DEFAULT_RESOLUTION,
-    DURATION_RANGE,
-    RATIOS,
-    RESOLUTIONS,
-    SEED_RANGE,
-)
-from bot.params import GenerationRequest, MediaInput
 from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
-from . import flows
+from . import flows, options
 from .buttons import DYNAMIC_ITEMS
 from .messages import job_links, quota_embed, status_embed
 from .model_info import model_embed
@@ -43,45 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
-def media_from(
-    attachment: discord.Attachment | None,
-    url: str | None,
-    option: str,
-    uploads: dict[int, MediaInput],
-) -> MediaInput | None:
-    """One frame option: the file (as `inspect_uploads` read it) or the link typed."""
-    if attachment is not None and url:
-        raise Refused(f"Give `{option}` either as a file or as `{option}_url`, not both.")
-    if attachment is not None:
-        return uploads[attachment.id]
-    return MediaInput(url=url.strip()) if url else None
-
-
-def media_list(
-    attachments: list[discord.Attachment | None],
-    urls: str | None,
-    uploads: dict[int, MediaInput],
-) -> tuple[MediaInput, ...]:
-    """The files of a reference kind, then the links typed (split at spaces and commas)."""
-    items = [uploads[a.id] for a in attachments if a is not None]
-    items += [MediaInput(url=u) for u in re.split(r"[\s,]+", urls or "") if u]
-    return tuple(items)
-
-
-def split_ids(text: str | None) -> tuple[str, ...]:
-    return tuple(part for part in re.split(r"[\s,]+", text or "") if part)
-
-
-RESOLUTION_CHOICES = [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS]
-RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in RATIOS]
-
-
 class VideoCog(
     commands.GroupCog,
     name="video",
     group_name="video",
-    group_description="Make short videos with Seedance 2.0 Fast",
+    group_description="Make short videos with Seedance 2.0 Fast.",
 ):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -113,52 +69,82 @@ class VideoCog(
             f"refused: “{literal(clip(event.prompt_excerpt, 300))}”",
         )
 
-    # -- /video generate -----------------------------------------------------------------
+    # -- /video generate text | frames | references --------------------------------------
+    # One subcommand per way the model is driven, so that no invalid mix of inputs can be
+    # typed; each has the prompt, its own inputs, then the settings all three share.
 
-    @app_commands.command(
-        name="generate", description="Make a short video from a prompt, images, video or audio"
+    generate = app_commands.Group(
+        name="generate", description="Make a short video from a prompt, frames or references."
     )
-    @app_commands.guild_only()
-    @app_commands.describe(
-        prompt="What happens in the video: subject, action, camera, style",
-        duration=f"Length in seconds ({DURATION_RANGE[0]}-{DURATION_RANGE[1]}, default {DEFAULT_DURATION})",
-        resolution=f"Output resolution (default {DEFAULT_RESOLUTION})",
-        ratio=f"Aspect ratio (default {DEFAULT_RATIO}; adaptive follows your image)",
-        seed="Fixed seed to reproduce a result (0-4294967295); empty picks one at random",
-        watermark="Add the provider's watermark (default off)",
-        generate_audio="Generate a soundtrack with the video (default on)",
-        web_search="Let the model look things up on the web for the prompt (default off)",
-        first_frame="Image the video starts from (JPEG/PNG/WebP)",
-        first_frame_url="Link to the image the video starts from (instead of a file)",
-        last_frame="Image the video ends on; needs a first frame",
-        last_frame_url="Link to the image the video ends on (instead of a file)",
-        reference_image_1="Reference image (style, character, object); not with frames",
-        reference_image_2="Another reference image",
-        reference_image_3="Another reference image",
-        reference_images="More reference image links, separated by spaces (up to 9 images in all)",
-        reference_video_1="Reference video (MP4/MOV, 2-15 s); not with frames",
-        reference_video_2="Another reference video",
-        reference_videos="Reference video links, separated by spaces (up to 3 videos in all)",
-        reference_audio_1="Reference audio (MP3/WAV, 2-15 s); needs a reference image or video",
-        reference_audios="Reference audio links, separated by spaces (up to 3 in all)",
-        reference_asset_ids="Ids of assets uploaded to the provider beforehand, separated by spaces",
-    )
-    @app_commands.choices(resolution=RESOLUTION_CHOICES, ratio=RATIO_CHOICES)
-    async def generate(
+
+    @generate.command(name="text", description="Make a video from a prompt alone.")
+    @options.with_settings
+    async def generate_text(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, 4000],
-        duration: app_commands.Range[int, DURATION_RANGE[0], DURATION_RANGE[1]] = DEFAULT_DURATION,
-        resolution: str = DEFAULT_RESOLUTION,
-        ratio: str = DEFAULT_RATIO,
-        seed: app_commands.Range[int, SEED_RANGE[0], SEED_RANGE[1]] | None = None,
-        watermark: bool = False,
-        generate_audio: bool = True,
-        web_search: bool = False,
+        prompt: options.Prompt,
+        *,
+        settings: options.VideoSettings,
+    ) -> None:
+        request = settings.request(prompt)
+        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
+
+    @generate.command(
+        name="frames", description="Make a video that starts on an image, and may end on another."
+    )
+    @options.with_settings
+    @app_commands.describe(
+        first_frame="The image the video starts on (JPEG, PNG or WebP).",
+        first_frame_url="Or a link to the image the video starts on.",
+        last_frame="The image the video ends on (optional).",
+        last_frame_url="Or a link to the image the video ends on.",
+    )
+    async def generate_frames(
+        self,
+        interaction: discord.Interaction,
+        prompt: options.Prompt,
         first_frame: discord.Attachment | None = None,
         first_frame_url: str | None = None,
         last_frame: discord.Attachment | None = None,
         last_frame_url: str | None = None,
+        *,
+        settings: options.VideoSettings,
+    ) -> None:
+        uploads = await inspect_uploads(self.bot.session, [first_frame, last_frame])
+        request = settings.request(
+            prompt,
+            first_frame=options.one_image(first_frame, first_frame_url, "first_frame", uploads),
+            last_frame=options.one_image(last_frame, last_frame_url, "last_frame", uploads),
+        )
+        if request.first_frame is None:
+            raise Refused(
+                "Give the image the video starts on: attach it as `first_frame`, or link it "
+                "with `first_frame_url`. For a video from words alone, use `/video generate "
+                "text`."
+            )
+        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
+
+    @generate.command(
+        name="references",
+        description="Make a video guided by reference images, videos, audio or assets.",
+    )
+    @options.with_settings
+    @app_commands.describe(
+        reference_image_1="A reference image: a character, object or style to follow.",
+        reference_image_2="Another reference image.",
+        reference_image_3="Another reference image.",
+        reference_images="More reference images as links, separated by spaces (9 images in all).",
+        reference_video_1="A reference video (MP4 or MOV, 2 to 15 seconds): motion or camera.",
+        reference_video_2="Another reference video.",
+        reference_videos="More reference videos as links, separated by spaces (3 videos in all).",
+        reference_audio_1="Reference audio (MP3 or WAV, 2 to 15 seconds), with an image or video.",
+        reference_audios="More reference audio as links, separated by spaces (3 in all).",
+        reference_asset_ids="Ids of assets uploaded to the provider, separated by spaces.",
+    )
+    async def generate_references(
+        self,
+        interaction: discord.Interaction,
+        prompt: options.Prompt,
         reference_image_1: discord.Attachment | None = None,
         reference_image_2: discord.Attachment | None = None,
         reference_image_3: discord.Attachment | None = None,
@@ -169,35 +155,33 @@ class VideoCog(
         reference_audio_1: discord.Attachment | None = None,
         reference_audios: str | None = None,
         reference_asset_ids: str | None = None,
+        *,
+        settings: options.VideoSettings,
     ) -> None:
-        frames = [first_frame, last_frame]
         images = [reference_image_1, reference_image_2, reference_image_3]
         videos, audios = [reference_video_1, reference_video_2], [reference_audio_1]
-        uploads = await inspect_uploads(self.bot.session, frames + images + videos + audios)
-        request = GenerationRequest(
-            prompt=prompt,
-            duration=duration,
-            resolution=resolution,
-            ratio=ratio,
-            seed=seed,
-            watermark=watermark,
-            generate_audio=generate_audio,
-            web_search=web_search,
-            first_frame=media_from(first_frame, first_frame_url, "first_frame", uploads),
-            last_frame=media_from(last_frame, last_frame_url, "last_frame", uploads),
-            reference_images=media_list(images, reference_images, uploads),
-            reference_videos=media_list(videos, reference_videos, uploads),
-            reference_audios=media_list(audios, reference_audios, uploads),
-            reference_asset_ids=split_ids(reference_asset_ids),
+        uploads = await inspect_uploads(self.bot.session, images + videos + audios)
+        request = settings.request(
+            prompt,
+            reference_images=options.media_list(images, reference_images, uploads),
+            reference_videos=options.media_list(videos, reference_videos, uploads),
+            reference_audios=options.media_list(audios, reference_audios, uploads),
+            reference_asset_ids=options.split_links(reference_asset_ids),
         )
+        if not request.reference_count:
+            raise Refused(
+                "Give at least one reference: an image, a video, audio (with an image or "
+                "video) or an asset id. For a video from words alone, use `/video generate "
+                "text`."
+            )
         await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
 
     # -- /video status -------------------------------------------------------------------
 
-    @app_commands.command(name="status", description="Show where one of your videos is")
+    @app_commands.command(name="status", description="Show where one of your videos is.")
     @app_commands.guild_only()
     @app_commands.describe(
-        request_id="The job (#number), the provider's request id, or a link to its message"
+        request_id="The job: #number, the provider's request id, or a link to its message."
     )
     async def status(
         self,
@@ -213,7 +197,7 @@ class VideoCog(
 
     # -- /video history ------------------------------------------------------------------
 
-    @app_commands.command(name="history", description="List your recent videos in this server")
+    @app_commands.command(name="history", description="List your recent videos in this server.")
     @app_commands.guild_only()
     async def history(self, interaction: discord.Interaction) -> None:
         embed, view = await flows.history_page(
@@ -224,7 +208,7 @@ class VideoCog(
     # -- /video quota --------------------------------------------------------------------
 
     @app_commands.command(
-        name="quota", description="What you can still generate here, and when it resets"
+        name="quota", description="See what you can still generate here, and when it resets."
     )
     @app_commands.guild_only()
     async def quota(self, interaction: discord.Interaction) -> None:
@@ -236,7 +220,7 @@ class VideoCog(
 
     @app_commands.command(
         name="info",
-        description="What the video model makes, what it takes and what it costs",
+        description="See what the video model makes, what it takes and what it costs.",
     )
     async def info(self, interaction: discord.Interaction) -> None:
         bot = self.bot

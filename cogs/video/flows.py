@@ -137,7 +137,7 @@ async def history_page(
     if jobs:
         description = "\n".join(history_line(job) for job in jobs)
     else:
-        description = "You haven't made any videos here yet. Try `/video generate`."
+        description = "You haven't made any videos here yet. Try `/video generate text`."
     embed = discord.Embed(title="Your videos", description=clip(description, 4096))
     embed.set_footer(text=f"Page {page + 1} of {pages} · {total} in all")
     return embed, history_view(user_id, page, pages)

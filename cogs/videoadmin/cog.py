@@ -92,19 +92,19 @@ class VideoAdminCog(
     commands.GroupCog,
     name="videoadmin",
     group_name="videoadmin",
-    group_description="Moderate video generation: limits, blocks, usage, jobs and the audit log",
+    group_description="Moderate video generation: limits, blocks, usage, jobs and the audit log.",
 ):
-    limit = app_commands.Group(name="limit", description="Limits per server, role or member")
-    settings = app_commands.Group(name="settings", description="Server-wide video settings")
+    limit = app_commands.Group(name="limit", description="Set, clear and list limits per server, role or member.")
+    settings = app_commands.Group(name="settings", description="Change the server's video settings.")
     channels = app_commands.Group(
-        name="channels", description="Channels where members may generate videos"
+        name="channels", description="Choose the channels where members may generate videos."
     )
-    block = app_commands.Group(name="block", description="Block members from generating")
-    filter = app_commands.Group(name="filter", description="Blocked words and patterns in prompts")
-    usage = app_commands.Group(name="usage", description="Who generated how much, and the spend")
-    job = app_commands.Group(name="job", description="Cancel or delete anyone's job here")
+    block = app_commands.Group(name="block", description="Block members from generating, and lift blocks.")
+    filter = app_commands.Group(name="filter", description="Manage the words and patterns refused in prompts.")
+    usage = app_commands.Group(name="usage", description="See who generated how much, and the spend.")
+    job = app_commands.Group(name="job", description="Cancel or delete anyone's job here.")
     quota = app_commands.Group(
-        name="quota", description="Give a member extra quota or a fresh start"
+        name="quota", description="Give a member extra quota or a fresh start."
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -164,12 +164,12 @@ class VideoAdminCog(
 
     # -- /videoadmin limit ---------------------------------------------------------------
 
-    @limit.command(name="set", description="Set a limit for the server, a role or a member")
+    @limit.command(name="set", description="Set a limit for the server, a role or a member.")
     @app_commands.describe(
-        name="Which limit",
-        value="e.g. 5, unlimited, 30s, 720p, allow, deny",
-        role="Set it for this role (members get their most generous role's value)",
-        member="Set it for this member only (overrides roles and the server)",
+        name="The limit to change; start typing to pick one.",
+        value="Its value, for example 5, unlimited, 30s, 720p, allow or deny.",
+        role="Set it for this role (a member gets their most generous role's value).",
+        member="Set it for this member only (it overrides roles and the server).",
     )
     @app_commands.choices(name=LIMIT_CHOICES)
     async def limit_set(
@@ -197,11 +197,11 @@ class VideoAdminCog(
         needle = current.strip().lower()
         return [app_commands.Choice(name=h, value=h) for h in hints if needle in h][:25]
 
-    @limit.command(name="clear", description="Remove a limit so the next level decides again")
+    @limit.command(name="clear", description="Remove a limit, so the next level decides again.")
     @app_commands.describe(
-        name="Which limit",
-        role="Clear it for this role",
-        member="Clear this member's override",
+        name="The limit to change; start typing to pick one.",
+        role="Clear it for this role.",
+        member="Clear this member's own value.",
     )
     @app_commands.choices(name=LIMIT_CHOICES)
     async def limit_clear(
@@ -215,10 +215,10 @@ class VideoAdminCog(
         entry = await self.services.limit_admin.clear_limit(requester_of(interaction), scope, scope_id, name)
         await self._changed(interaction, entry)
 
-    @limit.command(name="list", description="The limits set here, or those of one role or member")
+    @limit.command(name="list", description="List the limits set here, or those of one role or member.")
     @app_commands.describe(
-        role="Only this role's limits",
-        member="This member's overrides, and what applies to them in the end",
+        role="Only this role's limits.",
+        member="This member's own values, and what applies to them in the end.",
     )
     async def limit_list(
         self,
@@ -239,14 +239,14 @@ class VideoAdminCog(
 
     # -- /videoadmin settings ------------------------------------------------------------
 
-    @settings.command(name="show", description="Moderator role, mod-log, windows, refunds, budget")
+    @settings.command(name="show", description="Show the moderator role, mod-log, reset time, refunds and budget.")
     async def settings_show(self, interaction: discord.Interaction) -> None:
         settings = await self.services.moderators.require(requester_of(interaction))
         budget = await self.services.standings.budget(settings.guild_id)
         await self._show(interaction, render.settings_embed(settings, budget, self.currency))
 
-    @settings.command(name="modrole", description="The role whose members moderate videos")
-    @app_commands.describe(role="The moderator role; leave empty to have none")
+    @settings.command(name="modrole", description="Choose the role whose members moderate videos.")
+    @app_commands.describe(role="The moderator role; leave it empty to have none.")
     async def settings_modrole(
         self, interaction: discord.Interaction, role: discord.Role | None = None
     ) -> None:
@@ -257,8 +257,8 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry)
 
-    @settings.command(name="modlog", description="Channel where every moderation change is posted")
-    @app_commands.describe(channel="The mod-log channel; leave empty to stop posting")
+    @settings.command(name="modlog", description="Choose the channel where every moderation change is posted.")
+    @app_commands.describe(channel="The mod-log channel; leave it empty to stop posting.")
     async def settings_modlog(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
@@ -275,8 +275,8 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry, note)
 
-    @settings.command(name="timezone", description="Time zone of the daily/weekly/monthly reset")
-    @app_commands.describe(name="An IANA time zone such as Europe/Paris; start typing to pick")
+    @settings.command(name="timezone", description="Set the time zone of the daily, weekly and monthly resets.")
+    @app_commands.describe(name="A time zone such as Europe/Paris; start typing to pick one.")
     async def settings_timezone(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]
     ) -> None:
@@ -292,8 +292,8 @@ class VideoAdminCog(
         found.sort(key=lambda tz: (not tz.lower().startswith(needle), tz))
         return [app_commands.Choice(name=tz, value=tz) for tz in found[:25]]
 
-    @settings.command(name="resethour", description="Local hour (0-23) when windows reset")
-    @app_commands.describe(hour="Hour of the day, in the server's time zone, when windows reset")
+    @settings.command(name="resethour", description="Set the local hour (0-23) when daily, weekly and monthly counts reset.")
+    @app_commands.describe(hour="The hour of the day, in the server's time zone, when counts reset.")
     async def settings_resethour(
         self, interaction: discord.Interaction, hour: app_commands.Range[int, 0, 23]
     ) -> None:
@@ -301,15 +301,15 @@ class VideoAdminCog(
         await self._changed(interaction, entry)
 
     @settings.command(
-        name="refunds", description="Give quota back when a job fails, is cancelled or times out"
+        name="refunds", description="Choose whether quota is given back when a job fails, is cancelled or times out."
     )
-    @app_commands.describe(enabled="On: failed, cancelled and timed-out jobs don't count")
+    @app_commands.describe(enabled="On: failed, cancelled and timed-out jobs don't count.")
     async def settings_refunds(self, interaction: discord.Interaction, enabled: bool) -> None:
         entry = await self.services.server_settings.set_refunds(requester_of(interaction), enabled)
         await self._changed(interaction, entry)
 
-    @settings.command(name="budget", description="Monthly estimated-cost budget of the server")
-    @app_commands.describe(amount="Estimated cost per month; leave empty to remove the budget")
+    @settings.command(name="budget", description="Set the server's monthly budget of estimated cost.")
+    @app_commands.describe(amount="The estimated cost allowed per month; leave it empty to remove the budget.")
     async def settings_budget(
         self,
         interaction: discord.Interaction,
@@ -322,23 +322,23 @@ class VideoAdminCog(
 
     # -- /videoadmin channels ------------------------------------------------------------
 
-    @channels.command(name="allow", description="Allow generation in a channel (and its threads)")
-    @app_commands.describe(channel="Once any channel is listed, only listed channels are allowed")
+    @channels.command(name="allow", description="Allow generating in a channel (and its threads).")
+    @app_commands.describe(channel="The channel; once any channel is listed, only listed channels are allowed.")
     async def channels_allow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
         entry = await self.services.server_settings.allow_channel(requester_of(interaction), channel.id)
         await self._changed(interaction, entry)
 
-    @channels.command(name="disallow", description="Take a channel off the allowed list")
-    @app_commands.describe(channel="The channel to take off; with none listed, all are allowed")
+    @channels.command(name="disallow", description="Take a channel off the allowed list.")
+    @app_commands.describe(channel="The channel to take off; with none listed, all channels are allowed.")
     async def channels_disallow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
         entry = await self.services.server_settings.disallow_channel(requester_of(interaction), channel.id)
         await self._changed(interaction, entry)
 
-    @channels.command(name="list", description="Where members may generate videos")
+    @channels.command(name="list", description="List where members may generate videos.")
     async def channels_list(self, interaction: discord.Interaction) -> None:
         settings = await self.services.moderators.require(requester_of(interaction))
         embed = render.listing("Generation channels", [render.channels_text(settings)], "")
@@ -346,11 +346,11 @@ class VideoAdminCog(
 
     # -- /videoadmin block ---------------------------------------------------------------
 
-    @block.command(name="add", description="Stop a member from generating videos here")
+    @block.command(name="add", description="Stop a member from generating videos here.")
     @app_commands.describe(
-        member="Who to block",
-        reason="Why; the member sees it when they try",
-        expires="How long, e.g. 30m, 12h, 7d, 1d12h, 2w; leave empty for until lifted",
+        member="The member to block.",
+        reason="Why; the member reads it when they try.",
+        expires="How long, for example 30m, 12h, 7d or 2w; leave it empty to block until lifted.",
     )
     async def block_add(
         self,
@@ -365,23 +365,23 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry)
 
-    @block.command(name="remove", description="Let a blocked member generate again")
-    @app_commands.describe(member="Who to unblock")
+    @block.command(name="remove", description="Let a blocked member generate again.")
+    @app_commands.describe(member="The member to unblock.")
     async def block_remove(self, interaction: discord.Interaction, member: discord.Member) -> None:
         entry = await self.services.member_blocks.unblock(requester_of(interaction), member.id)
         await self._changed(interaction, entry)
 
-    @block.command(name="list", description="Members blocked from generating, and why")
+    @block.command(name="list", description="List the members blocked from generating, and why.")
     async def block_list(self, interaction: discord.Interaction) -> None:
         blocks = await self.services.member_blocks.listed(requester_of(interaction))
         await self._show(interaction, render.blocks_embed(blocks))
 
     # -- /videoadmin filter --------------------------------------------------------------
 
-    @filter.command(name="add", description="Refuse prompts containing a word, phrase or pattern")
+    @filter.command(name="add", description="Refuse prompts containing a word, phrase or pattern.")
     @app_commands.describe(
-        pattern="The word or phrase (whole words, any case), or a regular expression",
-        kind="word (default) or regex",
+        pattern="The word or phrase (whole words, any case), or a regular expression.",
+        kind="Word (the default) or regex.",
     )
     @app_commands.choices(kind=KIND_CHOICES)
     async def filter_add(
@@ -395,8 +395,8 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry)
 
-    @filter.command(name="remove", description="Stop refusing prompts with a pattern")
-    @app_commands.describe(pattern="The blocked pattern; start typing to pick")
+    @filter.command(name="remove", description="Stop refusing prompts with a pattern.")
+    @app_commands.describe(pattern="The blocked pattern; start typing to pick one.")
     async def filter_remove(
         self, interaction: discord.Interaction, pattern: app_commands.Range[int, 1]
     ) -> None:
@@ -417,13 +417,13 @@ class VideoAdminCog(
             if needle in f"{p.id} {p.pattern}".lower()
         ][:25]
 
-    @filter.command(name="list", description="The blocked words and patterns")
+    @filter.command(name="list", description="List the blocked words and patterns.")
     async def filter_list(self, interaction: discord.Interaction) -> None:
         patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         await self._show(interaction, render.patterns_embed(patterns))
 
-    @filter.command(name="events", description="Prompts refused for a blocked word, newest first")
-    @app_commands.describe(member="Only this member's refused prompts", page="Page, 20 per page")
+    @filter.command(name="events", description="List the prompts refused for a blocked word, newest first.")
+    @app_commands.describe(member="Only this member's refused prompts.", page="The page to show, 20 entries per page.")
     async def filter_events(
         self,
         interaction: discord.Interaction,
@@ -446,11 +446,11 @@ class VideoAdminCog(
         assert interaction.guild_id is not None
         return await self.services.usage.period(interaction.guild_id, period, previous=previous)
 
-    @usage.command(name="member", description="What one member generated in a period")
+    @usage.command(name="member", description="See what one member generated in a period.")
     @app_commands.describe(
-        member="Whose usage",
-        period="day, week or month (default month)",
-        previous="The period before the current one",
+        member="The member whose usage to show.",
+        period="Day, week or month (the default is month).",
+        previous="Show the period before the current one.",
     )
     @app_commands.choices(period=WINDOW_CHOICES)
     async def usage_member(
@@ -464,10 +464,10 @@ class VideoAdminCog(
         report = await self.services.usage.member_usage(requester_of(interaction), member.id, span)
         await self._show(interaction, render.member_usage_embed(report, self.currency))
 
-    @usage.command(name="server", description="What the server generated, and spend vs budget")
+    @usage.command(name="server", description="See what the server generated, and its spend against the budget.")
     @app_commands.describe(
-        period="day, week or month (default month)",
-        previous="The period before the current one",
+        period="Day, week or month (the default is month).",
+        previous="Show the period before the current one.",
     )
     @app_commands.choices(period=WINDOW_CHOICES)
     async def usage_server(
@@ -477,12 +477,12 @@ class VideoAdminCog(
         report = await self.services.usage.server_usage(requester_of(interaction), span)
         await self._show(interaction, render.server_usage_embed(report, self.currency))
 
-    @usage.command(name="top", description="The members who generated the most")
+    @usage.command(name="top", description="List the members who generated the most.")
     @app_commands.describe(
-        period="day, week or month (default month)",
-        previous="The period before the current one",
-        by="Rank by estimated cost (default), generations or seconds",
-        count="How many members to list (1-25)",
+        period="Day, week or month (the default is month).",
+        previous="Show the period before the current one.",
+        by="Rank by estimated cost (the default), videos or seconds.",
+        count="How many members to list (1 to 25).",
     )
     @app_commands.choices(period=WINDOW_CHOICES, by=TOP_CHOICES)
     async def usage_top(
@@ -497,10 +497,10 @@ class VideoAdminCog(
         top = await self.services.usage.top_members(requester_of(interaction), span, by=by, limit=count)
         await self._show(interaction, render.top_embed(top, span, by, self.currency))
 
-    @usage.command(name="export", description="Every job of a period as a CSV file")
+    @usage.command(name="export", description="Download every job of a period as a CSV file.")
     @app_commands.describe(
-        period="day, week or month (default month)",
-        previous="The period before the current one",
+        period="Day, week or month (the default is month).",
+        previous="Show the period before the current one.",
     )
     @app_commands.choices(period=WINDOW_CHOICES)
     async def usage_export(
@@ -520,16 +520,16 @@ class VideoAdminCog(
 
     # -- /videoadmin job -----------------------------------------------------------------
 
-    @job.command(name="cancel", description="Stop a running job (anyone's, for moderators)")
-    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one")
+    @job.command(name="cancel", description="Stop a running job, whoever started it.")
+    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one.")
     async def job_cancel(
         self, interaction: discord.Interaction, job: app_commands.Transform[Job, JobReference]
     ) -> None:
         result = await self.services.job_service.cancel(requester_of(interaction), job.id)
         await self._job_done(interaction, result.job, "Cancelled", result.audit)
 
-    @job.command(name="delete", description="Delete a finished job and its messages")
-    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one")
+    @job.command(name="delete", description="Delete a finished job and its messages.")
+    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one.")
     async def job_delete(
         self, interaction: discord.Interaction, job: app_commands.Transform[Job, JobReference]
     ) -> None:
@@ -565,13 +565,13 @@ class VideoAdminCog(
 
     # -- /videoadmin quota ---------------------------------------------------------------
 
-    @quota.command(name="grant", description="Extra quota for a member in the current window")
+    @quota.command(name="grant", description="Give a member extra quota in the current day, week or month.")
     @app_commands.describe(
-        member="Who gets it",
-        window="The current day, week or month",
-        generations="Extra videos",
-        seconds="Extra seconds of video",
-        cost="Extra estimated cost",
+        member="The member who gets it.",
+        window="The current day, week or month.",
+        generations="Extra videos.",
+        seconds="Extra seconds of video.",
+        cost="Extra estimated cost.",
     )
     @app_commands.choices(window=WINDOW_CHOICES)
     async def quota_grant(
@@ -593,9 +593,9 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry)
 
-    @quota.command(name="reset", description="Start a member's count afresh")
+    @quota.command(name="reset", description="Start a member's count afresh.")
     @app_commands.describe(
-        member="Whose count", window="day, week or month; empty resets all three"
+        member="The member whose count starts afresh.", window="Day, week or month; leave it empty to reset all three."
     )
     @app_commands.choices(window=WINDOW_CHOICES)
     async def quota_reset(
@@ -609,9 +609,9 @@ class VideoAdminCog(
 
     # -- /videoadmin audit ---------------------------------------------------------------
 
-    @app_commands.command(name="audit", description="Every limit change and moderation action")
+    @app_commands.command(name="audit", description="List every limit change and moderation action.")
     @app_commands.describe(
-        member="Only changes about this member", page="Page, 20 per page, newest first"
+        member="Only changes about this member.", page="The page to show, 20 entries per page, newest first."
     )
     async def audit(
         self,

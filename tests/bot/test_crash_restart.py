@@ -19,7 +19,7 @@ def replies_to(channel, status):
 async def ask_and_wait_for_result(emu, bot_process):
     """Alice asks for a video; returns the status message once its reply is there."""
     world = emu.default
-    ix = await emu.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    ix = await emu.run_command(world.alice, world.channel, "video generate text", prompt="a fox")
     status = await ix.wait_response_message()
     await emu.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
     return status
@@ -29,7 +29,7 @@ async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_
     world = fakecord.default
     gmi_sim.script_next(hold=True)
     await bot_process.start()
-    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    ix = await fakecord.run_command(world.alice, world.channel, "video generate text", prompt="a fox")
     status = await ix.wait_response_message()
     await gmi_sim.wait_for_calls("get", within=10)  # submitted, id stored, being polled
 
@@ -81,7 +81,7 @@ async def test_sigkill_between_submit_and_storing_the_id_reconciles(fakecord, gm
     world = fakecord.default
     gmi_sim.fault("submit", after_create=True, delay=60)  # created, then the answer hangs
     await bot_process.start()
-    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    ix = await fakecord.run_command(world.alice, world.channel, "video generate text", prompt="a fox")
     status = await ix.wait_response_message()
     await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1, within=10)
     await bot_process.kill()

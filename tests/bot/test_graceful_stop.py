@@ -21,7 +21,7 @@ def replies_to(channel, status):
 
 async def ask(emu):
     world = emu.default
-    ix = await emu.run_command(world.alice, world.channel, "video generate", prompt="a fox")
+    ix = await emu.run_command(world.alice, world.channel, "video generate text", prompt="a fox")
     return await ix.wait_response_message()
 
 
@@ -61,7 +61,7 @@ async def test_a_post_in_flight_finishes_before_the_process_exits(fakecord, gmi_
 
     bot_process.signal(signal.SIGINT)
     await fakecord.wait_for(lambda: "stopping: new jobs are refused" in bot_process.log, 5, "the stop")
-    late = await fakecord.run_command(world.bob, world.channel, "video generate", prompt="a cat")
+    late = await fakecord.run_command(world.bob, world.channel, "video generate text", prompt="a cat")
     await late.wait_acknowledged()  # answered while the post finishes, not left to time out
     assert late.ephemeral_messages[0].content == "The bot is restarting; try again in a minute."
     exit_status, took = await bot_process.exited(within=GRACE + 5)

@@ -59,6 +59,15 @@ def video_bot(connect_bot, video_settings, gmi_sim) -> Callable[..., Any]:
     return start
 
 
+def generate_command(options: dict[str, Any]) -> str:
+    """The `/video generate` subcommand that takes these options."""
+    if any(name.startswith(("first_frame", "last_frame")) for name in options):
+        return "video generate frames"
+    if any(name.startswith("reference_") for name in options):
+        return "video generate references"
+    return "video generate text"
+
+
 class Person:
     """Reads like what a member does: ask for a video, then look at the channel."""
 
@@ -68,7 +77,9 @@ class Person:
         self.channel = channel
 
     async def generate(self, **options: Any) -> Interaction:
-        ix = await self.emu.run_command(self.member, self.channel, "video generate", **options)
+        """``/video generate text``, or ``frames`` or ``references`` by the options given."""
+        command = generate_command(options)
+        ix = await self.emu.run_command(self.member, self.channel, command, **options)
         await ix.wait_acknowledged()
         return ix
 

@@ -111,7 +111,7 @@ async def test_a_job_whose_member_never_saw_it_is_withdrawn_without_charge(
 
     monkeypatch.setattr(discord.InteractionResponse, "send_message", killed)
     fakecord.expect_violation("ack_timeout", 10008)  # unanswered, so @original is unknown
-    ix = await fakecord.run_command(world.alice, world.channel, "video generate", prompt="x")
+    ix = await fakecord.run_command(world.alice, world.channel, "video generate text", prompt="x")
     await fakecord.wait_for(lambda: ix.failed, 5, "This interaction failed")
     assert (await bot.services.jobs.get(1)).state is JobState.ACCEPTED
     clock.advance(STATUS_MESSAGE_GRACE + 1)

@@ -186,12 +186,15 @@ async def test_malformed_options_get_a_clear_answer_and_log_no_error(fakecord, v
         ([prompt, {"name": "watermark", "type": 5, "value": "yes"}], "`watermark` should be true or false"),
         ([prompt, {"name": "resolution", "type": 3, "value": "4K"}],
          "`resolution` should be one of 480p, 720p, 1080p"),
-        ([prompt, {"name": "first_frame", "type": 11, "value": "123"}], "`first_frame` should be a file"),
         ([prompt, {"name": "colour", "type": 3, "value": "red"}], "it has no option `colour`"),
+        ([prompt, {"name": "first_frame", "type": 3, "value": "a.png"}], "it has no option `first_frame`"),
+        ([prompt, {"name": "first_frame", "type": 11, "value": "123"}], "`first_frame` should be a file",
+         "frames"),
     ]
     with caplog.at_level(logging.WARNING):
-        for options, expected in cases:
-            ix = await fakecord.run_command_raw(alice, channel, "video generate", options)
+        for options, expected, *mode in cases:
+            command = f"video generate {mode[0] if mode else 'text'}"
+            ix = await fakecord.run_command_raw(alice, channel, command, options)
             await ix.wait_acknowledged()
             text = await refused(ix)
             assert "Discord sent this command in a shape I don't expect" in text

@@ -86,8 +86,7 @@ async def test_invalid_combinations_are_refused_privately_with_no_api_call(fakec
     bot = await video_bot()
     alice = person()
     cases = [
-        (dict(first_frame=image(fakecord), reference_image_1=image(fakecord)), "can't be combined"),
-        (dict(last_frame=image(fakecord)), "needs a `first_frame`"),
+        (dict(last_frame=image(fakecord)), "attach it as `first_frame`"),
         (dict(reference_audio_1=fakecord.attachment("a.mp3", sample_files.mp3(), content_type="audio/mpeg")),
          "needs at least one reference image or video"),
         (dict(first_frame=image(fakecord, "tiny.png", 100, 100)), "300 to 6000 px"),
@@ -100,6 +99,11 @@ async def test_invalid_combinations_are_refused_privately_with_no_api_call(fakec
         ix = await alice.generate(prompt="x", **options)
         (reply,) = ix.ephemeral_messages
         assert expected in reply.content, (options, reply.content)
+    for mode, expected in (("frames", "attach it as `first_frame`"), ("references", "at least one reference")):
+        ix = await fakecord.run_command(alice.member, alice.channel, f"video generate {mode}", prompt="x")
+        await ix.wait_acknowledged()
+        assert expected in ix.ephemeral_messages[0].content
+        assert "`/video generate text`" in ix.ephemeral_messages[0].content
     assert gmi_sim.log == []
     assert await bot.services.jobs.count_for_user(alice.member.id, fakecord.default.guild.id) == 0
     assert alice.channel.messages == []

@@ -366,7 +366,7 @@ async def test_twenty_at_once_with_five_left_accept_exactly_five(
 
     async def one(n: int):
         ix = await fakecord.run_command(
-            alice.member, alice.channel, "video generate", prompt=f"race {n}"
+            alice.member, alice.channel, "video generate text", prompt=f"race {n}"
         )
         return await ix.wait_acknowledged()
 
