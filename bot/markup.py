@@ -1,5 +1,5 @@
-"""The few pieces of Discord text the bot writes in more than one place: timestamps that
-each reader sees in their own time zone, and amounts of money."""
+"""The few pieces of text the bot writes in more than one place: timestamps that each
+reader sees in their own time zone, amounts of money, and counted nouns."""
 
 from __future__ import annotations
 
@@ -21,3 +21,9 @@ def when(ts: float) -> str:
 def money(amount: float, currency: str) -> str:
     """An estimated cost or budget as members and moderators read it: ``0.80 USD``."""
     return f"{amount:.2f} {currency}"
+
+
+def plural(count: float, noun: str, many: str | None = None) -> str:
+    """``1 video``, ``2 videos``, ``1.5 seconds``; ``many`` when adding an s won't do."""
+    word = noun if count == 1 else many or f"{noun}s"
+    return f"{count:g} {word}"

@@ -13,6 +13,7 @@ so it renders as typed and can't format, mention or link its way into the bot's 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -220,7 +221,9 @@ def option_problems(
     parameters = {p.display_name: p for p in command.parameters}
     given = {str(o.get("name")): o for o in options}
     problems = [
-        f"{quoted(name)} is missing" for name, p in parameters.items() if p.required and name not in given
+        f"{quoted(name)} is missing"
+        for name, p in parameters.items()
+        if p.required and name not in given
     ]
     for name, option in given.items():
         parameter = parameters.get(name)
@@ -269,8 +272,37 @@ class RoutedModal(discord.ui.Modal):
 JOB_CHOICES = 25
 
 
-def job_choice_label(job: Job) -> str:
-    return clip(f"#{job.id} {job.display_state} · {job.request.prompt}", 100)
+_MARKUP = re.compile(r"<(@!?|@&|#)(\d{15,20})>")
+
+
+def plain(text: str, guild: discord.Guild | None) -> str:
+    """``text`` where Discord shows it raw (autocomplete choices, titles): mention markup
+    becomes ``@name`` / ``#channel``, named from the server where it can be."""
+
+    def named(match: re.Match[str]) -> str:
+        kind, ident = match.group(1), int(match.group(2))
+        found: Any = None
+        if guild is not None:
+            found = (
+                guild.get_role(ident) if kind == "@&"
+                else guild.get_channel_or_thread(ident) if kind == "#"
+                else guild.get_member(ident)
+            )  # fmt: skip
+        if kind == "#":
+            return f"#{found.name}" if found is not None else "#channel"
+        name = getattr(found, "display_name", None) or getattr(found, "name", None)
+        return f"@{name}" if name else ("@role" if kind == "@&" else "@member")
+
+    return _MARKUP.sub(named, normalise_text(text))
+
+
+def job_choice_label(job: Job, guild: discord.Guild | None, *, owner: bool) -> str:
+    """``#12 Delivered · a fox in the snow``; with ``owner``, whose job it is too."""
+    whose = ""
+    if owner:
+        member = guild.get_member(job.user_id) if guild is not None else None
+        whose = f"{member.display_name if member else 'a member'} · "
+    return clip(plain(f"#{job.id} {job.display_state} · {whose}{job.request.prompt}", guild), 100)
 
 
 def can_see(interaction: discord.Interaction, job: Job) -> bool:
@@ -312,7 +344,8 @@ class JobReference(app_commands.Transformer):
             services = bot.services
             if interaction.guild_id is None:
                 return []
-            if await services.moderators.is_moderator(requester_of(interaction)):
+            moderating = await services.moderators.is_moderator(requester_of(interaction))
+            if moderating:
                 jobs = await services.jobs.recent_in_guild(interaction.guild_id, limit=JOB_CHOICES)
             else:
                 jobs = await services.jobs.recent_for_user(
@@ -324,7 +357,7 @@ class JobReference(app_commands.Transformer):
         needle = str(value).strip().lstrip("#").lower()
         choices = []
         for job in jobs:
-            label = job_choice_label(job)
+            label = job_choice_label(job, interaction.guild, owner=moderating)
             if needle and needle not in label.lower() and needle not in (job.request_id or ""):
                 continue
             choices.append(app_commands.Choice(name=label, value=str(job.id)))

@@ -315,4 +315,8 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE deleted_jobs ADD COLUMN undeliverable INTEGER NOT NULL DEFAULT 0
     """,
     _adjustments_expire_with_their_window,
+    # A server may exempt its moderators (and owner) from member limits; off by default.
+    """
+    ALTER TABLE guild_settings ADD COLUMN moderators_exempt INTEGER NOT NULL DEFAULT 0
+    """,
 ]

@@ -16,6 +16,7 @@ SETTING_COLUMNS = frozenset(
         "reset_hour",
         "refunds_enabled",
         "monthly_budget",
+        "moderators_exempt",
     }
 )
 
@@ -30,6 +31,7 @@ class GuildSettings:
     refunds_enabled: bool = True
     monthly_budget: float | None = None  # estimated cost; None means no budget
     allowed_channel_ids: frozenset[int] = frozenset()  # empty: every channel
+    moderators_exempt: bool = False  # moderators skip member limits (the budget still holds)
 
 
 class ServerSettingsRepository:
@@ -54,6 +56,7 @@ class ServerSettingsRepository:
             refunds_enabled=bool(row["refunds_enabled"]),
             monthly_budget=row["monthly_budget"],
             allowed_channel_ids=allowed,
+            moderators_exempt=bool(row["moderators_exempt"]),
         )
 
     async def set_value(

@@ -44,6 +44,7 @@ class AuditAction(enum.StrEnum):
     RESET_HOUR = "settings.reset_hour"
     REFUNDS = "settings.refunds"
     BUDGET = "settings.budget"
+    MODERATORS_EXEMPT = "settings.moderators_exempt"
     CHANNEL_ALLOW = "channel.allow"
     CHANNEL_DISALLOW = "channel.disallow"
     BLOCK = "member.block"

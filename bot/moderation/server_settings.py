@@ -1,5 +1,6 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
-windows reset, refunds, the monthly budget, and the channels where members may generate."""
+windows reset, refunds, the monthly budget, whether moderators are exempt from member
+limits, and the channels where members may generate."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ _ACTIONS = {
     "reset_hour": AuditAction.RESET_HOUR,
     "refunds_enabled": AuditAction.REFUNDS,
     "monthly_budget": AuditAction.BUDGET,
+    "moderators_exempt": AuditAction.MODERATORS_EXEMPT,
 }
 
 
@@ -73,6 +75,15 @@ class ServerSettings:
 
     async def set_refunds(self, actor: Requester, enabled: bool) -> AuditEntry:
         return await self._set(actor, "refunds_enabled", 1 if enabled else 0)
+
+    async def set_moderators_exempt(self, actor: Requester, exempt: bool) -> AuditEntry:
+        """Only Manage Server may exempt moderators: a moderator can't lift their own limits."""
+        await self.moderators.require(actor)
+        if not actor.can_manage_guild:
+            raise PermissionDenied(
+                "Only members with Manage Server can exempt moderators from limits."
+            )
+        return await self._set(actor, "moderators_exempt", 1 if exempt else 0)
 
     async def set_monthly_budget(self, actor: Requester, amount: float | None) -> AuditEntry:
         if amount is not None and amount < 0:

@@ -32,7 +32,7 @@ from bot.quotas import wording
 from bot.quotas.catalogue import GATES, Metric, Window, window_limit
 from bot.quotas.counting import QuotaCounter, usage_of
 from bot.quotas.pricing import PriceTable
-from bot.quotas.resolution import EffectiveLimits, resolve_limits
+from bot.quotas.resolution import EffectiveLimits, LimitSource, resolve_limits
 from bot.tasks import BackgroundTasks
 
 # The `QuotaRefusal.limit` of a prompt refused by the moderators' blocked words.
@@ -44,7 +44,8 @@ class QuotaRefusal:
     """Why a request was refused: which limit, set by whom, and when it frees up."""
 
     limit: str  # a LIMITS name, or "blocked", "channel", "blocked_prompt", "budget", "dm"
-    scope: str  # "server", "role <name>", "your member override", "server budget", ...
+    scope: str  # where the limit was set, as moderators read it: "server", "role Artists",
+    # "member override", "server budget", ...
     frees_at: datetime | None
     message: str
     pattern: BlockedPattern | None = None  # the blocked pattern a prompt hit
@@ -82,10 +83,14 @@ class AdmissionCheck:
 
 
 def refusal(
-    limit: str, scope: str, frees_at: float | None, message: str, **extra: BlockedPattern
+    limit: str,
+    scope: str | LimitSource,
+    frees_at: float | None,
+    message: str,
+    **extra: BlockedPattern,
 ) -> QuotaRefusal:
     when = datetime.fromtimestamp(frees_at, UTC) if frees_at is not None else None
-    return QuotaRefusal(limit, scope, when, message, **extra)
+    return QuotaRefusal(limit, str(scope), when, message, **extra)
 
 
 Rule = Callable[[AdmissionCheck], Awaitable[QuotaRefusal | None]]
@@ -119,7 +124,7 @@ async def within_max_duration(check: AdmissionCheck) -> QuotaRefusal | None:
     asked = check.new.request.duration
     if most is None or asked <= most:
         return None
-    return refusal(longest.name, longest.scope, None, wording.too_long(most, asked, longest.scope))
+    return refusal(longest.name, longest.source, None, wording.too_long(most, asked, longest.source))
 
 
 async def within_max_resolution(check: AdmissionCheck) -> QuotaRefusal | None:
@@ -128,8 +133,8 @@ async def within_max_resolution(check: AdmissionCheck) -> QuotaRefusal | None:
     asked = check.new.request.resolution
     if value.resolution is None or value.allows(asked):
         return None
-    message = wording.resolution_too_high(value.resolution, asked, highest.scope)
-    return refusal(highest.name, highest.scope, None, message)
+    message = wording.resolution_too_high(value.resolution, asked, highest.source)
+    return refusal(highest.name, highest.source, None, message)
 
 
 async def gates_open(check: AdmissionCheck) -> QuotaRefusal | None:
@@ -144,8 +149,8 @@ async def gates_open(check: AdmissionCheck) -> QuotaRefusal | None:
     }
     for gate in GATES:
         if uses[gate] and not check.limits.allows(gate):
-            scope = check.limits[gate].scope
-            return refusal(gate, scope, None, wording.gate_closed(gate, scope))
+            source = check.limits[gate].source
+            return refusal(gate, source, None, wording.gate_closed(gate, source))
     return None
 
 
@@ -157,9 +162,10 @@ async def cooled_down(check: AdmissionCheck) -> QuotaRefusal | None:
     last = await ledger.last_job_at(check.guild_id, check.requester.user_id, conn=check.conn)
     if last is None or check.now >= last + seconds:
         return None
-    scope = check.limits["cooldown_seconds"].scope
+    source = check.limits["cooldown_seconds"].source
     until = last + seconds
-    return refusal("cooldown_seconds", scope, until, wording.cooling_down(seconds, scope, until))
+    message = wording.cooling_down(seconds, source, until)
+    return refusal("cooldown_seconds", source, until, message)
 
 
 async def not_too_many_running(check: AdmissionCheck) -> QuotaRefusal | None:
@@ -170,8 +176,8 @@ async def not_too_many_running(check: AdmissionCheck) -> QuotaRefusal | None:
     active = await ledger.active_jobs(check.guild_id, check.requester.user_id, conn=check.conn)
     if active + 1 <= most:
         return None
-    scope = check.limits["concurrent_jobs"].scope
-    return refusal("concurrent_jobs", scope, None, wording.too_many_running(active, scope))
+    source = check.limits["concurrent_jobs"].source
+    return refusal("concurrent_jobs", source, None, wording.too_many_running(active, source))
 
 
 async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
@@ -216,7 +222,7 @@ async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
                 check.admission.currency,
             )
             limit = window_limit(meter.metric, window)
-            return refusal(limit, meter.scope, standing.resets_at, message)
+            return refusal(limit, meter.source, standing.resets_at, message)
     return None
 
 
@@ -278,7 +284,7 @@ class Admission:
                 refusal("dm", "bot", None, "Videos can only be generated inside a server.")
             )
         config = await self.config.get(requester.guild_id)
-        limits = resolve_limits(config.limits_for(requester.user_id), requester)
+        limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
         check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
         await self._apply(CHECKS, check)
 

@@ -18,7 +18,7 @@ from bot.db.database import Connection
 from bot.db.jobs import JobLedger, Usage
 from bot.db.servers import GuildSettings
 from bot.quotas.catalogue import Metric, Window
-from bot.quotas.resolution import EffectiveLimits
+from bot.quotas.resolution import EffectiveLimits, LimitSource
 from bot.quotas.windows import window_bounds
 
 
@@ -38,7 +38,7 @@ class Meter:
     used: float
     limit: float | None  # None: unlimited; includes `granted`
     granted: float
-    scope: str
+    source: LimitSource
 
     @property
     def remaining(self) -> float | None:
@@ -105,7 +105,7 @@ class QuotaCounter:
             allowed = limits.quantity(limit.name)
             granted = usage_of(extra, metric)
             total = None if allowed is None else allowed + granted
-            meters.append(Meter(metric, usage_of(used, metric), total, granted, limit.scope))
+            meters.append(Meter(metric, usage_of(used, metric), total, granted, limit.source))
         return WindowStanding(window, start, end, *meters)
 
     async def budget(

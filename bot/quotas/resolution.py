@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.db.database import Connection
 from bot.db.limits import LimitRepository, StoredLimit
 from bot.db.servers import GuildSettings, ServerSettingsRepository
-from bot.moderation.requester import Requester
+from bot.moderation.requester import Requester, is_moderator
 from bot.quotas.catalogue import (
     LIMITS,
     Cooldown,
@@ -29,17 +29,51 @@ from bot.quotas.catalogue import (
 
 
 @dataclass(frozen=True)
+class LimitSource:
+    """Where a limit's value comes from: the catalogue's default, the server, one of the
+    member's roles, or a value a moderator set for that member alone."""
+
+    level: str  # "default", "server", "role", "member" or "exempt"
+    role: str | None = None  # the role's name (or mention), for "role"
+
+    def __str__(self) -> str:
+        """As a moderator reads it about anyone: ``server``, ``role Artists``, ``member override``."""
+        if self.level == "role":
+            return f"role {self.role}"
+        return {"member": "member override", "exempt": "exempt as a moderator"}.get(
+            self.level, self.level
+        )
+
+    def for_member(self) -> str:
+        """As the member it applies to reads it: ``set by a moderator for you``."""
+        return {
+            "default": "the bot's default",
+            "server": "set for the whole server",
+            "role": f"set for the {self.role} role",
+            "member": "set by a moderator for you",
+            "exempt": "moderators are exempt here",
+        }[self.level]
+
+
+DEFAULT = LimitSource("default")
+SERVER = LimitSource("server")
+MEMBER = LimitSource("member")
+EXEMPT = LimitSource("exempt")
+
+
+@dataclass(frozen=True)
 class EffectiveLimit:
     name: str
     value: LimitValue
-    scope: str  # "default", "server", "role <name>", "your member override"
+    source: LimitSource
 
 
 class EffectiveLimits:
     """Every limit as it applies to one member, with typed accessors for each kind."""
 
-    def __init__(self, limits: dict[str, EffectiveLimit]) -> None:
+    def __init__(self, limits: dict[str, EffectiveLimit], *, exempt: bool = False) -> None:
         self.by_name = limits
+        self.exempt = exempt  # a moderator the server exempts: only the defaults apply
 
     def __getitem__(self, name: str) -> EffectiveLimit:
         return self.by_name[name]
@@ -82,8 +116,16 @@ def role_label(requester: Requester, role_id: int) -> str:
     return f"<@&{role_id}>"
 
 
-def resolve_limits(rows: Iterable[StoredLimit], requester: Requester) -> EffectiveLimits:
-    """Member override, else the most generous of the member's roles, else the server."""
+def resolve_limits(
+    rows: Iterable[StoredLimit], requester: Requester, settings: GuildSettings | None = None
+) -> EffectiveLimits:
+    """Member override, else the most generous of the member's roles, else the server;
+    for a moderator of a server that exempts its moderators, only the defaults."""
+    if settings is not None and settings.moderators_exempt and is_moderator(
+        requester.can_manage_guild, requester.role_ids, settings
+    ):
+        exempt = {name: EffectiveLimit(name, spec.default, EXEMPT) for name, spec in LIMITS.items()}
+        return EffectiveLimits(exempt, exempt=True)
     server: dict[str, LimitValue] = {}
     member: dict[str, LimitValue] = {}
     roles: dict[str, list[tuple[int, LimitValue]]] = {}
@@ -97,14 +139,15 @@ def resolve_limits(rows: Iterable[StoredLimit], requester: Requester) -> Effecti
     resolved = {}
     for name, spec in LIMITS.items():
         if name in member:
-            resolved[name] = EffectiveLimit(name, member[name], "your member override")
+            resolved[name] = EffectiveLimit(name, member[name], MEMBER)
         elif name in roles:
             role_id, value = max(roles[name], key=lambda rv: (rv[1].generosity(), -rv[0]))
-            resolved[name] = EffectiveLimit(name, value, f"role {role_label(requester, role_id)}")
+            role = LimitSource("role", role_label(requester, role_id))
+            resolved[name] = EffectiveLimit(name, value, role)
         elif name in server:
-            resolved[name] = EffectiveLimit(name, server[name], "server")
+            resolved[name] = EffectiveLimit(name, server[name], SERVER)
         else:
-            resolved[name] = EffectiveLimit(name, spec.default, "default")
+            resolved[name] = EffectiveLimit(name, spec.default, DEFAULT)
     return EffectiveLimits(resolved)
 
 
@@ -121,4 +164,4 @@ class LimitResolver:
         assert requester.guild_id is not None
         settings = await self.servers.get(requester.guild_id, conn=conn)
         rows = await self.limits.for_member(requester.guild_id, requester.user_id, conn=conn)
-        return settings, resolve_limits(rows, requester)
+        return settings, resolve_limits(rows, requester, settings)

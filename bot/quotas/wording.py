@@ -4,19 +4,10 @@ frees up (as Discord timestamps, which each reader sees in their own time zone).
 from __future__ import annotations
 
 from bot.db.blocks import MemberBlock
-from bot.markup import money, when
+from bot.markup import money, plural, when
 from bot.quotas.catalogue import LIMITS, Metric, Window
 from bot.quotas.counting import Meter
-
-
-def set_by(scope: str) -> str:
-    if scope == "server":
-        return "the server's default"
-    if scope.startswith("role "):
-        return f"the {scope[5:]} role"
-    if scope == "your member override":
-        return "a moderator, for you (your member override)"
-    return scope
+from bot.quotas.resolution import LimitSource
 
 
 def blocked(block: MemberBlock) -> str:
@@ -39,44 +30,44 @@ BLOCKED_PROMPT = (
 )
 
 
-def too_long(longest: float, asked: int, scope: str) -> str:
+def too_long(longest: float, asked: int, source: LimitSource) -> str:
     return (
-        f"Videos can be at most {longest:g} seconds long for you (set by {set_by(scope)}); "
-        f"you asked for {asked}. Choose {longest:g} seconds or less."
+        f"Your videos can be at most {plural(longest, 'second')} long ({source.for_member()}); "
+        f"you asked for {asked}. Choose {plural(longest, 'second')} or less."
     )
 
 
-def resolution_too_high(highest: str, asked: str, scope: str) -> str:
+def resolution_too_high(highest: str, asked: str, source: LimitSource) -> str:
     return (
-        f"The highest resolution you may use is {highest} (set by {set_by(scope)}); "
-        f"you asked for {asked}."
+        f"The highest resolution you may use is {highest} ({source.for_member()}); "
+        f"you asked for {asked}. Choose {highest} or lower."
     )
 
 
-def gate_closed(gate: str, scope: str) -> str:
+def gate_closed(gate: str, source: LimitSource) -> str:
     if gate == "web_search":
         return (
-            f"Web search is turned off for you here (set by {set_by(scope)}). "
+            f"Web search is turned off for you here ({source.for_member()}). "
             "Try again without `web_search`."
         )
     label = LIMITS[gate].label
     return (
-        f"{label[0].upper()}{label[1:]} are not allowed for you here (set by "
-        f"{set_by(scope)}). Remove them and try again."
+        f"{label[0].upper()}{label[1:]} are not allowed for you here "
+        f"({source.for_member()}). Remove them and try again."
     )
 
 
-def cooling_down(seconds: int, scope: str, until: float) -> str:
+def cooling_down(seconds: int, source: LimitSource, until: float) -> str:
     return (
-        f"Slow down: there's a cooldown of {seconds} seconds between requests (set by "
-        f"{set_by(scope)}). You can generate again {when(until)}."
+        f"Slow down: you may start a video every {plural(seconds, 'second')} "
+        f"({source.for_member()}). You can generate again {when(until)}."
     )
 
 
-def too_many_running(active: int, scope: str) -> str:
+def too_many_running(active: int, source: LimitSource) -> str:
     return (
-        f"You already have {active} video(s) in progress, the most you may run at once "
-        f"(set by {set_by(scope)}). Try again when one finishes."
+        f"You already have {plural(active, 'video')} in progress, the most you may run at "
+        f"once ({source.for_member()}). Try again when one finishes."
     )
 
 
@@ -96,22 +87,26 @@ def over_window(
     resets_at: float,
     currency: str,
 ) -> str:
-    by = f"set by {set_by(meter.scope)}"
-    if meter.granted:
-        by += f", including {meter.granted:g} extra granted"
+    by = meter.source.for_member()
     resets = f"It resets {when(resets_at)}."
     limit = meter.limit or 0.0
     if meter.metric is Metric.GENERATIONS:
+        if meter.granted:
+            by += f", with {plural(meter.granted, 'extra video')} granted"
         return (
-            f"You've used {meter.used:g} of your {limit:g} videos {window.this} ({by}). "
-            f"{resets}"
+            f"You've made {plural(meter.used, 'video')} {window.this}, and your limit is "
+            f"{plural(limit, 'video')} ({by}). {resets}"
         )
     if meter.metric is Metric.SECONDS:
+        if meter.granted:
+            by += f", with {plural(meter.granted, 'extra second')} granted"
         return (
-            f"This {asked_seconds}-second video would go past your {limit:g} seconds of video "
-            f"{window.this} ({by}): {meter.remaining or 0:g} seconds left. Ask for a shorter "
-            f"video, or wait: {resets}"
+            f"This {asked_seconds}-second video would go past your {plural(limit, 'second')} "
+            f"of video {window.this} ({by}): {plural(meter.remaining or 0, 'second')} left. "
+            f"Ask for a shorter video, or wait: {resets}"
         )
+    if meter.granted:
+        by += f", with {money(meter.granted, currency)} extra granted"
     return (
         f"This video (about {money(asked_cost, currency)}) would go past your estimated-cost "
         f"limit of {money(limit, currency)} {window.this} ({by}): "

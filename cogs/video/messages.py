@@ -14,7 +14,7 @@ import discord
 from bot.jobs.delivery import Outcome
 from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
 from bot.jobs.model import Job
-from bot.markup import discord_time, money, when
+from bot.markup import discord_time, money, plural, when
 from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
 from bot.quotas.counting import Meter
@@ -244,30 +244,41 @@ def history_line(job: Job) -> str:
 
 # -- /video quota ------------------------------------------------------------------------
 
-_METRIC_WORDS = {
-    Metric.GENERATIONS: "videos",
-    Metric.SECONDS: "seconds",
-    Metric.COST: "estimated cost",
-}
+_METRIC_NOUNS = {Metric.GENERATIONS: "video", Metric.SECONDS: "second"}
 
 
-def _meter_text(meter: Meter, currency: str) -> str:
-    if meter.metric is Metric.COST:
-        used, limit = f"{meter.used:.2f}", money(meter.limit or 0.0, currency)
+def meter_text(meter: Meter, currency: str) -> str:
+    """``1 of 2 videos (set for the whole server)``, as the member reads their own."""
+    limit = meter.limit or 0.0
+
+    def amount(value: float) -> str:
+        if meter.metric is Metric.COST:
+            return f"{money(value, currency)} of estimated cost"
+        return plural(value, _METRIC_NOUNS[meter.metric])
+
+    if meter.used > limit:
+        text = f"{amount(meter.used)}, over your limit of {amount(limit)}"
+    elif meter.metric is Metric.COST:
+        text = f"{money(meter.used, currency)} of {amount(limit)}"
     else:
-        used, limit = f"{meter.used:g}", f"{meter.limit or 0:g}"
-    return f"{used} of {limit} {_METRIC_WORDS[meter.metric]} ({meter.scope})"
+        text = f"{meter.used:g} of {amount(limit)}"
+    return f"{text} ({meter.source.for_member()})"
 
 
 def standing_lines(standing: Standing, currency: str) -> list[str]:
     """What `/video quota` shows, one line per limit that applies; times as timestamps."""
     out = []
+    if standing.limits.exempt:
+        out.append(
+            "🛡️ As a moderator you're exempt from member limits here (a server setting); "
+            "the server's budget still applies."
+        )
     if standing.block is not None:
         block = standing.block
         until = when(block.expires_at) if block.expires_at else "until lifted"
         out.append(f"⛔ Blocked from generating: {literal(block.reason)} ({until}).")
     for window in standing.windows:
-        parts = [_meter_text(m, currency) for m in window.meters if m.limit is not None]
+        parts = [meter_text(m, currency) for m in window.meters if m.limit is not None]
         if parts:
             out.append(
                 f"**{window.window.this.capitalize()}:** "
@@ -282,8 +293,8 @@ def standing_lines(standing: Standing, currency: str) -> list[str]:
     budget = standing.budget
     if budget.budget is not None:
         out.append(
-            f"Server budget: {budget.spent:.2f} of {money(budget.budget, currency)} "
-            f"spent this month; resets {when(budget.resets_at)}."
+            f"Server budget: {money(budget.spent, currency)} of "
+            f"{money(budget.budget, currency)} spent this month; resets {when(budget.resets_at)}."
         )
     if not out:
         out.append("No limits apply to you here.")

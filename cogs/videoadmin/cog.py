@@ -33,6 +33,7 @@ from cogs.shared import (
     JobReference,
     clip,
     member_requester,
+    plain,
     post_to_mod_log,
     requester_of,
 )
@@ -94,14 +95,24 @@ class VideoAdminCog(
     group_name="videoadmin",
     group_description="Moderate video generation: limits, blocks, usage, jobs and the audit log.",
 ):
-    limit = app_commands.Group(name="limit", description="Set, clear and list limits per server, role or member.")
-    settings = app_commands.Group(name="settings", description="Change the server's video settings.")
+    limit = app_commands.Group(
+        name="limit", description="Set, clear and list limits per server, role or member."
+    )
+    settings = app_commands.Group(
+        name="settings", description="Change the server's video settings."
+    )
     channels = app_commands.Group(
         name="channels", description="Choose the channels where members may generate videos."
     )
-    block = app_commands.Group(name="block", description="Block members from generating, and lift blocks.")
-    filter = app_commands.Group(name="filter", description="Manage the words and patterns refused in prompts.")
-    usage = app_commands.Group(name="usage", description="See who generated how much, and the spend.")
+    block = app_commands.Group(
+        name="block", description="Block members from generating, and lift blocks."
+    )
+    filter = app_commands.Group(
+        name="filter", description="Manage the words and patterns refused in prompts."
+    )
+    usage = app_commands.Group(
+        name="usage", description="See who generated how much, and the spend."
+    )
     job = app_commands.Group(name="job", description="Cancel or delete anyone's job here.")
     quota = app_commands.Group(
         name="quota", description="Give a member extra quota or a fresh start."
@@ -124,10 +135,13 @@ class VideoAdminCog(
     async def _changed(
         self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
     ) -> None:
+        currency = self.bot.settings.currency
         await interaction.response.send_message(
-            embed=render.change_embed(entry, note), ephemeral=True, allowed_mentions=NO_MENTIONS
+            embed=render.change_embed(entry, currency, note),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
-        await post_to_mod_log(self.bot, entry.guild_id, render.audit_line(entry))
+        await post_to_mod_log(self.bot, entry.guild_id, render.audit_line(entry, currency))
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
         await interaction.response.send_message(
@@ -212,10 +226,14 @@ class VideoAdminCog(
         member: discord.Member | None = None,
     ) -> None:
         scope, scope_id = _scope(role, member)
-        entry = await self.services.limit_admin.clear_limit(requester_of(interaction), scope, scope_id, name)
+        entry = await self.services.limit_admin.clear_limit(
+            requester_of(interaction), scope, scope_id, name
+        )
         await self._changed(interaction, entry)
 
-    @limit.command(name="list", description="List the limits set here, or those of one role or member.")
+    @limit.command(
+        name="list", description="List the limits set here, or those of one role or member."
+    )
     @app_commands.describe(
         role="Only this role's limits.",
         member="This member's own values, and what applies to them in the end.",
@@ -227,9 +245,10 @@ class VideoAdminCog(
         member: discord.Member | None = None,
     ) -> None:
         scope, scope_id = (None, None) if role is None and member is None else _scope(role, member)
-        stored = await self.services.limit_admin.list_limits(requester_of(interaction), scope, scope_id)
-        title = "Limits" + (f" of {render.scope_text(scope, scope_id or 0)}" if scope else "")
-        embed = render.limits_embed(stored, title)
+        stored = await self.services.limit_admin.list_limits(
+            requester_of(interaction), scope, scope_id
+        )
+        embed = render.limits_embed(stored, render.limits_title(role, member))
         if member is not None:
             effective = await self.services.limit_admin.effective_limits(
                 requester_of(interaction), member_requester(member)
@@ -239,7 +258,9 @@ class VideoAdminCog(
 
     # -- /videoadmin settings ------------------------------------------------------------
 
-    @settings.command(name="show", description="Show the moderator role, mod-log, reset time, refunds and budget.")
+    @settings.command(
+        name="show", description="Show the moderator role, mod-log, reset time, refunds and budget."
+    )
     async def settings_show(self, interaction: discord.Interaction) -> None:
         settings = await self.services.moderators.require(requester_of(interaction))
         budget = await self.services.standings.budget(settings.guild_id)
@@ -257,7 +278,9 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry)
 
-    @settings.command(name="modlog", description="Choose the channel where every moderation change is posted.")
+    @settings.command(
+        name="modlog", description="Choose the channel where every moderation change is posted."
+    )
     @app_commands.describe(channel="The mod-log channel; leave it empty to stop posting.")
     async def settings_modlog(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
@@ -275,7 +298,9 @@ class VideoAdminCog(
         )
         await self._changed(interaction, entry, note)
 
-    @settings.command(name="timezone", description="Set the time zone of the daily, weekly and monthly resets.")
+    @settings.command(
+        name="timezone", description="Set the time zone of the daily, weekly and monthly resets."
+    )
     @app_commands.describe(name="A time zone such as Europe/Paris; start typing to pick one.")
     async def settings_timezone(
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 64]
@@ -292,8 +317,13 @@ class VideoAdminCog(
         found.sort(key=lambda tz: (not tz.lower().startswith(needle), tz))
         return [app_commands.Choice(name=tz, value=tz) for tz in found[:25]]
 
-    @settings.command(name="resethour", description="Set the local hour (0-23) when daily, weekly and monthly counts reset.")
-    @app_commands.describe(hour="The hour of the day, in the server's time zone, when counts reset.")
+    @settings.command(
+        name="resethour",
+        description="Set the local hour (0-23) when daily, weekly and monthly counts reset.",
+    )
+    @app_commands.describe(
+        hour="The hour of the day, in the server's time zone, when counts reset."
+    )
     async def settings_resethour(
         self, interaction: discord.Interaction, hour: app_commands.Range[int, 0, 23]
     ) -> None:
@@ -301,21 +331,41 @@ class VideoAdminCog(
         await self._changed(interaction, entry)
 
     @settings.command(
-        name="refunds", description="Choose whether quota is given back when a job fails, is cancelled or times out."
+        name="refunds",
+        description="Choose whether quota is given back when a job fails, is cancelled or times out.",
     )
     @app_commands.describe(enabled="On: failed, cancelled and timed-out jobs don't count.")
     async def settings_refunds(self, interaction: discord.Interaction, enabled: bool) -> None:
         entry = await self.services.server_settings.set_refunds(requester_of(interaction), enabled)
         await self._changed(interaction, entry)
 
-    @settings.command(name="budget", description="Set the server's monthly budget of estimated cost.")
-    @app_commands.describe(amount="The estimated cost allowed per month; leave it empty to remove the budget.")
+    @settings.command(
+        name="exempt",
+        description="Choose whether moderators and the owner skip member limits here.",
+    )
+    @app_commands.describe(
+        enabled="On: moderators' own videos count against no member limit (the budget still does)."
+    )
+    async def settings_exempt(self, interaction: discord.Interaction, enabled: bool) -> None:
+        entry = await self.services.server_settings.set_moderators_exempt(
+            requester_of(interaction), enabled
+        )
+        await self._changed(interaction, entry)
+
+    @settings.command(
+        name="budget", description="Set the server's monthly budget of estimated cost."
+    )
+    @app_commands.describe(
+        amount="The estimated cost allowed per month; leave it empty to remove the budget."
+    )
     async def settings_budget(
         self,
         interaction: discord.Interaction,
         amount: app_commands.Range[float, 0, 1_000_000] | None = None,
     ) -> None:
-        entry = await self.services.server_settings.set_monthly_budget(requester_of(interaction), amount)
+        entry = await self.services.server_settings.set_monthly_budget(
+            requester_of(interaction), amount
+        )
         assert interaction.guild_id is not None
         budget = await self.services.standings.budget(interaction.guild_id)
         await self._changed(interaction, entry, render.budget_text(budget, self.currency))
@@ -323,19 +373,27 @@ class VideoAdminCog(
     # -- /videoadmin channels ------------------------------------------------------------
 
     @channels.command(name="allow", description="Allow generating in a channel (and its threads).")
-    @app_commands.describe(channel="The channel; once any channel is listed, only listed channels are allowed.")
+    @app_commands.describe(
+        channel="The channel; once any channel is listed, only listed channels are allowed."
+    )
     async def channels_allow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        entry = await self.services.server_settings.allow_channel(requester_of(interaction), channel.id)
+        entry = await self.services.server_settings.allow_channel(
+            requester_of(interaction), channel.id
+        )
         await self._changed(interaction, entry)
 
     @channels.command(name="disallow", description="Take a channel off the allowed list.")
-    @app_commands.describe(channel="The channel to take off; with none listed, all channels are allowed.")
+    @app_commands.describe(
+        channel="The channel to take off; with none listed, all channels are allowed."
+    )
     async def channels_disallow(
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
-        entry = await self.services.server_settings.disallow_channel(requester_of(interaction), channel.id)
+        entry = await self.services.server_settings.disallow_channel(
+            requester_of(interaction), channel.id
+        )
         await self._changed(interaction, entry)
 
     @channels.command(name="list", description="List where members may generate videos.")
@@ -390,9 +448,7 @@ class VideoAdminCog(
         pattern: app_commands.Range[str, 1, 200],
         kind: str = "word",
     ) -> None:
-        _, entry = await self.services.prompt_filter.add(
-            requester_of(interaction), pattern, kind
-        )
+        _, entry = await self.services.prompt_filter.add(requester_of(interaction), pattern, kind)
         await self._changed(interaction, entry)
 
     @filter.command(name="remove", description="Stop refusing prompts with a pattern.")
@@ -412,7 +468,9 @@ class VideoAdminCog(
         patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         needle = str(current).strip().lstrip("#").lower()
         return [
-            app_commands.Choice(name=clip(f"#{p.id} {p.kind}: {p.pattern}", 100), value=p.id)
+            app_commands.Choice(
+                name=clip(plain(f"#{p.id} {p.kind}: {p.pattern}", None), 100), value=p.id
+            )
             for p in patterns
             if needle in f"{p.id} {p.pattern}".lower()
         ][:25]
@@ -422,8 +480,12 @@ class VideoAdminCog(
         patterns = await self.services.prompt_filter.listed(requester_of(interaction))
         await self._show(interaction, render.patterns_embed(patterns))
 
-    @filter.command(name="events", description="List the prompts refused for a blocked word, newest first.")
-    @app_commands.describe(member="Only this member's refused prompts.", page="The page to show, 20 entries per page.")
+    @filter.command(
+        name="events", description="List the prompts refused for a blocked word, newest first."
+    )
+    @app_commands.describe(
+        member="Only this member's refused prompts.", page="The page to show, 20 entries per page."
+    )
     async def filter_events(
         self,
         interaction: discord.Interaction,
@@ -464,7 +526,10 @@ class VideoAdminCog(
         report = await self.services.usage.member_usage(requester_of(interaction), member.id, span)
         await self._show(interaction, render.member_usage_embed(report, self.currency))
 
-    @usage.command(name="server", description="See what the server generated, and its spend against the budget.")
+    @usage.command(
+        name="server",
+        description="See what the server generated, and its spend against the budget.",
+    )
     @app_commands.describe(
         period="Day, week or month (the default is month).",
         previous="Show the period before the current one.",
@@ -494,7 +559,9 @@ class VideoAdminCog(
         count: app_commands.Range[int, 1, 25] = 10,
     ) -> None:
         span = await self._period(interaction, period, previous)
-        top = await self.services.usage.top_members(requester_of(interaction), span, by=by, limit=count)
+        top = await self.services.usage.top_members(
+            requester_of(interaction), span, by=by, limit=count
+        )
         await self._show(interaction, render.top_embed(top, span, by, self.currency))
 
     @usage.command(name="export", description="Download every job of a period as a CSV file.")
@@ -565,7 +632,9 @@ class VideoAdminCog(
 
     # -- /videoadmin quota ---------------------------------------------------------------
 
-    @quota.command(name="grant", description="Give a member extra quota in the current day, week or month.")
+    @quota.command(
+        name="grant", description="Give a member extra quota in the current day, week or month."
+    )
     @app_commands.describe(
         member="The member who gets it.",
         window="The current day, week or month.",
@@ -595,7 +664,8 @@ class VideoAdminCog(
 
     @quota.command(name="reset", description="Start a member's count afresh.")
     @app_commands.describe(
-        member="The member whose count starts afresh.", window="Day, week or month; leave it empty to reset all three."
+        member="The member whose count starts afresh.",
+        window="Day, week or month; leave it empty to reset all three.",
     )
     @app_commands.choices(window=WINDOW_CHOICES)
     async def quota_reset(
@@ -609,9 +679,12 @@ class VideoAdminCog(
 
     # -- /videoadmin audit ---------------------------------------------------------------
 
-    @app_commands.command(name="audit", description="List every limit change and moderation action.")
+    @app_commands.command(
+        name="audit", description="List every limit change and moderation action."
+    )
     @app_commands.describe(
-        member="Only changes about this member.", page="The page to show, 20 entries per page, newest first."
+        member="Only changes about this member.",
+        page="The page to show, 20 entries per page, newest first.",
     )
     async def audit(
         self,
@@ -625,4 +698,4 @@ class VideoAdminCog(
             offset=(page - 1) * AUDIT_PAGE_SIZE,
             target=f"user:{member.id}" if member else None,
         )
-        await self._show(interaction, render.audit_embed(entries, page))
+        await self._show(interaction, render.audit_embed(entries, page, self.bot.settings.currency))

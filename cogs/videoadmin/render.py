@@ -16,8 +16,7 @@ from bot.db.filters import BlockedPattern, BlockedPromptEvent
 from bot.db.jobs import LedgerTotals
 from bot.db.limits import StoredLimit
 from bot.db.servers import GuildSettings
-from bot.markup import discord_time
-from bot.markup import money as format_money
+from bot.markup import discord_time, money, plural
 from bot.moderation.audit import AuditAction
 from bot.params import quoted
 from bot.quotas.catalogue import LIMITS
@@ -51,18 +50,28 @@ def _block_text(value: str) -> str:
     return f"{literal(block['reason'])} ({until})"
 
 
-def _grant_text(value: str) -> str:
+def _grant_text(value: str, currency: str) -> str:
     g = json.loads(value)
-    return f"+{g['generations']} videos, +{g['seconds']}s, +{g['cost']:g} cost"
+    parts = [
+        f"+{plural(g['generations'], 'video')}" if g["generations"] else "",
+        f"+{plural(g['seconds'], 'second')}" if g["seconds"] else "",
+        f"+{money(g['cost'], currency)} of estimated cost" if g["cost"] else "",
+    ]
+    return ", ".join(part for part in parts if part) or "nothing"
 
 
-def _reset_text(value: str) -> str:
+def _reset_text(value: str, currency: str) -> str:
     if value == "0":
-        return value
+        return "nothing used"
     return "; ".join(
-        f"{window}: {u['generations']:g} videos, {u['seconds']:g}s, {u['cost']:.2f}"
+        f"{window}: {plural(u['generations'], 'video')}, {plural(u['seconds'], 'second')}, "
+        f"{money(u['cost'], currency)}"
         for window, u in json.loads(value).items()
     )
+
+
+def _budget_text(value: str, currency: str) -> str:
+    return money(float(value), currency)
 
 
 def _deleted_text(value: str) -> str:
@@ -79,6 +88,7 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.TIMEZONE: lambda s: "set the time zone of",
     AuditAction.RESET_HOUR: lambda s: "set the reset hour of",
     AuditAction.REFUNDS: lambda s: "set refunds for",
+    AuditAction.MODERATORS_EXEMPT: lambda s: "set whether moderators are exempt from limits in",
     AuditAction.BUDGET: lambda s: "set the monthly budget of",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
@@ -91,44 +101,48 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
 }
-_VALUES: dict[str, Callable[[str], str]] = {
-    AuditAction.MOD_ROLE: lambda v: f"<@&{v}>",
-    AuditAction.MOD_LOG: lambda v: f"<#{v}>",
-    AuditAction.REFUNDS: lambda v: "on" if v == "1" else "off",
-    AuditAction.BLOCK: _block_text,
-    AuditAction.UNBLOCK: _block_text,
+# How each action's old and new values read, given the server's currency.
+_VALUES: dict[str, Callable[[str, str], str]] = {
+    AuditAction.MOD_ROLE: lambda v, _: f"<@&{v}>",
+    AuditAction.MOD_LOG: lambda v, _: f"<#{v}>",
+    AuditAction.REFUNDS: lambda v, _: "on" if v == "1" else "off",
+    AuditAction.MODERATORS_EXEMPT: lambda v, _: "exempt" if v == "1" else "not exempt",
+    AuditAction.BUDGET: _budget_text,
+    AuditAction.BLOCK: lambda v, _: _block_text(v),
+    AuditAction.UNBLOCK: lambda v, _: _block_text(v),
     AuditAction.QUOTA_GRANT: _grant_text,
     AuditAction.QUOTA_RESET: _reset_text,
-    AuditAction.JOB_DELETE: _deleted_text,
+    AuditAction.JOB_DELETE: lambda v, _: _deleted_text(v),
 }
 
 
-def _value(action: str, value: str | None) -> str:
+def _value(action: str, value: str | None, currency: str) -> str:
     if value is None:
         return "(none)"
     shown = _VALUES.get(action)
     try:
-        return shown(value) if shown else value
+        return shown(value, currency) if shown else value
     except (ValueError, KeyError, TypeError):
         return value  # an older row's text
 
 
-def audit_line(entry: AuditEntry) -> str:
+def audit_line(entry: AuditEntry, currency: str) -> str:
     """One line for the mod-log channel or an audit listing: when, who, what, old → new."""
     sentence = _SENTENCES.get(entry.action)
     action = sentence(entry.subject) if sentence else entry.action
     change = ""
     if entry.old_value is not None or entry.new_value is not None:
-        change = f": {_value(entry.action, entry.old_value)} → {_value(entry.action, entry.new_value)}"
+        old = _value(entry.action, entry.old_value, currency)
+        change = f": {old} → {_value(entry.action, entry.new_value, currency)}"
     return (
         f"{discord_time(entry.at, 'f')} <@{entry.actor_id}> {action} "
         f"{_target(entry.target)}{change}"
     )
 
 
-def change_embed(entry: AuditEntry, note: str | None = None) -> discord.Embed:
+def change_embed(entry: AuditEntry, currency: str, note: str | None = None) -> discord.Embed:
     """The reply to a change: the audit line itself (who, what, old → new)."""
-    description = audit_line(entry)
+    description = audit_line(entry, currency)
     if note:
         description += f"\n\n{note}"
     return discord.Embed(title="✅ Done", description=clip(description, 4096), colour=CHANGED)
@@ -148,9 +162,19 @@ def listing(
 
 
 def scope_text(scope: str, scope_id: int) -> str:
+    """Where a stored limit applies, in a line of text (mentions render as names there)."""
     return {"server": "server", "role": f"role <@&{scope_id}>", "member": f"<@{scope_id}>"}.get(
         scope, scope
     )
+
+
+def limits_title(role: discord.Role | None, member: discord.Member | None) -> str:
+    """The listing's title, with names: Discord shows a mention in a title as its raw id."""
+    if member is not None:
+        return f"Limits of {member.display_name}"
+    if role is not None:
+        return f"Limits of the {role.name} role"
+    return "Limits set in this server"
 
 
 def limits_embed(settings: Sequence[StoredLimit], title: str) -> discord.Embed:
@@ -170,9 +194,9 @@ def limits_embed(settings: Sequence[StoredLimit], title: str) -> discord.Embed:
 def effective_field(embed: discord.Embed, effective: EffectiveLimits) -> None:
     """Add what applies to one member, and who set it."""
     lines = [
-        f"`{name}`: {limit.value} ({limit.scope})"
+        f"`{name}`: {limit.value} ({limit.source})"
         for name, limit in effective.items()
-        if limit.scope != "default"
+        if limit.source.level != "default"
     ]
     embed.add_field(
         name="What applies to them",
@@ -184,10 +208,10 @@ def effective_field(embed: discord.Embed, effective: EffectiveLimits) -> None:
 def budget_text(budget: BudgetStanding, currency: str) -> str:
     resets = f"resets {discord_time(budget.resets_at)} ({discord_time(budget.resets_at, 'f')})"
     if budget.budget is None:
-        return f"No budget; {format_money(budget.spent, currency)} spent this month ({resets})."
+        return f"No budget; {money(budget.spent, currency)} spent this month ({resets})."
     return (
-        f"{format_money(budget.spent, currency)} of {format_money(budget.budget, currency)} spent, "
-        f"{format_money(budget.remaining or 0, currency)} left; {resets}."
+        f"{money(budget.spent, currency)} of {money(budget.budget, currency)} spent, "
+        f"{money(budget.remaining or 0, currency)} left; {resets}."
     )
 
 
@@ -211,6 +235,10 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
     embed.add_field(
         name="Refunds",
         value="on (failed, cancelled, timed out)" if settings.refunds_enabled else "off",
+    )
+    embed.add_field(
+        name="Moderators and owner",
+        value="exempt from member limits" if settings.moderators_exempt else "limited like members",
     )
     embed.add_field(name="Monthly budget", value=budget_text(budget, currency), inline=False)
     embed.add_field(name="Generation channels", value=channels_text(settings), inline=False)
@@ -257,7 +285,7 @@ def totals_lines(totals: LedgerTotals, currency: str) -> list[str]:
         f"Videos: **{totals.counted}** counted of {totals.jobs} asked "
         f"({totals.succeeded} succeeded, {totals.refunded} refunded)",
         f"Seconds of video: **{totals.seconds}**",
-        f"Estimated spend: **{format_money(totals.estimated_cost, currency)}**",
+        f"Estimated spend: **{money(totals.estimated_cost, currency)}**",
     ]
 
 
@@ -286,8 +314,9 @@ def server_usage_embed(usage: ServerUsage, currency: str) -> discord.Embed:
 
 def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str) -> discord.Embed:
     lines = [
-        f"{rank}. <@{u.user_id}>: {u.totals.counted} videos, {u.totals.seconds}s, "
-        f"{format_money(u.totals.estimated_cost, currency)}"
+        f"{rank}. <@{u.user_id}>: {plural(u.totals.counted, 'video')}, "
+        f"{plural(u.totals.seconds, 'second')}, "
+        f"{money(u.totals.estimated_cost, currency)}"
         for rank, u in enumerate(top, 1)
     ]
     return listing(
@@ -297,10 +326,10 @@ def top_embed(top: Sequence[MemberUsage], period: Period, by: str, currency: str
     )
 
 
-def audit_embed(entries: Sequence[AuditEntry], page: int) -> discord.Embed:
+def audit_embed(entries: Sequence[AuditEntry], page: int, currency: str) -> discord.Embed:
     return listing(
         "Moderation audit (most recent first)",
-        [audit_line(entry) for entry in entries],
+        [audit_line(entry, currency) for entry in entries],
         "Nothing recorded on this page." if page > 1 else "Nothing recorded yet.",
         footer=f"Page {page}",
     )

@@ -89,9 +89,9 @@ async def test_audit_rows_lose_their_markup_and_read_as_before(tmp_path):
     assert by_action["job.cancel"].subject == "5"
     stored = " ".join(str(v) for e in entries for v in (e.old_value, e.new_value))
     assert "<@" not in stored and "<t:" not in stored and "<#" not in stored
-    lines = [audit_line(e) for e in entries]
+    lines = [audit_line(e, "USD") for e in entries]
     assert any("set the moderator role of the server: (none) → <@&77>" in line for line in lines)
     assert any("blocked <@3>: (none) → spam (until <t:1700000000:f>)" in line for line in lines)
-    assert any("granted extra day quota to <@3>: (none) → +2 videos, +10s, +0.5 cost" in line
+    assert any("granted extra day quota to <@3>: (none) → +2 videos, +10 seconds, +0.50 USD of estimated cost" in line
                for line in lines)
     assert any("cancelled job #5 of <@3>: queued → cancelled" in line for line in lines)

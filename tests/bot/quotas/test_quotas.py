@@ -26,7 +26,7 @@ from bot.quotas.catalogue import (
     Window,
     limit_spec,
 )
-from bot.quotas.resolution import resolve_limits
+from bot.quotas.resolution import DEFAULT, SERVER, LimitSource, resolve_limits
 from bot.quotas.windows import window_bounds
 from bot.services import Services
 from cogs.video.messages import standing_lines
@@ -97,8 +97,8 @@ async def test_generations_per_day_refuses_and_says_who_and_when(quotas):
     assert refusal.limit == "generations_per_day"
     assert refusal.scope == "server"
     assert refusal.frees_at == datetime(2026, 3, 5, tzinfo=UTC)
-    assert "2 of your 2 videos today" in refusal.message
-    assert "server's default" in refusal.message
+    assert "You've made 2 videos today, and your limit is 2 videos" in refusal.message
+    assert "(set for the whole server)" in refusal.message
     reset = ts(datetime(2026, 3, 5, tzinfo=UTC))
     assert f"<t:{reset}:R>" in refusal.message and f"<t:{reset}:f>" in refusal.message
     await admit(quotas, member(user_id=3))  # another member has their own count
@@ -138,7 +138,7 @@ async def test_concurrent_jobs_free_up_when_one_finishes(quotas, store):
     job = await admit(quotas, member())
     refusal = await refused(quotas, member())
     assert refusal.limit == "concurrent_jobs" and refusal.frees_at is None
-    assert "1 video(s) in progress" in refusal.message
+    assert "You already have 1 video in progress" in refusal.message
     await finish(store, job.id, JobOutcome.SUCCEEDED)
     await admit(quotas, member())
 
@@ -249,13 +249,13 @@ async def test_most_generous_role_wins_and_unlimited_beats_numbers(quotas):
     await set_limit(quotas, "generations_per_day", "2", "role", 12)
     limits = await quotas.limit_admin.effective_limits(MOD, member(roles=[10, 12]))
     assert limits["generations_per_day"].value == Quantity(3)
-    assert limits["generations_per_day"].scope == "role Patrons"
+    assert limits["generations_per_day"].source == LimitSource("role", "Patrons")
     limits = await quotas.limit_admin.effective_limits(MOD, member(roles=[10, 11, 12]))
     assert limits["generations_per_day"].value == Quantity(None)
-    assert limits["generations_per_day"].scope == "role Regulars"
+    assert limits["generations_per_day"].source == LimitSource("role", "Regulars")
     limits = await quotas.limit_admin.effective_limits(MOD, member(roles=[99]))
     assert limits["generations_per_day"].value == Quantity(1)
-    assert limits["generations_per_day"].scope == "server"
+    assert limits["generations_per_day"].source == SERVER
 
 
 async def test_a_role_can_be_stricter_than_the_server_default(quotas):
@@ -272,7 +272,7 @@ async def test_member_override_beats_roles_and_server(quotas):
     await set_limit(quotas, "generations_per_day", "1", "member", 2)
     await admit(quotas, member(roles=[11]))
     refusal = await refused(quotas, member(roles=[11]))
-    assert refusal.scope == "your member override"
+    assert refusal.scope == "member override"
     await quotas.limit_admin.clear_limit(MOD, "member", 2, "generations_per_day")
     await admit(quotas, member(roles=[11]))
 
@@ -285,10 +285,10 @@ def test_resolution_without_role_names_mentions_the_role():
     ]
     requester = Requester(user_id=1, guild_id=GUILD, channel_id=1, role_ids=(7, 8, 9))
     limits = resolve_limits(rows, requester)
-    assert limits["concurrent_jobs"].scope == "role <@&7>"
+    assert limits["concurrent_jobs"].source == LimitSource("role", "<@&7>")
     assert limits.cooldown_seconds == 10  # the shorter cooldown is more generous
     assert limits["web_search"].value == Permission(True)
-    assert limits["web_search"].scope == "default"
+    assert limits["web_search"].source == DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -526,7 +526,7 @@ async def test_grant_adds_to_the_current_window_only(quotas, clock):
     await admit(quotas, member())
     await admit(quotas, member())
     refusal = await refused(quotas, member())
-    assert "2 extra granted" in refusal.message
+    assert "with 2 extra videos granted" in refusal.message
     clock.now += 86400  # the next day: the grant is gone, the base limit is back
     await admit(quotas, member())
     await refused(quotas, member())
@@ -539,7 +539,7 @@ async def test_reset_starts_the_count_afresh_and_survives_later_refunds(quotas, 
     await refused(quotas, member())
     clock.now += 1
     entry = await quotas.limit_admin.reset(MOD, 2, "day")
-    assert audit_line(entry).endswith(": day: 2 videos, 10s, 1.60 → 0")
+    assert audit_line(entry, "USD").endswith(": day: 2 videos, 10 seconds, 1.60 USD → nothing used")
     # a job from before the reset failing later gives nothing more back
     await finish(store, first.id, JobOutcome.FAILED)
     await admit(quotas, member())
@@ -560,14 +560,14 @@ async def test_standing_shows_what_is_left_and_when_it_resets(quotas, clock):
     assert day.resets_at == datetime(2026, 3, 5, tzinfo=UTC).timestamp()
     week = standing.windows[1]
     assert week.seconds.used == 6 and week.seconds.remaining == 24
-    assert week.seconds.scope == "role Patrons"
+    assert week.seconds.source == LimitSource("role", "Patrons")
     assert standing.active_jobs == 1 and standing.cooldown_until == START + 60
     assert standing.budget.spent == pytest.approx(0.96)
     text = "\n".join(standing_lines(standing, "USD"))
-    assert "1 of 3 videos (server)" in text
+    assert "1 of 3 videos (set for the whole server)" in text
     assert f"<t:{ts(datetime(2026, 3, 5, tzinfo=UTC))}:R>" in text
-    assert "6 of 30 seconds (role Patrons)" in text
-    assert "0.96 of 10.00 USD" in text
+    assert "6 of 30 seconds (set for the Patrons role)" in text
+    assert "Server budget: 0.96 USD of 10.00 USD" in text
 
 
 # -- moderators only -----------------------------------------------------------------------
@@ -598,7 +598,7 @@ async def test_moderator_role_may_set_limits_and_each_change_is_audited(quotas):
         "5",
         "7",
     )
-    assert audit_line(entry).endswith(
+    assert audit_line(entry, "USD").endswith(
         "<@5> set the limit generations_per_day for role <@&10>: 5 → 7"
     )
     cleared = await quotas.limit_admin.clear_limit(mod, "role", 10, "generations_per_day")

@@ -85,8 +85,8 @@ async def test_generations_per_day_set_by_command(fakecord, video_bot, person, g
     await accepted(alice)
     await accepted(alice)
     text = refusal(await alice.generate(prompt="a third"))
-    assert "2 of your 2 videos today" in text
-    assert "server's default" in text and "resets <t:" in text
+    assert "You've made 2 videos today, and your limit is 2 videos" in text
+    assert "(set for the whole server)" in text and "resets <t:" in text
     await gmi_sim.wait_for_calls("submit", 2)
     assert len(gmi_sim.calls("submit")) == 2
 
@@ -98,7 +98,7 @@ async def test_seconds_per_window(fakecord, video_bot, person, gmi_sim):
     await accepted(alice, duration=6)
     text = refusal(await alice.generate(prompt="x", duration=6))
     assert "6-second video would go past your 10 seconds of video this week" in text
-    assert "4 seconds left" in text and "server's default" in text and "<t:" in text
+    assert "4 seconds left" in text and "(set for the whole server)" in text and "<t:" in text
     await accepted(alice, duration=4)
 
 
@@ -112,7 +112,7 @@ async def test_cost_per_window(fakecord, video_bot, person, gmi_sim):
     cheap = dict(resolution="480p", duration=4, prompt="cheap")  # 0.32 USD
     assert "0.20 USD left" in refusal(await alice.generate(**cheap))
     ix = await admin(fakecord, "quota grant", member=alice.member, window="month", cost=0.2)
-    assert "+0.2 cost" in seen(ix)
+    assert "+0.20 USD of estimated cost" in seen(ix)
     await accepted(alice, **cheap)
     assert len(gmi_sim.calls("submit")) <= 2
 
@@ -125,7 +125,7 @@ async def test_concurrent_jobs(fakecord, video_bot, person, gmi_sim):
     first = await accepted(alice, finish=False)
     await gmi_sim.wait_for_calls("submit")
     text = refusal(await alice.generate(prompt="second"))
-    assert "1 video(s) in progress" in text and "server's default" in text
+    assert "You already have 1 video in progress" in text and "(set for the whole server)" in text
     gmi_sim.release(next(iter(gmi_sim.requests)))
     await alice.wait_result(first)
     await accepted(alice, prompt="after the first finished")
@@ -139,7 +139,7 @@ async def test_cooldown_frees_up_when_the_clock_moves(fakecord, video_bot, perso
     alice = person()
     await accepted(alice)
     text = refusal(await alice.generate(prompt="again"))
-    assert "cooldown of 120 seconds" in text and "server's default" in text and "<t:" in text
+    assert "you may start a video every 120 seconds" in text and "(set for the whole server)" in text and "<t:" in text
     clock.advance(121)
     await accepted(alice, prompt="later")
 
@@ -172,7 +172,7 @@ async def test_gates_refuse_before_any_api_call(fakecord, video_bot, person, gmi
     ]
     for options, expected in cases:
         text = refusal(await alice.generate(prompt="x", **options))
-        assert expected in text and "server's default" in text, (options, text)
+        assert expected in text and "(set for the whole server)" in text, (options, text)
     await admin(fakecord, "limit set", name="reference_images", value="deny")
     text = refusal(await alice.generate(prompt="x", resolution="480p", first_frame=image))
     assert "Image inputs (reference images, frames) are not allowed" in text
@@ -299,16 +299,16 @@ async def test_role_is_more_generous_and_member_override_wins(fakecord, video_bo
         await ix.wait_acknowledged()
         return seen(ix)
 
-    assert "0 of 3 videos (role Artists)" in await quota_of(world.alice)
-    assert "0 of 1 videos (server)" in await quota_of(world.bob)
+    assert "0 of 3 videos (set for the Artists role)" in await quota_of(world.alice)
+    assert "0 of 1 video (set for the whole server)" in await quota_of(world.bob)
     bob = person(world.bob)
     await accepted(bob)
-    assert "the server's default" in refusal(await bob.generate(prompt="again"))
+    assert "(set for the whole server)" in refusal(await bob.generate(prompt="again"))
 
     await admin(fakecord, "limit set", name="generations_per_day", value="2", member=world.alice)
-    assert "0 of 2 videos (your member override)" in await quota_of(world.alice)
+    assert "0 of 2 videos (set by a moderator for you)" in await quota_of(world.alice)
     ix = await admin(fakecord, "limit list", member=world.alice)
-    assert "generations_per_day`: 2 (your member override)" in seen(ix)
+    assert "generations_per_day`: 2 (member override)" in seen(ix)
     ix = await admin(fakecord, "limit list")
     assert all(f"= **{v}**" in seen(ix) for v in ("1", "2", "3"))
     ix = await admin(
@@ -322,7 +322,7 @@ async def test_role_is_more_generous_and_member_override_wins(fakecord, video_bo
     assert "either `role` or `member`" in refusal(ix)
     ix = await admin(fakecord, "limit clear", name="generations_per_day", member=world.alice)
     assert "2 → (none)" in seen(ix)
-    assert "0 of 3 videos (role Artists)" in await quota_of(world.alice)
+    assert "0 of 3 videos (set for the Artists role)" in await quota_of(world.alice)
     hints = await fakecord.autocomplete(
         world.mod, world.channel, "videoadmin limit set", focused="value", name="max_resolution"
     )
@@ -374,7 +374,7 @@ async def test_twenty_at_once_with_five_left_accept_exactly_five(
     public = [ix for ix in answers if ix.public_messages]
     refused = [ix for ix in answers if ix.ephemeral_messages]
     assert len(public) == 5 and len(refused) == 15
-    assert all("5 of your 5 videos today" in refusal(ix) for ix in refused)
+    assert all("made 5 videos today, and your limit is 5 videos" in refusal(ix) for ix in refused)
     await gmi_sim.wait_for_calls("submit", 5)
     for request_id in list(gmi_sim.requests):
         gmi_sim.release(request_id)
@@ -397,7 +397,7 @@ async def test_refund_on_failure_and_refunds_turned_off(fakecord, video_bot, per
     assert "on → off" in seen(ix)
     gmi_sim.script_next(fail_reason="the model refused again")
     await accepted(alice, prompt="fails, and counts")
-    assert "1 of your 1 videos today" in refusal(await alice.generate(prompt="no refund"))
+    assert "You've made 1 video today, and your limit is 1 video" in refusal(await alice.generate(prompt="no refund"))
 
 
 # -- who may moderate ---------------------------------------------------------------------
@@ -459,6 +459,36 @@ async def test_moderator_role_set_by_an_admin(fakecord, video_bot, person, gmi_s
     assert "(none) → 60s" in seen(ix)
     text = refusal(await admin(fakecord, "settings modrole", as_=world.bob))
     assert "Only members with Manage Server can set the moderator role" in text
+
+
+async def test_moderators_can_be_exempted_from_member_limits_but_not_by_themselves(
+    fakecord, video_bot, person, gmi_sim
+):
+    await video_bot()
+    world = fakecord.default
+    helpers = world.guild.add_role("Video helpers")
+    world.bob.add_role(helpers)
+    open_to_everyone(fakecord)  # and the admin lets the moderator role see the command
+    await admin(fakecord, "settings modrole", as_=world.owner, role=helpers)
+    await admin(fakecord, "limit set", name="generations_per_day", value="1")
+    bob = person(world.bob)
+    await accepted(bob)
+    assert "your limit is 1 video" in refusal(await bob.generate(prompt="again"))
+
+    text = refusal(await admin(fakecord, "settings exempt", as_=world.bob, enabled=True))
+    assert "Only members with Manage Server can exempt moderators" in text
+    ix = await admin(fakecord, "settings exempt", as_=world.owner, enabled=True)
+    assert "set whether moderators are exempt from limits in the server: not exempt → exempt" in seen(ix)
+    ix = await admin(fakecord, "settings show")
+    assert "Moderators and owner: exempt from member limits" in seen(ix)
+
+    await accepted(bob, prompt="a moderator's second video")
+    ix = await fakecord.run_command(world.bob, world.channel, "video quota")
+    await ix.wait_acknowledged()
+    assert "exempt from member limits here (a server setting)" in seen(ix)
+    alice = person()
+    await accepted(alice)
+    assert "your limit is 1 video" in refusal(await alice.generate(prompt="members still count"))
 
 
 # -- what moderators see ------------------------------------------------------------------
