@@ -29,6 +29,7 @@ from bot.db.filters import BlockedPromptEvent
 from bot.db.jobs import JobCounts
 from bot.errors import Unavailable
 from bot.gmi import GMIClient
+from bot.markup import plural
 from bot.metrics import Metrics, MetricsServer, discord_trace, provider_trace
 from bot.provider_health import (
     HealthChange,
@@ -150,7 +151,8 @@ class VideoBot(commands.Bot):
         if not guild_ids:
             synced = await self.tree.sync()
             self.command_sync = (
-                f"{len(synced)} command(s) synced globally (they may take a while to appear)"
+                f"{plural(len(synced), 'command')} synced globally (they may take a while to "
+                "appear)"
             )
             return
         commands_synced, refused = 0, []
@@ -163,8 +165,8 @@ class VideoBot(commands.Bot):
                 log.error("commands not synced to server %d: %s", guild_id, error)
                 refused.append(f"{guild_id} ({error.status} {error.text})")
         self.command_sync = (
-            f"{commands_synced} command(s) synced to {len(guild_ids) - len(refused)} of "
-            f"{len(guild_ids)} server(s)"
+            f"{plural(commands_synced, 'command')} synced to {len(guild_ids) - len(refused)} "
+            f"of {plural(len(guild_ids), 'server')}"
         )
         if refused:
             self.command_sync += f"; refused by {', '.join(refused)}"
@@ -212,7 +214,7 @@ class VideoBot(commands.Bot):
         metrics = self.metrics_server.url if self.metrics_server else "off (METRICS_PORT)"
         lines = [
             f"Seedance video bot {VERSION} started (pid {os.getpid()})",
-            f"  discord:   connected as {self.user} to {len(self.guilds)} server(s)"
+            f"  discord:   connected as {self.user} to {plural(len(self.guilds), 'server')}"
             + (f": {', '.join(names)}" if names else ": invite it (see the README)"),
             f"  model:     {settings.seedance_model}",
             f"  provider:  {provider_host(settings.gmi_api_base_url)}: {self._provider_line()}",

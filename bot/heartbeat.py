@@ -15,6 +15,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bot.markup import plural
+
 INTERVAL = 15.0
 STALE_AFTER = 4 * INTERVAL
 RUNNING, STOPPING, STOPPED = "running", "stopping", "stopped"
@@ -64,6 +66,6 @@ def verdict(beat: Beat | None, now: float) -> tuple[bool, str]:
             "or has lost its Discord connection"
         )
     return True, (
-        f"running (pid {beat.pid}), connected to Discord {age:.0f}s ago, in {beat.servers} "
-        f"server(s); video provider {beat.provider}"
+        f"running (pid {beat.pid}), connected to Discord {age:.0f}s ago, in "
+        f"{plural(beat.servers, 'server')}; video provider {beat.provider}"
     )

@@ -25,6 +25,7 @@ from discord.ext import commands
 from bot.db.audit import AuditEntry
 from bot.errors import InvalidInput
 from bot.jobs.model import Job
+from bot.markup import plural
 from bot.model_offer import RESOLUTIONS
 from bot.quotas.catalogue import LIMITS, LimitKind, Window
 from bot.usage import TOP_ORDER, Period
@@ -580,7 +581,7 @@ class VideoAdminCog(
         rows = max(0, data.count(b"\n") - 1)
         filename = f"video-usage-{interaction.guild_id}-{span.window}-{int(span.start)}.csv"
         await interaction.response.send_message(
-            f"{rows} job(s) in {render.period_text(span)}.",
+            f"{plural(rows, 'job')} in {render.period_text(span)}.",
             file=discord.File(io.BytesIO(data), filename=filename),
             ephemeral=True,
         )

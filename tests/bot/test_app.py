@@ -39,12 +39,12 @@ async def test_the_start_block_says_what_an_operator_checks_first(
     block = start_block(caplog)
     host = gmi_sim.base_origin.removeprefix("http://")
     assert "Seedance video bot 0.1.0" in block
-    assert f"to 1 server(s): Test Server ({fakecord.default.guild.id})" in block
+    assert f"to 1 server: Test Server ({fakecord.default.guild.id})" in block
     assert "model:     seedance-2-0-fast-260128" in block
     assert f"provider:  {host}: available" in block
     assert "dry run:   yes: the provider is the GMI simulator" in block
     assert str(video_settings.database_path) in block
-    assert "command(s) synced to 1 of 1 server(s)" in block
+    assert "synced to 1 of 1 server" in block
     assert GMI_TEST_KEY not in caplog.text and fakecord.token not in caplog.text
 
 

@@ -51,7 +51,7 @@ def test_a_heartbeat_is_healthy_only_while_fresh_and_running(tmp_path):
 
     heartbeat.write(path, heartbeat.Beat(1000.0, 42, heartbeat.RUNNING, "unavailable", 3))
     healthy, why = heartbeat.verdict(heartbeat.read(path), now=1010.0)
-    assert healthy and "in 3 server(s)" in why and "provider unavailable" in why
+    assert healthy and "in 3 servers" in why and "provider unavailable" in why
     assert not heartbeat.verdict(heartbeat.read(path), now=1000.0 + heartbeat.STALE_AFTER + 1)[0]
 
     heartbeat.write(path, heartbeat.Beat(1010.0, 42, heartbeat.STOPPING, "available", 3))
