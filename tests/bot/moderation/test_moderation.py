@@ -90,7 +90,7 @@ async def test_settings_are_validated_and_audited_with_old_and_new(services, clo
     assert entry.at == START + 10
     refunds = await services.server_settings.set_refunds(ADMIN, False)
     assert (refunds.old_value, refunds.new_value) == ("1", "0")  # raw values are stored
-    assert audit_line(refunds).endswith("set refunds for the server: on → off")
+    assert audit_line(refunds, "USD").endswith("set refunds for the server: on → off")
     await services.server_settings.set_mod_log_channel(ADMIN, 4242)
     settings = await services.server_settings.get(GUILD)
     assert settings.monthly_budget == 40.5 and not settings.refunds_enabled
@@ -103,14 +103,14 @@ async def test_settings_are_validated_and_audited_with_old_and_new(services, clo
         AuditAction.BUDGET,
     ]
     assert audit[0].new_value == "4242"  # an id, not a mention
-    assert "<@1> set the monthly budget of the server: 25.0 → 40.5" in audit_line(audit[2])
+    assert "<@1> set the monthly budget of the server: 25.00 USD → 40.50 USD" in audit_line(audit[2], "USD")
 
 
 async def test_blocks_with_reason_and_expiry(services, clock):
     entry = await services.member_blocks.block(ADMIN, 2, "posting gore", expires_at=START + 600)
     assert entry.target == "user:2"
     assert json.loads(entry.new_value) == {"reason": "posting gore", "expires_at": START + 600}
-    assert f"posting gore (until <t:{int(START + 600)}:f>)" in audit_line(entry)
+    assert f"posting gore (until <t:{int(START + 600)}:f>)" in audit_line(entry, "USD")
     blocks = await services.member_blocks.listed(ADMIN)
     assert [(b.user_id, b.reason, b.expires_at) for b in blocks] == [
         (2, "posting gore", START + 600)
@@ -123,7 +123,7 @@ async def test_blocks_with_reason_and_expiry(services, clock):
         await services.member_blocks.unblock(ADMIN, 2)
     await services.member_blocks.block(ADMIN, 3, "for good")
     unblock = await services.member_blocks.unblock(ADMIN, 3)
-    assert audit_line(unblock).endswith(": for good (no expiry) → (none)")
+    assert audit_line(unblock, "USD").endswith(": for good (no expiry) → (none)")
     assert unblock.new_value is None
 
 
@@ -214,7 +214,7 @@ async def test_audit_lists_newest_first_and_filters(services, clock):
     assert [e.target for e in audit] == ["channel:55", "user:3", "user:2"]
     assert [e.target for e in await services.audit.listed(ADMIN, target="user:2")] == ["user:2"]
     assert len(await services.audit.listed(ADMIN, limit=1, offset=1)) == 1
-    assert "<#55>" in audit_line(audit[0])
+    assert "<#55>" in audit_line(audit[0], "USD")
 
 
 # -- job control -----------------------------------------------------------------------------
@@ -257,7 +257,7 @@ async def test_moderators_cancel_and_delete_any_job_in_their_server(services, st
     cancelled = await actions.cancel(ADMIN, job.id)
     assert (cancelled.audit.action, cancelled.audit.subject) == (AuditAction.JOB_CANCEL, str(job.id))
     assert (cancelled.audit.old_value, cancelled.audit.new_value) == ("accepted", "cancelled")
-    assert f"cancelled job #{job.id} of <@2>" in audit_line(cancelled.audit)
+    assert f"cancelled job #{job.id} of <@2>" in audit_line(cancelled.audit, "USD")
     await posted(store, job.id)
     deleted = await actions.delete(ADMIN, job.id)
     assert deleted.job.id == job.id and deleted.audit.target == "user:2"
