@@ -1,56 +1,98 @@
-"""The database: one SQLite file in WAL mode, versioned migrations, parameterised SQL only.
+"""The database every repository talks to, on SQLite or PostgreSQL, with one behaviour.
 
-Two connections: the *writer* runs every transaction (``BEGIN IMMEDIATE``, one at a time),
-and the *reader* answers plain reads. A read through the reader never sees the writer's
-uncommitted work, so a lookup that runs while another coroutine holds a transaction open
-reads the last committed state, never half of someone else's change. Repositories take an
-optional `Connection` so a caller can run several of them inside one transaction.
+`Database.open` takes where the data is: a ``postgresql://`` URL selects PostgreSQL,
+anything else is the path of a SQLite file. Every difference between the engines lives in
+`bot.db.dialect`, so repositories write one SQL for both.
+
+Transactions run one at a time (`Database.transaction`), across connections and processes:
+a check and the write that depends on it are never interleaved with another writer. Plain
+reads go through `Database.reader`, which sees committed data only, never half of a
+transaction that is still open. Repositories take an optional `Connection` so a caller can
+run several of them inside one transaction.
+
+How to write a query that works on both engines (the tests run every one on each):
+
+- Parameters only, never values formatted into SQL: ``?`` with a sequence, or ``:name``
+  with a mapping (a name may repeat); not both in one statement.
+- Pass each parameter as its column's Python type: ``int`` for INTEGER, ``float`` (or
+  ``int``) for REAL, ``str`` for TEXT. PostgreSQL refuses a ``str`` for an INTEGER column.
+- Null-safe equality is ``col IS ?``; an optional filter is ``(? IS NULL OR col = ?)``.
+- A count of matching rows is ``SUM(col = value)`` (one comparison); anything longer is
+  ``SUM(CASE WHEN ... THEN 1 ELSE 0 END)``. No other arithmetic on comparisons.
+- New rows: ``INSERT ... RETURNING id`` through `Connection.insert`. Upserts: ``INSERT ...
+  ON CONFLICT (cols) DO UPDATE SET c = excluded.c`` or ``ON CONFLICT DO NOTHING`` (never
+  ``INSERT OR REPLACE`` / ``OR IGNORE``).
+- Standard functions only: ``COALESCE`` (not ``IFNULL``), ``CASE``, ``CAST``, ``substr``,
+  ``length``, ``lower``, ``||``, ``MIN``/``MAX``/``SUM``/``COUNT``; never ``json_extract``,
+  ``strftime``, ``datetime()``, ``GROUP_CONCAT``, scalar ``MAX(a, b)``. Times are Unix
+  seconds (REAL) computed in Python and passed in.
+- Every selected column that isn't aggregated is in ``GROUP BY``; ``ORDER BY`` ends with a
+  unique key (PostgreSQL promises no order otherwise) and says ``NULLS FIRST`` or ``NULLS
+  LAST`` where NULLs can sort (the engines disagree on the default).
+- ``LIKE`` ignores case on SQLite only: compare ``lower(col) LIKE lower(?)``.
+- Within a transaction, never catch a database error and carry on: PostgreSQL aborts the
+  transaction at its first error. Use ``ON CONFLICT`` (or check first) instead.
+- A check and the write it decides belong in one `Database.transaction`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, Protocol, overload
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]
-Row = aiosqlite.Row
-Migration = str | Callable[["Connection"], Awaitable[None]]
 
 
-class Connection:
+class Row(Protocol):
+    """One result row, by column name (``row["id"]``) or by position (``row[0]``, unpacking)."""
+
+    @overload
+    def __getitem__(self, key: str, /) -> Any: ...
+    @overload
+    def __getitem__(self, key: int, /) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+
+
+class ConstraintViolation(Exception):
+    """A write broke a UNIQUE, NOT NULL, CHECK or foreign-key constraint (either engine)."""
+
+
+class Connection(ABC):
     """What a repository talks to: one connection, inside a transaction or not."""
 
-    def __init__(self, raw: aiosqlite.Connection) -> None:
-        self._raw = raw
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._raw.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._raw.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row (``None`` when there is no row)."""
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        async with self._raw.execute(sql, params) as cursor:
-            return cursor.rowcount
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._raw.executemany(sql, rows)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an ``INSERT ... RETURNING id``; return the new row's id."""
@@ -59,25 +101,57 @@ class Connection:
         return int(row[0])
 
 
+class Engine(ABC):
+    """What `Database` needs from one engine; `bot.db.dialect` has SQLite's and PostgreSQL's."""
+
+    name: str  # "sqlite" or "postgresql": which half of a `ByDialect` migration runs
+    reader: Connection
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction that no other writer (connection or process) interleaves with."""
+
+    @abstractmethod
+    async def schema_version(self, conn: Connection) -> int: ...
+
+    @abstractmethod
+    async def set_schema_version(self, conn: Connection, version: int) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+SQLStep = str | Callable[[Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ByDialect:
+    """A migration step written once per engine, for what no SQL says on both."""
+
+    sqlite: SQLStep
+    postgresql: SQLStep
+
+    def for_engine(self, name: str) -> SQLStep:
+        return self.postgresql if name == "postgresql" else self.sqlite
+
+
+Migration = SQLStep | ByDialect
+
+
 class Database:
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
-        self._writer = writer
-        self._reader = reader
-        self._write_lock = asyncio.Lock()
-        self.reader = Connection(reader)
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.reader = engine.reader
 
     @classmethod
-    async def open(cls, path: str | Path, migrations: Sequence[Migration] | None = None) -> Database:
-        """Open (creating if needed) the database and bring its schema up to date."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
-        try:
-            await Connection(writer).fetchval("PRAGMA journal_mode=WAL")
-            reader = await _connect(path)
-        except BaseException:
-            await writer.close()
-            raise
-        database = cls(writer, reader)
+    async def open(
+        cls, location: str | Path, migrations: Sequence[Migration] | None = None
+    ) -> Database:
+        """Open the database at ``location`` (a ``postgresql://`` URL or a SQLite file path,
+        created if needed) and bring its schema up to date."""
+        from bot.db.dialect import open_engine
+
+        database = cls(await open_engine(location))
         if migrations is None:
             from bot.db.migrations import MIGRATIONS
 
@@ -89,24 +163,18 @@ class Database:
             raise
         return database
 
-    async def close(self) -> None:
-        await self._reader.close()
-        await self._writer.close()
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.name
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front so
-        a check and the write that depends on it cannot be interleaved by another process."""
-        async with self._write_lock:
-            conn = Connection(self._writer)
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
+    async def close(self) -> None:
+        await self._engine.close()
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """One writer at a time, across processes too (see the engines in `bot.db.dialect`);
+        rolled back if the block raises."""
+        return self._engine.transaction()
 
     @asynccontextmanager
     async def writing(self, conn: Connection | None) -> AsyncIterator[Connection]:
@@ -122,33 +190,27 @@ class Database:
         return conn if conn is not None else self.reader
 
     async def schema_version(self) -> int:
-        return int(await self.reader.fetchval("PRAGMA user_version"))
+        return await self._engine.schema_version(self.reader)
 
     async def migrate(self, migrations: Sequence[Migration]) -> int:
-        """Apply the migrations this file has not seen yet; return the schema version."""
-        version = await self.schema_version()
-        for number, step in enumerate(migrations[version:], start=version + 1):
+        """Apply the steps this database has not seen yet, each in its own transaction;
+        return the schema version. The version is read inside each step's transaction, so
+        processes that start at once apply every step exactly once."""
+        while True:
             async with self.transaction() as conn:
+                version = await self._engine.schema_version(conn)
+                if version >= len(migrations):
+                    return version
+                step = migrations[version]
+                if isinstance(step, ByDialect):
+                    step = step.for_engine(self.dialect)
                 if isinstance(step, str):
                     for statement in _statements(step):
                         await conn.execute(statement)
                 else:
                     await step(conn)
-                await conn.execute(f"PRAGMA user_version = {int(number)}")
-            log.info("database migrated to schema version %d", number)
-        return max(version, len(migrations))
-
-
-async def _connect(path: str | Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    try:
-        for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
-            await Connection(conn).execute(f"PRAGMA {pragma}")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
+                await self._engine.set_schema_version(conn, version + 1)
+            log.info("database migrated to schema version %d", version + 1)
 
 
 def _statements(script: str) -> list[str]:
