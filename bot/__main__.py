@@ -25,7 +25,7 @@ def main() -> int:
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, secrets=(settings.discord_token, settings.gmi_api_key))
+    configure_logging(settings.log_level, secrets=settings.secrets)
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
     bot = VideoBot(settings)
     try:

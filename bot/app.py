@@ -51,7 +51,7 @@ class VideoBot(commands.Bot):
     async def setup_hook(self) -> None:
         settings = self.settings
         self.session = aiohttp.ClientSession()
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database)
         self.services = build_services(
             db,
             JobPolicy(

@@ -1,4 +1,4 @@
-"""Logging setup that can never print the bot token or the API key."""
+"""Logging setup that can never print a secret: the bot token, the API key, the database password."""
 
 from __future__ import annotations
 
@@ -40,6 +40,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # These two are chatty at DEBUG (every SQL statement, every heartbeat).
-    for noisy in ("aiosqlite", "discord.gateway"):
+    # These are chatty at DEBUG (every SQL statement, every heartbeat).
+    for noisy in ("aiosqlite", "asyncpg", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
