@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from bot.db.database import Database
+from bot.db.jobs import JobRepository
+from bot.jobs.lifecycle import JobState
+from tests.support.database import environment_for
 from tests.support.gmi import GMI_TEST_KEY
+from tests.support.jobwait import wait_for_job
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,15 +29,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 class BotProcess:
     """``python -m bot`` pointed at the emulator and the simulator through its settings."""
 
-    def __init__(self, emu, sim, database: Path, log_path: Path) -> None:
+    def __init__(self, emu, sim, jobs: JobRepository, database: str | Path, log_path: Path) -> None:
         self.emu = emu
+        self.jobs = jobs  # the same database, read from the test
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(REPO),
             "DISCORD_TOKEN": emu.token,
             "GMI_API_KEY": GMI_TEST_KEY,
             "GMI_API_BASE_URL": sim.base_url,
-            "DATABASE_PATH": str(database),
+            **environment_for(database),
             "COMMAND_GUILD_IDS": str(emu.default.guild.id),
             "DISCORD_API_BASE_URL": emu.api_base_url,
             "DISCORD_GATEWAY_URL": emu.gateway_url,
@@ -42,7 +48,6 @@ class BotProcess:
             "STATUS_EDIT_INTERVAL": "0",
             "LOG_LEVEL": "DEBUG",
         }
-        self.database = database
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
 
@@ -71,10 +76,8 @@ class BotProcess:
         if self.process is not None and self.process.returncode is None:
             await self.kill()
 
-    def job(self, job_id: int = 1) -> sqlite3.Row | None:
-        with sqlite3.connect(self.database) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    async def delivered(self, job_id: int = 1):
+        return await wait_for_job(self.jobs, job_id, lambda job: job.delivered_at is not None)
 
 
 def replies_to(channel, status):
@@ -91,12 +94,16 @@ async def ask_and_wait_for_result(emu, bot_process):
 
 
 @pytest.fixture
-async def bot_process(fakecord, gmi_sim, tmp_path):
-    process = BotProcess(fakecord, gmi_sim, tmp_path / "bot.sqlite3", tmp_path / "bot.log")
+async def bot_process(fakecord, gmi_sim, database_location, tmp_path):
+    db = await Database.open(database_location)
+    process = BotProcess(
+        fakecord, gmi_sim, JobRepository(db, time.time), database_location, tmp_path / "bot.log"
+    )
     try:
         yield process
     finally:
         await process.stop()
+        await db.close()
 
 
 async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_sim, bot_process):
@@ -115,9 +122,7 @@ async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_
     await fakecord.wait_for(
         lambda: replies_to(world.channel, status), 20, "the result after the restart"
     )
-    await fakecord.wait_for(
-        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
-    )
+    await bot_process.delivered()
     replies = replies_to(world.channel, status)
     assert len(replies) == 1 and replies[0].attachments
     assert len(gmi_sim.calls("submit")) == 1
@@ -130,9 +135,7 @@ async def test_sigkill_right_after_posting_never_posts_twice(fakecord, gmi_sim, 
     status = await ask_and_wait_for_result(fakecord, bot_process)
     await bot_process.kill()
     await bot_process.start()
-    await fakecord.wait_for(
-        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
-    )
+    await bot_process.delivered()
     assert len(replies_to(fakecord.default.channel, status)) == 1
     assert len(gmi_sim.calls("submit")) == 1
 
@@ -159,13 +162,13 @@ async def test_sigkill_between_submit_and_storing_the_id_reconciles(fakecord, gm
     status = await ix.wait_response_message()
     await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1, within=10)
     await bot_process.kill()
-    assert bot_process.job()["state"] == "submitting"
-    assert bot_process.job()["request_id"] is None
+    stored = await bot_process.jobs.get(1)
+    assert stored.state is JobState.SUBMITTING and stored.request_id is None
 
     await bot_process.start()
     await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result after the restart")
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded")
+    await bot_process.delivered()
     assert len(gmi_sim.requests) == 1, "the request was submitted twice"
-    assert bot_process.job()["request_id"] == next(iter(gmi_sim.requests))
+    assert (await bot_process.jobs.get(1)).request_id == next(iter(gmi_sim.requests))
     assert gmi_sim.calls("list"), "the restarted bot should have listed the requests"
     assert len(replies_to(world.channel, status)) == 1

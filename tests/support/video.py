@@ -1,7 +1,8 @@
 """pytest fixtures that run the real bot against the Discord emulator and the GMI simulator.
 
-- ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
-  commands synced to the default guild, and fast poll timings.
+- ``video_settings``: `Settings` for a test: the simulator's URL and key, its own database
+  (``database_location``: so every end-to-end test runs on each engine), commands synced
+  to the default guild, and fast poll timings.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
   connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
@@ -19,17 +20,18 @@ from bot.app import VideoBot
 from bot.settings import Settings
 from tests.fakecord import FakeDiscord, Interaction, Message
 from tests.fakecord.world import Channel, Member
+from tests.support.database import settings_for
 from tests.support.gmi import GMI_TEST_KEY
 from tests.support.jobwait import wait_for_job
 
 
 @pytest.fixture
-def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
+def video_settings(fakecord: FakeDiscord, gmi_sim, database_location) -> Settings:
     return Settings(
         discord_token=fakecord.token,
         gmi_api_key=GMI_TEST_KEY,
         gmi_api_base_url=gmi_sim.base_url,
-        database_path=tmp_path / "bot.sqlite3",
+        **settings_for(database_location),
         command_guild_ids=(fakecord.default.guild.id,),
         discord_api_base_url=fakecord.api_base_url,
         discord_gateway_url=fakecord.gateway_url,
@@ -42,7 +44,8 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def video_bot(connect_bot, video_settings) -> Callable[..., Any]:
+def video_bot(video_settings, connect_bot) -> Callable[..., Any]:
+    # video_settings first: its database is set up before, so removed after, the bot.
     async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
         settings = video_settings.model_copy(update=overrides)
         bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)
