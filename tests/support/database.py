@@ -106,11 +106,8 @@ async def _new_database(
         yield tmp_path / "bot.sqlite3"  # created, and migrated, when it is opened
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = await server.create_database(migrated=migrated)
-    try:
+    async with server.new_database(migrated=migrated) as url:
         yield url
-    finally:
-        await server.drop_database(url)
 
 
 def settings_for(location: str | Path) -> dict[str, Any]:

@@ -5,7 +5,7 @@ PostgreSQL refuses to run as root, so when the tests run as root (CI does) the s
 as the ``postgres`` system user that Debian's package creates. ``setpriv --pdeathsig``
 makes the server quit if the test process dies without cleaning up (a SIGKILL). The
 server trades durability for speed (``fsync=off``): nothing in it outlives the session.
-Each test gets its own database (`PostgresServer.create_database`).
+Each test gets its own database (`PostgresServer.new_database`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,27 +121,26 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{database}"
 
-    async def create_database(self, *, migrated: bool) -> str:
-        """A new database, empty or at the current schema (a copy of a template migrated
-        once per session: copying is several times faster than migrating); its URL."""
-        if migrated and self.template is None:
-            await self._admin("CREATE DATABASE bot_template")
-            database = await Database.open(self.url("bot_template"))
-            await database.close()
-            self.template = "bot_template"
-        self._databases += 1
-        name = f"test_{self._databases}"
-        source = self.template if migrated else "template1"
-        await self._admin(f"CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY")
-        return self.url(name)
-
-    async def drop_database(self, url: str) -> None:
-        await self._admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
-
-    async def _admin(self, statement: str) -> None:
+    @asynccontextmanager
+    async def new_database(self, *, migrated: bool) -> AsyncIterator[str]:
+        """A database for one test, dropped after it (its URL): empty, or at the current
+        schema as a copy of a template migrated once per session (copying is several
+        times faster than migrating)."""
         admin = await asyncpg.connect(self.url(), timeout=10)
         try:
-            await admin.execute(statement)
+            if migrated and self.template is None:
+                await admin.execute("CREATE DATABASE bot_template")
+                database = await Database.open(self.url("bot_template"))
+                await database.close()
+                self.template = "bot_template"
+            self._databases += 1
+            name = f"test_{self._databases}"
+            source = self.template if migrated else "template1"
+            await admin.execute(f"CREATE DATABASE {name} TEMPLATE {source} STRATEGY FILE_COPY")
+            try:
+                yield self.url(name)
+            finally:
+                await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         finally:
             await admin.close()
 
