@@ -26,6 +26,8 @@ How to write a query that works on both engines (the tests run every one on each
   ``length``, ``lower``, ``||``, ``MIN``/``MAX``/``SUM``/``COUNT``; never ``json_extract``,
   ``strftime``, ``datetime()``, ``GROUP_CONCAT``, scalar ``MAX(a, b)``. Times are Unix
   seconds (REAL) computed in Python and passed in.
+- A subquery in ``FROM`` has an alias: ``FROM (SELECT ...) AS recent`` (PostgreSQL 15
+  requires one).
 - Every selected column that isn't aggregated is in ``GROUP BY``; ``ORDER BY`` ends with a
   unique key (PostgreSQL promises no order otherwise) and says ``NULLS FIRST`` or ``NULLS
   LAST`` where NULLs can sort (the engines disagree on the default).

@@ -29,7 +29,13 @@ import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -61,11 +67,16 @@ async def open_engine(location: str | Path) -> Engine:
 
 
 @contextmanager
-def _sqlite_errors() -> Iterator[None]:
+def _constraint_errors(driver_error: type[Exception]) -> Iterator[None]:
+    """A driver's own constraint error as `ConstraintViolation`, the same on both engines."""
     try:
         yield
-    except sqlite3.IntegrityError as error:
+    except driver_error as error:
         raise ConstraintViolation(str(error)) from error
+
+
+def _sqlite_errors() -> AbstractContextManager[None]:
+    return _constraint_errors(sqlite3.IntegrityError)
 
 
 class SQLiteConnection(Connection):
@@ -281,12 +292,8 @@ READERS = 4  # connections for plain reads
 WRITE_LOCK = 0x5EED_0001
 
 
-@contextmanager
-def _postgres_errors() -> Iterator[None]:
-    try:
-        yield
-    except asyncpg.IntegrityConstraintViolationError as error:
-        raise ConstraintViolation(str(error)) from error
+def _postgres_errors() -> AbstractContextManager[None]:
+    return _constraint_errors(asyncpg.IntegrityConstraintViolationError)
 
 
 class PostgresConnection(Connection):
