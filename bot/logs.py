@@ -1,4 +1,4 @@
-"""Logging setup that can never print a secret: the bot token, the API key, the database password."""
+"""Logging setup that can never print the bot token or the API key."""
 
 from __future__ import annotations
 

@@ -112,28 +112,6 @@ def _old_value(action: str, value: str | None) -> str | None:
     return value
 
 
-async def _audit_markup_to_raw_values(conn: Connection) -> None:
-    """Rewrite audit rows written as English with Discord markup into codes and raw values
-    (ids, Unix times, JSON); the moderators' view renders them. Unknown rows stay as they are."""
-    for row in await conn.fetchall("SELECT id, action, old_value, new_value FROM audit_log"):
-        for pattern, code in _OLD_ACTIONS:
-            match = pattern.match(row["action"])
-            if match is None:
-                continue
-            await conn.execute(
-                "UPDATE audit_log SET action = ?, subject = ?, old_value = ?, new_value = ? "
-                "WHERE id = ?",
-                (
-                    code,
-                    match.group(1) if match.groups() else None,
-                    _old_value(code, row["old_value"]),
-                    _old_value(code, row["new_value"]),
-                    row["id"],
-                ),
-            )
-            break
-
-
 def _lifecycle(lengths_from_params: str) -> str:
     """Step 3 around the statement that reads a job's length and resolution from its JSON
     parameters, which each engine spells its own way."""
@@ -158,6 +136,28 @@ def _lifecycle(lengths_from_params: str) -> str:
     ALTER TABLE deleted_jobs RENAME COLUMN seconds TO duration;
     ALTER TABLE audit_log ADD COLUMN subject TEXT
     """  # noqa: S608 - the statement comes from this module
+
+
+async def _audit_markup_to_raw_values(conn: Connection) -> None:
+    """Rewrite audit rows written as English with Discord markup into codes and raw values
+    (ids, Unix times, JSON); the moderators' view renders them. Unknown rows stay as they are."""
+    for row in await conn.fetchall("SELECT id, action, old_value, new_value FROM audit_log"):
+        for pattern, code in _OLD_ACTIONS:
+            match = pattern.match(row["action"])
+            if match is None:
+                continue
+            await conn.execute(
+                "UPDATE audit_log SET action = ?, subject = ?, old_value = ?, new_value = ? "
+                "WHERE id = ?",
+                (
+                    code,
+                    match.group(1) if match.groups() else None,
+                    _old_value(code, row["old_value"]),
+                    _old_value(code, row["new_value"]),
+                    row["id"],
+                ),
+            )
+            break
 
 
 MIGRATIONS: list[Migration] = [

@@ -1,8 +1,7 @@
 """pytest fixtures that run the real bot against the Discord emulator and the GMI simulator.
 
-- ``video_settings``: `Settings` for a test: the simulator's URL and key, its own database
-  (``database_location``: so every end-to-end test runs on each engine), commands synced
-  to the default guild, and fast poll timings.
+- ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
+  commands synced to the default guild, and fast poll timings.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
   connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
@@ -27,6 +26,7 @@ from tests.support.jobwait import wait_for_job
 
 @pytest.fixture
 def video_settings(fakecord: FakeDiscord, gmi_sim, database_location) -> Settings:
+    """On ``database_location``: so every end-to-end test runs on each database engine."""
     return Settings(
         discord_token=fakecord.token,
         gmi_api_key=GMI_TEST_KEY,
