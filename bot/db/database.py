@@ -75,6 +75,10 @@ class ConstraintViolation(Exception):
     """A write broke a UNIQUE, NOT NULL, CHECK or foreign-key constraint (either engine)."""
 
 
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached or refused us; the message never holds the password."""
+
+
 class Connection(ABC):
     """What a repository talks to: one connection, inside a transaction or not."""
 

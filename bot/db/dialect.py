@@ -45,7 +45,14 @@ import aiosqlite
 import asyncpg
 
 from bot.backoff import full_jitter
-from bot.db.database import Connection, ConstraintViolation, Engine, Params, Row
+from bot.db.database import (
+    Connection,
+    ConstraintViolation,
+    DatabaseUnavailable,
+    Engine,
+    Params,
+    Row,
+)
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -397,10 +404,6 @@ class PostgresEngine(Engine):
     async def close(self) -> None:
         await self._readers.close()
         await self._writer.close()
-
-
-class DatabaseUnavailable(Exception):
-    """PostgreSQL could not be reached or refused us; the message never holds the password."""
 
 
 async def _pool(url: str, *, size: int) -> asyncpg.Pool[asyncpg.Record]:

@@ -4,11 +4,12 @@ transactions that serialise across connections (as several bot processes will)."
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
-from bot.db.database import ConstraintViolation, Database
-from bot.db.dialect import WRITE_LOCK, DatabaseUnavailable
+from bot.db.database import ConstraintViolation, Database, DatabaseUnavailable
+from bot.db.dialect import WRITE_LOCK
 from bot.db.migrations import MIGRATIONS
 from tests.support.postgres import PASSWORD
 
@@ -187,10 +188,15 @@ async def test_processes_that_start_at_once_migrate_once(empty_database_location
 
 
 @pytest.mark.engines("postgresql")
-async def test_a_refused_connection_never_shows_the_password(database_location):
+async def test_the_password_is_never_logged_nor_in_an_error(database_location, caplog):
+    caplog.set_level(logging.DEBUG)
+    db = await Database.open(database_location)
+    await db.close()
     wrong = database_location.replace(PASSWORD, "not-the-password")
     with pytest.raises(DatabaseUnavailable) as refused:
         await Database.open(wrong)
     message = str(refused.value)
     assert "not-the-password" not in message and "***" in message
     assert "password authentication failed" in message
+    assert "postgresql://bot:***@127.0.0.1" in caplog.text
+    assert PASSWORD not in caplog.text and "not-the-password" not in caplog.text
