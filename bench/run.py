@@ -1,12 +1,29 @@
-"""Benchmark: many members generating at once, through the Discord emulator and the GMI
-simulator, with the bot as its own process (as in production).
+"""Benchmark: what members get, through the Discord emulator (Discord's rate limits on) and
+the GMI simulator, with the bot as its own process running its default settings.
 
-    python -m bench.run --jobs 100 1000
+    python -m bench.run                         # realistic: 300 jobs over a minute
+    python -m bench.run --mode realistic --jobs 300 --rtt 0.1 --repeat 3
+    python -m bench.run --mode burst --jobs 100 500     # simultaneous commands: acknowledgement
+    python -m bench.run --mode scale --jobs 10000       # 10,000 jobs in flight in one process
+    python -m bench.run --mode restart --jobs 10000     # the same, killed and started again
 
-Reports, per N: acknowledgement latency (interaction created -> answered, p50/p99), the
-time from the provider finishing a video to the bot posting it (p50/p99), provider calls
-per job, and the bot process's peak memory (VmHWM). Generation is near-instant, so the
-figures measure the bot, not the model. Not part of the test suite.
+Modes:
+
+- ``realistic`` (the default): arrivals spread over ``--arrival-seconds`` (a Poisson
+  process), 200 members in 5 channels asking for a mix of lengths (4-15 s) and resolutions;
+  provider times drawn by `bot.simulator.timings.realistic_timings` (a long-tailed queue,
+  then a generation that depends on what was asked: 20-150 s in all). ``--cold`` starts
+  from an empty database (no history: the first jobs run on the prior).
+- ``burst``: N commands at once; reports the acknowledgement (emulator: interaction
+  created -> answered).
+- ``scale``: N jobs submitted, then held by the provider for ``--hold-seconds``: memory,
+  CPU while they wait, how late checks run against their plan, the database's size.
+- ``restart``: as scale, then SIGKILL and a fresh start on the same database: how soon the
+  bot answers commands again, and the provider calls per second right after (no stampede).
+
+Every figure comes from outside the bot (the emulator, the simulator, /proc), except the
+scheduler's own lateness and cycle time, which the bot logs. Absolute times vary from run to
+run and machine to machine; repeat and read the min and median.
 """
 
 from __future__ import annotations
@@ -14,22 +31,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import re
 import signal
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.simulator import GMISimulator, Timings, VideoSpec
+from bot.simulator.timings import realistic_timings
 from tests.fakecord import FakeDiscord
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "bench-key-0123456789abcdef"
 MEMBERS = 200
-OUTSTANDING_COMMANDS = 50
+CHANNELS = 5
 FOOTER_REQUEST = re.compile(r"request (\S+)")
+DURATIONS = (4, 5, 5, 5, 6, 8, 10, 12, 15)
+RESOLUTIONS = ("480p", "720p", "720p", "720p", "1080p")
+SCHEDULER_STATS = re.compile(r"scheduler: (.*)")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -40,133 +64,306 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-def peak_rss_mib(pid: int) -> float:
+def proc_stat(pid: int) -> tuple[float, float]:
+    """(peak RSS in MiB, CPU seconds so far) of a process."""
+    rss = float("nan")
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            rss = int(line.split()[1]) / 1024
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss, (int(fields[11]) + int(fields[12])) / ticks
 
 
-async def run_once(jobs: int, poll_interval: float) -> dict[str, float]:
+@dataclass
+class World:
+    emu: FakeDiscord
+    sim: GMISimulator
+    channels: list[Any]
+    members: list[Any]
+    workdir: Path
+    posted_at: dict[str, float] = field(default_factory=dict)
+    bot: asyncio.subprocess.Process | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "bot.log"
+
+
+async def make_world(args: argparse.Namespace, workdir: Path) -> World:
     emu = FakeDiscord()
     guild = emu.add_guild("Bench", boost_tier=0)
-    channels = [guild.add_text_channel(f"videos-{i}") for i in range(5)]
+    channels = [guild.add_text_channel(f"videos-{i}") for i in range(CHANNELS)]
     members = [guild.add_member(f"member{i}") for i in range(MEMBERS)]
-    posted_at: dict[str, float] = {}  # request id -> when its result message appeared
+    if args.mode in ("scale", "restart"):
+        timings: Any = Timings(processing=args.hold_seconds)
+        profile = None
+    else:
+        timings = Timings()
+        profile = realistic_timings(random.Random(args.seed))
+    sim = GMISimulator(
+        api_key=KEY,
+        timings=timings,
+        timing_profile=profile,
+        video=VideoSpec(width=160, height=90, duration=1.0, fps=12),
+        clock=time.monotonic,
+        max_queued=1_000_000,
+        latency=args.rtt,
+    )
+    world = World(emu, sim, channels, members, workdir)
     publish = emu.rest.publish
 
-    def timed_publish(message):
+    def timed_publish(message: Any) -> Any:
         for embed in message.embeds:
             match = FOOTER_REQUEST.search((embed.get("footer") or {}).get("text", ""))
             if match and message.reply_to is not None:
-                posted_at.setdefault(match.group(1), time.monotonic())
+                world.posted_at.setdefault(match.group(1), time.monotonic())
         return publish(message)
 
     emu.rest.publish = timed_publish
-    sim = GMISimulator(
-        api_key=KEY,
-        timings=Timings(),
-        video=VideoSpec(width=160, height=90, duration=1.0, fps=12),
-        clock=time.monotonic,
-        max_queued=100_000,
-    )
     await emu.start()
     await sim.start()
-    workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
+    return world
+
+
+async def start_bot(world: World, extra_env: dict[str, str]) -> None:
+    emu = world.emu
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO),
         "DISCORD_TOKEN": emu.token,
         "GMI_API_KEY": KEY,
-        "GMI_API_BASE_URL": sim.base_url,
-        "DATABASE_PATH": str(workdir / "bench.sqlite3"),
-        "COMMAND_GUILD_IDS": str(guild.id),
+        "GMI_API_BASE_URL": world.sim.base_url,
+        "DATABASE_PATH": str(world.workdir / "bench.sqlite3"),
+        "COMMAND_GUILD_IDS": str(world.channels[0].guild.id),
         "DISCORD_API_BASE_URL": emu.api_base_url,
         "DISCORD_GATEWAY_URL": emu.gateway_url,
-        "POLL_MIN_INTERVAL": str(poll_interval),
-        "POLL_MAX_INTERVAL": str(poll_interval * 4),
-        "EXPECTED_GENERATION_SECONDS": "0",
-        "STATUS_EDIT_INTERVAL": "5",
-        "LOG_LEVEL": "WARNING",
-        "MAX_CONCURRENT_API_CALLS": "8",
+        "LOG_LEVEL": "INFO",
+        "ALLOW_PRIVATE_MEDIA_URLS": "true",
+        **extra_env,
     }
-    log = (workdir / "bot.log").open("wb")
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=REPO, env=env, stdout=log, stderr=log
+    log = world.log_path.open("ab")
+    identified = emu.gateway.identifies
+    world.bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=world.workdir, env=env, stdout=log, stderr=log
     )
+    log.close()
+    await emu.wait_for(lambda: emu.gateway.identifies > identified, 120, "the bot to connect")
+
+
+async def stop_bot(world: World, sig: int = signal.SIGTERM) -> None:
+    bot = world.bot
+    if bot is None or bot.returncode is not None:
+        return
+    bot.send_signal(sig)
     try:
-        await emu.wait_ready(30)
-        await emu.wait_for(lambda: emu.syncs, 30, "command sync")
-        interactions = []
-        slots = asyncio.Semaphore(OUTSTANDING_COMMANDS)
+        await asyncio.wait_for(bot.wait(), 30)
+    except TimeoutError:
+        bot.kill()
+        await bot.wait()
 
-        async def one(i: int) -> None:
-            async with slots:
-                ix = await emu.run_command(
-                    members[i % MEMBERS],
-                    channels[i % len(channels)],
-                    "video generate",
-                    prompt=f"benchmark clip {i}",
-                )
-                interactions.append(ix)
-                await ix.wait_acknowledged(10)
 
+def command(world: World, i: int, rng: random.Random) -> tuple[Any, Any, dict[str, Any]]:
+    options = {
+        "prompt": f"benchmark clip {i}",
+        "duration": rng.choice(DURATIONS),
+        "resolution": rng.choice(RESOLUTIONS),
+    }
+    return world.members[i % MEMBERS], world.channels[i % CHANNELS], options
+
+
+async def ask(world: World, jobs: int, arrival_seconds: float, rng: random.Random) -> list[Any]:
+    """Send ``jobs`` commands, spread over ``arrival_seconds`` (0: all at once)."""
+    interactions: list[Any] = []
+    gap = arrival_seconds / jobs if arrival_seconds else 0.0
+    started = time.monotonic()
+    due = 0.0
+    pending = []
+    for i in range(jobs):
+        if gap:
+            due += rng.expovariate(1 / gap)
+            await asyncio.sleep(max(0.0, started + due - time.monotonic()))
+        member, channel, options = command(world, i, rng)
+        ix = await world.emu.run_command(member, channel, "video generate", **options)
+        interactions.append(ix)
+        pending.append(asyncio.ensure_future(ix.wait_acknowledged(20)))
+    await asyncio.gather(*pending)
+    return interactions
+
+
+def calls_per_request(sim: GMISimulator) -> list[int]:
+    counts: dict[str, int] = {}
+    for call in sim.log:
+        if call.call in ("submit", "get") and call.request_id:
+            counts[call.request_id] = counts.get(call.request_id, 0) + 1
+    return list(counts.values())
+
+
+def scheduler_stats(world: World) -> dict[str, str]:
+    """The last statistics line the bot's scheduler logged."""
+    found: dict[str, str] = {}
+    for line in world.log_path.read_text(errors="replace").splitlines():
+        match = SCHEDULER_STATS.search(line)
+        if match:
+            found = dict(part.split("=", 1) for part in match.group(1).split(", ") if "=" in part)
+    return found
+
+
+async def realistic(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
+    world = await make_world(args, workdir)
+    rng = random.Random(args.seed)
+    try:
+        if not args.cold:  # a server that has run a while: the estimate has history
+            await start_bot(world, {})
+            warm = await ask(world, min(60, jobs), 20.0, rng)
+            await world.emu.wait_for(lambda: len(world.posted_at) >= len(warm), 900, "warm-up")
+            await stop_bot(world)
+            world.posted_at.clear()
+            world.sim.log.clear()
+            world.sim.requests.clear()
+        limited_before = sum(world.emu.rate_limited_by_route().values())
+        await start_bot(world, {})
+        _, cpu_before = proc_stat(world.bot.pid)  # type: ignore[union-attr]
         started = time.monotonic()
-        await asyncio.gather(*(one(i) for i in range(jobs)))
-        await emu.wait_for(lambda: len(posted_at) >= jobs, max(120, jobs), "every result posted")
+        interactions = await ask(world, jobs, args.arrival_seconds, rng)
+        await world.emu.wait_for(lambda: len(world.posted_at) >= jobs, 1800, "every result")
         elapsed = time.monotonic() - started
+        rss, cpu = proc_stat(world.bot.pid)  # type: ignore[union-attr]
+        sim = world.sim
         acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
-        to_post = [
-            posted_at[rid] - req.finished_at
+        delays = [
+            world.posted_at[rid] - req.finished_at
             for rid, req in sim.requests.items()
-            if rid in posted_at and req.finished_at is not None
+            if rid in world.posted_at and req.finished_at is not None
         ]
-        provider_calls = [c for c in sim.log if c.call in ("submit", "get", "list")]
+        lists = len(sim.calls("list"))
         return {
             "jobs": jobs,
             "failed_interactions": sum(1 for ix in interactions if ix.failed),
             "ack_p50_ms": percentile(acks, 50) * 1000,
             "ack_p99_ms": percentile(acks, 99) * 1000,
-            "finish_to_post_p50_s": percentile(to_post, 50),
-            "finish_to_post_p99_s": percentile(to_post, 99),
-            "finish_to_post_mean_s": statistics.fmean(to_post) if to_post else float("nan"),
-            "provider_calls_per_job": len(provider_calls) / jobs,
-            "submits": len(sim.calls("submit")),
-            "peak_rss_mib": peak_rss_mib(bot.pid),
+            "finish_to_post_p50_s": percentile(delays, 50),
+            "finish_to_post_p95_s": percentile(delays, 95),
+            "finish_to_post_max_s": max(delays) if delays else float("nan"),
+            "provider_calls_per_job_median": statistics.median(calls_per_request(sim)),
+            "provider_calls_per_job_mean": (sum(calls_per_request(sim)) + lists) / jobs,
+            "lists": lists,
+            "max_channel_edits_5s": world.emu.max_channel_edits,
+            "discord_429s": sum(world.emu.rate_limited_by_route().values()) - limited_before,
+            "peak_rss_mib": rss,
+            "cpu_percent": 100 * (cpu - cpu_before) / elapsed,
             "wall_s": elapsed,
         }
     finally:
-        if bot.returncode is None:
-            bot.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(bot.wait(), 10)
-            except TimeoutError:
-                bot.kill()
-                await bot.wait()
-        log.close()
-        await sim.close()
-        await emu.close()
+        await stop_bot(world)
+        await world.sim.close()
+        await world.emu.close()
+
+
+async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
+    world = await make_world(args, workdir)
+    try:
+        await start_bot(world, {})
+        interactions = await ask(world, jobs, 0.0, random.Random(args.seed))
+        acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
+        return {
+            "jobs": jobs,
+            "failed_interactions": sum(1 for ix in interactions if ix.failed),
+            "ack_p50_ms": percentile(acks, 50) * 1000,
+            "ack_p99_ms": percentile(acks, 99) * 1000,
+            "ack_max_ms": max(acks) * 1000,
+        }
+    finally:
+        await stop_bot(world)
+        await world.sim.close()
+        await world.emu.close()
+
+
+async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
+    world = await make_world(args, workdir)
+    budget = {"GMI_REQUESTS_PER_HOUR": str(args.budget)}
+    try:
+        await start_bot(world, budget)
+        started = time.monotonic()
+        await ask(world, jobs, args.arrival_seconds, random.Random(args.seed))
+        await world.emu.wait_for(
+            lambda: len(world.sim.requests) >= jobs, 1800, "every job submitted"
+        )
+        submitted = time.monotonic() - started
+        await asyncio.sleep(args.settle)  # let the checks settle into their plan
+        pid = world.bot.pid  # type: ignore[union-attr]
+        _, cpu_a = proc_stat(pid)
+        calls_a = len(world.sim.log)
+        window_started = time.monotonic()
+        await asyncio.sleep(args.window)
+        window = time.monotonic() - window_started
+        rss, cpu_b = proc_stat(pid)
+        result: dict[str, Any] = {
+            "jobs_in_flight": jobs,
+            "submit_all_s": submitted,
+            "peak_rss_mib": rss,
+            "cpu_percent_waiting": 100 * (cpu_b - cpu_a) / window,
+            "provider_calls_per_s": (len(world.sim.log) - calls_a) / window,
+            **{f"scheduler_{k}": v for k, v in scheduler_stats(world).items()},
+        }
+        if args.mode == "restart":
+            result.update(await restart(world, jobs))
+        return result
+    finally:
+        await stop_bot(world)
+        await world.sim.close()
+        await world.emu.close()
+
+
+async def restart(world: World, jobs: int) -> dict[str, Any]:
+    await stop_bot(world, signal.SIGKILL)
+    calls_before = len(world.sim.log)
+    started = time.monotonic()
+    await start_bot(world, {"GMI_REQUESTS_PER_HOUR": "36000"})
+    member, channel = world.members[0], world.channels[0]
+    ix = await world.emu.run_command(member, channel, "video quota")
+    await ix.wait_acknowledged(30)
+    answering = time.monotonic() - started
+    per_second: list[int] = []
+    for _ in range(10):
+        before = len(world.sim.log)
+        await asyncio.sleep(1.0)
+        per_second.append(len(world.sim.log) - before)
+    return {
+        "restart_answers_after_s": answering,
+        "restart_calls_per_s_first_10s_max": max(per_second),
+        "restart_calls_first_10s": len(world.sim.log) - calls_before,
+    }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument(
-        "--poll-interval", type=float, default=1.0, help="POLL_MIN_INTERVAL for the bot (seconds)"
-    )
+    parser.add_argument("--mode", choices=("realistic", "burst", "scale", "restart"),
+                        default="realistic")
+    parser.add_argument("--jobs", type=int, nargs="+", default=None)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rtt", type=float, default=0.0, help="provider round trip, seconds")
+    parser.add_argument("--arrival-seconds", type=float, default=60.0)
+    parser.add_argument("--cold", action="store_true", help="start with no history")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--hold-seconds", type=float, default=3600.0)
+    parser.add_argument("--settle", type=float, default=60.0)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--budget", type=float, default=3_600_000.0,
+                        help="GMI_REQUESTS_PER_HOUR for scale runs")
     args = parser.parse_args()
-    print(
-        f"poll interval {args.poll_interval}s, {MEMBERS} members, 5 channels, "
-        f"{OUTSTANDING_COMMANDS} commands in flight at most"
-    )
-    for jobs in args.jobs:
-        result = await run_once(jobs, args.poll_interval)
-        print(
-            " ".join(
-                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()
-            ),
-            flush=True,
-        )
+    defaults = {"realistic": [300], "burst": [100, 500], "scale": [10000], "restart": [10000]}
+    run = {"realistic": realistic, "burst": burst, "scale": scale, "restart": scale}[args.mode]
+    print(f"mode={args.mode} rtt={args.rtt}s cores={os.cpu_count()} "
+          f"{MEMBERS} members in {CHANNELS} channels, default settings", flush=True)
+    for jobs in args.jobs or defaults[args.mode]:
+        for _ in range(args.repeat):
+            result = await run(args, jobs)
+            print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in result.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,29 +3,62 @@
 Resources open in `setup_hook` and close in `close`, so a test can build a `VideoBot` with
 its own settings and clock, run it against the emulator, and tear it down cleanly. This is
 the composition root: everything is built here once and handed to whoever needs it.
+
+For the operator it also: checks the video provider at start and watches it while it is
+down (`bot.provider_health`), logs one start-up block and every step of a shutdown, stops
+gracefully (`shutdown`), beats a heartbeat for container health checks (`bot.heartbeat`)
+and serves metrics when asked to (`bot.metrics`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import discord
 from discord.ext import commands
 
+from bot import VERSION, heartbeat
 from bot.clock import Clock
 from bot.db.database import Database
+from bot.db.dialect import describe_location
 from bot.db.filters import BlockedPromptEvent
+from bot.db.jobs import JobCounts
+from bot.errors import Unavailable
 from bot.gmi import GMIClient
+from bot.metrics import Metrics, MetricsServer, discord_trace, provider_trace
+from bot.provider_health import (
+    HealthChange,
+    ProviderCheck,
+    ProviderHealth,
+    ProviderWatch,
+    check_provider,
+    provider_host,
+)
 from bot.services import JobPolicy, Services, build_services
 from bot.settings import Settings
-from cogs.shared import VideoCommandTree
+from bot.tasks import BackgroundTasks
+from cogs.shared import VideoCommandTree, post_to_mod_log
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.video", "cogs.videoadmin")
+RESTARTING_MESSAGE = "The bot is restarting; try again in a minute."
+# How long the start-up block waits for the provider's first answer before it is logged.
+FIRST_CHECK_WAIT = 10.0
+SERVERS_LISTED = 10
+
+
+@runtime_checkable
+class DrainsWork(Protocol):
+    """A cog with work in flight (the video cog's job steps) that a graceful stop waits for."""
+
+    async def drain(self, grace: float) -> None:
+        """Take no new work; give what is under way ``grace`` seconds to finish."""
 
 
 class VideoBot(commands.Bot):
@@ -34,23 +67,45 @@ class VideoBot(commands.Bot):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
+        self.settings = settings
+        self.clock = clock
+        self.health = ProviderHealth(clock, recheck_cap=settings.provider_recheck_max_seconds)
+        self.metrics = Metrics(clock, provider_taking_jobs=lambda: self.health.taking_jobs)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=VideoCommandTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            http_trace=discord_trace(self.metrics),
             **options,
         )
-        self.settings = settings
-        self.clock = clock
         self.session: aiohttp.ClientSession
         self.gmi: GMIClient
         self.services: Services
+        self.provider_watch: ProviderWatch
+        self.metrics_server: MetricsServer | None = None
+        self.set_up = False  # setup_hook has finished
+        self.stopping = False
+        self.command_sync = "not synced"
+        self._background = BackgroundTasks("bot")
+        self._started = False
+        self._closing: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         settings = self.settings
-        self.session = aiohttp.ClientSession()
+        self.provider_watch = ProviderWatch(
+            self.health, self._check_provider, on_change=self._provider_changed
+        )
+        self.session = aiohttp.ClientSession(
+            trace_configs=[
+                provider_trace(
+                    self.metrics,
+                    settings.gmi_api_base_url,
+                    on_key_refused=self.provider_watch.key_rejected,
+                )
+            ]
+        )
         db = await Database.open(settings.database)
         self.services = build_services(
             db,
@@ -64,6 +119,7 @@ class VideoBot(commands.Bot):
             self.clock,
             on_due=lambda: self.dispatch("video_job_due"),
             on_prompt_refused=self._prompt_refused,
+            offer=lambda: self.health.offer,
         )
         self.gmi = GMIClient(
             self.session,
@@ -72,33 +128,180 @@ class VideoBot(commands.Bot):
             organization_id=settings.gmi_organization_id,
             timeout=settings.gmi_timeout_seconds,
         )
+        self._background.spawn(self.provider_watch.run(), name="provider-watch")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        if settings.metrics_port is not None:
+            self.metrics_server = MetricsServer(
+                self.metrics, JobCounts(db), settings.metrics_host, settings.metrics_port
+            )
+            log.info("metrics served at %s", await self.metrics_server.start())
+        self._background.spawn(self._keep_heartbeat(), name="heartbeat")
+        self.set_up = True
 
     async def _prompt_refused(self, event: BlockedPromptEvent) -> None:
         self.dispatch("video_prompt_refused", event)
 
     async def sync_commands(self) -> None:
-        """Guild sync shows commands at once (handy while testing); global takes a while."""
-        if self.settings.command_guild_ids:
-            for guild_id in self.settings.command_guild_ids:
-                guild = discord.Object(guild_id)
-                self.tree.copy_global_to(guild=guild)
-                await self.tree.sync(guild=guild)
-            log.info("commands synced to %d server(s)", len(self.settings.command_guild_ids))
-        else:
-            await self.tree.sync()
-            log.info("commands synced globally (they may take a while to appear)")
+        """Guild sync shows commands at once (handy while testing); global takes a while.
+        A server that refuses (the bot isn't in it, or lacks applications.commands) is
+        logged and skipped: the bot still runs everywhere else."""
+        guild_ids = self.settings.command_guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            self.command_sync = (
+                f"{len(synced)} command(s) synced globally (they may take a while to appear)"
+            )
+            return
+        commands_synced, refused = 0, []
+        for guild_id in guild_ids:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                commands_synced = len(await self.tree.sync(guild=guild))
+            except discord.HTTPException as error:
+                log.error("commands not synced to server %d: %s", guild_id, error)
+                refused.append(f"{guild_id} ({error.status} {error.text})")
+        self.command_sync = (
+            f"{commands_synced} command(s) synced to {len(guild_ids) - len(refused)} of "
+            f"{len(guild_ids)} server(s)"
+        )
+        if refused:
+            self.command_sync += f"; refused by {', '.join(refused)}"
+
+    # -- taking jobs -----------------------------------------------------------------------
+
+    def ensure_taking_jobs(self) -> None:
+        """Refuse a new job, before anything is stored, while the bot stops or the provider
+        is unavailable (`bot.errors.Unavailable`, told to the member as it is)."""
+        if self.stopping:
+            raise Unavailable(RESTARTING_MESSAGE)
+        self.health.require_available()
+
+    async def _check_provider(self) -> ProviderCheck:
+        return await check_provider(self.gmi, self.settings.seedance_model)
+
+    async def _provider_changed(self, change: HealthChange) -> None:
+        """Once per change: a line in each server's mod-log (once connected)."""
+        self._background.spawn(self._post_to_mod_logs(change.announcement()), name="mod-logs")
+
+    async def _post_to_mod_logs(self, text: str) -> None:
+        await self.wait_until_ready()
+        for guild in self.guilds:
+            await post_to_mod_log(self, guild.id, text)
+
+    # -- start -----------------------------------------------------------------------------
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+        if self._started:
+            log.info("reconnected to Discord as %s (%d server(s))", self.user, len(self.guilds))
+            return
+        self._started = True
+        self._background.spawn(self._log_start(), name="start-report")
+
+    async def _log_start(self) -> None:
+        """One block with what an operator checks first."""
+        try:
+            await asyncio.wait_for(self.provider_watch.first_check.wait(), FIRST_CHECK_WAIT)
+        except TimeoutError:
+            pass
+        settings = self.settings
+        names = [f"{g.name} ({g.id})" for g in self.guilds[:SERVERS_LISTED]]
+        if len(self.guilds) > SERVERS_LISTED:
+            names.append(f"and {len(self.guilds) - SERVERS_LISTED} more")
+        metrics = self.metrics_server.url if self.metrics_server else "off (METRICS_PORT)"
+        lines = [
+            f"Seedance video bot {VERSION} started (pid {os.getpid()})",
+            f"  discord:   connected as {self.user} to {len(self.guilds)} server(s)"
+            + (f": {', '.join(names)}" if names else ": invite it (see the README)"),
+            f"  model:     {settings.seedance_model}",
+            f"  provider:  {provider_host(settings.gmi_api_base_url)}: {self._provider_line()}",
+            f"  dry run:   {self._dry_run_line()}",
+            f"  database:  {describe_location(settings.database)} "
+            f"(schema version {await self.services.db.schema_version()})",
+            f"  commands:  {self.command_sync}",
+            f"  metrics:   {metrics}",
+            f"  stopping:  SIGTERM or SIGINT stops gracefully, giving steps in flight "
+            f"{settings.shutdown_grace_seconds:.0f}s",
+        ]
+        log.info("\n".join(lines))
+
+    def _provider_line(self) -> str:
+        check = self.health.last_check
+        if check is None:
+            return "not answered yet (still checking; the outcome is logged when it comes)"
+        if check.ok:
+            return "available"
+        return f"UNAVAILABLE, {self.health.reason}; new jobs are refused"
+
+    def _dry_run_line(self) -> str:
+        check = self.health.last_check
+        if check is None or check.found is None:
+            return "unknown until the provider answers"
+        if check.simulated:
+            return "yes: the provider is the GMI simulator (its model detail is tagged 'simulated')"
+        return "no: a live provider, generations are billed"
+
+    # -- heartbeat -------------------------------------------------------------------------
+
+    async def _keep_heartbeat(self) -> None:
+        await self.wait_until_ready()
+        while True:
+            if self.ws is not None and self.ws.open:
+                self._beat(heartbeat.STOPPING if self.stopping else heartbeat.RUNNING)
+            await asyncio.sleep(heartbeat.INTERVAL)
+
+    def _beat(self, state: str) -> None:
+        beat = heartbeat.Beat(
+            at=self.clock(),
+            pid=os.getpid(),
+            state=state,
+            provider=self.health.state.value,
+            servers=len(self.guilds),
+        )
+        try:
+            heartbeat.write(heartbeat.heartbeat_path(self.settings.database_path), beat)
+        except OSError as error:
+            log.warning("could not write the heartbeat file: %s", error)
+
+    # -- stop ------------------------------------------------------------------------------
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop gracefully: new jobs are refused, steps in flight get ``grace`` seconds to
+        finish, then everything closes in order (see `close`)."""
+        if not self.stopping:
+            self.stopping = True
+            self._beat(heartbeat.STOPPING)
+            log.info(
+                "stopping: new jobs are refused; steps in flight get up to %.0fs to finish", grace
+            )
+            started = time.monotonic()
+            for cog in list(self.cogs.values()):  # before the cogs (and their commands) go
+                if isinstance(cog, DrainsWork):
+                    await cog.drain(grace)
+            log.info("job scheduler stopped after %.1fs", time.monotonic() - started)
+        await self.close()
 
     async def close(self) -> None:
+        """Idempotent: a second caller waits for the first close to end."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close_everything())
+        await asyncio.shield(self._closing)
+
+    async def _close_everything(self) -> None:
+        started = time.monotonic()
         for extension in list(self.extensions):
             await self.unload_extension(extension)
         await super().close()
+        log.info("disconnected from Discord")
+        await self._background.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.close()
         if hasattr(self, "services"):
             await self.services.close()
         if hasattr(self, "session"):
             await self.session.close()
+            log.info("HTTP session closed")
+        self._beat(heartbeat.STOPPED)
+        log.info("stopped in %.1fs", time.monotonic() - started)

@@ -44,3 +44,8 @@ class NotFound(UserError):
 
 class Conflict(UserError):
     """The thing exists but is in a state the action does not apply to."""
+
+
+class Unavailable(UserError):
+    """The bot takes no new jobs for now (it is restarting, or the provider is down); the
+    member is told why and when to come back. Raised before anything is stored."""

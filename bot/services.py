@@ -4,6 +4,7 @@ their own on a temporary database, so both run the same wiring."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,9 +17,13 @@ from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.servers import ServerSettingsRepository
+from bot.db.timings import TimingRepository
+from bot.jobs.estimates import FinishEstimator
 from bot.jobs.service import JobService
+from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocks import MemberBlocks
+from bot.moderation.config import ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter
 from bot.moderation.requester import Moderators
 from bot.moderation.server_settings import ServerSettings
@@ -30,6 +35,8 @@ from bot.quotas.resolution import LimitResolver
 from bot.quotas.standing import Standings
 from bot.tasks import BackgroundTasks
 from bot.usage import UsageReports
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class Services:
     blocks: BlockRepository
     filters: FilterRepository
     audit_entries: AuditRepository
+    timings: TimingRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -68,12 +76,14 @@ class Services:
     limit_admin: LimitAdministration
     usage: UsageReports
     job_service: JobService
+    estimator: FinishEstimator
 
     async def close(self) -> None:
-        """Finish background writes (records made after a refusal), then close the database."""
+        """Finish background writes (records made after a refusal), then close the
+        database (a SQLite file is checkpointed first)."""
         await self.tasks.drain()
         await self.tasks.close()
-        await self.db.close()
+        log.info("database %s", await self.db.close())
 
 
 def build_services(
@@ -83,9 +93,11 @@ def build_services(
     *,
     on_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
+    offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
-    ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it)."""
+    ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
+    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`)."""
     tasks = BackgroundTasks("services")
     jobs = JobRepository(db, clock)
     ledger = JobLedger(db)
@@ -95,9 +107,11 @@ def build_services(
     blocks = BlockRepository(db)
     filters = FilterRepository(db)
     audit_entries = AuditRepository(db)
+    timings = TimingRepository(db)
 
     moderators = Moderators(servers)
-    audit = AuditLog(audit_entries, moderators)
+    config = ServerConfigCache(servers, limits, filters, blocks, clock)
+    audit = AuditLog(audit_entries, moderators, on_change=config.invalidate)
     prompt_filter = PromptFilter(
         db, filters, moderators, audit, clock, on_refused=on_prompt_refused
     )
@@ -113,9 +127,7 @@ def build_services(
     )
     admission = Admission(
         jobs=jobs,
-        resolver=resolver,
-        blocks=blocks,
-        filters=filters,
+        config=config,
         prompt_filter=prompt_filter,
         counter=counter,
         ledger=ledger,
@@ -136,6 +148,7 @@ def build_services(
         blocks=blocks,
         filters=filters,
         audit_entries=audit_entries,
+        timings=timings,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -171,5 +184,7 @@ def build_services(
             deadline_seconds=policy.deadline_seconds,
             clock=clock,
             on_due=on_due,
+            offer=offer,
         ),
+        estimator=FinishEstimator(timings),
     )

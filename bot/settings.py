@@ -65,12 +65,14 @@ class Settings(BaseSettings):
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
     prompt_max_chars: int = Field(2000, ge=1, le=4000)
-    poll_min_interval: float = Field(2.0, ge=0.01, le=600)
-    poll_max_interval: float = Field(30.0, ge=0.01, le=3600)
-    expected_generation_seconds: float = Field(60.0, ge=0, le=3600)
+    # Links members type must point at the public internet (the provider fetches them from
+    # there); on only for dry runs and tests whose media is served on this machine.
+    allow_private_media_urls: bool = False
+    poll_min_interval: float = Field(1.0, ge=0.01, le=600)
+    poll_max_interval: float = Field(60.0, ge=0.01, le=3600)
     job_deadline_seconds: float = Field(3600.0, ge=1, le=7 * 86400)
-    max_concurrent_api_calls: int = Field(8, ge=1, le=64)
-    status_edit_interval: float = Field(5.0, ge=0, le=600)
+    gmi_requests_per_hour: float = Field(36000.0, ge=60, le=10_000_000)
+    reconcile_window_seconds: float = Field(90.0, ge=0, le=3600)
     gmi_timeout_seconds: float = Field(30.0, ge=1, le=600)
     price_per_second_480p: float = Field(0.08, ge=0, le=100)
     price_per_second_720p: float = Field(0.16, ge=0, le=100)
@@ -78,6 +80,11 @@ class Settings(BaseSettings):
     price_reference_video_multiplier: float = Field(2.0, ge=1, le=100)
     price_currency: str = "USD"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Operating the bot: stopping, re-checking the provider, metrics.
+    shutdown_grace_seconds: float = Field(20.0, ge=0, le=600)
+    provider_recheck_max_seconds: float = Field(300.0, ge=1, le=3600)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
 
     @field_validator("gmi_api_base_url", "discord_api_base_url")
     @classmethod
@@ -145,8 +152,7 @@ class Settings(BaseSettings):
     @property
     def secrets(self) -> tuple[str, ...]:
         """What the logs must never show."""
-        database = url_secrets(self.database_url) if self.database_url else []
-        return (self.discord_token, self.gmi_api_key, *database)
+        return secrets_in(self.discord_token, self.gmi_api_key, self.database_url)
 
     @classmethod
     def settings_customise_sources(
@@ -187,6 +193,19 @@ class _MappingSource(EnvSettingsSource):
         return {
             key.lower(): value for key, value in self._environment.items() if value.strip()
         }
+
+
+def secrets_in(token: str, api_key: str, database_url: str | None) -> tuple[str, ...]:
+    """The token, the key and the database URL's password: what no output may show."""
+    return (token, api_key, *(url_secrets(database_url) if database_url else ()))
+
+
+def environment_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """`secrets_in` read straight from the environment, for commands that must redact
+    even when the settings are invalid (``python -m bot doctor``)."""
+    return secrets_in(
+        env.get("DISCORD_TOKEN", ""), env.get("GMI_API_KEY", ""), env.get("DATABASE_URL")
+    )
 
 
 def _problems(error: ValidationError) -> list[str]:

@@ -50,6 +50,10 @@ class BackgroundTasks:
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def __len__(self) -> int:
         return len(self._tasks)
 
@@ -63,10 +67,16 @@ class BackgroundTasks:
         if error is not None:
             log.error("background task %s failed", task.get_name(), exc_info=error)
 
-    async def drain(self) -> None:
-        """Wait until every task started so far (and any they start) has finished."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every task started so far (and any they start) has finished, or
+        ``timeout`` seconds have passed; True if they all finished."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._tasks:
+                    await asyncio.wait(list(self._tasks))
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Cancel what is still running and wait for it; later spawns are refused."""

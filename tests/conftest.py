@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.support.database",
     "tests.support.video",
     "tests.support.domain",
+    "tests.support.botprocess",
+    "tests.support.media",
 ]

@@ -1,4 +1,8 @@
-"""The ``quota_adjustments`` table: grants (extra allowance) and resets, per member and window."""
+"""The ``quota_adjustments`` table: grants (extra allowance) and resets, per member and window.
+
+Each one applies from when it was made until ``expires_at`` (the end of the window it was
+made in), so changing the server's time zone or reset hour never loses one.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class AdjustmentRepository:
         kind: str,  # "grant" or "reset"
         window: str,
         window_start: float,
+        expires_at: float,
         extra: Usage,
         actor_id: int,
         at: float,
@@ -25,14 +30,15 @@ class AdjustmentRepository:
     ) -> None:
         await conn.execute(
             "INSERT INTO quota_adjustments (guild_id, user_id, kind, window, window_start, "
-            "generations, seconds, cost, actor_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "expires_at, generations, seconds, cost, actor_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 user_id,
                 kind,
                 window,
                 int(window_start),
+                expires_at,
                 extra.generations,
                 extra.seconds,
                 extra.cost,
@@ -41,24 +47,24 @@ class AdjustmentRepository:
             ),
         )
 
-    async def in_window(
+    async def in_force(
         self,
         guild_id: int,
         user_id: int,
         window: str,
-        window_start: float,
+        now: float,
         *,
         conn: Connection | None = None,
     ) -> tuple[Usage, float | None]:
-        """(extra granted, last reset time) for this member's window starting then."""
+        """(extra granted, last reset time) of this member's ``window`` that apply now."""
         row = await self.db.read(conn).fetchone(
             "SELECT COALESCE(SUM(CASE WHEN kind = 'grant' THEN generations END), 0), "
             "COALESCE(SUM(CASE WHEN kind = 'grant' THEN seconds END), 0), "
             "COALESCE(SUM(CASE WHEN kind = 'grant' THEN cost END), 0), "
             "MAX(CASE WHEN kind = 'reset' THEN created_at END) "
             "FROM quota_adjustments WHERE guild_id = ? AND user_id = ? AND window = ? "
-            "AND window_start = ?",
-            (guild_id, user_id, window, int(window_start)),
+            "AND created_at <= ? AND expires_at > ?",
+            (guild_id, user_id, window, now, now),
         )
         assert row is not None
         generations, seconds, cost, reset_at = row

@@ -5,10 +5,12 @@ anything else is the path of a SQLite file. Every difference between the engines
 `bot.db.dialect`, so repositories write one SQL for both.
 
 Transactions run one at a time (`Database.transaction`), across connections and processes:
-a check and the write that depends on it are never interleaved with another writer. Plain
-reads go through `Database.reader`, which sees committed data only, never half of a
-transaction that is still open. Repositories take an optional `Connection` so a caller can
-run several of them inside one transaction.
+a check and the write that depends on it are never interleaved with another writer. Small
+write transactions that arrive together can share one (`Database.batched`: group commit).
+Plain reads go through `Database.reader`, a connection (SQLite) or pool (PostgreSQL) of its
+own that sees committed data only, never half of a transaction that is still open.
+Repositories take an optional `Connection` so a caller can run several of them inside one
+transaction; `Connection.after_commit` defers what must wait until the data is committed.
 
 How to write a query that works on both engines (the tests run every one on each):
 
@@ -19,7 +21,8 @@ How to write a query that works on both engines (the tests run every one on each
 - Null-safe equality is ``col IS ?``; an optional filter is ``(? IS NULL OR col = ?)``.
 - A count of matching rows is ``SUM(col = value)`` (one comparison); anything longer is
   ``SUM(CASE WHEN ... THEN 1 ELSE 0 END)``. No other arithmetic on comparisons.
-- New rows: ``INSERT ... RETURNING id`` through `Connection.insert`. Upserts: ``INSERT ...
+- New rows: ``INSERT ... RETURNING id`` through `Connection.insert` (or ``RETURNING *``
+  through `Connection.fetchone`, as an ``UPDATE ... RETURNING *`` may). Upserts: ``INSERT ...
   ON CONFLICT (cols) DO UPDATE SET c = excluded.c`` or ``ON CONFLICT DO NOTHING`` (never
   ``INSERT OR REPLACE`` / ``OR IGNORE``).
 - Standard functions only: ``COALESCE`` (not ``IFNULL``), ``CASE``, ``CAST``, ``substr``,
@@ -39,6 +42,7 @@ How to write a query that works on both engines (the tests run every one on each
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import (
@@ -51,13 +55,15 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]
+MAX_BATCH = 500
+T = TypeVar("T")
 
 
 class Row(Protocol):
@@ -81,6 +87,35 @@ class DatabaseUnavailable(Exception):
 
 class Connection(ABC):
     """What a repository talks to: one connection, inside a transaction or not."""
+
+    def __init__(self) -> None:
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
+    def _committed(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    @asynccontextmanager
+    async def contained(self) -> AsyncIterator[None]:
+        """A block whose failure leaves this transaction usable for what follows, and
+        forgets the `after_commit` callbacks the block registered. On PostgreSQL that takes
+        a savepoint: there a failed statement aborts the whole transaction. A SQLite
+        statement that fails undoes only itself, so SQLite needs none."""
+        registered = len(self._after_commit)
+        try:
+            async with self._savepoint():
+                yield
+        except BaseException:
+            del self._after_commit[registered:]
+            raise
+
+    @abstractmethod
+    def _savepoint(self) -> AbstractAsyncContextManager[None]: ...
 
     @abstractmethod
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
@@ -115,7 +150,8 @@ class Engine(ABC):
 
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
-        """A transaction that no other writer (connection or process) interleaves with."""
+        """A transaction that no other writer (connection or process) interleaves with, on
+        a `Connection` of its own (its `after_commit` list starts empty)."""
 
     @abstractmethod
     async def schema_version(self, conn: Connection) -> int: ...
@@ -124,7 +160,16 @@ class Engine(ABC):
     async def set_schema_version(self, conn: Connection, version: int) -> None: ...
 
     @abstractmethod
-    async def close(self) -> None: ...
+    async def size_bytes(self) -> int:
+        """How much room the data takes."""
+
+    @abstractmethod
+    async def journal_mode(self) -> str | None:
+        """SQLite's journal mode (``"wal"``); ``None`` where the server keeps its own log."""
+
+    @abstractmethod
+    async def close(self) -> str:
+        """Close every connection; return what closing did, for the log."""
 
 
 SQLStep = str | Callable[[Connection], Awaitable[None]]
@@ -144,10 +189,22 @@ class ByDialect:
 Migration = SQLStep | ByDialect
 
 
+@dataclass
+class _Batched:
+    work: Callable[[Connection], Awaitable[Any]]
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    result: Any = None
+    error: BaseException | None = None
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self.reader = engine.reader
+        self._batch: list[_Batched] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -169,18 +226,77 @@ class Database:
             raise
         return database
 
+    @classmethod
+    async def open_read_only(cls, location: str | Path) -> Database:
+        """The database as it is, to inspect it (``python -m bot doctor``): no migration,
+        and the engine refuses any write (SQLite opens the file read-only; PostgreSQL
+        makes every transaction read-only)."""
+        from bot.db.dialect import open_engine
+
+        return cls(await open_engine(location, read_only=True))
+
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._engine.name
 
-    async def close(self) -> None:
-        await self._engine.close()
+    async def close(self) -> str:
+        """Finish queued batches, then close the engine's connections (SQLite checkpoints
+        its WAL first, best effort); return what closing did, for the log."""
+        if self._batcher is not None:
+            await asyncio.gather(self._batcher, return_exceptions=True)
+        return await self._engine.close()
 
-    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
         """One writer at a time, across processes too (see the engines in `bot.db.dialect`);
-        rolled back if the block raises."""
-        return self._engine.transaction()
+        rolled back if the block raises. The `Connection.after_commit` callbacks run once
+        the commit is visible to every reader."""
+        async with self._engine.transaction() as conn:
+            yield conn
+        conn._committed()
+
+    async def batched(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``work`` in a transaction shared with the other work queued meanwhile (group
+        commit), and return its result once that transaction committed.
+
+        Under a burst, one BEGIN and one COMMIT (on PostgreSQL, one advisory lock) serve a
+        whole batch, and each piece of work costs only its own statements: a hundred
+        accepts at once take one write lock, not a hundred. The pieces run one after
+        another, so each sees the ones before it (a quota check still counts every job
+        accepted ahead of it). Each runs `Connection.contained`, so one that raises hands
+        its error to its own caller alone, and its batch-mates commit; it must write
+        nothing before it raises (on SQLite only its failed statement is undone)."""
+        item = _Batched(work)
+        self._batch.append(item)
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._run_batches(), name="db-batches")
+        result: T = await asyncio.shield(item.done)
+        return result
+
+    async def _run_batches(self) -> None:
+        while self._batch:
+            batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
+            try:
+                async with self.transaction() as conn:
+                    for item in batch:
+                        try:
+                            async with conn.contained():
+                                item.result = await item.work(conn)
+                        except Exception as error:  # this item's refusal, not the batch's
+                            item.error = error
+            except BaseException as error:
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for item in batch:
+                if item.error is not None:
+                    item.done.set_exception(item.error)
+                else:
+                    item.done.set_result(item.result)
 
     @asynccontextmanager
     async def writing(self, conn: Connection | None) -> AsyncIterator[Connection]:
@@ -194,6 +310,14 @@ class Database:
     def read(self, conn: Connection | None) -> Connection:
         """``conn`` inside a caller's transaction (it sees its own writes), else the reader."""
         return conn if conn is not None else self.reader
+
+    async def size_bytes(self) -> int:
+        """How big the database is (SQLite: pages in use; PostgreSQL: the database's size)."""
+        return await self._engine.size_bytes()
+
+    async def journal_mode(self) -> str | None:
+        """SQLite's journal mode (the bot uses ``"wal"``); ``None`` on PostgreSQL."""
+        return await self._engine.journal_mode()
 
     async def schema_version(self) -> int:
         return await self._engine.schema_version(self.reader)

@@ -62,12 +62,27 @@ log = logging.getLogger(__name__)
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-async def open_engine(location: str | Path) -> Engine:
-    """PostgreSQL for a ``postgresql://`` URL, else SQLite at that path."""
-    if isinstance(location, str) and urlsplit(location).scheme in POSTGRES_SCHEMES:
-        return await PostgresEngine.open(location)
+async def open_engine(location: str | Path, *, read_only: bool = False) -> Engine:
+    """PostgreSQL for a ``postgresql://`` URL, else SQLite at that path; ``read_only`` to
+    inspect it (nothing created, every write refused)."""
+    if is_postgres_url(location):
+        assert isinstance(location, str)
+        return await PostgresEngine.open(location, read_only=read_only)
+    if read_only:
+        return await SQLiteEngine.open_read_only(Path(location))
     log.info("database: SQLite file %s", location)
     return await SQLiteEngine.open(Path(location))
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    return isinstance(location, str) and urlsplit(location).scheme in POSTGRES_SCHEMES
+
+
+def describe_location(location: str | Path) -> str:
+    """Which engine and where, safe to log: ``PostgreSQL at postgresql://bot:***@db/bot``."""
+    if is_postgres_url(location):
+        return f"PostgreSQL at {redacted_url(str(location))}"
+    return f"SQLite file {Path(location).resolve()}"
 
 
 # -- SQLite --------------------------------------------------------------------------------
@@ -88,6 +103,7 @@ def _sqlite_errors() -> AbstractContextManager[None]:
 
 class SQLiteConnection(Connection):
     def __init__(self, raw: aiosqlite.Connection) -> None:
+        super().__init__()
         self._raw = raw
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
@@ -109,6 +125,12 @@ class SQLiteConnection(Connection):
         with _sqlite_errors():
             await self._raw.executemany(sql, rows)
 
+    def _savepoint(self) -> AbstractAsyncContextManager[None]:
+        return nullcontext()  # a failed statement undoes itself; the transaction goes on
+
+
+WAL_SIZE_LIMIT = 64 * 2**20
+
 
 class SQLiteEngine(Engine):
     """One file in WAL mode: a *writer* connection runs every transaction, a *reader*
@@ -116,23 +138,33 @@ class SQLiteEngine(Engine):
 
     name = "sqlite"
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
-        self._writer = SQLiteConnection(writer)
-        self._raw = (writer, reader)
+    def __init__(
+        self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, *, read_only: bool = False
+    ) -> None:
+        self._writer = writer
+        self._raw_reader = reader
+        self._read_only = read_only
         self._write_lock = asyncio.Lock()
         self.reader = SQLiteConnection(reader)
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _sqlite_connect(path)
+        writer = await _sqlite_connect(str(path))
         try:
             await SQLiteConnection(writer).fetchval("PRAGMA journal_mode=WAL")
-            reader = await _sqlite_connect(path)
+            reader = await _sqlite_connect(str(path))
         except BaseException:
             await writer.close()
             raise
         return cls(writer, reader)
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> SQLiteEngine:
+        """One connection that SQLite refuses any write on; no checkpoint at close."""
+        conn = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        return cls(conn, conn, read_only=True)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -140,7 +172,7 @@ class SQLiteEngine(Engine):
         ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so a check and the write
         that depends on it cannot be interleaved by anyone."""
         async with self._write_lock:
-            conn = self._writer
+            conn = SQLiteConnection(self._writer)
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -156,17 +188,61 @@ class SQLiteEngine(Engine):
     async def set_schema_version(self, conn: Connection, version: int) -> None:
         await conn.execute(f"PRAGMA user_version = {int(version)}")
 
-    async def close(self) -> None:
-        writer, reader = self._raw
-        await reader.close()
-        await writer.close()
+    async def size_bytes(self) -> int:
+        pages = await self.reader.fetchval("PRAGMA page_count")
+        size = await self.reader.fetchval("PRAGMA page_size")
+        return int(pages) * int(size)
+
+    async def journal_mode(self) -> str | None:
+        return str(await self.reader.fetchval("PRAGMA journal_mode"))
+
+    async def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it, so the file alone
+        is whole (a copy or a backup of it needs no ``-wal``). False if it could not finish
+        now (another process reading, a statement cut short still running); SQLite then
+        completes it when the last connection closes or the file is next opened."""
+        async with self._write_lock:
+            try:
+                row = await SQLiteConnection(self._writer).fetchone(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                )
+            except sqlite3.OperationalError as error:
+                log.info("WAL checkpoint not done now: %s", error)
+                return False
+        return row is not None and row[0] == 0
+
+    async def close(self) -> str:
+        """The reader closes first: a read cut short by a cancelled task can leave a
+        statement open on it, and a checkpoint would then wait for it (``busy_timeout``)
+        in vain."""
+        if self._read_only:
+            await self._writer.close()
+            return "closed"
+        await self._raw_reader.close()
+        whole = await self.checkpoint()
+        await self._writer.close()
+        if whole:
+            return "checkpointed (its WAL emptied) and closed"
+        return "closed (SQLite completes the WAL checkpoint as it closes)"
 
 
-async def _sqlite_connect(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
+def _read_only_uri(path: Path) -> str:
+    return path.absolute().as_uri() + "?mode=ro"
+
+
+async def _sqlite_connect(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = aiosqlite.Row
     try:
-        for pragma in ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+        # The write-ahead log is checkpointed automatically every 1000 pages; the size limit
+        # truncates it after each checkpoint, so a busy bot's WAL stays bounded.
+        pragmas = (
+            "busy_timeout=5000",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"journal_size_limit={WAL_SIZE_LIMIT}",
+        )
+        for pragma in pragmas:
             await SQLiteConnection(conn).execute(f"PRAGMA {pragma}")
     except BaseException:
         await conn.close()
@@ -308,6 +384,7 @@ class PostgresConnection(Connection):
     of the readers' pool for each plain read."""
 
     def __init__(self, acquire: Callable[[], AbstractAsyncContextManager[PgConnection]]) -> None:
+        super().__init__()
         self._acquire = acquire
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
@@ -341,6 +418,11 @@ class PostgresConnection(Connection):
                 elif batch:
                     await raw.executemany(statement.sql(batch[0]), batch)
 
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[None]:
+        async with self._acquire() as raw, raw.transaction():  # nested: a SAVEPOINT
+            yield
+
 
 class PostgresEngine(Engine):
     """A writer pool of one connection runs every transaction (a pool, so a connection the
@@ -353,10 +435,25 @@ class PostgresEngine(Engine):
         self._writer = writer
         self._readers = readers
         self.reader = PostgresConnection(readers.acquire)
+        self._versioned = True  # the schema_version table exists
 
     @classmethod
-    async def open(cls, url: str) -> PostgresEngine:
+    async def open(cls, url: str, *, read_only: bool = False) -> PostgresEngine:
+        """Read-only: one connection on which the server refuses every write (its
+        transactions are READ ONLY), and the schema version of a database the bot never
+        started on reads 0."""
         log.info("database: PostgreSQL at %s", redacted_url(url))
+        if read_only:
+            pool = await _pool(url, size=1, read_only=True)
+            engine = cls(pool, pool)
+            try:
+                engine._versioned = bool(
+                    await engine.reader.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+                )
+            except BaseException:
+                await engine.close()
+                raise
+            return engine
         writer = await _pool(url, size=1)
         try:
             readers = await _pool(url, size=READERS)
@@ -395,18 +492,56 @@ class PostgresEngine(Engine):
             yield PostgresConnection(lambda: nullcontext(raw))
 
     async def schema_version(self, conn: Connection) -> int:
+        if not self._versioned:
+            return 0
         return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
 
     async def set_schema_version(self, conn: Connection, version: int) -> None:
         await conn.execute("DELETE FROM schema_version")
         await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
-    async def close(self) -> None:
+    async def size_bytes(self) -> int:
+        return int(await self.reader.fetchval("SELECT pg_database_size(current_database())"))
+
+    async def journal_mode(self) -> str | None:
+        return None  # the server keeps (and checkpoints) its own write-ahead log
+
+    async def close(self) -> str:
         await self._readers.close()
-        await self._writer.close()
+        if self._writer is not self._readers:
+            await self._writer.close()
+        return "connections to PostgreSQL closed"
 
 
-async def _pool(url: str, *, size: int) -> asyncpg.Pool[asyncpg.Record]:
+@dataclass(frozen=True)
+class PostgresAccess:
+    """What the doctor says about a PostgreSQL database."""
+
+    server: str  # "PostgreSQL 16.4"
+    user: str
+    refusal: str | None  # why the bot could not write there, if it could not
+
+
+async def postgres_access(conn: Connection) -> PostgresAccess:
+    """The server's version, who we are, and whether we may create the bot's tables (a new
+    database) or write them (one the bot already uses)."""
+    row = await conn.fetchone(
+        "SELECT current_setting('server_version') AS version, current_user AS who, "
+        "has_schema_privilege(current_schema(), 'CREATE') AS may_create, "
+        "to_regclass('jobs') IS NOT NULL AS has_jobs"
+    )
+    assert row is not None
+    refusal = None
+    if row["has_jobs"]:
+        if not await conn.fetchval("SELECT has_table_privilege('jobs', 'INSERT, UPDATE, DELETE')"):
+            refusal = "this user may not write the bot's tables (grant INSERT, UPDATE, DELETE)"
+    elif not row["may_create"]:
+        refusal = "this user may not create tables in the schema (grant CREATE on it)"
+    version = str(row["version"]).split()[0]
+    return PostgresAccess(f"PostgreSQL {version}", str(row["who"]), refusal)
+
+
+async def _pool(url: str, *, size: int, read_only: bool = False) -> asyncpg.Pool[asyncpg.Record]:
     """A pool whose first connection is made with bounded retries: a server that is still
     starting (or a network blip) gets a few seconds; a refusal (bad password) fails at once."""
     attempt = 0
@@ -420,6 +555,7 @@ async def _pool(url: str, *, size: int) -> asyncpg.Pool[asyncpg.Record]:
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=STATEMENT_TIMEOUT,
                 init=_numbers_as_python_numbers,
+                server_settings={"default_transaction_read_only": "on"} if read_only else None,
             )
         except (OSError, asyncpg.CannotConnectNowError, TimeoutError) as error:
             if attempt == CONNECT_ATTEMPTS:

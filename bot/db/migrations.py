@@ -160,6 +160,25 @@ async def _audit_markup_to_raw_values(conn: Connection) -> None:
             break
 
 
+async def _adjustments_expire_with_their_window(conn: Connection) -> None:
+    """Grants and resets were keyed by their window's start, so a change of time zone or
+    reset hour lost them; they now carry the moment they stop applying."""
+    from bot.quotas.windows import window_bounds
+
+    zones = {
+        row["guild_id"]: (row["timezone"], row["reset_hour"])
+        for row in await conn.fetchall("SELECT guild_id, timezone, reset_hour FROM guild_settings")
+    }
+    for row in await conn.fetchall(
+        "SELECT id, guild_id, window, window_start FROM quota_adjustments"
+    ):
+        timezone, hour = zones.get(row["guild_id"], ("UTC", 0))
+        _, end = window_bounds(row["window"], row["window_start"] + 1, timezone, hour)
+        await conn.execute(
+            "UPDATE quota_adjustments SET expires_at = ? WHERE id = ?", (end, row["id"])
+        )
+
+
 MIGRATIONS: list[Migration] = [
 
     """
@@ -315,4 +334,31 @@ MIGRATIONS: list[Migration] = [
         ),
     ),
     _audit_markup_to_raw_values,
+    # Scheduling from a learned estimate: a lease apart from the planned check (so a restart
+    # resumes jobs at their own time), the provider's timestamps, the predicted finish, what
+    # the status message last showed (so a crash can't leave it stale), the interaction
+    # token while it lives (to find an answered interaction whose message id was lost), and
+    # the provider's timings of every finished job, from which the estimate is learned.
+    """
+    ALTER TABLE jobs ADD COLUMN leased_until REAL;
+    ALTER TABLE jobs ADD COLUMN provider_created_at REAL;
+    ALTER TABLE jobs ADD COLUMN processing_started_at REAL;
+    ALTER TABLE jobs ADD COLUMN provider_finished_at REAL;
+    ALTER TABLE jobs ADD COLUMN predicted_finish_at REAL;
+    ALTER TABLE jobs ADD COLUMN reconcile_until REAL;
+    ALTER TABLE jobs ADD COLUMN interaction_token TEXT;
+    ALTER TABLE jobs ADD COLUMN status_shown TEXT;
+    CREATE TABLE job_timings (
+        job_id             INTEGER PRIMARY KEY,
+        kind               TEXT NOT NULL,
+        queue_seconds      REAL,
+        processing_seconds REAL,
+        total_seconds      REAL NOT NULL,
+        finished_at        REAL NOT NULL
+    );
+    CREATE INDEX job_timings_by_kind ON job_timings (kind, finished_at);
+    ALTER TABLE quota_adjustments ADD COLUMN expires_at REAL;
+    ALTER TABLE deleted_jobs ADD COLUMN undeliverable INTEGER NOT NULL DEFAULT 0
+    """,
+    _adjustments_expire_with_their_window,
 ]

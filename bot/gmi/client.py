@@ -15,6 +15,7 @@ import email.utils
 import json
 import logging
 import random as _random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,6 +40,11 @@ from .models import GMIRequest, ModelDetail
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A 5xx whose message wraps a backend client error ("Backend error (400). Please try
+# again."): the request was refused, so retrying rarely helps; a couple of times at most.
+WRAPPED_CLIENT_ERROR = re.compile(r"backend error \((4\d\d)\)", re.IGNORECASE)
+WRAPPED_CLIENT_ERROR_ATTEMPTS = 3
+MAX_LIST_PAGES = 20
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -113,9 +119,13 @@ class GMIClient:
     # ---- public calls -------------------------------------------------------------------
 
     async def submit(
-        self, model: str, payload: dict[str, Any], *, retry_ambiguous: bool = True
+        self, model: str, payload: dict[str, Any], *, retry_ambiguous: bool = False
     ) -> GMIRequest:
-        """Create a generation. Raises :class:`GMIError`; check ``.ambiguous`` on failure."""
+        """Create a generation. Raises :class:`GMIError`; check ``.ambiguous`` on failure.
+
+        Only failures that certainly created nothing are retried here (a refused connection,
+        a 429); an ambiguous one is raised at once unless ``retry_ambiguous``, because a
+        blind retry can create a second, billed request. The caller reconciles."""
         data = await self._call(
             "submit",
             "POST",
@@ -146,13 +156,42 @@ class GMIClient:
         log.debug("GMI request %s is %s", request.request_id, request.status)
         return request
 
-    async def list_requests(self, model: str) -> list[GMIRequest]:
-        """Every request the account has for ``model`` (the API offers no paging or filter)."""
-        data = await self._call("list", "GET", "/requests", params={"model_id": model})
-        items = data.get("requests")
-        if not isinstance(items, list):
-            items = []
-        return [self._request_from(item) for item in items if isinstance(item, dict)]
+    async def list_requests(
+        self, model: str, *, created_after: float | None = None, max_pages: int = MAX_LIST_PAGES
+    ) -> list[GMIRequest]:
+        """The account's requests for ``model`` (created at or after ``created_after``).
+
+        No paging is documented, but an answer that carries any (``next``, ``page`` with
+        ``total`` larger than what came back) is followed, at most ``max_pages`` pages. The
+        list is assumed newest first when it is paged, so paging stops at the first page
+        older than ``created_after``."""
+        found: list[GMIRequest] = []
+        params = {"model_id": model}
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            data = await self._call("list", "GET", "/requests", params=params)
+            items = data.get("requests")
+            page = [
+                self._request_from(item)
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, dict)
+            ]
+            fresh = [r for r in page if r.request_id not in seen]
+            seen.update(r.request_id for r in fresh)
+            found.extend(
+                r
+                for r in fresh
+                if (r.model is None or r.model == model)
+                and (created_after is None or r.created_at is None or r.created_at >= created_after)
+            )
+            following = _next_page(data, params, len(seen))
+            too_old = created_after is not None and all(
+                r.created_at is not None and r.created_at < created_after for r in fresh
+            )
+            if following is None or not fresh or too_old:
+                break
+            params = following
+        return found
 
     async def list_models(self) -> list[str]:
         data = await self._call("models", "GET", "/models")
@@ -217,6 +256,12 @@ class GMIClient:
                     stop_reason = "not retryable"
                 elif attempt >= self.max_attempts:
                     stop_reason = "out of attempts"
+                elif (
+                    isinstance(error, ProviderError)
+                    and error.wrapped_status is not None
+                    and attempt >= WRAPPED_CLIENT_ERROR_ATTEMPTS
+                ):
+                    stop_reason = f"the backend keeps refusing ({error.wrapped_status})"
                 elif error.ambiguous and not retry_ambiguous:
                     stop_reason = "ambiguous submit, caller reconciles"
                 elif failed.retry_after is not None and failed.retry_after > self.max_retry_after:
@@ -340,6 +385,20 @@ class GMIClient:
                 retry_after=retry_after,
             )
         if status >= 500:
+            wrapped = WRAPPED_CLIENT_ERROR.search(provider_message or "")
+            if wrapped:
+                # The backend refused the request: nothing was created, and the provider's
+                # own words are what the member should read.
+                return _Attempt(
+                    ProviderError(
+                        f"The video service refused the request: {provider_message}",
+                        status=status,
+                        detail=detail,
+                        wrapped_status=int(wrapped[1]),
+                        call=call,
+                    ),
+                    retryable=True,
+                )
             return _Attempt(
                 ProviderError(
                     status=status,
@@ -371,3 +430,16 @@ class GMIClient:
                     return self._clean(value)
             return self._clean(json.dumps(data), 200)
         return self._clean(text, 200)
+
+
+def _next_page(data: dict[str, Any], params: dict[str, str], received: int) -> dict[str, str] | None:
+    """The parameters of the next page, if the answer says there is one."""
+    following = data.get("next")
+    if isinstance(following, str | int) and str(following):
+        key = "cursor" if not str(following).isdigit() else "page"
+        return {**params, key: str(following)}
+    page = data.get("page")
+    total = data.get("total")
+    if isinstance(page, int) and isinstance(total, int) and total > received:
+        return {**params, "page": str(page + 1)}
+    return None

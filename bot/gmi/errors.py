@@ -162,15 +162,22 @@ class RateLimited(GMIError):
 
 
 class ProviderError(GMIError):
-    """5xx: trouble on the provider's side."""
+    """5xx: trouble on the provider's side. ``wrapped_status`` is set when the message wraps
+    a backend client error (``Backend error (400)``): the request was refused, not lost."""
 
     default_message = "The video service had a problem; try again in a little while."
 
     def __init__(
-        self, message: str | None = None, *, retry_after: float | None = None, **kw: Any
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        wrapped_status: int | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.wrapped_status = wrapped_status
 
 
 class NetworkError(GMIError):

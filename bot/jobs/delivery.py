@@ -5,19 +5,27 @@ in POSTING may already have reached the chat, so the chat is searched for it fir
 result message carries a marker naming its job). Only then is it posted, and the message
 id recorded with the move to DELIVERED. The chat itself is behind `ResultChannel`, so this
 logic runs in tests without Discord.
+
+What is posted is checked first: an expired result link is fetched again from the
+provider, and bytes that are not a video are never uploaded. A video that can't be had is
+LOST: the member is told plainly and gets the quota back. An outcome that can be posted
+nowhere (no right to post in the channel, DMs closed) is UNDELIVERABLE, refunded too, and
+the moderators hear of it.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import aiohttp
 
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
-from bot.jobs.lifecycle import UNPOSTED_STATES, JobState
+from bot.jobs.lifecycle import UNPOSTED_STATES, JobOutcome, JobState
 from bot.jobs.model import Job
 
 log = logging.getLogger(__name__)
@@ -69,16 +77,42 @@ class ResultChannel(Protocol):
     async def post(self, job: Job, outcome: Outcome) -> Posted:
         """Post the outcome; raise `DeliveryRetry` when it may work later."""
 
-    async def show_state(self, job: Job) -> None:
-        """Refresh the job's status message (best effort, may be throttled)."""
+    def show_state(self, job: Job) -> None:
+        """Bring the job's status message up to date, soon (never blocks the caller)."""
+
+    async def find_status_message(self, job: Job) -> int | StatusSearch:
+        """The job's status message, or why there is none (see `JobReporter`)."""
+
+    async def undeliverable(self, job: Job) -> None:
+        """Tell the moderators that a job's outcome could be posted nowhere."""
+
+
+class StatusSearch(enum.Enum):
+    """What a search for a job's unrecorded status message can answer besides its id."""
+
+    NEVER_SHOWN = "never shown"  # the member never saw the job (their interaction failed)
+    UNKNOWN = "unknown"  # can't be told (the channel is unreadable): run it all the same
 
 
 class DeliveryRetry(Exception):
     """Posting failed for a reason that may pass (Discord 5xx, rate limit, network)."""
 
 
+class VideoRejected(Exception):
+    """What the provider served is not a video."""
+
+
+def looks_like_mp4(data: bytes) -> None:
+    """The cheapest check: an MP4 or MOV file starts with an ``ftyp`` box."""
+    if len(data) < 12 or data[4:8] != b"ftyp":
+        raise VideoRejected("not an MP4 file")
+
+
 class Delivery:
-    """Implements the scheduler's `JobReporter` on top of a `ResultChannel`."""
+    """Implements the scheduler's `JobReporter` on top of a `ResultChannel`.
+
+    ``fresh_link`` asks the provider for the job's result link again (it expires);
+    ``check_video`` raises `VideoRejected` for bytes that are not a playable video."""
 
     def __init__(
         self,
@@ -86,17 +120,25 @@ class Delivery:
         channel: ResultChannel,
         session: aiohttp.ClientSession,
         clock: Clock,
+        *,
+        fresh_link: Callable[[Job], Awaitable[str | None]],
+        check_video: Callable[[bytes], Awaitable[None]] | None = None,
     ) -> None:
         self.jobs = jobs
         self.channel = channel
         self.session = session
         self.clock = clock
+        self.fresh_link = fresh_link
+        self.check_video = check_video
 
-    async def job_updated(self, job: Job) -> None:
+    def job_updated(self, job: Job) -> None:
         try:
-            await self.channel.show_state(job)
+            self.channel.show_state(job)
         except Exception:
-            log.exception("job %d: could not refresh its status message", job.id)
+            log.exception("job %d: could not schedule a status refresh", job.id)
+
+    async def find_status_message(self, job: Job) -> int | StatusSearch:
+        return await self.channel.find_status_message(job)
 
     async def deliver(self, job: Job) -> None:
         if job.state not in UNPOSTED_STATES:
@@ -113,9 +155,11 @@ class Delivery:
         if posting is None:
             return
         outcome = await self._outcome(posting)
-        posted = await self.channel.post(posting, outcome)
-        delivered = await self._mark_delivered(posting, posted)
-        await self.job_updated(delivered or posting)
+        posted = await self.channel.post(outcome.job, outcome)
+        delivered = await self._mark_delivered(outcome.job, posted) or outcome.job
+        if delivered.state is JobState.UNDELIVERABLE:
+            await self.channel.undeliverable(delivered)
+        self.job_updated(delivered)
 
     async def _mark_delivered(self, job: Job, posted: Posted) -> Job | None:
         settled = JobState.UNDELIVERABLE if posted.via == "undeliverable" else JobState.DELIVERED
@@ -133,12 +177,12 @@ class Delivery:
         if not job.succeeded:
             return Outcome(job)
         if not job.result_url:
-            return Outcome(job, note="The provider reported success but gave no video link.")
+            return await self._lost(job, "The provider reported success but gave no video.")
         limit = await self.channel.upload_limit(job)
         if limit <= 0:
             return Outcome.link_instead(job, self.clock())
         try:
-            video = await self._download(job.result_url, limit)
+            video = await self._download_fresh(job, limit)
         except _TooLarge as too_large:
             return Outcome.link_instead(
                 job,
@@ -147,14 +191,50 @@ class Delivery:
                 f"{limit / 2**20:.0f} MiB upload limit, so here is a link instead.",
             )
         except _DownloadFailed as failed:
-            if failed.permanent or job.delivery_attempts >= MAX_DOWNLOAD_ATTEMPTS:
+            if failed.permanent:
+                return await self._lost(
+                    job,
+                    "The provider finished the video, but its link no longer works and it "
+                    "gave no new one.",
+                )
+            if job.delivery_attempts >= MAX_DOWNLOAD_ATTEMPTS:
                 return Outcome.link_instead(
                     job,
                     self.clock(),
                     note="I couldn't fetch the video to upload it, so here is the provider's link.",
                 )
             raise DeliveryRetry(f"video download failed: {failed}") from failed
+        check = self.check_video or _signature_only
+        try:
+            await check(video)
+        except VideoRejected as rejected:
+            log.warning("job %d: the provider's result is not a video (%s)", job.id, rejected)
+            return await self._lost(
+                job, "The provider's result was not a playable video, so nothing was posted."
+            )
         return Outcome(job, video=video)
+
+    async def _download_fresh(self, job: Job, limit: int) -> bytes:
+        """The video, asking the provider for a fresh link once if the stored one died."""
+        assert job.result_url is not None
+        try:
+            return await self._download(job.result_url, limit)
+        except _DownloadFailed as failed:
+            if not failed.permanent:
+                raise
+            fresh = await self.fresh_link(job)
+            if not fresh or fresh == job.result_url:
+                raise
+            log.info("job %d: the result link had expired; using a fresh one", job.id)
+            await self.jobs.transition(job.id, from_states={JobState.POSTING}, result_url=fresh)
+            return await self._download(fresh, limit)
+
+    async def _lost(self, job: Job, reason: str) -> Outcome:
+        """The provider made the video but it can't be had: say so, and refund it."""
+        corrected = await self.jobs.transition(
+            job.id, from_states={JobState.POSTING}, outcome=JobOutcome.LOST, error=reason
+        )
+        return Outcome(corrected or replace(job, outcome=JobOutcome.LOST, error=reason))
 
     async def _download(self, url: str, limit: int) -> bytes:
         try:
@@ -175,6 +255,10 @@ class Delivery:
                 return b"".join(chunks)
         except (TimeoutError, aiohttp.ClientError) as error:
             raise _DownloadFailed(type(error).__name__, permanent=False) from error
+
+
+async def _signature_only(data: bytes) -> None:
+    looks_like_mp4(data)
 
 
 class _TooLarge(Exception):

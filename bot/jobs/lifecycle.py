@@ -16,9 +16,11 @@
 
 A job moves only along `TRANSITIONS`; the job repository refuses anything else with
 `IllegalTransition`, so a wrong move is a loud bug, never a silent state. The *outcome*
-(`JobOutcome`) is set exactly once, when the job enters FINISHED; it is what quotas,
-refunds and the budget look at. A job in POSTING may already have reached the chat (an
-earlier attempt's answer may have been lost), so delivery searches before posting again.
+(`JobOutcome`) is set when the job enters FINISHED; it is what quotas, refunds and the
+budget look at. One correction is allowed: delivery turns SUCCEEDED into LOST when the
+provider's video can't be had (its link expired, or what it served is not a video). A job
+in POSTING may already have reached the chat (an earlier attempt's answer may have been
+lost), so delivery searches before posting again.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ class JobState(enum.StrEnum):
 
 class JobOutcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    FAILED = "failed"  # the provider said so, or refused the request
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    LOST = "lost"  # the provider made it, but its video could not be had
 
 
 class IllegalTransition(RuntimeError):
@@ -79,8 +82,11 @@ UNPOSTED_STATES = frozenset({JobState.FINISHED, JobState.POSTING})
 SETTLED_STATES = frozenset({JobState.DELIVERED, JobState.UNDELIVERABLE})
 ENDED_STATES = UNPOSTED_STATES | SETTLED_STATES  # the outcome is known
 
-# A member's quota is given back for these (unless the server turned refunds off).
-REFUNDED_OUTCOMES = frozenset({JobOutcome.FAILED, JobOutcome.CANCELLED, JobOutcome.TIMED_OUT})
+# A member's quota is given back for these (unless the server turned refunds off), and for
+# any job whose outcome could be posted nowhere (UNDELIVERABLE).
+REFUNDED_OUTCOMES = frozenset(
+    {JobOutcome.FAILED, JobOutcome.CANCELLED, JobOutcome.TIMED_OUT, JobOutcome.LOST}
+)
 # The bot stopped following these; once sent, the provider still generates and bills them.
 ABANDONED_OUTCOMES = frozenset({JobOutcome.CANCELLED, JobOutcome.TIMED_OUT})
 
@@ -90,8 +96,10 @@ def check_transition(
 ) -> None:
     """Raise `IllegalTransition` unless every state in ``from_states`` may move to
     ``to_state`` (``None``, or the same state: the job stays put, only fields change), and
-    an outcome comes with, and only with, the move to FINISHED."""
-    if (outcome is not None) != (to_state is JobState.FINISHED):
+    an outcome comes with, and only with, the move to FINISHED (or is the LOST correction
+    of a job being posted)."""
+    correction = outcome is JobOutcome.LOST and from_states == {JobState.POSTING}
+    if (outcome is not None) != (to_state is JobState.FINISHED) and not correction:
         raise IllegalTransition(f"an outcome goes with the move to finished, got {to_state}")
     if to_state is None:
         return
@@ -111,4 +119,5 @@ OUTCOME_LABELS = {
     JobOutcome.FAILED: "Failed",
     JobOutcome.CANCELLED: "Cancelled",
     JobOutcome.TIMED_OUT: "Timed out",
+    JobOutcome.LOST: "Video lost",
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.jobs.lifecycle import (
     OUTCOME_LABELS,
@@ -37,6 +37,9 @@ class NewJob:
     # Seconds before the scheduler may send it: the command posts its status message first
     # and then makes it due at once; the delay only matters if that never happens (a crash).
     first_step_after: float = 0.0
+    # The interaction's token (valid 15 minutes): after a crash before the status message's
+    # id was stored, it tells whether the member ever saw the job. Cleared once stored.
+    interaction_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,14 @@ class Job:
     delivered_at: float | None
     next_check_at: float | None
     deadline_at: float
+    leased_until: float | None = None
+    provider_created_at: float | None = None  # the provider's clock, Unix seconds
+    processing_started_at: float | None = None
+    provider_finished_at: float | None = None
+    predicted_finish_at: float | None = None
+    reconcile_until: float | None = None  # a lost submit may still be listed until then
+    status_shown: str | None = None  # the state the status message last showed
+    interaction_token: str | None = field(default=None, repr=False)
 
     @property
     def is_active(self) -> bool:
@@ -98,9 +109,18 @@ class Job:
         return self.outcome if self.outcome is not None else self.state
 
     @property
+    def provider_seconds(self) -> float | None:
+        """How long the provider took, by its own clock, once it has finished."""
+        if self.provider_finished_at is None or self.provider_created_at is None:
+            return None
+        return max(0.0, self.provider_finished_at - self.provider_created_at)
+
+    @property
     def display_state(self) -> str:
         if self.outcome is None:
             return STATE_LABELS[self.state]
         if self.outcome is JobOutcome.SUCCEEDED and self.state is JobState.DELIVERED:
             return "Delivered"
+        if self.state is JobState.UNDELIVERABLE:
+            return "Could not be delivered"
         return OUTCOME_LABELS[self.outcome]

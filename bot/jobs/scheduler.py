@@ -1,24 +1,37 @@
 """The one background scheduler that carries every job from accepted to posted.
 
 Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
-restart forgets nothing: the loop claims due jobs with a lease (their due time pushed a
-lease ahead, so a crash mid-step only delays them), runs one step of each
-(`bot.jobs.steps`) with a bound on how many run at once, and sleeps until the next due
-time or a `wake`. Provider calls are bounded separately by the steps' semaphore.
+restart forgets nothing: the loop claims due jobs with a lease (so a crash mid-step only
+delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with a bound on
+how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
+paced separately by the steps' `ProviderBudget`.
+
+At start, jobs keep their own planned checks; those whose check is overdue resume spread
+over the time the budget needs for them, each at a random moment, so a restart never
+stampedes the provider nor polls every job in lockstep afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
+from bot.gmi.budget import ProviderBudget
 from bot.jobs.model import Job
 from bot.jobs.steps import JobSteps
 from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
+
+MIN_IN_FLIGHT = 32
+MIN_RESUME_SPREAD = 5.0
+STATS_EVERY = 60.0  # seconds between the scheduler's statistics lines in the log
 
 
 class Scheduler:
@@ -27,17 +40,25 @@ class Scheduler:
         jobs: JobRepository,
         steps: JobSteps,
         *,
-        max_in_flight: int,
+        budget: ProviderBudget,
         lease_seconds: float,
         idle_retry: float,
         clock: Clock,
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.jobs = jobs
         self.steps = steps
-        self.max_in_flight = max_in_flight
+        self.budget = budget
         self.lease_seconds = lease_seconds
         self.idle_retry = idle_retry
         self.clock = clock
+        self.on_start = on_start
+        self.rng = rng
+        self._started_at = clock()
+        self._lateness: deque[float] = deque(maxlen=2000)  # seconds a claimed check was late
+        self._cycles: deque[float] = deque(maxlen=200)  # seconds one claim took
+        self._stats_at = 0.0
         self._wake = asyncio.Event()
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
@@ -45,8 +66,9 @@ class Scheduler:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the loop; unfinished jobs from before a restart resume at once."""
+        """Start the loop; unfinished jobs from before a restart resume, spread out."""
         if self._runner is None:
+            self._started_at = self.clock()
             self._runner = asyncio.create_task(self._run(), name="job-scheduler")
             self._runner.add_done_callback(self._runner_ended)
 
@@ -58,11 +80,15 @@ class Scheduler:
         self._runner = None
         self.start()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Take no more due jobs; steps in flight get ``grace`` seconds to finish, then are
+        cancelled (their lease brings them back after a restart)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+        if not await self._in_flight.drain(timeout=grace) and grace > 0:
+            log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
         await self._in_flight.close()
 
     def wake(self) -> None:
@@ -78,10 +104,8 @@ class Scheduler:
             self._wake.clear()
             try:
                 if not resumed:
-                    count = await self.jobs.make_all_due(self.clock())
+                    await self._resume()
                     resumed = True
-                    if count:
-                        log.info("resuming %d unfinished job(s)", count)
                 if await self._start_due():
                     next_due = await self.jobs.next_due_at()
                 else:
@@ -93,15 +117,59 @@ class Scheduler:
                 next_due = self.clock() + self.idle_retry
             await self._sleep_until(next_due)
 
+    @property
+    def max_in_flight(self) -> int:
+        """Steps at once: enough to keep the budget's call slots busy while some wait."""
+        return max(MIN_IN_FLIGHT, self.budget.concurrency * 4)
+
+    async def _resume(self) -> None:
+        if self.on_start is not None:
+            await self.on_start()
+        unfinished = await self.jobs.count_in_flight()
+        spread = max(MIN_RESUME_SPREAD, unfinished / self.budget.rate)
+        overdue = await self.jobs.resume(self._started_at, spread, self.rng)
+        if unfinished:
+            log.info(
+                "resuming %d unfinished job(s); %d overdue, spread over %.0f s",
+                unfinished,
+                overdue,
+                spread,
+            )
+
     async def _start_due(self) -> bool:
         """Start a step for each due job there is room for; False if there was no room."""
         free = self.max_in_flight - len(self._in_flight)
         if free <= 0:
             return False
-        for job in await self.jobs.claim_due(self.clock(), free, self.lease_seconds):
+        now = self.clock()
+        started = time.perf_counter()
+        claimed = await self.jobs.claim_due(now, free, self.lease_seconds)
+        self._cycles.append(time.perf_counter() - started)
+        for job in claimed:
+            self._lateness.append(max(0.0, now - (job.next_check_at or now)))
             if self._in_flight.running(job.id) is None:
                 self._in_flight.spawn(self._step(job), name=f"job-{job.id}", key=job.id)
+        if now >= self._stats_at + STATS_EVERY:
+            self._stats_at = now
+            await self._log_stats()
         return True
+
+    async def _log_stats(self) -> None:
+        """One line an operator (and the benchmark) can read: load, lateness, cost."""
+        late = sorted(self._lateness) or [0.0]
+        cycles = sorted(self._cycles) or [0.0]
+        log.info(
+            "scheduler: in_flight=%d, steps=%d, late_p50=%.2fs, late_p99=%.2fs, "
+            "claim_p99=%.1fms, provider_calls=%d, rate_limited=%d, db_mib=%.1f",
+            await self.jobs.count_in_flight(),
+            len(self._in_flight),
+            late[len(late) // 2],
+            late[int(len(late) * 0.99)],
+            cycles[int(len(cycles) * 0.99)] * 1000,
+            self.budget.spent,
+            self.budget.rate_limited,
+            await self.jobs.db.size_bytes() / 2**20,
+        )
 
     async def _step(self, job: Job) -> None:
         try:

@@ -22,6 +22,7 @@ from bot.db.jobs import JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
 from bot.jobs.model import Job, JobOrigin, NewJob
+from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
 from bot.params import GenerationRequest, validate
@@ -57,6 +58,7 @@ class JobService:
         deadline_seconds: float,
         clock: Clock,
         on_due: Callable[[], None] = lambda: None,
+        offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -68,6 +70,7 @@ class JobService:
         self.deadline_seconds = deadline_seconds
         self.clock = clock
         self.on_due = on_due
+        self.offer = offer
 
     # -- starting a job ----------------------------------------------------------------
 
@@ -78,13 +81,16 @@ class JobService:
         *,
         origin: JobOrigin = JobOrigin.GENERATE,
         parent_job_id: int | None = None,
+        interaction_token: str | None = None,
     ) -> Job:
         """Validate, then store the job with its cost estimate; the server's limits are
         checked and reserved in the same transaction.
 
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
-        problems = validate(request, prompt_max_chars=self.prompt_max_chars)
+        problems = validate(
+            request, prompt_max_chars=self.prompt_max_chars, offer=self.offer()
+        )
         if problems:
             raise Refused(*problems)
         new = NewJob(
@@ -96,6 +102,7 @@ class JobService:
             parent_job_id=parent_job_id,
             origin=origin,
             first_step_after=STATUS_MESSAGE_GRACE,
+            interaction_token=interaction_token,
         )
         job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)
@@ -144,11 +151,16 @@ class JobService:
         if job is None and reference and link is None:
             job = await self.jobs.get_by_request_id(reference)
         if job is None or job.guild_id != guild_id:
-            raise NotFound(
-                f"I can't find a job called `{reference[:60]}` here. "
-                "Pick one from the list, or run `/video history` to see yours."
-            )
+            raise self.not_found(reference)
         return job
+
+    @staticmethod
+    def not_found(reference: str) -> NotFound:
+        """The one answer for a job that isn't there, or that the member may not see."""
+        return NotFound(
+            f"I can't find a job called `{reference.strip()[:60]}` here. "
+            "Pick one from the list, or run `/video history` to see yours."
+        )
 
     # -- acting on a job ---------------------------------------------------------------
 

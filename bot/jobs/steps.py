@@ -3,25 +3,30 @@
 ====================  ===========  ======================================================
 state                 step         what it does
 ====================  ===========  ======================================================
-ACCEPTED              submit       send the payload; QUEUED, back to ACCEPTED to retry,
-                                   or FINISHED (failed)
+ACCEPTED              submit       send the payload; QUEUED, back to ACCEPTED to retry
+                                   (bounded, with backoff), or FINISHED (failed). A job
+                                   whose status message was never recorded is first
+                                   matched with it, or withdrawn if the member never saw it
 SUBMITTING            reconcile    a submit whose answer was lost: adopt the provider's
-                                   request if the list has it, else send it again
-QUEUED, PROCESSING    poll         ask the provider; FINISHED once it has an outcome
+                                   request once the list shows it; resubmit only after the
+                                   search window closed without it
+QUEUED, PROCESSING    poll         ask the provider, at times planned from the estimate;
+                                   FINISHED once it has an outcome
 FINISHED, POSTING     deliver      post the outcome exactly once (`bot.jobs.delivery`)
 any active state      time out     past its deadline: FINISHED (timed out)
 ====================  ===========  ======================================================
 
 Each step writes the job's next due time, so the scheduler needs no memory of its own.
+Every call to the provider goes through the one `ProviderBudget`, and no retry is
+unbounded: submits stop after `MAX_SUBMIT_ATTEMPTS`, everything else at the job's deadline.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.backoff import full_jitter
@@ -32,20 +37,17 @@ from bot.gmi import (
     GMIClient,
     GMIError,
     GMIRequest,
-    NetworkError,
     NotFound,
     Phase,
     ProviderError,
     RateLimited,
 )
-from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry
-from bot.jobs.lifecycle import (
-    ACTIVE_STATES,
-    TRANSITIONS,
-    JobOutcome,
-    JobState,
-)
+from bot.gmi.budget import CHECK, LIST, SUBMIT, ProviderBudget
+from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry, StatusSearch
+from bot.jobs.estimates import FinishEstimator
+from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
 from bot.jobs.model import Job
+from bot.jobs.polling import PollPlan
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,8 @@ PHASE_TO_OUTCOME = {
     Phase.FAILED: JobOutcome.FAILED,
     Phase.CANCELLED: JobOutcome.CANCELLED,
 }
+# Submits (each a possible request upstream) per job, whatever went wrong.
 MAX_SUBMIT_ATTEMPTS = 5
-TRANSIENT_ERRORS = (RateLimited, ProviderError, NetworkError)
 MAX_NOT_FOUND_CHECKS = 3
 # A request listed by the provider is matched to a lost submit only if it was created
 # after the job was accepted (minus this much clock skew between us and the provider).
@@ -66,41 +68,35 @@ RECONCILE_CLOCK_SKEW = 300.0
 class JobReporter(Protocol):
     """What the steps need from the chat side (Discord in production)."""
 
-    async def job_updated(self, job: Job) -> None:
-        """The job changed state: refresh what its requester sees (best effort)."""
+    def job_updated(self, job: Job) -> None:
+        """The job changed: refresh what its requester sees. Must not block the step."""
 
     async def deliver(self, job: Job) -> None:
         """Post the job's outcome exactly once and mark it delivered in the store.
         Raise `DeliveryRetry` to be called again later."""
 
+    async def find_status_message(self, job: Job) -> int | StatusSearch:
+        """The id of the job's status message, or why there is none.
+        Raise `DeliveryRetry` if that can't be told now."""
+
 
 @dataclass(frozen=True)
-class PollTiming:
-    min_interval: float = 2.0
-    max_interval: float = 30.0
-    expected_seconds: float = 60.0
-    lease_seconds: float = 30.0
-    retry_base: float = 2.0
+class StepTiming:
+    """The knobs of the steps' timing (from the settings)."""
 
-    def next_poll_delay(self, elapsed: float) -> float:
-        """Sparse while the video cannot be ready yet, brisk around the expected finish,
-        then backing off the longer it runs over."""
-        early = 0.6 * self.expected_seconds
-        if elapsed < early:
-            delay = early - elapsed
-        elif elapsed <= self.expected_seconds:
-            delay = self.min_interval
-        else:
-            delay = (elapsed - self.expected_seconds) / 4
-        return min(max(delay, self.min_interval), self.max_interval)
+    plan: PollPlan = PollPlan()
+    lease_seconds: float = 60.0
+    retry_base: float = 2.0
+    retry_cap: float = 120.0
+    # How long a lost submit is searched for before it is taken as never having arrived:
+    # the provider's list may show a new request late, and a resubmit while it could still
+    # appear would pay twice.
+    reconcile_window: float = 90.0
 
     def retry_delay(self, attempt: int) -> float:
         """Backoff before the attempt-th retry of a step (1-based)."""
         return full_jitter(
-            attempt,
-            base=self.retry_base,
-            cap=self.max_interval * 4,
-            floor=self.min_interval / 2,
+            attempt, base=self.retry_base, cap=self.retry_cap, floor=self.plan.min_interval / 2
         )
 
 
@@ -114,15 +110,17 @@ class JobSteps:
         gmi: GMIClient,
         reporter: JobReporter,
         *,
-        timing: PollTiming,
-        api_slots: asyncio.Semaphore,
+        budget: ProviderBudget,
+        estimator: FinishEstimator,
+        timing: StepTiming,
         clock: Clock,
     ) -> None:
         self.jobs = jobs
         self.gmi = gmi
         self.reporter = reporter
+        self.budget = budget
+        self.estimator = estimator
         self.timing = timing
-        self.api_slots = api_slots
         self.clock = clock
 
     async def advance(self, job: Job) -> None:
@@ -140,9 +138,20 @@ class JobSteps:
         if current is not None and current.next_check_at is not None:
             await self._reschedule(current, self.timing.retry_delay(3))
 
+    async def _provider(self, kind: int, key: float, call: Awaitable[Any]) -> Any:
+        """One provider call through the budget; a 429 pauses everyone's calls."""
+        async with self.budget.call(kind, key):
+            try:
+                return await call
+            except RateLimited as error:
+                self.budget.rate_limited_for(error.retry_after)
+                raise
+
     # -- submit and reconcile ----------------------------------------------------------
 
     async def submit(self, job: Job) -> None:
+        if job.status_message_id is None and not await self._status_message_found(job):
+            return
         now = self.clock()
         claimed = await self.jobs.transition(
             job.id,
@@ -150,54 +159,101 @@ class JobSteps:
             to_state=JobState.SUBMITTING,
             count_attempt=True,
             next_check_at=now + self.timing.lease_seconds,
+            leased_until=now + self.timing.lease_seconds,  # held while the submit is in flight
         )
         if claimed is None:
             return
-        await self.reporter.job_updated(claimed)
+        self.reporter.job_updated(claimed)
+        payload = json.loads(job.payload_json)
         try:
-            async with self.api_slots:
-                request = await self.gmi.submit(
-                    job.model, json.loads(job.payload_json), retry_ambiguous=False
-                )
+            request = await self._provider(
+                SUBMIT, claimed.created_at, self.gmi.submit(job.model, payload)
+            )
         except GMIError as error:
             await self._submit_failed(claimed, error)
             return
         await self._record_request(claimed, request)
 
+    async def _status_message_found(self, job: Job) -> bool:
+        """A job whose status message was never recorded (a crash right after answering,
+        or before): recover the message, or withdraw the job the member never saw."""
+        try:
+            found = await self.reporter.find_status_message(job)
+        except DeliveryRetry as error:
+            log.warning("job %d: can't tell yet whether it was shown (%s)", job.id, error)
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.ACCEPTED},
+                failed_checks=job.failed_checks + 1,
+                next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
+            )
+            return False
+        if found is StatusSearch.NEVER_SHOWN:
+            log.info("job %d: its member never saw it; withdrawn unsent, nothing charged", job.id)
+            await self.jobs.delete_unsent(job.id)
+            return False
+        if found is StatusSearch.UNKNOWN:
+            log.warning("job %d: its status message can't be found; running it without", job.id)
+            return True
+        log.info("job %d: found its status message after a restart", job.id)
+        await self.jobs.set_status_message(job.id, found)
+        return True
+
     async def _submit_failed(self, job: Job, error: GMIError) -> None:
+        now = self.clock()
+        out_of_attempts = job.attempts >= MAX_SUBMIT_ATTEMPTS
         if error.ambiguous:
             # It may exist upstream: find it through the list before sending it again.
             log.warning("job %d: submit outcome unknown (%s); will reconcile", job.id, error)
-            await self._reschedule(job, self.timing.retry_delay(job.attempts))
-        elif isinstance(error, TRANSIENT_ERRORS) and job.attempts < MAX_SUBMIT_ATTEMPTS:
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                reconcile_until=now + self.timing.reconcile_window,
+                next_check_at=now + self.timing.retry_delay(job.attempts),
+            )
+        elif isinstance(error, ProviderError) and error.wrapped_status is not None:
+            # The backend refused it (the client already retried): report its reason.
+            log.warning("job %d: the provider refused the submit: %s", job.id, error)
+            await self.finish(job, JobOutcome.FAILED, error=error.message)
+        elif isinstance(error, RateLimited | ProviderError) and not out_of_attempts:
             log.warning("job %d: submit refused for now (%s); will retry", job.id, error)
             await self.jobs.transition(
                 job.id,
                 from_states={JobState.SUBMITTING},
                 to_state=JobState.ACCEPTED,
-                next_check_at=self.clock() + self._retry_delay(job.attempts, error),
+                next_check_at=now + self._retry_delay(job.attempts, error),
             )
         else:
-            log.warning("job %d: submit failed: %s", job.id, error)
+            log.warning("job %d: submit failed after %d attempt(s): %s", job.id, job.attempts, error)
             await self.finish(job, JobOutcome.FAILED, error=error.message)
 
     async def reconcile(self, job: Job) -> None:
-        """A submit whose answer was lost: adopt the provider's request if it exists,
-        otherwise send it again. Matching is by payload, never by guess."""
+        """A submit whose answer was lost: adopt the provider's request if it exists.
+        Matching is by payload, never by guess; a resubmit waits until the search window
+        closed (and counts as an attempt)."""
+        now = self.clock()
+        if job.reconcile_until is None:  # the process died with the submit in flight
+            job = await self.jobs.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                reconcile_until=now + self.timing.reconcile_window,
+            ) or job
+        since = job.created_at - RECONCILE_CLOCK_SKEW
         try:
-            async with self.api_slots:
-                listed = await self.gmi.list_requests(job.model)
+            listed = await self._provider(
+                LIST, now, self.gmi.list_requests(job.model, created_after=since)
+            )
         except GMIError as error:
             log.warning("job %d: cannot list requests to reconcile (%s)", job.id, error)
-            await self._reschedule(job, self.timing.retry_delay(job.attempts + 1))
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                failed_checks=job.failed_checks + 1,
+                next_check_at=now + self.timing.retry_delay(job.failed_checks + 1),
+            )
             return
         sent = json.loads(job.payload_json)
-        candidates = [
-            r
-            for r in listed
-            if _payload_matches(sent, r.payload)
-            and (r.created_at is None or r.created_at >= job.created_at - RECONCILE_CLOCK_SKEW)
-        ]
+        candidates = [r for r in listed if _payload_matches(sent, r.payload)]
         taken = await self.jobs.known_request_ids(r.request_id for r in candidates)
         free = sorted(
             (r for r in candidates if r.request_id not in taken),
@@ -207,18 +263,40 @@ class JobSteps:
             log.info("job %d: reconciled with provider request %s", job.id, free[0].request_id)
             await self._record_request(job, free[0])
             return
+        if job.reconcile_until is not None and now < job.reconcile_until:
+            # Searches spread out, doubling: a handful per window, not one every few seconds.
+            searches = job.failed_checks + 1
+            wait = min(self.timing.retry_base * 2.0**searches, job.reconcile_until - now)
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.SUBMITTING},
+                failed_checks=searches,
+                next_check_at=now + max(wait, self.timing.plan.min_interval / 2),
+            )
+            return
+        if job.attempts >= MAX_SUBMIT_ATTEMPTS:
+            await self.finish(
+                job,
+                JobOutcome.FAILED,
+                error="The video service could not be reached to start this video.",
+            )
+            return
         log.info("job %d: the lost submit never reached the provider; resubmitting", job.id)
-        moved = await self.jobs.transition(
+        await self.jobs.transition(
             job.id,
             from_states={JobState.SUBMITTING},
             to_state=JobState.ACCEPTED,
-            next_check_at=self.clock(),
+            reconcile_until=None,
+            failed_checks=0,
+            next_check_at=now + self.timing.retry_delay(job.attempts),
         )
-        if moved is not None:
-            await self.submit(moved)
 
     async def _record_request(self, job: Job, request: GMIRequest) -> None:
         now = self.clock()
+        queue = self.estimator.queue()
+        processing = self.estimator.processing(job.request)
+        created = request.created_at or now
+        sent = replace(job, submitted_at=now, provider_created_at=created)
         updated = await self.jobs.transition(
             job.id,
             from_states={JobState.SUBMITTING},
@@ -226,7 +304,11 @@ class JobSteps:
             request_id=request.request_id,
             provider_status=request.status,
             submitted_at=now,
-            next_check_at=now + self.timing.next_poll_delay(0.0),
+            provider_created_at=created,
+            predicted_finish_at=self.estimator.predicted_finish(sent, now),
+            reconcile_until=None,
+            failed_checks=0,
+            next_check_at=min(now + self.timing.plan.first_check(queue, processing), job.deadline_at),
         )
         if updated is None:
             # Cancelled or timed out meanwhile: it is still generated (and billed) upstream,
@@ -245,17 +327,17 @@ class JobSteps:
             return
         log.info("job %d: submitted as %s", job.id, request.request_id)
         if request.phase is Phase.PENDING and _pending_state(request) is JobState.QUEUED:
-            await self.reporter.job_updated(updated)
+            self.reporter.job_updated(updated)
         else:
-            await self._apply_status(updated, request)
+            await self._apply_status(updated, request, first_check=True)
 
     # -- poll --------------------------------------------------------------------------
 
     async def poll(self, job: Job) -> None:
         assert job.request_id is not None
+        priority = job.predicted_finish_at or job.next_check_at or 0.0
         try:
-            async with self.api_slots:
-                request = await self.gmi.get(job.request_id)
+            request = await self._provider(CHECK, priority, self.gmi.get(job.request_id))
         except GMIError as error:
             await self._check_failed(job, error)
             return
@@ -274,7 +356,7 @@ class JobSteps:
         if isinstance(error, AuthError):
             # Only the operator can fix the key: check rarely until they do.
             log.error("job %d: the provider refused our API key (%s)", job.id, error)
-            delay = max(delay, self.timing.max_interval * 4)
+            delay = max(delay, self.timing.retry_cap)
         else:
             log.warning("job %d: status check %d failed (%s)", job.id, failures, error)
         await self.jobs.transition(
@@ -284,13 +366,16 @@ class JobSteps:
             next_check_at=self.clock() + delay,
         )
 
-    async def _apply_status(self, job: Job, request: GMIRequest, count_poll: bool = False) -> None:
+    async def _apply_status(
+        self, job: Job, request: GMIRequest, *, count_poll: bool = False, first_check: bool = False
+    ) -> None:
         now = self.clock()
         if request.phase is not Phase.PENDING:
             await self.finish(
                 job,
                 PHASE_TO_OUTCOME[request.phase],
                 provider_status=request.status,
+                provider_finished_at=request.updated_at or now,
                 error=request.failure_reason if request.phase is not Phase.SUCCEEDED else None,
                 result_url=request.video_url,
                 thumbnail_url=request.thumbnail_url,
@@ -299,7 +384,18 @@ class JobSteps:
         # A job that reached PROCESSING stays there if the provider reports it queued again.
         reported = _pending_state(request)
         moves = reported is not job.state and reported in TRANSITIONS[job.state]
-        elapsed = now - (job.submitted_at or now)
+        started = job.processing_started_at
+        if started is None and reported is JobState.PROCESSING:
+            started = request.updated_at or now  # the provider's clock says when it began
+        processing = self.estimator.processing(job.request)
+        plan = self.timing.plan
+        if started is not None:
+            delay = plan.while_processing(started, now, processing)
+        elif first_check:
+            delay = plan.first_check(self.estimator.queue(), processing)
+        else:
+            delay = plan.while_queued(processing)
+        seen = replace(job, processing_started_at=started)
         updated = await self.jobs.transition(
             job.id,
             from_states={job.state},
@@ -307,19 +403,34 @@ class JobSteps:
             count_poll=count_poll,
             failed_checks=0,
             provider_status=request.status,
-            next_check_at=now + self.timing.next_poll_delay(elapsed),
+            processing_started_at=started,
+            predicted_finish_at=self.estimator.predicted_finish(seen, now),
+            next_check_at=min(now + delay, job.deadline_at),  # so it times out on time
         )
-        if updated is not None and moves:
-            await self.reporter.job_updated(updated)
+        if updated is not None and (moves or updated.predicted_finish_at != job.predicted_finish_at):
+            self.reporter.job_updated(updated)
+
+    async def fresh_result_link(self, job: Job) -> str | None:
+        """The job's result link as the provider gives it now (stored links expire)."""
+        if job.request_id is None:
+            return None
+        try:
+            request: GMIRequest = await self._provider(CHECK, 0.0, self.gmi.get(job.request_id))
+        except GMIError as error:
+            log.warning("job %d: could not fetch a fresh result link (%s)", job.id, error)
+            return None
+        return request.video_url
 
     # -- ending ------------------------------------------------------------------------
 
     async def time_out(self, job: Job) -> None:
-        minutes = round((job.deadline_at - job.created_at) / 60)
+        seconds = round(job.deadline_at - job.created_at)
+        amount, unit = (seconds, "second") if seconds < 60 else (round(seconds / 60), "minute")
+        waited = f"{amount} {unit}{'' if amount == 1 else 's'}"
         await self.finish(
             job,
             JobOutcome.TIMED_OUT,
-            error=f"No result from the provider after {minutes} minutes.",
+            error=f"No result from the provider after {waited}.",
         )
 
     async def finish(self, job: Job, outcome: JobOutcome, **fields: Any) -> None:
@@ -333,10 +444,13 @@ class JobSteps:
             next_check_at=now,
             **fields,
         )
-        if finished is not None:
-            log.info("job %d: %s", job.id, outcome.value)
-            await self.reporter.job_updated(finished)  # the outcome shows while it is posted
-            await self.deliver(finished)
+        if finished is None:
+            return
+        log.info("job %d: %s", job.id, outcome.value)
+        if outcome is JobOutcome.SUCCEEDED:
+            await self.estimator.record(finished)
+        self.reporter.job_updated(finished)  # the outcome shows while it is posted
+        await self.deliver(finished)
 
     async def deliver(self, job: Job) -> None:
         try:
@@ -346,7 +460,7 @@ class JobSteps:
             now = self.clock()
             if now > (current.finished_at or now) + RESULT_URL_LIFETIME:
                 log.error("job %d: giving up posting its result: %s", job.id, error)
-                await self.jobs.transition(
+                settled = await self.jobs.transition(
                     job.id,
                     from_states={JobState.POSTING},
                     to_state=JobState.UNDELIVERABLE,
@@ -354,6 +468,8 @@ class JobSteps:
                     delivered_at=now,
                     next_check_at=None,
                 )
+                if settled is not None:
+                    self.reporter.job_updated(settled)
                 return
             log.warning(
                 "job %d: posting failed (attempt %d: %s); retrying",

@@ -27,6 +27,7 @@ job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / n
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from bot.db.audit import AuditEntry, AuditRepository
@@ -60,9 +61,18 @@ def user_target(user_id: int) -> str:
 
 
 class AuditLog:
-    def __init__(self, entries: AuditRepository, moderators: Moderators) -> None:
+    """``on_change`` hears of the server of every change, once it committed (the admission's
+    cache of each server's configuration drops it then)."""
+
+    def __init__(
+        self,
+        entries: AuditRepository,
+        moderators: Moderators,
+        on_change: Callable[[int], None] = lambda guild_id: None,
+    ) -> None:
         self.entries = entries
         self.moderators = moderators
+        self.on_change = on_change
 
     async def record(
         self,
@@ -78,6 +88,7 @@ class AuditLog:
         new: Any = None,
     ) -> AuditEntry:
         """Write one entry inside the caller's transaction (so it exists iff the change does)."""
+        conn.after_commit(lambda: self.on_change(guild_id))
         return await self.entries.add(
             guild_id=guild_id,
             actor_id=actor_id,

@@ -127,13 +127,14 @@ class LimitAdministration:
         now = self.clock()
         async with self.db.transaction() as conn:
             settings = await self.resolver.servers.get(guild_id, conn=conn)
-            start, _ = window_bounds(which, now, settings.timezone, settings.reset_hour)
+            start, end = window_bounds(which, now, settings.timezone, settings.reset_hour)
             await self.adjustments.add(
                 guild_id,
                 user_id,
                 kind="grant",
                 window=which.value,
                 window_start=start,
+                expires_at=end,
                 extra=extra,
                 actor_id=actor.user_id,
                 at=now,
@@ -177,6 +178,7 @@ class LimitAdministration:
                     kind="reset",
                     window=which.value,
                     window_start=standing.starts_at,
+                    expires_at=standing.resets_at,
                     extra=Usage(),
                     actor_id=actor.user_id,
                     at=now,

@@ -2,9 +2,13 @@
 
 Each rule is a small function that looks at an `AdmissionCheck` and returns a
 `QuotaRefusal` or nothing; the first refusal wins. A new rule is one function added to
-`RULES`. The check runs as the `admission` of `JobRepository.accept`, inside the
-``BEGIN IMMEDIATE`` transaction that inserts the job, so two requests can never both take
-the last unit.
+`RULES`: to `CHECKS` if it only reads settings (blocks, channels, the prompt filter, gates),
+to `COUNTED` if it counts what the member or the server already used. The counted rules
+run as the `admission` of `JobRepository.accept`, inside the ``BEGIN IMMEDIATE``
+transaction that inserts the job, so two requests can never both take the last unit; the
+others run before it, on the reader, so the write lock is held only for what must be
+atomic (for a server without limits: the insert alone). A counted rule with no limit set
+reads nothing.
 """
 
 from __future__ import annotations
@@ -14,21 +18,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.clock import Clock
-from bot.db.blocks import BlockRepository
 from bot.db.database import Connection
-from bot.db.filters import BlockedPattern, FilterRepository
+from bot.db.filters import BlockedPattern
 from bot.db.jobs import JobLedger, JobRepository, Usage
 from bot.db.servers import GuildSettings
 from bot.errors import Refused
 from bot.jobs.model import Job, NewJob
+from bot.moderation.config import ServerConfig, ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter, find_blocked_pattern
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest
 from bot.quotas import wording
-from bot.quotas.catalogue import GATES, Window, window_limit
+from bot.quotas.catalogue import GATES, Metric, Window, window_limit
 from bot.quotas.counting import QuotaCounter, usage_of
 from bot.quotas.pricing import PriceTable
-from bot.quotas.resolution import EffectiveLimits, LimitResolver
+from bot.quotas.resolution import EffectiveLimits, resolve_limits
 from bot.tasks import BackgroundTasks
 
 # The `QuotaRefusal.limit` of a prompt refused by the moderators' blocked words.
@@ -56,15 +60,20 @@ class AdmissionRefused(Refused):
 
 @dataclass(frozen=True)
 class AdmissionCheck:
-    """Everything a rule may look at, read inside the admission's transaction."""
+    """Everything a rule may look at: the server's configuration, and the connection to
+    count on (the admission's transaction, for the counted rules)."""
 
     requester: Requester
     new: NewJob
     now: float
     conn: Connection
-    settings: GuildSettings
+    config: ServerConfig
     limits: EffectiveLimits
     admission: Admission
+
+    @property
+    def settings(self) -> GuildSettings:
+        return self.config.settings
 
     @property
     def guild_id(self) -> int:
@@ -83,8 +92,7 @@ Rule = Callable[[AdmissionCheck], Awaitable[QuotaRefusal | None]]
 
 
 async def not_blocked(check: AdmissionCheck) -> QuotaRefusal | None:
-    blocks = check.admission.blocks
-    block = await blocks.active(check.guild_id, check.requester.user_id, check.now, conn=check.conn)
+    block = check.config.block_of(check.requester.user_id, check.now)
     if block is None:
         return None
     return refusal("blocked", "moderator block", block.expires_at, wording.blocked(block))
@@ -99,8 +107,7 @@ async def in_allowed_channel(check: AdmissionCheck) -> QuotaRefusal | None:
 
 
 async def prompt_not_blocked(check: AdmissionCheck) -> QuotaRefusal | None:
-    patterns = await check.admission.filters.patterns(check.guild_id, conn=check.conn)
-    hit = find_blocked_pattern(patterns, check.new.request.prompt)
+    hit = find_blocked_pattern(list(check.config.patterns), check.new.request.prompt)
     if hit is None:
         return None
     return refusal(BLOCKED_PROMPT, "server moderators", None, wording.BLOCKED_PROMPT, pattern=hit)
@@ -186,6 +193,8 @@ async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
     asked = Usage(1, request.duration, check.new.estimated_cost)
     counter = check.admission.counter
     for window in Window:
+        if all(check.limits.quantity(window_limit(m, window)) is None for m in Metric):
+            continue  # nothing to count in this window (grants only add to a limit)
         standing = await counter.window(
             check.settings,
             check.limits,
@@ -211,18 +220,21 @@ async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
     return None
 
 
-RULES: tuple[Rule, ...] = (
+CHECKS: tuple[Rule, ...] = (
     not_blocked,
     in_allowed_channel,
     prompt_not_blocked,
     within_max_duration,
     within_max_resolution,
     gates_open,
+)
+COUNTED: tuple[Rule, ...] = (
     cooled_down,
     not_too_many_running,
     within_budget,
     within_windows,
 )
+RULES = CHECKS + COUNTED
 
 
 class Admission:
@@ -232,9 +244,7 @@ class Admission:
         self,
         *,
         jobs: JobRepository,
-        resolver: LimitResolver,
-        blocks: BlockRepository,
-        filters: FilterRepository,
+        config: ServerConfigCache,
         prompt_filter: PromptFilter,
         counter: QuotaCounter,
         ledger: JobLedger,
@@ -242,12 +252,9 @@ class Admission:
         currency: str,
         clock: Clock,
         tasks: BackgroundTasks,
-        rules: tuple[Rule, ...] = RULES,
     ) -> None:
         self.jobs = jobs
-        self.resolver = resolver
-        self.blocks = blocks
-        self.filters = filters
+        self.config = config
         self.prompt_filter = prompt_filter
         self.counter = counter
         self.ledger = ledger
@@ -255,7 +262,6 @@ class Admission:
         self.currency = currency
         self.clock = clock
         self.tasks = tasks
-        self.rules = rules
 
     def estimate(self, request: GenerationRequest) -> float:
         return self.price_table.estimate(request) if self.price_table is not None else 0.0
@@ -267,29 +273,31 @@ class Admission:
             raise ValueError("the job and the requester disagree on who is asking")
         if self.price_table is not None:
             new = replace(new, estimated_cost=self.estimate(new.request))
-
-        async def check(conn: Connection, job: NewJob, now: float) -> None:
-            await self._check(conn, requester, job, now)
-
-        return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=check)
-
-    async def _check(
-        self, conn: Connection, requester: Requester, new: NewJob, now: float
-    ) -> None:
         if requester.guild_id is None:
             raise AdmissionRefused(
                 refusal("dm", "bot", None, "Videos can only be generated inside a server.")
             )
-        settings, limits = await self.resolver.for_member(requester, conn=conn)
-        check = AdmissionCheck(requester, new, now, conn, settings, limits, self)
-        for rule in self.rules:
+        config = await self.config.get(requester.guild_id)
+        limits = resolve_limits(config.limits_for(requester.user_id), requester)
+        check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
+        await self._apply(CHECKS, check)
+
+        async def counted(conn: Connection, job: NewJob, now: float) -> None:
+            await self._apply(COUNTED, replace(check, conn=conn, new=job, now=now))
+
+        return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=counted)
+
+    async def _apply(self, rules: tuple[Rule, ...], check: AdmissionCheck) -> None:
+        for rule in rules:
             refused = await rule(check)
             if refused is None:
                 continue
             if refused.pattern is not None:
-                # This transaction is about to roll back: record the event just after it.
+                # Nothing is stored for a refusal: record the event for moderators apart.
                 self.tasks.spawn(
-                    self.prompt_filter.record_refusal(requester, refused.pattern, new.request.prompt),
-                    name=f"record refused prompt of {requester.user_id}",
+                    self.prompt_filter.record_refusal(
+                        check.requester, refused.pattern, check.new.request.prompt
+                    ),
+                    name=f"record refused prompt of {check.requester.user_id}",
                 )
             raise AdmissionRefused(refused)

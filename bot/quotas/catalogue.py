@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
-from bot.params import RESOLUTIONS
+from bot.model_offer import RESOLUTIONS
 
 
 class Window(enum.StrEnum):

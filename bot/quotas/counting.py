@@ -87,8 +87,8 @@ class QuotaCounter:
         conn: Connection | None = None,
     ) -> WindowStanding:
         start, end = window_bounds(window, now, settings.timezone, settings.reset_hour)
-        extra, reset_at = await self.adjustments.in_window(
-            settings.guild_id, user_id, window.value, start, conn=conn
+        extra, reset_at = await self.adjustments.in_force(
+            settings.guild_id, user_id, window.value, now, conn=conn
         )
         since = max(start, reset_at) if reset_at is not None else start
         used = await self.ledger.usage(

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 import signal
 
 from .app import DEFAULT_MODEL, GMISimulator, Timings
 from .media import VideoSpec
+from .timings import realistic_timings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,6 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="origin put in result URLs, e.g. http://sim:8089 when the bot runs elsewhere",
     )
     parser.add_argument("--max-video-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--realistic",
+        action="store_true",
+        help="draw each request's queue and generation times like real Seedance jobs "
+        "(long-tailed queue, 20-150 s in all); overrides the three *-seconds options",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for --realistic timings")
+    parser.add_argument(
+        "--list-page-size", type=int, default=None, help="answer the list endpoint in pages"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -57,6 +69,8 @@ async def serve(args: argparse.Namespace) -> None:
     options = {}
     if args.banned_word:
         options["banned_words"] = args.banned_word
+    if args.realistic:
+        options["timing_profile"] = realistic_timings(random.Random(args.seed))
     sim = GMISimulator(
         api_key=args.api_key,
         model=args.model,
@@ -71,6 +85,7 @@ async def serve(args: argparse.Namespace) -> None:
         max_prompt_chars=args.max_prompt_chars,
         url_ttl=args.url_ttl,
         public_origin=args.public_origin,
+        list_page_size=args.list_page_size,
         **options,
     )
     await sim.start(host=args.host, port=args.port)

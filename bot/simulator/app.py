@@ -214,6 +214,9 @@ class GMISimulator:
         max_queued: int = 120,
         public_origin: str | None = None,
         ffmpeg: str | None = None,
+        timing_profile: Callable[[dict[str, Any]], Timings] | None = None,
+        list_page_size: int | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.model = model
@@ -229,6 +232,12 @@ class GMISimulator:
         self.url_ttl = url_ttl
         self.max_queued = max_queued
         self.public_origin = public_origin
+        # Per-request timings drawn from the payload (realistic runs); else `timings`.
+        self.timing_profile = timing_profile
+        # When set, the list answers in pages (`page`, `page_size`, `total`, `next`).
+        self.list_page_size = list_page_size
+        # Seconds every API call takes before it is answered (a provider's round trip).
+        self.latency = latency
         self.requests: dict[str, SimRequest] = {}
         self.log: list[LoggedCall] = []
         self.faults: list[Fault] = []
@@ -522,6 +531,8 @@ class GMISimulator:
             self.log.append(entry)
             await self._notify()
             try:
+                if self.latency and call != "media":
+                    await self._pause(request, self.latency)
                 response = await self._apply_fault(call, request, entry, after_create=False)
                 if response is None and call != "media":
                     response = self._check_auth(request)
@@ -655,7 +666,7 @@ class GMISimulator:
             model=model,
             payload=body["payload"],
             behaviour=behaviour,
-            timings=behaviour.timings or self.timings,
+            timings=behaviour.timings or self._timings_for(body["payload"]),
             created_at=now,
             created_wall=self.wall_clock(),
             anchor=now,
@@ -691,13 +702,26 @@ class GMISimulator:
             return _error(404, "request not found")
         return web.json_response(self._envelope(sim_request))
 
+    def _timings_for(self, payload: dict[str, Any]) -> Timings:
+        return self.timing_profile(payload) if self.timing_profile else self.timings
+
     async def _list(self, request: web.Request, entry: LoggedCall) -> web.StreamResponse:
         model = request.query.get("model_id")
         found = [r for r in self.requests.values() if model is None or r.model == model]
         found.sort(key=lambda r: r.created_at, reverse=True)
-        return web.json_response(
-            {"requests": [self._envelope(r) for r in found], "total": len(found)}
-        )
+        body: dict[str, Any] = {"total": len(found)}
+        if self.list_page_size:
+            size = self.list_page_size
+            try:
+                page = max(1, int(request.query.get("page", "1")))
+            except ValueError:
+                return _error(400, "page must be a whole number")
+            found = found[(page - 1) * size : page * size]
+            body.update(page=page, page_size=size)
+            if page * size < body["total"]:
+                body["next"] = str(page + 1)
+        body["requests"] = [self._envelope(r) for r in found]
+        return web.json_response(body)
 
     async def _models(self, request: web.Request, entry: LoggedCall) -> web.StreamResponse:
         return web.json_response({"model_ids": [self.model, *self.extra_models]})
@@ -744,12 +768,18 @@ class GMISimulator:
 
     def _outcome(self, sim_request: SimRequest) -> dict[str, Any]:
         base = f"{self.base_origin}/media/{sim_request.request_id}"
-        video_url = f"{base}.mp4?token={sim_request.token}"
+        # Signed like a cloud-storage link: valid for url_ttl from when it was handed out, so
+        # asking for the request again gives a fresh, working link.
+        signature = (
+            f"token={sim_request.token}&exp={self.clock() + self.url_ttl:.3f}"
+            f"&sig={secrets.token_hex(4)}"
+        )
+        video_url = f"{base}.mp4?{signature}"
         shape = sim_request.behaviour.outcome_shape
         if shape == "flat":
             return {
                 "video_url": video_url,
-                "thumbnail_image_url": f"{base}.jpg?token={sim_request.token}",
+                "thumbnail_image_url": f"{base}.jpg?{signature}",
             }
         if shape == "media_urls_str":
             return {"media_urls": [video_url]}
@@ -806,7 +836,11 @@ class GMISimulator:
         finished = sim_request.finished_at
         if sim_request.status != "success" or finished is None:
             return _gcs_error(404, "NoSuchKey", "The specified key does not exist.")
-        if self.clock() > finished + self.url_ttl:
+        try:
+            expires = float(request.query.get("exp", finished + self.url_ttl))
+        except ValueError:
+            return _gcs_error(403, "AccessDenied", "Access denied.")
+        if self.clock() > expires:
             return _gcs_error(403, "ExpiredToken", "The provided token has expired.")
         spec = (sim_request.behaviour.video or self.video).resolve(sim_request.payload)
         if extension == "jpg":

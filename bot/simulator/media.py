@@ -1,23 +1,41 @@
 """Real, playable test videos for the simulator, rendered with imageio-ffmpeg's bundled ffmpeg.
 
-Each distinct :class:`RenderSpec` is rendered once (off the event loop, in a subprocess) and
-kept in memory. MP4s can be padded to an exact size with a trailing ``free`` box, which players
-skip, so size limits can be tested with a file that still plays.
+Each distinct :class:`RenderSpec` is rendered once (through `bot.media.FFmpeg`, in a
+subprocess) and kept in memory. MP4s can be padded to an exact size with a trailing ``free``
+box, which players skip, so size limits can be tested with a file that still plays.
+
+The default footage is a small test pattern, which compresses far better than anything a
+provider sends; ``footage="realistic"`` adds moving grain to it and encodes it at a
+provider-like bitrate, for tests of what fitting a real result under an upload limit costs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import struct
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from bot.media import FFmpeg
+from bot.media.containers import iter_boxes
+from bot.media.ffmpeg import read_file, scratch_dir
 
 log = logging.getLogger(__name__)
+
+Footage = Literal["pattern", "realistic"]
+# Realistic footage is encoded at 0.16 bits per pixel per frame: 8 Mbit/s at 1080p24,
+# 3.5 Mbit/s at 720p24. An assumption, not a measurement of Seedance's own files: hosted
+# video models deliver H.264 at a high-quality setting, and 6-10 Mbit/s at 1080p is what
+# such files commonly carry. It makes a 15 s 1080p result ~15 MB, well over 10 MiB.
+REALISTIC_BITS_PER_PIXEL = 0.16
+# Temporal grain over testsrc2's moving pattern: detail in every frame, different in every
+# frame, so an encoder can't get it for free. This strength makes the footage as hard as its
+# bitrate says: x264 at its default quality (CRF 23, veryfast) takes ~8 Mbit/s for it at
+# 1080p24 (the bare pattern takes ~5; grain of 16 takes 18).
+REALISTIC_GRAIN = "noise=alls=13:allf=t+u"
+RENDER_TIMEOUT = 30.0  # seconds, plus the next per second of video
+RENDER_TIMEOUT_PER_SECOND = 4.0
 
 RATIOS: dict[str, tuple[int, int]] = {
     "16:9": (16, 9),
@@ -39,6 +57,12 @@ class RenderSpec:
     fps: int
     duration: float
     audio: bool
+    footage: Footage = "pattern"
+
+    @property
+    def realistic_bitrate(self) -> int:
+        """Bits per second of realistic footage at this size and frame rate."""
+        return int(self.width * self.height * self.fps * REALISTIC_BITS_PER_PIXEL)
 
 
 def _even(value: float) -> int:
@@ -52,6 +76,7 @@ class VideoSpec:
     ``width``/``height`` None: follow the payload's ``ratio`` with ``short_side`` pixels on the
     short side. ``duration`` None: the payload's ``duration`` capped at ``max_duration``.
     ``audio`` None: follow the payload's ``generate_audio`` (default true).
+    ``footage``: the quick test pattern, or realistic footage (see the module's docstring).
     The defaults are tiny, for tests; :meth:`dry_run` is what the standalone server uses.
     """
 
@@ -62,6 +87,7 @@ class VideoSpec:
     max_duration: float = 10.0
     short_side: int = 360
     audio: bool | None = None
+    footage: Footage = "pattern"
 
     @classmethod
     def dry_run(cls) -> VideoSpec:
@@ -86,44 +112,34 @@ class VideoSpec:
         audio = self.audio
         if audio is None:
             audio = payload.get("generate_audio", True) is not False
-        return RenderSpec(_even(width), _even(height), self.fps, duration, bool(audio))
+        return RenderSpec(
+            _even(width), _even(height), self.fps, duration, bool(audio), self.footage
+        )
 
 
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
-
-
-def video_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-nostdin"]
-    cmd += [
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}",
-    ]
+def video_args(spec: RenderSpec, out: str) -> list[str]:
+    source = f"testsrc2=size={spec.width}x{spec.height}:rate={spec.fps}:duration={spec.duration:g}"
+    if spec.footage == "realistic":
+        source += f",{REALISTIC_GRAIN}"
+    args = ["-f", "lavfi", "-i", source]
     if spec.audio:
-        cmd += [
+        args += [
             "-f",
             "lavfi",
             "-i",
             f"sine=frequency=440:sample_rate=44100:duration={spec.duration:g}",
         ]
-    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if spec.footage == "realistic":
+        rate = spec.realistic_bitrate
+        args += ["-b:v", str(rate), "-maxrate", str(rate), "-bufsize", str(2 * rate)]
     if spec.audio:
-        cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
-    cmd += ["-movflags", "+faststart", "-y", str(out)]
-    return cmd
+        args += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
+    return [*args, "-movflags", "+faststart", "-y", out]
 
 
-def thumbnail_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
+def thumbnail_args(spec: RenderSpec, out: str) -> list[str]:
     return [
-        exe,
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
         "-f",
         "lavfi",
         "-i",
@@ -133,19 +149,16 @@ def thumbnail_command(exe: str, spec: RenderSpec, out: Path) -> list[str]:
         "-q:v",
         "5",
         "-y",
-        str(out),
+        out,
     ]
 
 
 class MediaRenderer:
-    """Renders and caches videos and thumbnails; ``close()`` kills any ffmpeg still running."""
+    """Renders and caches videos and thumbnails; ``close()`` stops any render still running."""
 
     def __init__(self, exe: str | None = None) -> None:
-        self._exe = exe
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._ffmpeg = FFmpeg(exe)
         self._cache: dict[tuple[str, RenderSpec], asyncio.Task[bytes]] = {}
-        self._procs: set[asyncio.subprocess.Process] = set()
-        self._counter = 0
 
     async def video(self, spec: RenderSpec) -> bytes:
         return await self._get("mp4", spec)
@@ -163,39 +176,20 @@ class MediaRenderer:
         return await asyncio.shield(task)
 
     async def _render(self, kind: str, spec: RenderSpec) -> bytes:
-        if self._exe is None:
-            self._exe = ffmpeg_exe()
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="gmi-sim-")
-        self._counter += 1
-        out = Path(self._tmp.name) / f"r{self._counter}.{kind}"
-        make = video_command if kind == "mp4" else thumbnail_command
-        proc = await asyncio.create_subprocess_exec(
-            *make(self._exe, spec, out),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        self._procs.add(proc)
-        try:
-            _, stderr = await proc.communicate()
-        except BaseException:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
-        finally:
-            self._procs.discard(proc)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg failed ({proc.returncode}): {stderr.decode(errors='replace')}"
+        out = f"render.{kind}"
+        with scratch_dir() as scratch:
+            await self._ffmpeg.check(
+                video_args(spec, out) if kind == "mp4" else thumbnail_args(spec, out),
+                cwd=scratch,
+                timeout=RENDER_TIMEOUT + RENDER_TIMEOUT_PER_SECOND * spec.duration,
+                what=f"rendering {kind}",
             )
-        data = out.read_bytes()
-        out.unlink(missing_ok=True)
+            data = await read_file(scratch / out)
         log.debug("rendered %s %s: %d bytes", kind, spec, len(data))
         return data
 
     async def close(self) -> None:
+        """Cancel unfinished renders (which kills their ffmpeg) and forget the rest."""
         for task in self._cache.values():
             if not task.done():
                 task.cancel()
@@ -204,15 +198,7 @@ class MediaRenderer:
                 await task
             except BaseException:  # noqa: S110 - a cancelled or failed render is fine at shutdown
                 pass
-        for proc in list(self._procs):
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
         self._cache.clear()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp.name, ignore_errors=True)
-            self._tmp.cleanup()
-            self._tmp = None
 
 
 # ---- MP4 boxes ------------------------------------------------------------------------------
@@ -250,26 +236,6 @@ def padding_for(current: int, target: int | None) -> int:
 def pad_mp4(data: bytes, target: int | None) -> bytes:
     pad = padding_for(len(data), target)
     return data + free_box(pad) if pad else data
-
-
-def iter_boxes(
-    data: bytes, start: int = 0, end: int | None = None
-) -> Iterator[tuple[str, int, int, int]]:
-    """Yield (type, offset, size, header_size) for the boxes between ``start`` and ``end``."""
-    end = len(data) if end is None else end
-    offset = start
-    while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise ValueError(f"corrupt box {kind!r} at {offset}")
-        yield kind.decode("latin-1"), offset, size, header
-        offset += size
 
 
 def mp4_duration(data: bytes) -> float:

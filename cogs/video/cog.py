@@ -7,10 +7,8 @@ the domain and answer. The scheduler that carries jobs to the end lives with thi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,13 +16,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.filters import BlockedPromptEvent
-from bot.errors import Refused, UserError
-from bot.gmi import GMIError, ModelDetail
-from bot.jobs.delivery import Delivery
+from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import JobSteps, PollTiming
-from bot.params import (
+from bot.model_offer import (
     DEFAULT_DURATION,
     DEFAULT_RATIO,
     DEFAULT_RESOLUTION,
@@ -32,49 +26,47 @@ from bot.params import (
     RATIOS,
     RESOLUTIONS,
     SEED_RANGE,
-    GenerationRequest,
-    MediaInput,
 )
-from cogs.shared import JobReference, clip, post_to_mod_log, requester_of
+from bot.params import GenerationRequest, MediaInput
+from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
 from . import flows
 from .buttons import DYNAMIC_ITEMS
-from .components import result_view, status_view
 from .messages import job_links, quota_embed, status_embed
-from .poster import DiscordResultChannel
+from .model_info import model_embed
+from .pipeline import build_pipeline
+from .uploads import inspect_uploads
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
 
 log = logging.getLogger(__name__)
 
-EMBED_TOTAL_LIMIT = 6000
-MODEL_INFO_TTL = 3600.0
 
 
 def media_from(
-    attachment: discord.Attachment | None, url: str | None, option: str
+    attachment: discord.Attachment | None,
+    url: str | None,
+    option: str,
+    uploads: dict[int, MediaInput],
 ) -> MediaInput | None:
+    """One frame option: the file (as `inspect_uploads` read it) or the link typed."""
     if attachment is not None and url:
         raise Refused(f"Give `{option}` either as a file or as `{option}_url`, not both.")
     if attachment is not None:
-        return MediaInput(
-            url=attachment.url,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-            size=attachment.size,
-            width=attachment.width,
-            height=attachment.height,
-        )
+        return uploads[attachment.id]
     return MediaInput(url=url.strip()) if url else None
 
 
 def media_list(
-    attachments: list[discord.Attachment | None], urls: str | None
+    attachments: list[discord.Attachment | None],
+    urls: str | None,
+    uploads: dict[int, MediaInput],
 ) -> tuple[MediaInput, ...]:
-    items = [media_from(a, None, "") for a in attachments if a is not None]
+    """The files of a reference kind, then the links typed (split at spaces and commas)."""
+    items = [uploads[a.id] for a in attachments if a is not None]
     items += [MediaInput(url=u) for u in re.split(r"[\s,]+", urls or "") if u]
-    return tuple(m for m in items if m is not None)
+    return tuple(items)
 
 
 def split_ids(text: str | None) -> tuple[str, ...]:
@@ -93,53 +85,24 @@ class VideoCog(
 ):
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
-        settings = bot.settings
-        services = bot.services
-        self.poster = DiscordResultChannel(
-            bot,
-            services.jobs,
-            view_for_status=lambda job: status_view(job.id),
-            view_for_result=lambda job: result_view(job.id),
-            currency=settings.currency,
-            edit_interval=settings.status_edit_interval,
-            clock=bot.clock,
-        )
-        timing = PollTiming(
-            min_interval=settings.poll_min_interval,
-            max_interval=settings.poll_max_interval,
-            expected_seconds=settings.expected_generation_seconds,
-        )
-        steps = JobSteps(
-            services.jobs,
-            bot.gmi,
-            Delivery(services.jobs, self.poster, bot.session, clock=bot.clock),
-            timing=timing,
-            api_slots=asyncio.Semaphore(settings.max_concurrent_api_calls),
-            clock=bot.clock,
-        )
-        self.scheduler = Scheduler(
-            services.jobs,
-            steps,
-            max_in_flight=settings.max_concurrent_api_calls * 4,
-            lease_seconds=timing.lease_seconds,
-            idle_retry=timing.min_interval,
-            clock=bot.clock,
-        )
-        self._model_info: tuple[float, ModelDetail] | None = None
+        self.pipeline = build_pipeline(bot)
         super().__init__()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.scheduler.start()
+        self.pipeline.start()
+
+    async def drain(self, grace: float) -> None:
+        """A graceful stop: job steps in flight get ``grace`` seconds (`bot.app.DrainsWork`)."""
+        await self.pipeline.scheduler.stop(grace)
 
     async def cog_unload(self) -> None:
-        await self.scheduler.stop()
-        await self.poster.close()
+        await self.pipeline.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
-        self.scheduler.wake()
+        self.pipeline.scheduler.wake()
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
@@ -147,7 +110,7 @@ class VideoCog(
             self.bot,
             event.guild_id,
             f"🚫 <@{event.user_id}> asked for a blocked prompt in <#{event.channel_id}>; it was "
-            f"refused: “{clip(event.prompt_excerpt, 300)}”",
+            f"refused: “{literal(clip(event.prompt_excerpt, 300))}”",
         )
 
     # -- /video generate -----------------------------------------------------------------
@@ -207,6 +170,10 @@ class VideoCog(
         reference_audios: str | None = None,
         reference_asset_ids: str | None = None,
     ) -> None:
+        frames = [first_frame, last_frame]
+        images = [reference_image_1, reference_image_2, reference_image_3]
+        videos, audios = [reference_video_1, reference_video_2], [reference_audio_1]
+        uploads = await inspect_uploads(self.bot.session, frames + images + videos + audios)
         request = GenerationRequest(
             prompt=prompt,
             duration=duration,
@@ -216,13 +183,11 @@ class VideoCog(
             watermark=watermark,
             generate_audio=generate_audio,
             web_search=web_search,
-            first_frame=media_from(first_frame, first_frame_url, "first_frame"),
-            last_frame=media_from(last_frame, last_frame_url, "last_frame"),
-            reference_images=media_list(
-                [reference_image_1, reference_image_2, reference_image_3], reference_images
-            ),
-            reference_videos=media_list([reference_video_1, reference_video_2], reference_videos),
-            reference_audios=media_list([reference_audio_1], reference_audios),
+            first_frame=media_from(first_frame, first_frame_url, "first_frame", uploads),
+            last_frame=media_from(last_frame, last_frame_url, "last_frame", uploads),
+            reference_images=media_list(images, reference_images, uploads),
+            reference_videos=media_list(videos, reference_videos, uploads),
+            reference_audios=media_list(audios, reference_audios, uploads),
             reference_asset_ids=split_ids(reference_asset_ids),
         )
         await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
@@ -270,49 +235,22 @@ class VideoCog(
     # -- /video info ---------------------------------------------------------------------
 
     @app_commands.command(
-        name="info", description="About the video model: what it does and its parameters"
+        name="info",
+        description="What the video model makes, what it takes and what it costs",
     )
     async def info(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            detail = await self._model_detail()
-        except GMIError as error:
-            raise UserError(
-                f"I couldn't reach the video provider just now ({error.message}). "
-                "Try again in a minute."
-            ) from error
-        await interaction.followup.send(
-            embed=model_embed(detail, self.bot.settings.currency), ephemeral=True
+        bot = self.bot
+        if bot.health.detail is None:  # never answered yet: ask now, which may take a while
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        detail = await bot.provider_watch.model_detail()
+        embed = model_embed(
+            detail,
+            bot.health.offer,
+            model=bot.settings.seedance_model,
+            prices=bot.settings.price_table,
+            currency=bot.settings.currency,
         )
-
-    async def _model_detail(self) -> ModelDetail:
-        now = time.monotonic()
-        if self._model_info is not None and self._model_info[0] > now:
-            return self._model_info[1]
-        detail = await self.bot.gmi.model_detail(self.bot.settings.seedance_model)
-        self._model_info = (now + MODEL_INFO_TTL, detail)
-        return detail
-
-
-def model_embed(detail: ModelDetail, currency: str) -> discord.Embed:
-    embed = discord.Embed(
-        title=clip(detail.model, 256),
-        description=clip(detail.brief_description or detail.detailed_description or "", 4096),
-        colour=discord.Colour.blurple(),
-    )
-    for parameter in detail.parameters[:20]:
-        text = parameter.description or parameter.display_name or ""
-        required = " (required)" if parameter.required else ""
-        embed.add_field(
-            name=clip(f"{parameter.name}{required}", 256),
-            value=clip(f"{parameter.type or ''} {text}".strip() or "—", 1024),
-            inline=True,
-        )
-    if detail.price_info is not None and detail.price_info.price is not None:
-        unit = detail.price_info.unit or ""
-        embed.set_footer(text=f"Provider price: {detail.price_info.price} {unit}".strip())
-    while len(embed) > EMBED_TOTAL_LIMIT and embed.fields:  # Discord refuses > 6000 in all
-        embed.remove_field(-1)
-    if len(embed) > EMBED_TOTAL_LIMIT:
-        embed.description = clip(embed.description or "", 4096 - (len(embed) - EMBED_TOTAL_LIMIT))
-    return embed
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)

@@ -16,7 +16,8 @@ import discord
 
 from bot.errors import PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.params import SEED_RANGE, GenerationRequest
+from bot.model_offer import SEED_RANGE
+from bot.params import GenerationRequest, local_link_problems
 from cogs.shared import NO_MENTIONS, clip, requester_of, video_bot
 
 from .components import history_view, status_view
@@ -38,20 +39,28 @@ async def start_job(
 
     Everything before the answer is local (validation, one SQLite transaction), so the
     3 s deadline holds; the provider is called only after the status message exists.
+    Links a member typed must point at the public internet unless the operator allows
+    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests).
     """
     bot = video_bot(interaction)
+    bot.ensure_taking_jobs()
     missing = _missing_permissions(interaction)
     if missing:
         raise Refused(
             f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
             "Ask a server admin to grant them to me here, or use another channel."
         )
+    if not bot.settings.allow_private_media_urls:
+        local_links = local_link_problems(request)
+        if local_links:
+            raise Refused(*local_links)
     service = bot.services.job_service
     job = await service.accept(
         requester_of(interaction),
         request,
         origin=origin,
         parent_job_id=parent.id if parent else None,
+        interaction_token=interaction.token,
     )
     try:
         response = await interaction.response.send_message(

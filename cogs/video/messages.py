@@ -3,7 +3,8 @@
 Pure functions from domain values to embeds and text, so every limit Discord enforces
 (title 256, description 4096, field 1024, footer 2048, content 2000) is respected in one
 place, and every mention and timestamp is made here, from the ids and times the database
-holds.
+holds. Text someone typed (prompts, file names, links, reasons) goes through `literal`, so
+it shows as typed and never formats, mentions or masks a link.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
 from bot.quotas.counting import Meter
 from bot.quotas.standing import Standing
-from cogs.shared import clip
+from cogs.shared import clip, literal
 
 Phase = JobState | JobOutcome
 
@@ -31,6 +32,7 @@ COLOURS: dict[Phase, discord.Colour] = {
     JobOutcome.FAILED: discord.Colour.red(),
     JobOutcome.CANCELLED: discord.Colour.dark_grey(),
     JobOutcome.TIMED_OUT: discord.Colour.orange(),
+    JobOutcome.LOST: discord.Colour.red(),
 }
 ICONS: dict[Phase, str] = {
     JobState.ACCEPTED: "⏳",
@@ -41,7 +43,9 @@ ICONS: dict[Phase, str] = {
     JobOutcome.FAILED: "❌",
     JobOutcome.CANCELLED: "🚫",
     JobOutcome.TIMED_OUT: "⌛",
+    JobOutcome.LOST: "⚠️",
 }
+UNDELIVERABLE_ICON = "📭"
 
 # The result message's footer starts with this: after a crash, delivery finds an earlier
 # post by it (the status message's footer starts with "Job #N", so it never matches).
@@ -50,6 +54,11 @@ RESULT_MARKER = "Result of job #{job_id}"
 
 def result_marker(job_id: int) -> str:
     return RESULT_MARKER.format(job_id=job_id)
+
+
+def status_marker(job_id: int) -> str:
+    """How the status message's footer starts (a crashed bot finds the message by it)."""
+    return f"Job #{job_id}"
 
 
 def describe_settings(request: GenerationRequest) -> str:
@@ -71,9 +80,9 @@ def describe_settings(request: GenerationRequest) -> str:
 def describe_inputs(request: GenerationRequest) -> str | None:
     lines = []
     if request.first_frame:
-        lines.append(f"First frame: {clip(request.first_frame.label, 80)}")
+        lines.append(f"First frame: {literal(clip(request.first_frame.label, 80))}")
     if request.last_frame:
-        lines.append(f"Last frame: {clip(request.last_frame.label, 80)}")
+        lines.append(f"Last frame: {literal(clip(request.last_frame.label, 80))}")
     for name, items in (
         ("Reference images", request.reference_images),
         ("Reference videos", request.reference_videos),
@@ -91,21 +100,34 @@ def format_cost(cost: float, currency: str) -> str:
 
 
 def reason_text(job: Job) -> str | None:
-    """Why a job ended the way it did, as the member reads it."""
-    if job.outcome is JobOutcome.CANCELLED:
-        return f"Cancelled by <@{job.cancelled_by}>." if job.cancelled_by else job.error
-    return job.error
+    """Why a job ended the way it did, as the member reads it (the provider's words shown
+    as text)."""
+    if job.outcome is JobOutcome.CANCELLED and job.cancelled_by:
+        return f"Cancelled by <@{job.cancelled_by}>."
+    return literal(job.error) if job.error else None
 
 
 def job_title(job: Job) -> str:
-    return f"{ICONS[job.phase]} {job.display_state}"
+    icon = UNDELIVERABLE_ICON if job.state is JobState.UNDELIVERABLE else ICONS[job.phase]
+    return f"{icon} {job.display_state}"
 
 
-def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
-    """The public message that follows a job from the command to its result."""
+def took_text(job: Job, now: float) -> str:
+    """How long the video took: the provider's own time when it says, else ours."""
+    seconds = job.provider_seconds
+    if seconds is None:
+        seconds = (job.finished_at or now) - job.created_at
+    return _duration_text(seconds)
+
+
+def status_embed(
+    job: Job, *, currency: str, now: float, queue_position: int | None = None
+) -> discord.Embed:
+    """The public message that follows a job from the command to its result: where it is,
+    since when, and when it should be ready (a Discord timestamp counts down by itself)."""
     embed = discord.Embed(
         title=job_title(job),
-        description=clip(job.request.prompt, 4000),
+        description=clip(literal(job.request.prompt), 4000),
         colour=COLOURS[job.phase],
     )
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
@@ -114,14 +136,24 @@ def status_embed(job: Job, *, currency: str, now: float) -> discord.Embed:
     if inputs:
         embed.add_field(name="Inputs", value=inputs, inline=False)
     if job.has_ended:
-        ended = job.finished_at or now
-        embed.add_field(name="Took", value=_duration_text(ended - job.created_at), inline=True)
+        embed.add_field(name="Took", value=took_text(job, now), inline=True)
     else:
         embed.add_field(name="Started", value=discord_time(job.created_at), inline=True)
+        if queue_position:
+            embed.add_field(name="Place in queue", value=f"{queue_position}", inline=True)
+        elif job.predicted_finish_at is not None:
+            ready = max(job.predicted_finish_at, now)
+            embed.add_field(name="Ready", value=f"about {discord_time(ready)}", inline=True)
     embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
     reason = reason_text(job)
-    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT):
+    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT, JobOutcome.LOST):
         embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
+    if job.state is JobState.UNDELIVERABLE:
+        embed.add_field(
+            name="Not delivered",
+            value="I could post it neither here nor by DM; the quota was given back.",
+            inline=False,
+        )
     embed.set_footer(text=_footer(job))
     return embed
 
@@ -146,9 +178,14 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
     elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
     elif job.outcome is JobOutcome.TIMED_OUT:
-        text = f"{who} the video generation timed out{where}: {job.error or ''}"
+        text = f"{who} the video generation timed out{where}: {reason_text(job) or ''}"
+    elif job.outcome is JobOutcome.LOST:
+        text = (
+            f"{who} your video could not be had{where}: {reason_text(job) or ''} "
+            "Your quota was given back."
+        )
     else:
-        text = f"{who} the video generation failed{where}: {job.error or 'no reason given'}"
+        text = f"{who} the video generation failed{where}: {reason_text(job) or 'no reason given'}"
     return clip(text.strip(), 2000)
 
 
@@ -156,7 +193,7 @@ def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
     assert job.outcome is not None, "only an ended job has a result"
     embed = discord.Embed(
         title=f"{ICONS[job.outcome]} {OUTCOME_LABELS[job.outcome]}",
-        description=clip(job.request.prompt, 4000),
+        description=clip(literal(job.request.prompt), 4000),
         colour=COLOURS[job.outcome],
     )
     embed.add_field(name="Settings", value=describe_settings(job.request))
@@ -199,7 +236,7 @@ def history_line(job: Job) -> str:
     parts = (
         f"{ICONS[job.phase]} **#{job.id}** {job.display_state}",
         discord_time(job.created_at),
-        clip(job.request.prompt, 80),
+        literal(clip(job.request.prompt, 80)),
         job_links(job),
     )
     return " · ".join(part for part in parts if part)
@@ -228,7 +265,7 @@ def standing_lines(standing: Standing, currency: str) -> list[str]:
     if standing.block is not None:
         block = standing.block
         until = when(block.expires_at) if block.expires_at else "until lifted"
-        out.append(f"⛔ Blocked from generating: {block.reason} ({until}).")
+        out.append(f"⛔ Blocked from generating: {literal(block.reason)} ({until}).")
     for window in standing.windows:
         parts = [_meter_text(m, currency) for m in window.meters if m.limit is not None]
         if parts:

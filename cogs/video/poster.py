@@ -1,8 +1,8 @@
-"""Discord's side of delivery: status edits, result replies, the DM fallback.
+"""Discord's side of delivery: result replies, the DM fallback, status messages.
 
 Results are posted as ordinary channel messages (a reply to the status message), never
-through the interaction token, which dies after 15 minutes. Status edits are throttled
-per job so progress never trips Discord's edit rate limits.
+through the interaction token, which dies after 15 minutes. Status messages are kept true
+by `StatusEditor`, within Discord's per-channel edit limit.
 """
 
 from __future__ import annotations
@@ -10,24 +10,29 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import discord
 
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
-from bot.jobs.delivery import DeliveryRetry, Outcome, Posted
+from bot.jobs.delivery import DeliveryRetry, Outcome, Posted, StatusSearch
 from bot.jobs.model import Job
-from bot.tasks import BackgroundTasks
 
-from .messages import result_content, result_embed, result_marker, status_embed
+from .messages import result_content, result_embed, result_marker, status_marker
+from .status_edits import StatusEditor
 
 log = logging.getLogger(__name__)
 
 DM_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-HISTORY_SEARCH_LIMIT = 200
+# However busy the channel, a search for an earlier post reads every message since the job
+# finished, for at most this long; past it the post waits (Discord's nonce only dedupes
+# within 5 minutes, so posting blind could post twice).
+SEARCH_SECONDS = 30.0
+# An interaction token lives 15 minutes; use it only while it surely still works.
+TOKEN_LIFETIME = 14 * 60.0
 # The permissions a result post needs in the job's channel; without them it goes by DM.
 NEEDED_TO_POST = (
     "view_channel",
@@ -52,24 +57,17 @@ class DiscordResultChannel:
         client: discord.Client,
         jobs: JobRepository,
         *,
-        view_for_status: Callable[[Job], discord.ui.View | None],
+        editor: StatusEditor,
         view_for_result: Callable[[Job], discord.ui.View | None],
-        currency: str,
-        edit_interval: float,
+        on_undeliverable: Callable[[Job], Awaitable[None]],
         clock: Clock,
     ) -> None:
         self.client = client
         self.jobs = jobs
-        self.view_for_status = view_for_status
+        self.editor = editor
         self.view_for_result = view_for_result
-        self.currency = currency
-        self.edit_interval = edit_interval
+        self.on_undeliverable = on_undeliverable
         self.clock = clock
-        self._last_edit: dict[int, float] = {}
-        self._pending_edits = BackgroundTasks("status-edit")
-
-    async def close(self) -> None:
-        await self._pending_edits.close()
 
     # -- where a job's messages go -------------------------------------------------------
 
@@ -99,77 +97,83 @@ class DiscordResultChannel:
 
     # -- status message ------------------------------------------------------------------
 
-    async def show_state(self, job: Job) -> None:
-        if job.status_message_id is None:
-            return
-        wait = self._last_edit.get(job.id, 0.0) + self.edit_interval - self.clock()
-        if job.has_ended or wait <= 0:
-            self._pending_edits.cancel(job.id)
-            await self._edit_status(job)
-        elif self._pending_edits.running(job.id) is None:
-            self._pending_edits.spawn(
-                self._edit_later(job.id, wait), name=f"job-{job.id}", key=job.id
-            )
+    def show_state(self, job: Job) -> None:
+        self.editor.request(job)
 
-    async def _edit_later(self, job_id: int, wait: float) -> None:
-        await asyncio.sleep(wait)
-        self._pending_edits.release(job_id)  # a change from now on schedules its own edit
-        job = await self.jobs.get(job_id)
-        if job is not None:
-            await self._edit_status(job)
+    async def repair_status_messages(self, since: float) -> int:
+        """After a restart: status messages of jobs settled since ``since`` that may not
+        show it (a crash or a failed edit) are brought up to date."""
+        stale = await self.jobs.with_stale_status(since, limit=1000)
+        for job in stale:
+            self.editor.request(job)
+        return len(stale)
 
-    async def _edit_status(self, job: Job) -> None:
+    async def find_status_message(self, job: Job) -> int | StatusSearch:
+        """The job's status message when its id was never recorded (a crash between
+        answering and recording). While the interaction token lives, Discord says whether
+        the answer exists; later, the channel is searched for it."""
+        application_id = self.client.application_id
+        if job.interaction_token and application_id and self.clock() < job.created_at + TOKEN_LIFETIME:
+            webhook = discord.Webhook.partial(application_id, job.interaction_token, client=self.client)
+            try:
+                # "@original" names the interaction's answer; discord.py types ids as int.
+                message = await webhook.fetch_message(cast(int, "@original"))
+            except discord.NotFound:
+                return StatusSearch.NEVER_SHOWN
+            except discord.HTTPException as error:
+                raise DeliveryRetry(f"could not look up the answer: {error.status}") from error
+            marker = status_marker(job.id)
+            if any(_marked(embed.footer.text, marker) for embed in message.embeds):
+                return message.id
+            return StatusSearch.NEVER_SHOWN  # the member was answered, but not with this job
         channel = await self._channel(job)
-        if channel is None or job.status_message_id is None:
-            return
-        self._last_edit[job.id] = self.clock()
-        message = self.client.get_partial_messageable(
-            job.channel_id, guild_id=job.guild_id
-        ).get_partial_message(job.status_message_id)
-        view = None if job.has_ended else self.view_for_status(job)
-        try:
-            await message.edit(
-                embed=status_embed(job, currency=self.currency, now=self.clock()), view=view
-            )
-        except discord.HTTPException as error:
-            log.info("job %d: status message not updated (%s)", job.id, error)
-        if job.has_ended:
-            self._last_edit.pop(job.id, None)
+        if channel is None:
+            return StatusSearch.UNKNOWN
+        found = await self._search(channel, status_marker(job.id), job.created_at)
+        return StatusSearch.NEVER_SHOWN if found is None else found
+
+    async def undeliverable(self, job: Job) -> None:
+        await self.on_undeliverable(job)
 
     # -- result --------------------------------------------------------------------------
 
     async def find_posted(self, job: Job) -> Posted | None:
+        marker = result_marker(job.id)
+        since = job.finished_at or job.created_at
         channel = await self._channel(job)
         if channel is not None:
-            found = await self._search(channel, job)
+            found = await self._search(channel, marker, since)
             if found is not None:
                 return Posted(found, "channel")
         user = await self._user(job.user_id)
         if user is not None:
             dm = user.dm_channel or await user.create_dm()
-            found = await self._search(dm, job)
+            found = await self._search(dm, marker, since)
             if found is not None:
                 return Posted(found, "dm")
         return None
 
-    async def _search(self, channel: discord.abc.Messageable, job: Job) -> int | None:
-        """Our result message for ``job``, looked for from the moment the job finished
-        (any earlier post came after that), oldest first."""
-        marker = result_marker(job.id)
-        since = discord.utils.time_snowflake(
-            datetime.fromtimestamp((job.finished_at or job.created_at) - 60, UTC)
-        )
+    async def _search(
+        self, channel: discord.abc.Messageable, marker: str, since: float
+    ) -> int | None:
+        """Our message whose footer starts with ``marker``, among every message posted
+        since ``since`` (less a minute of clock skew), oldest first, however many there
+        are; `DeliveryRetry` if that takes longer than `SEARCH_SECONDS`."""
+        after = discord.utils.time_snowflake(datetime.fromtimestamp(since - 60, UTC))
         me = self.client.user
         try:
-            async for message in channel.history(
-                limit=HISTORY_SEARCH_LIMIT, after=discord.Object(since), oldest_first=True
-            ):
-                if message.author.id != getattr(me, "id", None):
-                    continue
-                if any((e.footer.text or "").startswith(marker) for e in message.embeds):
-                    return message.id
+            async with asyncio.timeout(SEARCH_SECONDS):
+                async for message in channel.history(
+                    limit=None, after=discord.Object(after), oldest_first=True
+                ):
+                    if message.author.id != getattr(me, "id", None):
+                        continue
+                    if any(_marked(e.footer.text, marker) for e in message.embeds):
+                        return message.id
         except discord.Forbidden:
             return None  # unreadable now: the result will go by DM, which is searched next
+        except TimeoutError as error:
+            raise DeliveryRetry("the search for an earlier post took too long") from error
         except discord.HTTPException as error:
             raise DeliveryRetry(f"could not check for an earlier post: {error}") from error
         return None
@@ -244,3 +248,9 @@ class DiscordResultChannel:
                 raise
             raise DeliveryRetry(f"Discord refused the post: {error.status} {error.text}") from error
         return message.id
+
+
+def _marked(footer: str | None, marker: str) -> bool:
+    """The footer names this job (``Job #1`` must not match ``Job #12 · ...``)."""
+    text = footer or ""
+    return text == marker or text.startswith(marker + " ")

@@ -25,7 +25,7 @@ from discord.ext import commands
 from bot.db.audit import AuditEntry
 from bot.errors import InvalidInput
 from bot.jobs.model import Job
-from bot.params import RESOLUTIONS
+from bot.model_offer import RESOLUTIONS
 from bot.quotas.catalogue import LIMITS, LimitKind, Window
 from bot.usage import TOP_ORDER, Period
 from cogs.shared import (

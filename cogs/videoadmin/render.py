@@ -19,11 +19,12 @@ from bot.db.servers import GuildSettings
 from bot.markup import discord_time
 from bot.markup import money as format_money
 from bot.moderation.audit import AuditAction
+from bot.params import quoted
 from bot.quotas.catalogue import LIMITS
 from bot.quotas.counting import BudgetStanding
 from bot.quotas.resolution import EffectiveLimits
 from bot.usage import MemberUsage, Period, ServerUsage
-from cogs.shared import clip
+from cogs.shared import clip, literal
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
@@ -47,7 +48,7 @@ def _block_text(value: str) -> str:
     block = json.loads(value)
     expires = block.get("expires_at")
     until = f"until {discord_time(expires, 'f')}" if expires is not None else "no expiry"
-    return f"{block['reason']} ({until})"
+    return f"{literal(block['reason'])} ({until})"
 
 
 def _grant_text(value: str) -> str:
@@ -66,7 +67,7 @@ def _reset_text(value: str) -> str:
 
 def _deleted_text(value: str) -> str:
     job = json.loads(value)
-    return f"{job['outcome']}: “{job['prompt']}”"
+    return f"{job['outcome']}: “{literal(job['prompt'])}”"
 
 
 # What each action's sentence says, given the entry's subject; and how its values read.
@@ -224,7 +225,7 @@ def channels_text(settings: GuildSettings) -> str:
 
 def blocks_embed(blocks: Sequence[MemberBlock]) -> discord.Embed:
     lines = [
-        f"<@{b.user_id}>: {clip(b.reason, 200)} · by <@{b.blocked_by}> "
+        f"<@{b.user_id}>: {literal(clip(b.reason, 200))} · by <@{b.blocked_by}> "
         + (f"until {discord_time(b.expires_at, 'f')}" if b.expires_at else "no expiry")
         for b in blocks
     ]
@@ -233,15 +234,15 @@ def blocks_embed(blocks: Sequence[MemberBlock]) -> discord.Embed:
 
 def patterns_embed(patterns: Sequence[BlockedPattern]) -> discord.Embed:
     lines = [
-        f"**#{p.id}** {p.kind} `{clip(p.pattern, 200)}` · by <@{p.added_by}>" for p in patterns
+        f"**#{p.id}** {p.kind} {quoted(p.pattern, 200)} · by <@{p.added_by}>" for p in patterns
     ]
     return listing("Blocked words and patterns", lines, "No words or patterns are blocked.")
 
 
 def events_embed(events: Sequence[BlockedPromptEvent]) -> discord.Embed:
     lines = [
-        f"{discord_time(e.at, 'f')} <@{e.user_id}> in <#{e.channel_id}> hit `{clip(e.pattern, 60)}`: "
-        f"“{clip(e.prompt_excerpt, 150)}”"
+        f"{discord_time(e.at, 'f')} <@{e.user_id}> in <#{e.channel_id}> hit {quoted(e.pattern, 60)}: "
+        f"“{literal(clip(e.prompt_excerpt, 150))}”"
         for e in events
     ]
     return listing("Refused prompts (most recent first)", lines, "No prompt has been refused.")

@@ -5,79 +5,13 @@ A job that was accepted is never lost and its result is posted exactly once.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from bot.db.database import Database
-from bot.db.jobs import JobRepository
 from bot.jobs.lifecycle import JobState
-from tests.support.database import environment_for
-from tests.support.gmi import GMI_TEST_KEY
-from tests.support.jobwait import wait_for_job
-
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
-
-
-class BotProcess:
-    """``python -m bot`` pointed at the emulator and the simulator through its settings."""
-
-    def __init__(self, emu, sim, jobs: JobRepository, database: str | Path, log_path: Path) -> None:
-        self.emu = emu
-        self.jobs = jobs  # the same database, read from the test
-        self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(REPO),
-            "DISCORD_TOKEN": emu.token,
-            "GMI_API_KEY": GMI_TEST_KEY,
-            "GMI_API_BASE_URL": sim.base_url,
-            **environment_for(database),
-            "COMMAND_GUILD_IDS": str(emu.default.guild.id),
-            "DISCORD_API_BASE_URL": emu.api_base_url,
-            "DISCORD_GATEWAY_URL": emu.gateway_url,
-            "POLL_MIN_INTERVAL": "0.02",
-            "POLL_MAX_INTERVAL": "0.05",
-            "EXPECTED_GENERATION_SECONDS": "0",
-            "STATUS_EDIT_INTERVAL": "0",
-            "LOG_LEVEL": "DEBUG",
-        }
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        sessions_before = self.emu.gateway.identifies
-        log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=REPO, env=self.env, stdout=log, stderr=log
-        )
-        log.close()
-        await self.emu.wait_for(
-            lambda: (
-                self.emu.gateway.identifies > sessions_before or self.process.returncode is not None
-            ),
-            20,
-            "the bot process to connect",
-        )
-        assert self.process.returncode is None, self.log_path.read_text()
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            await self.kill()
-
-    async def delivered(self, job_id: int = 1):
-        return await wait_for_job(self.jobs, job_id, lambda job: job.delivered_at is not None)
 
 
 def replies_to(channel, status):
@@ -91,19 +25,6 @@ async def ask_and_wait_for_result(emu, bot_process):
     status = await ix.wait_response_message()
     await emu.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
     return status
-
-
-@pytest.fixture
-async def bot_process(fakecord, gmi_sim, database_location, tmp_path):
-    db = await Database.open(database_location)
-    process = BotProcess(
-        fakecord, gmi_sim, JobRepository(db, time.time), database_location, tmp_path / "bot.log"
-    )
-    try:
-        yield process
-    finally:
-        await process.stop()
-        await db.close()
 
 
 async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_sim, bot_process):

@@ -1,6 +1,6 @@
 """Run the emulator as its own process, with the default world and the control API.
 
-    python -m tests.fakecord --port 8765 [--token T] [--boost-tier 2]
+    python -m tests.fakecord --port 8765 [--token T] [--boost-tier 2] [--no-rate-limits]
 
 Prints one JSON line (API base, gateway URL, control URL, token, ids) and serves until
 SIGINT/SIGTERM. Point a bot at it with DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL.
@@ -21,7 +21,7 @@ from .seed import seed_default_world
 
 
 async def serve(args: argparse.Namespace) -> None:
-    emu = FakeDiscord(token=args.token)
+    emu = FakeDiscord(token=args.token, rate_limits=not args.no_rate_limits)
     world = seed_default_world(emu, boost_tier=args.boost_tier)
     emu.extra_routes.extend(Control(emu).routes())
     await emu.start(port=args.port, host=args.host)
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default=None, help="the bot token to accept (default: random, printed)")
     parser.add_argument("--boost-tier", type=int, default=0, choices=range(4))
+    parser.add_argument("--no-rate-limits", action="store_true",
+                        help="answer every request (Discord's rate limits are on by default)")
     args = parser.parse_args(argv)
     try:
         asyncio.run(serve(args))

@@ -5,16 +5,25 @@ named by id or by name (``"alice"``, ``"general"``). Option values are JSON; an 
 ``{"attachment": {"filename": ..., "data_b64": ..., "content_type": ...}}``, a user/role/channel
 ``{"member": "bob"}`` / ``{"role": "Mods"}`` / ``{"channel": "general"}``.
 
-    GET  /_control/state                        who is connected, synced commands, the world
+    GET  /_control/state                        who is connected (shards), synced commands, the world
     POST /_control/command      {member, channel, command, options}      -> interaction
     POST /_control/autocomplete {member, channel, command, focused, value, options} -> {choices}
     POST /_control/click        {member, message_id, label | custom_id}  -> interaction
     POST /_control/modal        {member, interaction_id, values}         -> interaction
+    POST /_control/message_command {member, message_id, command}        -> interaction
+    POST /_control/say          {member, channel, content, attachments, reply_to} -> message
     GET  /_control/interactions/{id}                                     -> interaction
-    GET  /_control/channels/{channel}/messages  (what everyone sees, oldest first)
+    GET  /_control/messages/{message_id}                                 -> message
+    GET  /_control/channels/{channel}/messages  (what everyone sees, oldest first; threads too)
+    POST /_control/threads/{thread}/archive {locked}
     GET  /_control/dms/{user}/messages
+    POST /_control/guilds       {count, shard_count, channels, members} -> [guild]
     POST /_control/clock/advance {seconds}
     POST /_control/gateway/reconnect | /_control/gateway/invalid_session
+    POST /_control/gateway/shards {recommended, max_guilds_per_shard}
+    GET  /_control/rate_limits  counters: requests and 429s by route, most edits per channel in 5 s
+    POST /_control/rate_limits  {enabled, global: {limit, per}, default: {limit, per},
+                                 routes: [{method, route, limit, per}]}
     GET  /_control/violations
 
 :class:`ControlClient` wraps these for tests, with bounded polling waits.
@@ -30,8 +39,9 @@ import aiohttp
 from aiohttp import web
 
 from .interactions import Interaction, ScenarioError
+from .ratelimits import Limit
 from .rest import json_response
-from .world import Channel, Member, Message, Role
+from .world import Channel, Guild, Member, Message, Role
 
 if TYPE_CHECKING:
     from .emulator import FakeDiscord
@@ -46,13 +56,16 @@ def message_json(msg: Message) -> dict[str, Any]:
         "components": msg.components, "mentions": [str(u) for u in msg.mentions],
         "mention_roles": [str(r) for r in msg.mention_roles], "mention_everyone": msg.mention_everyone,
         "reply_to": str(msg.reply_to) if msg.reply_to else None, "flags": msg.flags,
-        "ephemeral": msg.ephemeral, "loading": msg.loading,
+        "ephemeral": msg.ephemeral, "loading": msg.loading, "type": msg.type,
+        "thread_id": str(msg.thread.id) if msg.thread else None,
     }
 
 
 def interaction_json(ix: Interaction) -> dict[str, Any]:
     return {
-        "id": str(ix.id), "type": ix.type, "user": ix.user.name, "acknowledged": ix.acknowledged,
+        "id": str(ix.id), "type": ix.type, "command_type": ix.command_type,
+        "target_id": str(ix.target_message.id) if ix.target_message else None,
+        "user": ix.user.name, "acknowledged": ix.acknowledged,
         "failed": ix.failed, "response_type": ix.response_type, "modal": ix.modal, "choices": ix.choices,
         "original_message": message_json(ix.original_message) if ix.original_message else None,
         "followups": [message_json(m) for m in ix.followups],
@@ -71,7 +84,15 @@ class Control:
             ("POST", "/_control/autocomplete", self.autocomplete),
             ("POST", "/_control/click", self.click),
             ("POST", "/_control/modal", self.modal),
+            ("POST", "/_control/message_command", self.message_command),
+            ("POST", "/_control/say", self.say),
             ("GET", "/_control/interactions/{interaction_id}", self.interaction),
+            ("GET", "/_control/messages/{message_id}", self.message),
+            ("POST", "/_control/threads/{thread}/archive", self.archive),
+            ("POST", "/_control/guilds", self.guilds),
+            ("POST", "/_control/gateway/shards", self.shards),
+            ("GET", "/_control/rate_limits", self.rate_limits),
+            ("POST", "/_control/rate_limits", self.set_rate_limits),
             ("GET", "/_control/channels/{channel}/messages", self.channel_messages),
             ("GET", "/_control/dms/{user}/messages", self.dm_messages),
             ("POST", "/_control/clock/advance", self.advance),
@@ -105,13 +126,15 @@ class Control:
                     return r
         raise ScenarioError(f"no role {ref!r}")
 
+    def attachment(self, a: dict[str, Any]):
+        return self.emu.attachment(a["filename"], base64.b64decode(a.get("data_b64", "")),
+                                   content_type=a.get("content_type"))
+
     def options(self, raw: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for name, value in (raw or {}).items():
             if isinstance(value, dict) and "attachment" in value:
-                a = value["attachment"]
-                out[name] = self.emu.attachment(a["filename"], base64.b64decode(a.get("data_b64", "")),
-                                                content_type=a.get("content_type"))
+                out[name] = self.attachment(value["attachment"])
             elif isinstance(value, dict) and "member" in value:
                 out[name] = self.member(value["member"])
             elif isinstance(value, dict) and "role" in value:
@@ -135,13 +158,11 @@ class Control:
             "api_base_url": emu.api_base_url, "gateway_url": emu.gateway_url,
             "application_id": str(emu.application_id), "bot_user_id": str(emu.bot_user.id),
             "connected_sessions": len(emu.gateway.connected_sessions),
+            "shards": sorted(s.shard for s in emu.gateway.connected_sessions),
             "identifies": emu.gateway.identifies,
             "commands": {"global": sorted(n for (_, n) in emu.global_commands),
                          "guilds": {str(g): sorted(n for (_, n) in cmds) for g, cmds in emu.guild_commands.items()}},
-            "guilds": [{"id": str(g.id), "name": g.name, "boost_tier": g.boost_tier,
-                        "channels": [{"id": str(c.id), "name": c.name, "type": c.type} for c in g.channels.values()],
-                        "members": [{"id": str(m.id), "name": m.name} for m in g.members.values()]}
-                       for g in emu.world.guilds.values()],
+            "guilds": [guild_json(g) for g in emu.world.guilds.values()],
             "violations": [str(v) for v in emu.violations], "unknown_routes": emu.unknown_routes,
         })
 
@@ -187,6 +208,82 @@ class Control:
                                              body.get("values", {}))
             return interaction_json(ix)
         return await self._guarded(run())
+
+    async def message_command(self, request: web.Request) -> web.Response:
+        body = await request.json()
+
+        async def run() -> dict:
+            msg = self.emu._message(int(body["message_id"]))
+            ix = await self.emu.run_message_command(self.member(body["member"], msg.channel), msg,
+                                                    body["command"])
+            return interaction_json(ix)
+        return await self._guarded(run())
+
+    async def say(self, request: web.Request) -> web.Response:
+        body = await request.json()
+
+        async def run() -> dict:
+            channel = self.channel(body["channel"])
+            reply_to = self.emu._message(int(body["reply_to"])) if body.get("reply_to") else None
+            msg = await self.emu.say(self.member(body["member"], channel), channel,
+                                     body.get("content", ""), reply_to=reply_to,
+                                     attachments=[self.attachment(a) for a in body.get("attachments", [])])
+            return message_json(msg)
+        return await self._guarded(run())
+
+    async def message(self, request: web.Request) -> web.Response:
+        async def run() -> dict:
+            return message_json(self.emu._message(int(request.match_info["message_id"])))
+        return await self._guarded(run())
+
+    async def archive(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+
+        async def run() -> dict:
+            thread = self.channel(request.match_info["thread"])
+            if not thread.is_thread:
+                raise ScenarioError(f"#{thread.name} is not a thread")
+            thread.archive(locked=bool(body.get("locked", False)))
+            return {"archived": thread.archived, "locked": thread.locked}
+        return await self._guarded(run())
+
+    async def guilds(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        made = self.emu.add_guilds(int(body.get("count", 1)), shard_count=int(body.get("shard_count", 1)),
+                                   name=body.get("name", "Guild"),
+                                   channels=tuple(body.get("channels", ["general"])),
+                                   members=tuple(body.get("members", ["alice", "bob"])))
+        return json_response([guild_json(g, int(body.get("shard_count", 1))) for g in made])
+
+    async def shards(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        gateway = self.emu.gateway
+        if "recommended" in body:
+            gateway.recommended_shards = body["recommended"]
+        if "max_guilds_per_shard" in body:
+            gateway.max_guilds_per_shard = int(body["max_guilds_per_shard"])
+        return json_response({"recommended": gateway.shards_to_recommend(),
+                              "max_guilds_per_shard": gateway.max_guilds_per_shard})
+
+    async def rate_limits(self, request: web.Request) -> web.Response:
+        limiter = self.emu.rate_limits
+        return json_response({**self.emu.counters(), "enabled": limiter.enabled,
+                              "global": vars(limiter.global_limit), "default": vars(limiter.default),
+                              "routes": [{"method": m, "route": r, **vars(lim)}
+                                         for (m, r), lim in sorted(limiter.routes.items())]})
+
+    async def set_rate_limits(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        limiter = self.emu.rate_limits
+        if "enabled" in body:
+            limiter.enabled = bool(body["enabled"])
+        if "global" in body:
+            limiter.global_limit = Limit(int(body["global"]["limit"]), float(body["global"]["per"]))
+        if "default" in body:
+            limiter.default = Limit(int(body["default"]["limit"]), float(body["default"]["per"]))
+        for route in body.get("routes", []):
+            limiter.set(route["method"], route["route"], int(route["limit"]), float(route["per"]))
+        return await self.rate_limits(request)
 
     async def interaction(self, request: web.Request) -> web.Response:
         ix = self.emu.interactions.get(int(request.match_info["interaction_id"]))
@@ -272,6 +369,23 @@ class ControlClient:
     async def interaction(self, ix_id: str) -> dict[str, Any]:
         return await self.get(f"/interactions/{ix_id}")
 
+    async def say(self, member: str, channel: str, content: str = "", *,
+                  files: dict[str, bytes] | None = None, reply_to: str | None = None) -> dict[str, Any]:
+        """``member`` posts in ``channel``, with ``files`` ({filename: bytes}) attached."""
+        return await self.post("/say", {
+            "member": member, "channel": channel, "content": content, "reply_to": reply_to,
+            "attachments": [{"filename": name, "data_b64": base64.b64encode(data).decode()}
+                            for name, data in (files or {}).items()]})
+
+    async def run_message_command(self, member: str, message_id: str, command: str) -> dict[str, Any]:
+        """``member`` picks Apps > ``command`` on a message."""
+        return await self.post("/message_command", {"member": member, "message_id": message_id,
+                                                    "command": command})
+
+    async def counters(self) -> dict[str, Any]:
+        """Requests and 429s by route, the most edits in one channel in 5 s, the limits in force."""
+        return await self.get("/rate_limits")
+
     async def wait_acknowledged(self, ix_id: str, within: float = 5.0) -> dict[str, Any]:
         ix = await self.poll(lambda: self.interaction(ix_id), lambda i: i["acknowledged"] or i["failed"],
                              within=within, what=f"interaction {ix_id} to be answered")
@@ -282,3 +396,13 @@ class ControlClient:
 
 def member_json(m: Member) -> dict[str, str]:
     return {"id": str(m.id), "name": m.name}
+
+
+def guild_json(g: Guild, shard_count: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": str(g.id), "name": g.name, "boost_tier": g.boost_tier,
+        "channels": [{"id": str(c.id), "name": c.name, "type": c.type} for c in g.channels.values()],
+        "members": [{"id": str(m.id), "name": m.name} for m in g.members.values()]}
+    if shard_count is not None:
+        data["shard_id"] = g.shard_id(shard_count)
+    return data

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
-import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,11 @@ from .interactions import (
     check_can_use,
     context_payload,
     find_command,
+    find_context_menu,
     modal_submit_components,
 )
 from .limits import ApiError
+from .ratelimits import EditCounter, RateLimitHit, RateLimits
 from .rest import API, Rest, json_response
 from .world import Attachment, Channel, Guild, Member, Message, User, World
 
@@ -82,18 +85,15 @@ class InjectedFailure:
     def matches(self, method: str, route: str, path: str) -> bool:
         return self.method == method and self.route in (route, path)
 
-    def response(self) -> web.Response:
+    def response(self, bucket_headers: dict[str, str]) -> web.Response:
         if self.status == 429:
             return json_response(
                 {"message": "You are being rate limited.", "retry_after": self.retry_after,
                  "global": self.is_global, "code": 0},
                 status=429,
-                headers={"Retry-After": str(max(1, round(self.retry_after))), "Via": "1.1 google",
-                         "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                         "X-RateLimit-Reset-After": str(self.retry_after),
-                         "X-RateLimit-Reset": str(time.time() + self.retry_after),
-                         "X-RateLimit-Bucket": "fakecord", "X-RateLimit-Scope": "user",
-                         **({"X-RateLimit-Global": "true"} if self.is_global else {})})
+                headers={"Retry-After": str(max(1, math.ceil(self.retry_after))), "Via": "1.1 google",
+                         **({"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}
+                            if self.is_global else bucket_headers)})
         return json_response({"message": self.message, "code": self.code}, status=self.status)
 
 
@@ -104,7 +104,7 @@ class FakeDiscord:
     """
 
     def __init__(self, *, token: str | None = None, bot_name: str = "FakeBot",
-                 heartbeat_interval_ms: int = 41250) -> None:
+                 heartbeat_interval_ms: int = 41250, rate_limits: bool = True) -> None:
         self.clock = ManualClock.realtime()
         self.world = World(self.clock, bot_name=bot_name)
         self.world.emit = self.dispatch
@@ -132,8 +132,11 @@ class FakeDiscord:
         self.port = 0
         self.host = "127.0.0.1"
         self.clock.on_advance(self._check_all_deadlines)
+        self.clock.on_advance(self._archive_idle_threads)
         self.extra_routes: list[tuple[str, str, Any]] = []
         self.ack_deadline = limits.ACK_DEADLINE  # lower it only to test the real-time timer
+        self.rate_limits = RateLimits(self.clock.monotonic, self.clock.time, enabled=rate_limits)
+        self.edits = EditCounter(self.clock.monotonic)
 
     # ----------------------------------------------------------- world shortcuts
 
@@ -157,8 +160,25 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/gateway"
 
-    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner") -> Guild:
-        return self.world.add_guild(name, boost_tier=boost_tier, owner_name=owner_name)
+    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner",
+                  shard: tuple[int, int] | None = None) -> Guild:
+        """A guild (see :meth:`World.add_guild`); ``shard=(id, count)`` puts it on that shard."""
+        return self.world.add_guild(name, boost_tier=boost_tier, owner_name=owner_name, shard=shard)
+
+    def add_guilds(self, count: int, *, shard_count: int = 1, name: str = "Guild",
+                   channels: tuple[str, ...] = ("general",),
+                   members: tuple[str, ...] = ("alice", "bob")) -> list[Guild]:
+        """``count`` guilds named "Guild 0".. spread round-robin over ``shard_count`` shards
+        (guild ``i`` on shard ``i % shard_count``), each with ``channels`` and ``members``."""
+        guilds = []
+        for i in range(count):
+            guild = self.add_guild(f"{name} {i}", shard=(i % shard_count, shard_count))
+            for chan in channels:
+                guild.add_text_channel(chan)
+            for member in members:
+                guild.add_member(member)
+            guilds.append(guild)
+        return guilds
 
     def attachment(self, filename: str, data: bytes, *, content_type: str | None = None,
                    width: int | None = None, height: int | None = None) -> Attachment:
@@ -233,7 +253,8 @@ class FakeDiscord:
         route = canonical[len(API):] if canonical.startswith(API) else canonical
         path = request.path[len(API):] if request.path.startswith(API) else request.path
         rec = RecordedRequest(request.method, route, path)
-        if canonical.startswith(API):
+        is_api = canonical.startswith(API)
+        if is_api:
             self.requests.append(rec)
         for failure in self._failures:
             if failure.matches(request.method, route, path):
@@ -241,12 +262,21 @@ class FakeDiscord:
                 if failure.times <= 0:
                     self._failures.remove(failure)
                 rec.status = failure.status
-                return failure.response()
-        needs_auth = canonical.startswith(API) and not route.startswith(("/interactions/", "/webhooks/"))
+                return failure.response(self.rate_limits.injected_headers(
+                    request.method, route, failure.retry_after))
+        needs_auth = is_api and not route.startswith(("/interactions/", "/webhooks/"))
+        authorized = request.headers.get("Authorization") == f"Bot {self.token}"
+        verdict = None
         try:
-            if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            if needs_auth and not authorized:
                 raise limits.unauthorized()
-            response = await handler(request)
+            if is_api:
+                verdict = self.rate_limits.check(request.method, route, path, request.match_info,
+                                                 authorized=authorized)
+            if verdict is not None and verdict.refused is not None:
+                response = json_response(verdict.refused, status=429)
+            else:
+                response = await handler(request)
         except ApiError as err:
             if err.status != 401 or route != "/users/@me":
                 self.violation(err.status, err.code, err.message, request, err.errors)
@@ -259,12 +289,10 @@ class FakeDiscord:
             response = json_response({"message": f"fakecord internal error: {exc!r}", "code": 0},
                                      status=400)
         rec.status = response.status
-        if canonical.startswith(API):
-            response.headers.update({
-                "X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49",
-                "X-RateLimit-Reset": f"{time.time() + 1:.3f}", "X-RateLimit-Reset-After": "1.000",
-                "X-RateLimit-Bucket": f"fakecord-{abs(hash((request.method, route))) % 10**8:x}",
-            })
+        if verdict is not None:
+            response.headers.update(verdict.headers)
+        if response.status == 429:
+            self.notify()
         return response
 
     async def _unknown(self, request: web.Request) -> web.Response:
@@ -281,9 +309,10 @@ class FakeDiscord:
             return gone
         try:
             expires = int(request.query.get("ex", "0"), 16)
+            issued = int(request.query.get("is", "0"), 16)
         except ValueError:
-            expires = 0
-        if request.query.get("hm") != att.signature() or self.clock.time() > expires:
+            return gone
+        if request.query.get("hm") != att.signature(issued, expires) or self.clock.time() > expires:
             return gone
         return web.Response(body=att.data, content_type=att.content_type or "application/octet-stream")
 
@@ -341,6 +370,38 @@ class FakeDiscord:
             method.upper(), route, status, retry_after, code,
             message or {429: "You are being rate limited."}.get(status, f"{status}: injected failure"),
             is_global, times))
+
+    def requests_by_route(self) -> Counter[tuple[str, str]]:
+        """How many API requests the bot made, by (method, discord.py route template)."""
+        return Counter((r.method, r.route) for r in self.requests)
+
+    def rate_limited_by_route(self) -> Counter[tuple[str, str]]:
+        """How many 429s the bot got, by (method, route): limits reached and injected ones."""
+        return Counter((r.method, r.route) for r in self.requests if r.status == 429)
+
+    @property
+    def rate_limit_hits(self) -> list[RateLimitHit]:
+        """Every 429 a limit caused (not injected ones), with its scope and ``retry_after``."""
+        return self.rate_limits.hits
+
+    @property
+    def max_channel_edits(self) -> int:
+        """The most message edits seen in any one channel within any 5-second window."""
+        return self.edits.max_in_window
+
+    def counters(self) -> dict[str, Any]:
+        """The rate-limit counters as JSON (the control API and benchmarks read this)."""
+        def by_route(counter: Counter[tuple[str, str]]) -> dict[str, int]:
+            return {f"{m} {r}": n for (m, r), n in sorted(counter.items())}
+
+        return {
+            "requests_by_route": by_route(self.requests_by_route()),
+            "rate_limited_by_route": by_route(self.rate_limited_by_route()),
+            "rate_limit_hits": {"user": sum(h.scope == "user" for h in self.rate_limit_hits),
+                                "global": sum(h.scope == "global" for h in self.rate_limit_hits)},
+            "max_channel_edits_5s": self.edits.max_in_window,
+            "busiest_edit_channel": str(self.edits.busiest_channel) if self.edits.busiest_channel else None,
+        }
 
     def requests_to(self, method: str, route: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and route in (r.route, r.path)]
@@ -407,6 +468,10 @@ class FakeDiscord:
             self.violation(0, ACK_TIMEOUT, f"This interaction failed: {ix.describe()} was not "
                            f"acknowledged within {self.ack_deadline:g} s")
 
+    def _archive_idle_threads(self) -> None:
+        for chan in list(self.world.channels.values()):
+            chan.archive_if_idle()
+
     def _check_all_deadlines(self) -> None:
         for ix in list(self.interactions.values()):
             self.check_deadline(ix)
@@ -431,6 +496,44 @@ class FakeDiscord:
         resolved: dict[str, dict] = {}
         opts = build_options(self, leaf, options, channel, resolved)
         data = self._command_data(cmd, parts, opts, resolved)
+        return self._new_interaction(APPLICATION_COMMAND, member, channel, data,
+                                     command_name=" ".join(parts))
+
+    async def run_message_command(self, member: Member | User, message: Message | int,
+                                  name: str, /) -> Interaction:
+        """As ``member``, pick Apps > ``name`` on ``message`` (a synced message command).
+
+        The bot gets an APPLICATION_COMMAND interaction with ``data.type`` 3, ``target_id`` and
+        the whole message, attachments freshly signed, in ``data.resolved.messages``."""
+        msg = self._message(message)
+        if msg.visible_to is not None:
+            raise ScenarioError(f"{msg!r} is ephemeral: it has no Apps menu")
+        cmd = find_context_menu(self, msg.channel, name, 3)
+        check_can_use(self, cmd, member, msg.channel)
+        data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 3,
+                                "target_id": str(msg.id),
+                                "resolved": {"messages": {str(msg.id): msg.payload()}}}
+        if cmd.get("guild_id"):
+            data["guild_id"] = cmd["guild_id"]
+        return self._new_interaction(APPLICATION_COMMAND, member, msg.channel, data,
+                                     command_name=cmd["name"], target_message=msg)
+
+    async def run_command_raw(self, member: Member | User, channel: Channel, command: str, /,
+                              options: list[dict[str, Any]],
+                              resolved: dict[str, dict] | None = None) -> Interaction:
+        """Like :meth:`run_command`, but with ``options`` sent exactly as given (Discord's
+        option objects, ``{"name", "type", "value"}``, and ``resolved`` as Discord's), unchecked
+        against the synced schema.
+
+        Discord checks options against its own copy of a command, which can differ from the
+        bot's for a while (a bot upgraded before its sync landed, a client with an old copy):
+        that is when a required option goes missing, a value arrives as another type, or a
+        choice the bot no longer has. Only those moments are this method's business: the
+        command must still be synced and usable by ``member``, as with :meth:`run_command`.
+        """
+        cmd, parts, _ = find_command(self, channel, command)
+        check_can_use(self, cmd, member, channel)
+        data = self._command_data(cmd, parts, list(options), dict(resolved or {}))
         return self._new_interaction(APPLICATION_COMMAND, member, channel, data,
                                      command_name=" ".join(parts))
 
@@ -515,16 +618,43 @@ class FakeDiscord:
         return self._new_interaction(MODAL_SUBMIT, member, opened_by.channel, data,
                                      source_message=opened_by.source_message, opened_by=opened_by)
 
-    async def say(self, member: Member | User, channel: Channel, content: str, *,
-                  reply_to: Message | None = None) -> Message:
-        """``member`` posts a plain message (MESSAGE_CREATE goes to the bot if intents allow)."""
+    async def say(self, member: Member | User, channel: Channel, content: str = "", *,
+                  reply_to: Message | None = None,
+                  attachments: list[Attachment] | None = None) -> Message:
+        """``member`` posts a message, with files made by ``emu.attachment(...)`` if given
+        (MESSAGE_CREATE goes to the bot if its intents allow). The member needs what the
+        Discord client needs: View Channel, Send Messages (Send Messages in Threads in a
+        thread) and Attach Files for files; a locked archived thread refuses them."""
         user = member.user if isinstance(member, Member) else member
+        files = list(attachments or [])
+        if not content.strip() and not files:
+            raise ScenarioError("a message needs content or attachments")
+        if len(files) > limits.FILES_MAX:
+            raise ScenarioError(f"at most {limits.FILES_MAX} files per message")
+        if channel.guild is not None:
+            guild = channel.guild
+            found = guild.members.get(user.id)
+            if found is None:
+                raise ScenarioError(f"{user.name} is not a member of {guild.name}")
+            send = {"send_messages_in_threads": True} if channel.is_thread else {"send_messages": True}
+            if not guild.has(found, channel, view_channel=True, **send):
+                raise ScenarioError(f"{user.name} cannot post in #{channel.name}")
+            if files and not guild.has(found, channel, attach_files=True):
+                raise ScenarioError(f"{user.name} may not attach files in #{channel.name}")
+            if channel.is_thread and channel.archived:
+                if channel.locked and not guild.has(found, channel, manage_threads=True):
+                    raise ScenarioError(f"#{channel.name} is archived and locked")
+                channel.set_archived(False)
+        for att in files:
+            if att.size > self.rest.upload_limit(channel):
+                raise ScenarioError(f"{att.filename} is over the {self.rest.upload_limit(channel)} byte upload limit")
+            att.channel_id, att.ephemeral = channel.id, False  # now a file of this message
         users, roles, everyone = self.rest.mentions(channel, content, None, can_everyone=False,
                                                     replied_author=reply_to.author.id if reply_to else None)
         msg = Message(id=self.world.ids.next(), channel=channel, author=user, content=content,
-                      mentions=users, mention_roles=roles, mention_everyone=everyone,
-                      reply_to=reply_to.id if reply_to else None, type=19 if reply_to else 0,
-                      timestamp=self.clock.time())
+                      attachments=files, mentions=users, mention_roles=roles,
+                      mention_everyone=everyone, reply_to=reply_to.id if reply_to else None,
+                      type=19 if reply_to else 0, timestamp=self.clock.time())
         return self.rest.publish(msg)
 
     def _message(self, message: Message | int) -> Message:

@@ -1,5 +1,12 @@
 """The Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME, RECONNECT, INVALID_SESSION.
 
+Sharding works as on Discord: IDENTIFY carries ``shard: [shard_id, shard_count]`` and a session
+gets only the guilds with ``(guild_id >> 22) % shard_count == shard_id`` (in READY, GUILD_CREATE
+and every guild event, interactions included); DMs go to shard 0. A shard outside the count is
+closed with 4010 (Invalid shard), a shard that would hold more than :attr:`Gateway.
+max_guilds_per_shard` guilds with 4011 (Sharding required). Several sessions may be connected
+at once.
+
 Frames are JSON text (the client asks for zlib in the URL and reads text frames uncompressed).
 Each session keeps its sequence number and a replay buffer, so a RESUME after a RECONNECT (or
 after the socket dropped) gets the events it missed, like Discord does.
@@ -36,6 +43,22 @@ GUILD_EVENTS = {
 }
 MEMBER_EVENTS = {"GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"}
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+CLOSE_INVALID_SHARD, CLOSE_SHARDING_REQUIRED = 4010, 4011
+GUILDS_PER_SHARD = 2500  # Discord closes a session with 4011 past this many guilds
+RECOMMENDED_GUILDS_PER_SHARD = 1000  # GET /gateway/bot recommends a shard per this many
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (guild_id >> 22) % shard_count
+
+
+def guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (None: a DM, or no guild at all)."""
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        return int(data["id"])
+    gid = data.get("guild_id")
+    return int(gid) if gid else None
 
 
 @dataclass(eq=False)
@@ -71,7 +94,23 @@ class Session:
     resumed: int = 0  # how many RESUMEs succeeded
     invalid: bool = False
 
+    @property
+    def shard_id(self) -> int:
+        return self.shard[0]
+
+    @property
+    def shard_count(self) -> int:
+        return self.shard[1]
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this session's shard gets the guild's events (DMs: shard 0)."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return shard_of(guild_id, self.shard_count) == self.shard_id
+
     def wants(self, event: str, data: dict[str, Any], bot_id: int) -> bool:
+        if not self.serves(guild_of(event, data)):
+            return False
         if event in GUILD_EVENTS:
             return bool(self.intents & INTENT_GUILDS) or event == "GUILD_CREATE"
         if event in MEMBER_EVENTS:
@@ -98,6 +137,18 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.heartbeats = 0
         self.identifies = 0
+        self.max_guilds_per_shard = GUILDS_PER_SHARD
+        self.recommended_shards: int | None = None  # None: one per 1000 guilds, as Discord
+
+    def shards_to_recommend(self) -> int:
+        if self.recommended_shards is not None:
+            return self.recommended_shards
+        guilds = len(self.emu.world.guilds)
+        return max(1, -(-guilds // RECOMMENDED_GUILDS_PER_SHARD))
+
+    def sessions_for(self, guild_id: int | None) -> list[Session]:
+        """The live sessions whose shard gets this guild's events."""
+        return [s for s in self.live_sessions if s.serves(guild_id)]
 
     @property
     def live_sessions(self) -> list[Session]:
@@ -167,9 +218,17 @@ class Gateway:
         if d.get("token") != self.emu.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
-        self.identifies += 1
         world = self.emu.world
         shard = d.get("shard") or [0, 1]
+        if not (isinstance(shard, list) and len(shard) == 2 and all(isinstance(x, int) for x in shard)
+                and shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+            await conn.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return None
+        guilds = [g for g in world.guilds.values() if shard_of(g.id, shard[1]) == shard[0]]
+        if len(guilds) > self.max_guilds_per_shard:
+            await conn.ws.close(code=CLOSE_SHARDING_REQUIRED, message=b"Sharding required.")
+            return None
+        self.identifies += 1
         session = Session(secrets.token_hex(16), int(d.get("intents", 0)), shard)
         self.sessions[session.id] = session
         session.connection = conn
@@ -177,12 +236,12 @@ class Gateway:
         session.dispatch("READY", {
             "v": 10, "user": user, "session_type": "normal", "session_id": session.id,
             "resume_gateway_url": self.emu.gateway_url, "shard": shard,
-            "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "application": {"id": str(world.application_id), "flags": 0},
             "private_channels": [], "relationships": [], "presences": [],
             "guild_join_requests": [], "geo_ordered_rtc_regions": [], "_trace": ["fakecord"],
         })
-        for guild in world.guilds.values():
+        for guild in guilds:
             session.dispatch("GUILD_CREATE", guild.payload())
         return session
 

@@ -52,6 +52,7 @@ class Interaction:
     created_at: float  # emulator monotonic clock
     command_name: str | None = None
     source_message: Message | None = None  # the message a component is on
+    target_message: Message | None = None  # the message a message command was run on
     opened_by: Interaction | None = None  # the interaction whose modal was submitted
     token: str = field(default_factory=lambda: "fakecord." + secrets.token_urlsafe(48))
     response_type: int | None = None
@@ -71,6 +72,18 @@ class Interaction:
     @property
     def guild(self):
         return self.channel.guild
+
+    @property
+    def command_type(self) -> int | None:
+        """1 slash command, 2 user command, 3 message command; None for other interactions."""
+        return self.data.get("type", 1) if self.type in (APPLICATION_COMMAND, AUTOCOMPLETE) else None
+
+    @property
+    def message_type(self) -> int:
+        """The type of a message answering this: 20 for a slash command, 23 for a context menu."""
+        if self.type != APPLICATION_COMMAND:
+            return 0
+        return 20 if self.command_type == 1 else 23
 
     @property
     def acknowledged(self) -> bool:
@@ -131,6 +144,8 @@ class Interaction:
 
     def describe(self) -> str:
         kind = {2: "/", 3: "component ", 4: "autocomplete /", 5: "modal "}.get(self.type, "")
+        if self.command_type in (2, 3):
+            kind = "Apps > "
         name = self.command_name or self.data.get("custom_id") or self.id
         return f"{kind}{name} by {self.user.name}"
 
@@ -161,6 +176,20 @@ def find_command(emu: FakeDiscord, channel: Channel, path: str) -> tuple[dict, l
     if any(o.get("type") in (OPTION_SUB_COMMAND, OPTION_GROUP) for o in node.get("options") or []):
         raise ScenarioError(f"/{' '.join(parts)} is a group: name a subcommand")
     return cmd, parts, node
+
+
+def find_context_menu(emu: FakeDiscord, channel: Channel, name: str, ctype: int) -> dict:
+    """The synced user (2) or message (3) command called ``name`` (the guild's, else global)."""
+    cmd = None
+    if channel.guild is not None:
+        cmd = emu.guild_commands.get(channel.guild.id, {}).get((ctype, name))
+    cmd = cmd or emu.global_commands.get((ctype, name))
+    if cmd is None:
+        synced = sorted({n for (t, n) in emu.global_commands if t == ctype} | {
+            n for cmds in emu.guild_commands.values() for (t, n) in cmds if t == ctype})
+        kind = "message" if ctype == 3 else "user"
+        raise ScenarioError(f"no {kind} command {name!r} was synced (synced: {synced or 'none'})")
+    return cmd
 
 
 def check_can_use(emu: FakeDiscord, cmd: dict, member: Member | User, channel: Channel) -> None:

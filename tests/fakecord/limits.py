@@ -17,6 +17,7 @@ ACK_DEADLINE = 3.0  # seconds to answer an interaction
 TOKEN_LIFETIME = 15 * 60.0  # seconds an interaction token stays valid
 ATTACHMENT_URL_LIFETIME = 24 * 3600.0  # signed CDN links
 NONCE_WINDOW = 5 * 60.0  # enforce_nonce deduplication window
+SESSION_STARTS_PER_DAY = 1000  # IDENTIFYs a bot may send a day (GET /gateway/bot)
 
 CONTENT_MAX = 2000
 EMBEDS_MAX = 10
@@ -41,10 +42,13 @@ CHOICES_MAX = 25
 COMMAND_OPTIONS_MAX = 25
 COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
 COMMAND_DESCRIPTION_MAX = 100
-COMMANDS_MAX = 100
+COMMANDS_MAX = 100  # slash commands per scope (global, or one guild)
+COMMAND_NAME_MAX = 32
+CONTEXT_MENUS_MAX = 5  # user commands, and message commands, per scope
 INTEGER_MAX = 2**53
 V2_COMPONENTS_MAX = 40
 
+FLAG_HAS_THREAD = 1 << 5
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 FLAG_SUPPRESS_EMBEDS = 1 << 2
@@ -147,6 +151,18 @@ def already_acknowledged() -> ApiError:
 
 def entity_too_large() -> ApiError:
     return ApiError(413, 40005, "Request entity too large")
+
+
+def thread_archived() -> ApiError:
+    return ApiError(400, 50083, "Thread is archived")
+
+
+def wrong_channel_type() -> ApiError:
+    return ApiError(400, 50024, "Cannot execute action on this channel type")
+
+
+def thread_already_created() -> ApiError:
+    return ApiError(400, 160004, "A thread has already been created for this message")
 
 
 def cannot_edit_other_users_message() -> ApiError:
@@ -316,6 +332,32 @@ def validate_message(payload: dict[str, Any], *, editing: bool = False) -> dict[
     return errors
 
 
+THREAD_NAME_MAX = 100
+AUTO_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+SLOWMODE_MAX = 21600
+
+
+def validate_thread(payload: dict[str, Any]) -> dict[str, Any]:
+    """Errors for a start-thread body: ``name`` 1-100, ``auto_archive_duration`` one of four."""
+    errors: dict[str, Any] = {}
+    name = payload.get("name")
+    if name is None:
+        errors["name"] = _required()
+    elif not isinstance(name, str):
+        errors["name"] = _err("STRING_TYPE_CONVERT", "Could not interpret as string.")
+    elif not 1 <= len(name) <= THREAD_NAME_MAX:
+        errors["name"] = _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {THREAD_NAME_MAX} in length.")
+    duration = payload.get("auto_archive_duration")
+    if duration is not None and duration not in AUTO_ARCHIVE_DURATIONS:
+        errors["auto_archive_duration"] = _err(
+            "BASE_TYPE_CHOICES", f"Value must be one of {{{', '.join(map(str, AUTO_ARCHIVE_DURATIONS))}}}.")
+    slowmode = payload.get("rate_limit_per_user")
+    if slowmode is not None and not (isinstance(slowmode, int) and 0 <= slowmode <= SLOWMODE_MAX):
+        errors["rate_limit_per_user"] = _err(
+            "NUMBER_TYPE_MAX", f"int value should be less than or equal to {SLOWMODE_MAX}.")
+    return errors
+
+
 def validate_modal(data: dict[str, Any]) -> dict[str, Any]:
     """Errors for a modal (callback type 9) ``data`` object."""
     errors: dict[str, Any] = {}
@@ -400,22 +442,48 @@ def _validate_option(opt: dict[str, Any]) -> dict[str, Any]:
     return errors
 
 
+def _validate_context_menu(cmd: dict[str, Any]) -> dict[str, Any]:
+    """A user (2) or message (3) command: a name of 1-32 characters (capitals and spaces
+    allowed), no description (an empty one is fine), no options."""
+    errors: dict[str, Any] = {}
+    name = cmd.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= COMMAND_NAME_MAX:
+        errors["name"] = _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {COMMAND_NAME_MAX} in length.")
+    if cmd.get("description"):
+        errors["description"] = _err("APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION_INVALID",
+                                     "Context menu commands cannot have description")
+    if cmd.get("options"):
+        # Discord refuses options on context menus; its exact code is not documented.
+        errors["options"] = _err("APPLICATION_COMMAND_CONTEXT_MENU_OPTIONS_INVALID",
+                                 "Context menu commands cannot have options")
+    return errors
+
+
+def too_many_commands(commands: list[dict[str, Any]]) -> ApiError | None:
+    """30032 when one scope (global, or one guild) would hold more commands of a type than
+    Discord allows: 100 slash commands, 5 user and 5 message commands."""
+    for ctype, most in ((2, CONTEXT_MENUS_MAX), (3, CONTEXT_MENUS_MAX)):
+        if sum(1 for c in commands if c.get("type", 1) == ctype) > most:
+            return ApiError(400, 30032, f"Maximum number of application commands reached ({most})")
+    return None
+
+
 def validate_commands(commands: Any) -> dict[str, Any]:
     """Errors for a bulk command overwrite body (names, descriptions, options, choices)."""
     if not isinstance(commands, list):
         return {"_errors": [{"code": "ARRAY_TYPE_CONVERT", "message": "Could not interpret as array."}]}
     errors: dict[str, Any] = {}
-    if len(commands) > COMMANDS_MAX:
+    if sum(1 for c in commands if c.get("type", 1) == 1) > COMMANDS_MAX:
         return {"_errors": _too_long(COMMANDS_MAX)["_errors"]}
     seen: set[tuple[int, str]] = set()
     for i, cmd in enumerate(commands):
         ctype = cmd.get("type", 1)
         if ctype == 1:
             cerr = _validate_option(cmd)
-        else:  # context menus: names may have capitals and spaces, no description
-            cerr = {}
-            if not 1 <= len(cmd.get("name") or "") <= 32:
-                cerr["name"] = _err("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        elif ctype in (2, 3):
+            cerr = _validate_context_menu(cmd)
+        else:
+            cerr = {"type": _err("BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")}
         key = (ctype, cmd.get("name"))
         if key in seen:
             cerr["name"] = _err("APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")

@@ -35,6 +35,7 @@ from .world import (
     Channel,
     Message,
     User,
+    iso,
     permission_bits,
 )
 
@@ -109,6 +110,7 @@ class Rest:
             ("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message),
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message),
+            ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self.start_thread),
             ("PUT", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.add_reaction),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
              self.remove_reaction),
@@ -285,7 +287,7 @@ class Rest:
             nonce=payload.get("nonce"), timestamp=self.world.clock.time(),
             webhook_id=self.world.application_id if webhook else None, interaction=ix,
         )
-        msg.type = 19 if reply_to else (20 if ix is not None and ix.type == APPLICATION_COMMAND else 0)
+        msg.type = 19 if reply_to else (ix.message_type if ix is not None else 0)
         msg.attachments = self.new_attachments(chan, payload, uploads, ephemeral=bool(flags & limits.FLAG_EPHEMERAL))
         if msg.ephemeral and ix is not None:
             msg.visible_to = ix.user.id
@@ -293,6 +295,8 @@ class Rest:
 
     def publish(self, msg: Message) -> Message:
         msg.channel.all_messages.append(msg)
+        if msg.channel.is_thread:
+            msg.channel.last_activity = self.world.clock.time()
         if msg.visible_to is None:
             self.emu.dispatch("MESSAGE_CREATE", msg.payload())
         self.emu.notify()
@@ -339,6 +343,7 @@ class Rest:
         msg.edited_timestamp = None if was_loading else self.world.clock.time()
         msg.edits += 1
         if msg.visible_to is None:
+            self.emu.edits.record(chan.id)
             self.emu.dispatch("MESSAGE_UPDATE", msg.payload())
         self.emu.notify()
         return msg
@@ -373,8 +378,11 @@ class Rest:
     async def get_gateway(self, request: web.Request) -> web.Response:
         data: dict[str, Any] = {"url": self.emu.gateway_url}
         if request.path.endswith("/bot"):
-            data.update(shards=1, session_start_limit={
-                "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1})
+            gateway = self.emu.gateway
+            data.update(shards=gateway.shards_to_recommend(), session_start_limit={
+                "total": limits.SESSION_STARTS_PER_DAY,
+                "remaining": max(0, limits.SESSION_STARTS_PER_DAY - gateway.identifies),
+                "reset_after": 86_400_000, "max_concurrency": 1})
         return json_response(data)
 
     async def get_user(self, request: web.Request) -> web.Response:
@@ -466,6 +474,8 @@ class Rest:
         errors = limits.validate_commands(commands)
         if errors:
             raise limits.invalid_form_body(errors)
+        if (too_many := limits.too_many_commands(commands)) is not None:
+            raise too_many
         previous = dict(store)
         store.clear()
         for cmd in commands:
@@ -483,6 +493,8 @@ class Rest:
             raise limits.invalid_form_body(errors["0"])
         key = (payload.get("type", 1), payload.get("name"))
         existed = key in store
+        if not existed and (too_many := limits.too_many_commands([*store.values(), payload])) is not None:
+            raise too_many
         store[key] = self.stored_command(payload, guild_id, store.get(key))
         self.emu.notify()
         return json_response(store[key], status=200 if existed else 201)
@@ -542,7 +554,7 @@ class Rest:
             msg = Message(id=self.world.ids.next(), channel=chan, author=self.world.bot_user,
                           flags=limits.FLAG_LOADING | (limits.FLAG_EPHEMERAL if ephemeral else 0),
                           timestamp=self.world.clock.time(), webhook_id=self.world.application_id,
-                          interaction=ix, type=20 if ix.type == APPLICATION_COMMAND else 0)
+                          interaction=ix, type=ix.message_type)
             if ephemeral:
                 msg.visible_to = ix.user.id
             ix.original_message = msg
@@ -690,6 +702,8 @@ class Rest:
             needed = {"send_messages_in_threads": True} if chan.is_thread else {"send_messages": True}
             if not self.bot_can(chan, **needed):
                 raise limits.missing_permissions()
+            if chan.archived and chan.locked and not self.bot_can(chan, manage_threads=True):
+                raise limits.thread_archived()
             if uploads and not self.bot_can(chan, attach_files=True):
                 raise limits.missing_permissions()
             ref = payload.get("message_reference")
@@ -711,11 +725,20 @@ class Rest:
                 raise limits.empty_message()
         if nonce is not None and payload.get("enforce_nonce"):
             self.emu.nonces[(chan.id, str(nonce))] = (msg, self.world.clock.time())
+        if chan.archived:  # sending is the one thing that unarchives a thread
+            chan.set_archived(False)
         self.publish(msg)
         return json_response(msg.payload())
 
-    async def edit_message(self, request: web.Request) -> web.Response:
+    def unarchived(self, request: web.Request) -> Channel:
+        """The channel of a request that changes a message: archived threads refuse it."""
         chan = self.channel(request)
+        if chan.archived:
+            raise limits.thread_archived()
+        return chan
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        chan = self.unarchived(request)
         msg = self.message_by_id(chan, request.match_info["message_id"])
         payload, uploads = await self.body(request)
         if msg.author.id != self.world.bot_user.id:
@@ -727,7 +750,7 @@ class Rest:
         return json_response(msg.payload())
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        chan = self.channel(request)
+        chan = self.unarchived(request)
         msg = self.message_by_id(chan, request.match_info["message_id"])
         if msg.author.id != self.world.bot_user.id and not self.bot_can(chan, manage_messages=True):
             raise limits.missing_permissions()
@@ -735,7 +758,7 @@ class Rest:
         return web.Response(status=204)
 
     async def add_reaction(self, request: web.Request) -> web.Response:
-        chan = self.channel(request)
+        chan = self.unarchived(request)
         if not self.bot_can(chan, read_message_history=True):
             raise limits.missing_access()
         msg = self.message_by_id(chan, request.match_info["message_id"])
@@ -748,9 +771,30 @@ class Rest:
         return web.Response(status=204)
 
     async def remove_reaction(self, request: web.Request) -> web.Response:
-        chan = self.channel(request)
+        chan = self.unarchived(request)
         msg = self.message_by_id(chan, request.match_info["message_id"])
         if request.match_info["emoji"] in msg.reactions:
             msg.reactions.remove(request.match_info["emoji"])
             self.emu.notify()
         return web.Response(status=204)
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        chan = self.channel(request)
+        if chan.type != 0:
+            raise limits.wrong_channel_type()
+        msg = self.message_by_id(chan, request.match_info["message_id"])
+        if not self.bot_can(chan, create_public_threads=True):
+            raise limits.missing_permissions()
+        payload, _ = await self.body(request)
+        errors = limits.validate_thread(payload)
+        if errors:
+            raise limits.invalid_form_body(errors)
+        if msg.thread is not None:
+            raise limits.thread_already_created()
+        thread = chan.start_thread(
+            msg, payload["name"], owner=self.world.bot_user,
+            auto_archive_duration=payload.get("auto_archive_duration") or 1440)
+        data = thread.payload()
+        data["member"] = {"id": str(thread.id), "user_id": str(self.world.bot_user.id),
+                          "join_timestamp": iso(thread.created_at), "flags": 1}
+        return json_response(data, status=201)

@@ -1,7 +1,8 @@
 """A minimal sample bot for the emulator's own tests (and the standalone/child-process test).
 
 It exercises what a real bot does: slash commands with subcommands, choices, ranges,
-attachments and autocomplete; deferrals, followups and ``@original`` edits; buttons that open
+attachments and autocomplete; message context menus (one answers with a modal and reads the
+target's file, one starts a thread from the message); deferrals, followups and ``@original`` edits; buttons that open
 modals; channel messages with files, replies and ``allowed_mentions``; DMs. A few commands break
 Discord's rules on purpose when asked (``/echo`` with 2001 characters...), so tests can check
 the emulator refuses them like Discord. Errors the bot gets back are kept in ``bot.errors``
@@ -35,6 +36,20 @@ class RerollModal(discord.ui.Modal, title="Re-roll"):
         if self.source is not None:
             await self.source.reply(f"New take on {self.prompt.value}",
                                     allowed_mentions=discord.AllowedMentions.none())
+
+
+class AnimateModal(discord.ui.Modal, title="Animate"):
+    prompt: discord.ui.TextInput = discord.ui.TextInput(label="Prompt", custom_id="prompt", max_length=500)
+
+    def __init__(self, target: discord.Message) -> None:
+        super().__init__(custom_id="animate-modal")
+        self.target = target
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        image = self.target.attachments[0]
+        data = await image.read()  # the signed URL from resolved.messages
+        await interaction.response.send_message(
+            f"Animating {image.filename} ({len(data)}B): {self.prompt.value}", ephemeral=True)
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reroll:(?P<job>\w+)"):
@@ -207,6 +222,23 @@ class SampleBot(commands.Bot):
                     for i in range(self.autocomplete_count)]
 
         tree.add_command(video)
+
+        async def animate(interaction: discord.Interaction, message: discord.Message) -> None:
+            if not message.attachments:
+                await interaction.response.send_message("That message has no file to animate.",
+                                                        ephemeral=True)
+                return
+            await interaction.response.send_modal(AnimateModal(message))
+
+        async def discuss(interaction: discord.Interaction, message: discord.Message) -> None:
+            await interaction.response.defer(ephemeral=True)
+            thread = await message.create_thread(name=f"About {message.author.name}'s message",
+                                                 auto_archive_duration=60)
+            await thread.send("Let's talk about it here.")
+            await interaction.followup.send(f"Started {thread.mention}", ephemeral=True)
+
+        tree.add_command(app_commands.ContextMenu(name="Animate with Seedance", callback=animate))
+        tree.add_command(app_commands.ContextMenu(name="Discuss in a thread", callback=discuss))
 
 
 async def _main() -> None:

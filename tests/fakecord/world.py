@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import itertools
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,14 @@ class Snowflakes:
         value = max(ms << 22, self._last + 1)
         self._last = value
         return value
+
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh id whose timestamp puts it on ``shard_id`` of ``shard_count`` (a guild's
+        shard is ``(id >> 22) % shard_count``): a millisecond or a few after the last id."""
+        ms = max(int(self._clock.time() * 1000) - DISCORD_EPOCH_MS, (self._last >> 22) + 1)
+        ms += (shard_id - ms) % shard_count
+        self._last = ms << 22
+        return self._last
 
 
 @dataclass(eq=False)
@@ -206,7 +215,6 @@ class Attachment:
     description: str | None = None
     channel_id: int = 0
     ephemeral: bool = False
-    issued_at: float = 0.0
 
     @property
     def bytes(self) -> bytes:
@@ -216,22 +224,27 @@ class Attachment:
     def size(self) -> int:
         return len(self.data)
 
-    def signature(self) -> str:
-        return hashlib.sha256(f"{self.id}:{self.issued_at}".encode()).hexdigest()[:32]
+    def signature(self, issued: int, expires: int) -> str:
+        """The ``hm`` of a link issued at ``issued`` that expires at ``expires`` (Unix seconds)."""
+        text = f"{self.world.cdn_secret}:{self.id}:{self.filename}:{issued:x}:{expires:x}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     @property
     def url(self) -> str:
+        """A freshly signed CDN link, valid for a day from now (each payload signs anew)."""
         kind = "ephemeral-attachments" if self.ephemeral else "attachments"
-        ex = int(self.issued_at + limits.ATTACHMENT_URL_LIFETIME)
+        issued = int(self.world.clock.time())
+        ex = issued + int(limits.ATTACHMENT_URL_LIFETIME)
         return (
             f"{self.world.cdn_base}/{kind}/{self.channel_id}/{self.id}/{self.filename}"
-            f"?ex={ex:x}&is={int(self.issued_at):x}&hm={self.signature()}&"
+            f"?ex={ex:x}&is={issued:x}&hm={self.signature(issued, ex)}&"
         )
 
     def payload(self) -> dict[str, Any]:
+        url = self.url
         data: dict[str, Any] = {
             "id": str(self.id), "filename": self.filename, "size": self.size,
-            "url": self.url, "proxy_url": self.url.replace("/attachments/", "/proxy/attachments/"),
+            "url": url, "proxy_url": url.replace("/attachments/", "/proxy/attachments/"),
         }
         if self.content_type:
             data["content_type"] = self.content_type
@@ -273,6 +286,7 @@ class Message:
     deleted: bool = False
     edits: int = 0
     reactions: list[str] = field(default_factory=list)  # the bot's own reactions ("👍", "name:id")
+    thread: Channel | None = None  # the thread started from this message (same id)
 
     @property
     def ephemeral(self) -> bool:
@@ -307,7 +321,8 @@ class Message:
             "attachments": [a.payload() for a in self.attachments], "components": self.components,
             "mention_everyone": self.mention_everyone,
             "mention_roles": [str(r) for r in self.mention_roles], "mentions": [],
-            "pinned": False, "tts": False, "flags": self.flags,
+            "pinned": False, "tts": False,
+            "flags": self.flags | (limits.FLAG_HAS_THREAD if self.thread is not None else 0),
             "timestamp": iso(self.timestamp),
             "edited_timestamp": iso(self.edited_timestamp) if self.edited_timestamp else None,
         }
@@ -325,6 +340,8 @@ class Message:
                 data["member"] = m.payload(with_user=False)
         if self.nonce is not None:
             data["nonce"] = self.nonce
+        if self.thread is not None:
+            data["thread"] = self.thread.payload()
         if self.reactions:
             data["reactions"] = [{
                 "emoji": {"id": e.split(":")[1], "name": e.split(":")[0]} if ":" in e else {"id": None, "name": e},
@@ -349,6 +366,8 @@ class Message:
             }
             if ix.command_name:
                 data["interaction_metadata"]["name"] = ix.command_name
+            if ix.target_message is not None:
+                data["interaction_metadata"]["target_message_id"] = str(ix.target_message.id)
         return data
 
     def __repr__(self) -> str:
@@ -381,6 +400,15 @@ class Channel:
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     all_messages: list[Message] = field(default_factory=list)
     threads: list[Channel] = field(default_factory=list)
+    # threads only
+    owner_id: int | None = None
+    starter: Message | None = None  # the message a thread was started from
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440  # minutes without activity before Discord archives it
+    archive_timestamp: float = 0.0  # when archived or unarchived last (or created)
+    created_at: float = 0.0
+    last_activity: float = 0.0  # the newest message, or the creation
 
     @property
     def is_thread(self) -> bool:
@@ -406,15 +434,54 @@ class Channel:
                 return m
         return None
 
-    def add_thread(self, name: str) -> Channel:
+    def add_thread(self, name: str, *, owner: Member | User | None = None,
+                   auto_archive_duration: int = 1440) -> Channel:
+        """A public thread in this channel (THREAD_CREATE); ``owner`` defaults to the guild owner."""
+        return self._new_thread(self.world.ids.next(), name, owner, auto_archive_duration)
+
+    def start_thread(self, message: Message, name: str, *, owner: Member | User,
+                     auto_archive_duration: int = 1440) -> Channel:
+        """A thread started from ``message``: its id is the message's, the message shows it."""
+        thread = self._new_thread(message.id, name, owner, auto_archive_duration, starter=message)
+        message.thread = thread
+        self.world.emit("MESSAGE_UPDATE", message.payload())
+        return thread
+
+    def _new_thread(self, thread_id: int, name: str, owner: Member | User | None,
+                    auto_archive_duration: int, starter: Message | None = None) -> Channel:
         if self.guild is None or self.is_thread:
             raise ValueError("threads live in guild text channels")
-        thread = Channel(self.world, self.world.ids.next(), name, type=11, guild=self.guild, parent=self)
+        now = self.world.clock.time()
+        thread = Channel(self.world, thread_id, name, type=11, guild=self.guild, parent=self,
+                         owner_id=owner.id if owner is not None else self.guild.owner_id,
+                         starter=starter, auto_archive_duration=auto_archive_duration,
+                         archive_timestamp=now, created_at=now, last_activity=now)
         self.threads.append(thread)
         self.guild.channels[thread.id] = thread
         self.world.channels[thread.id] = thread
-        self.world.emit("THREAD_CREATE", thread.payload())
+        self.world.emit("THREAD_CREATE", {**thread.payload(), "newly_created": True})
         return thread
+
+    def archive(self, *, locked: bool = False) -> None:
+        """Archive this thread (as a moderator or the auto-archive would); THREAD_UPDATE."""
+        self.set_archived(True, locked=locked)
+
+    def set_archived(self, archived: bool, *, locked: bool | None = None) -> None:
+        if not self.is_thread:
+            raise ValueError(f"#{self.name} is not a thread")
+        self.archived = archived
+        if locked is not None:
+            self.locked = locked
+        self.archive_timestamp = self.world.clock.time()
+        if not archived:
+            self.last_activity = self.archive_timestamp
+        self.world.emit("THREAD_UPDATE", self.payload())
+
+    def archive_if_idle(self) -> None:
+        """Discord archives a thread once ``auto_archive_duration`` minutes passed without activity."""
+        if self.is_thread and not self.archived and \
+                self.world.clock.time() - self.last_activity >= self.auto_archive_duration * 60:
+            self.set_archived(True)
 
     def set_permissions(self, target: Role | Member | User, **perms: bool | None) -> None:
         """Add or change this channel's overwrite for a role or member.
@@ -458,12 +525,13 @@ class Channel:
         if self.is_thread:
             assert self.parent is not None
             data.update({
-                "parent_id": str(self.parent.id), "owner_id": str(self.guild.owner_id),
+                "parent_id": str(self.parent.id), "owner_id": str(self.owner_id or self.guild.owner_id),
                 "message_count": len(self.messages), "member_count": 1,
                 "total_message_sent": len(self.messages),
                 "thread_metadata": {
-                    "archived": False, "auto_archive_duration": 1440, "locked": False,
-                    "archive_timestamp": iso(self.world.clock.time()),
+                    "archived": self.archived, "auto_archive_duration": self.auto_archive_duration,
+                    "locked": self.locked, "archive_timestamp": iso(self.archive_timestamp),
+                    "create_timestamp": iso(self.created_at), "invitable": True,
                 },
             })
         else:
@@ -492,6 +560,10 @@ class Guild:
     @property
     def everyone(self) -> Role:
         return self.roles[self.id]
+
+    def shard_id(self, shard_count: int) -> int:
+        """The shard Discord sends this guild's events to."""
+        return (self.id >> 22) % shard_count
 
     @property
     def owner(self) -> Member:
@@ -632,6 +704,7 @@ class World:
         self.dm_channels: dict[int, Channel] = {}  # by recipient id
         self.attachments: dict[int, Attachment] = {}
         self.cdn_base = "http://127.0.0.1"
+        self.cdn_secret = secrets.token_hex(8)
         self.application_id = self.ids.next()
         self.bot_user = User(self.application_id, bot_name, bot=True)
         self.users[self.bot_user.id] = self.bot_user
@@ -643,9 +716,12 @@ class World:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner") -> Guild:
-        """A guild with its owner, the @everyone role (id == guild id) and the bot as a member."""
-        gid = self.ids.next()
+    def add_guild(self, name: str, *, boost_tier: int = 0, owner_name: str = "owner",
+                  shard: tuple[int, int] | None = None) -> Guild:
+        """A guild with its owner, the @everyone role (id == guild id) and the bot as a member.
+
+        ``shard=(shard_id, shard_count)`` picks an id that lands on that shard."""
+        gid = self.ids.next_on_shard(*shard) if shard else self.ids.next()
         guild = Guild(self, gid, name, boost_tier=boost_tier)
         guild.roles[gid] = Role(gid, guild, "@everyone", EVERYONE_DEFAULT)
         bot_role = Role(self.ids.next(), guild, self.bot_user.name, BOT_DEFAULT, position=1,
@@ -670,8 +746,7 @@ class World:
         return chan
 
     def add_attachment(self, filename: str, data: bytes, **kwargs: Any) -> Attachment:
-        att = Attachment(self, self.ids.next(), filename, bytes(data),
-                         issued_at=self.clock.time(), **kwargs)
+        att = Attachment(self, self.ids.next(), filename, bytes(data), **kwargs)
         self.attachments[att.id] = att
         return att
 

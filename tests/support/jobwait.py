@@ -9,6 +9,13 @@ from bot.db.jobs import JobRepository
 from bot.jobs.model import Job
 
 
+async def wait_until_gone(jobs: JobRepository, job_id: int, within: float = 5.0) -> None:
+    """Return once the job is no longer stored; TimeoutError after ``within`` s."""
+    async with asyncio.timeout(within):
+        while await jobs.get(job_id) is not None:  # noqa: ASYNC110 - a row has no event
+            await asyncio.sleep(0.01)
+
+
 async def wait_for_job(
     jobs: JobRepository, job_id: int, predicate: Callable[[Job], bool], within: float = 10.0
 ) -> Job:

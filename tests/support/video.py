@@ -1,15 +1,17 @@
 """pytest fixtures that run the real bot against the Discord emulator and the GMI simulator.
 
 - ``video_settings``: `Settings` for a test: the simulator's URL and key, a temp database,
-  commands synced to the default guild, and fast poll timings.
+  commands synced to the default guild, fast poll timings, and links to 127.0.0.1 allowed.
 - ``video_bot``: ``bot = await video_bot(**setting_overrides)`` builds a `VideoBot`,
-  connects it to ``fakecord`` and returns it (closed at teardown by the emulator fixture);
+  connects it to ``fakecord`` and returns it once its start-up check of the provider is
+  done, with that call left out of ``gmi_sim``'s log (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
 - ``person``: a `Person` helper: run `/video generate` as someone and read what they see.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -36,20 +38,25 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, database_location) -> Setting
         discord_api_base_url=fakecord.api_base_url,
         discord_gateway_url=fakecord.gateway_url,
         poll_min_interval=0.01,
+        reconcile_window_seconds=0.5,
         poll_max_interval=0.05,
-        expected_generation_seconds=0.0,
-        status_edit_interval=0.0,
         gmi_timeout_seconds=5.0,
+        # The simulator and the emulator serve media on 127.0.0.1; the refusal of private
+        # links is tested with this turned off.
+        allow_private_media_urls=True,
     )
 
 
 @pytest.fixture
-def video_bot(video_settings, connect_bot) -> Callable[..., Any]:
+def video_bot(video_settings, connect_bot, gmi_sim) -> Callable[..., Any]:
     # video_settings first: its database is set up before, so removed after, the bot.
     async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
         settings = video_settings.model_copy(update=overrides)
         bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)
         await connect_bot(bot)
+        # Tests start from a known provider state and count only their own calls.
+        await asyncio.wait_for(bot.provider_watch.first_check.wait(), 10)
+        gmi_sim.log.clear()
         return bot
 
     return start

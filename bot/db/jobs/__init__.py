@@ -1,7 +1,9 @@
-"""The jobs table and its archive of deleted jobs: writes and lookups (`JobRepository`) and
-the accounting view that quotas, the budget and usage reports count from (`JobLedger`)."""
+"""The jobs table and its archive of deleted jobs: writes and lookups (`JobRepository`),
+the accounting view that quotas, the budget and usage reports count from (`JobLedger`),
+and the operator's counts (`JobCounts`)."""
 
+from bot.db.jobs.counts import JobCounts, SettledJob
 from bot.db.jobs.ledger import JobLedger, LedgerTotals, Usage
 from bot.db.jobs.repository import JobRepository
 
-__all__ = ["JobLedger", "JobRepository", "LedgerTotals", "Usage"]
+__all__ = ["JobCounts", "JobLedger", "JobRepository", "LedgerTotals", "SettledJob", "Usage"]

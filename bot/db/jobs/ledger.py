@@ -5,7 +5,8 @@ accepted in a server is in the ledger, deleted ones included (``deleted_jobs`` k
 they counted, so deleting never gives back quota or budget). Two flags per job:
 
 * ``is_counted``: it uses the member's quota (generations, seconds, cost). Failed,
-  cancelled and timed-out jobs are refunded while the server's refunds are on.
+  cancelled, timed-out and lost jobs are refunded while the server's refunds are on; a
+  job whose outcome could be posted nowhere always is (the member got nothing).
 * ``is_billed``: its estimated cost is money spent, for the server's monthly budget and the
   reports' estimated spend. The provider has no cancel call, so a cancelled or timed-out
   job that reached it (``request_id`` set) is still generated and billed; only jobs the
@@ -37,16 +38,19 @@ def _values(states: Iterable[JobState | JobOutcome]) -> str:
 _LEDGER = f"""
     WITH ledger_jobs AS (
         SELECT id AS job_id, user_id, channel_id, outcome, COALESCE(outcome, state) AS status,
-               origin, created_at, request_id, duration, resolution, estimated_cost, 0 AS deleted
+               origin, created_at, request_id, duration, resolution, estimated_cost,
+               CASE WHEN state = 'undeliverable' THEN 1 ELSE 0 END AS undeliverable,
+               0 AS deleted
         FROM jobs WHERE guild_id = :guild
         UNION ALL
         SELECT job_id, user_id, channel_id, outcome, outcome, 'deleted', created_at, request_id,
-               duration, resolution, estimated_cost, 1
+               duration, resolution, estimated_cost, undeliverable, 1
         FROM deleted_jobs WHERE guild_id = :guild
     ),
     ledger AS (
         SELECT *,
                CASE WHEN request_id IS NULL AND outcome IN ({_values(ABANDONED_OUTCOMES)}) THEN 0
+                    WHEN undeliverable = 1 THEN 0
                     WHEN :refunds = 1 AND outcome IN ({_values(REFUNDED_OUTCOMES)}) THEN 0
                     ELSE 1 END AS is_counted,
                CASE WHEN request_id IS NULL AND outcome IN ({_values(ABANDONED_OUTCOMES)}) THEN 0

@@ -36,6 +36,14 @@ _UPDATABLE = frozenset(
         "delivered_at",
         "next_check_at",
         "failed_checks",
+        "leased_until",
+        "provider_created_at",
+        "processing_started_at",
+        "provider_finished_at",
+        "predicted_finish_at",
+        "reconcile_until",
+        "interaction_token",
+        "status_shown",
     }
 )
 
@@ -55,18 +63,18 @@ class JobRepository:
         ``admission`` runs inside the same transaction (quota checks and reservations); if it
         raises, nothing is written and the exception propagates.
         """
-        now = self.clock()
-        async with self.db.transaction() as conn:
+        async def insert(conn: Connection) -> Job:
+            now = self.clock()
             if admission is not None:
                 await admission(conn, new, now)
-            job_id = await conn.insert(
+            row = await conn.fetchone(
                 """
                 INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
-                                  next_check_at, deadline_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                RETURNING id
+                                  next_check_at, deadline_at, interaction_token)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING *
                 """,
                 (
                     new.guild_id,
@@ -85,11 +93,13 @@ class JobRepository:
                     now,
                     now + new.first_step_after,
                     now + deadline_seconds,
+                    new.interaction_token,
                 ),
             )
-        job = await self.get(job_id)
-        assert job is not None
-        return job
+            assert row is not None, "an INSERT ... RETURNING returns its row"
+            return _job(row)
+
+        return await self.db.batched(insert)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -151,36 +161,78 @@ class JobRepository:
     # -- the scheduler's due times -----------------------------------------------------
 
     async def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[Job]:
-        """Take the jobs whose next step is due and push their due time ``lease_seconds``
-        ahead, so that a crash while one is being handled only delays it: the lease runs
-        out and the job is taken again."""
+        """Take the jobs whose next step is due and lease them for ``lease_seconds``, so that
+        a crash while one is being handled only delays it: the lease runs out and the job
+        is taken again. Planning a job's next check (``next_check_at``) ends its lease."""
         async with self.db.transaction() as conn:
             rows = await conn.fetchall(
                 "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
-                "ORDER BY next_check_at LIMIT ?",
-                (now, limit),
+                "AND (leased_until IS NULL OR leased_until <= ?) ORDER BY next_check_at LIMIT ?",
+                (now, now, limit),
             )
-            ids = [row[0] for row in rows]
+            ids = [int(row[0]) for row in rows]
             await conn.executemany(
-                "UPDATE jobs SET next_check_at = ? WHERE id = ?",
+                "UPDATE jobs SET leased_until = ? WHERE id = ?",
                 [(now + lease_seconds, job_id) for job_id in ids],
             )
-        jobs = [await self.get(job_id) for job_id in ids]
+            jobs = [await self.get(job_id, conn=conn) for job_id in ids]
         return [job for job in jobs if job is not None]
 
-    async def make_all_due(self, now: float) -> int:
-        """At start: every job with a next step is due now (its lease belonged to a process
-        that is gone). Returns how many jobs will resume."""
+    async def resume(self, started: float, spread: float, rng: Callable[[], float]) -> int:
+        """At start (``started``): a job that was leased was being handled by a process
+        that is gone, and a job whose check was due before the start is late: both are due
+        again within ``spread`` seconds, each at its own random moment (never all at once,
+        never in lockstep); the others, and jobs accepted since, keep their plan. Returns
+        how many jobs were leased or late."""
+        now = started
         async with self.db.transaction() as conn:
-            return await conn.execute(
-                "UPDATE jobs SET next_check_at = ? WHERE next_check_at IS NOT NULL", (now,)
+            rows = await conn.fetchall(
+                "SELECT id FROM jobs WHERE next_check_at IS NOT NULL "
+                "AND (next_check_at < ? OR leased_until IS NOT NULL)",
+                (started,),
             )
+            await conn.executemany(
+                "UPDATE jobs SET next_check_at = ?, leased_until = NULL WHERE id = ?",
+                [(now + spread * rng(), int(row[0])) for row in rows],
+            )
+        return len(rows)
 
     async def next_due_at(self) -> float | None:
+        """When the next check is due (a leased job counts from when its lease ends)."""
         value = await self.db.reader.fetchval(
-            "SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL"
+            "SELECT MIN(CASE WHEN leased_until > next_check_at THEN leased_until "
+            "ELSE next_check_at END) FROM jobs WHERE next_check_at IS NOT NULL"
         )
         return None if value is None else float(value)
+
+    async def count_in_flight(self) -> int:
+        """Jobs with a next step (running, or finished and not yet posted)."""
+        return int(
+            await self.db.reader.fetchval(
+                "SELECT COUNT(*) FROM jobs WHERE next_check_at IS NOT NULL"
+            )
+        )
+
+    async def waiting_to_submit(self, before: float) -> int:
+        """How many jobs accepted before ``before`` still wait to be sent (a job's place in
+        the bot's queue)."""
+        return int(
+            await self.db.reader.fetchval(
+                "SELECT COUNT(*) FROM jobs WHERE state = ? AND created_at < ? "
+                "AND status_message_id IS NOT NULL",
+                (JobState.ACCEPTED.value, before),
+            )
+        )
+
+    async def with_stale_status(self, since: float, limit: int) -> list[Job]:
+        """Jobs settled since ``since`` whose status message may not show it yet."""
+        rows = await self.db.reader.fetchall(
+            "SELECT * FROM jobs WHERE status_message_id IS NOT NULL AND state IN (?, ?) "
+            "AND (status_shown IS NULL OR status_shown != state) AND updated_at >= ? "
+            "ORDER BY updated_at LIMIT ?",
+            (JobState.DELIVERED.value, JobState.UNDELIVERABLE.value, since, limit),
+        )
+        return [_job(r) for r in rows]
 
     # -- moving a job forward ----------------------------------------------------------
 
@@ -218,26 +270,40 @@ class JobRepository:
             assignments.append("poll_count = poll_count + 1")
         if count_delivery:
             assignments.append("delivery_attempts = delivery_attempts + 1")
+        if "next_check_at" in fields:
+            fields.setdefault("leased_until", None)
         for name, value in fields.items():
             assignments.append(f"{name} = ?")
             values.append(value)
         placeholders = ",".join("?" for _ in states)
         sql = (
             f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
-            f"WHERE id = ? AND state IN ({placeholders})"
+            f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
         async with self.db.transaction() as conn:
-            changed = await conn.execute(sql, [*values, job_id, *(s.value for s in states)])
-        return await self.get(job_id) if changed else None
+            row = await conn.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+        return _job(row) if row else None
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
-        """Record the job's public status message; a job still waiting for it is due now."""
-        now = self.clock()
-        async with self.db.transaction() as conn:
+        """Record the job's public status message (its token is no longer needed); a job
+        still waiting for it is due now."""
+
+        async def record(conn: Connection) -> None:
+            now = self.clock()
             await conn.execute(
-                "UPDATE jobs SET status_message_id = ?, updated_at = ?, "
+                "UPDATE jobs SET status_message_id = ?, interaction_token = NULL, "
+                "updated_at = ?, "
                 "next_check_at = CASE WHEN state = ? THEN ? ELSE next_check_at END WHERE id = ?",
                 (message_id, now, JobState.ACCEPTED.value, now, job_id),
+            )
+
+        await self.db.batched(record)
+
+    async def set_status_shown(self, job_id: int, state: JobState) -> None:
+        """The status message now shows ``state`` (written after a successful edit)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE jobs SET status_shown = ? WHERE id = ?", (state.value, job_id)
             )
 
     # -- removing ----------------------------------------------------------------------
@@ -260,8 +326,9 @@ class JobRepository:
         moved = await conn.execute(
             "INSERT INTO deleted_jobs (job_id, guild_id, channel_id, user_id, outcome, "
             "request_id, duration, resolution, estimated_cost, created_at, deleted_by, "
-            "deleted_at) SELECT id, guild_id, channel_id, user_id, outcome, request_id, "
-            "duration, resolution, estimated_cost, created_at, ?, ? "
+            "deleted_at, undeliverable) SELECT id, guild_id, channel_id, user_id, outcome, "
+            "request_id, duration, resolution, estimated_cost, created_at, ?, ?, "
+            "CASE WHEN state = 'undeliverable' THEN 1 ELSE 0 END "
             "FROM jobs WHERE id = ? AND state IN (?, ?)",
             (deleted_by, now, job_id, *settled),
         )
@@ -308,4 +375,12 @@ def _job(row: Row) -> Job:
         delivered_at=row["delivered_at"],
         next_check_at=row["next_check_at"],
         deadline_at=row["deadline_at"],
+        leased_until=row["leased_until"],
+        provider_created_at=row["provider_created_at"],
+        processing_started_at=row["processing_started_at"],
+        provider_finished_at=row["provider_finished_at"],
+        predicted_finish_at=row["predicted_finish_at"],
+        reconcile_until=row["reconcile_until"],
+        status_shown=row["status_shown"],
+        interaction_token=row["interaction_token"],
     )

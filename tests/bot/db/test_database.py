@@ -200,3 +200,80 @@ async def test_the_password_is_never_logged_nor_in_an_error(database_location, c
     assert "password authentication failed" in message
     assert "postgresql://bot:***@127.0.0.1" in caplog.text
     assert PASSWORD not in caplog.text and "not-the-password" not in caplog.text
+
+
+async def test_the_reader_sees_only_committed_data(scratch):
+    async with scratch.transaction() as conn:
+        await add(conn, "pending")
+        assert await conn.fetchval("SELECT COUNT(*) FROM scratch") == 1
+        assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 0
+    assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 1
+
+
+async def test_after_commit_callbacks_run_after_the_commit_and_never_on_rollback(scratch):
+    seen: list[int] = []
+
+    async def count_now() -> None:
+        seen.append(await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch"))
+
+    tasks: list[asyncio.Task[None]] = []
+    async with scratch.transaction() as conn:
+        await add(conn, "a")
+        conn.after_commit(lambda: tasks.append(asyncio.ensure_future(count_now())))
+        assert tasks == []
+    await asyncio.gather(*tasks)
+    assert seen == [1]  # the reader already saw the commit
+
+    with pytest.raises(RuntimeError):
+        async with scratch.transaction() as conn:
+            conn.after_commit(lambda: seen.append(-1))
+            raise RuntimeError("rolled back")
+    assert seen == [1]
+
+
+async def test_batched_work_commits_together_and_a_failing_piece_fails_alone(scratch):
+    """Group commit on either engine: one piece that breaks a constraint (on PostgreSQL
+    that would abort the whole transaction without its savepoint) gets its own error; the
+    others commit, see each other in order, and their after-commit callbacks run once."""
+    committed: list[str] = []
+
+    def piece(name: str):
+        async def work(conn):
+            conn.after_commit(lambda: committed.append(name))
+            before = await conn.fetchval("SELECT COUNT(*) FROM scratch")
+            await add(conn, name)
+            return before
+
+        return work
+
+    results = await asyncio.gather(
+        scratch.batched(piece("a")),
+        scratch.batched(piece("a")),  # the same name: UNIQUE refuses it
+        scratch.batched(piece("b")),
+        return_exceptions=True,
+    )
+    assert results[0] == 0 and results[2] == 1
+    assert isinstance(results[1], ConstraintViolation)
+    assert sorted(committed) == ["a", "b"]
+    names = await scratch.reader.fetchall("SELECT name FROM scratch ORDER BY id")
+    assert [row["name"] for row in names] == ["a", "b"]
+
+
+async def test_read_only_opens_refuse_writes_and_read_the_schema(database_location):
+    await (await Database.open(database_location)).close()
+    db = await Database.open_read_only(database_location)
+    try:
+        assert await db.schema_version() == len(MIGRATIONS)
+        with pytest.raises(Exception, match="(?i)read.only|readonly"):
+            async with db.transaction() as conn:
+                await conn.execute("CREATE TABLE nope (id INTEGER)")
+    finally:
+        await db.close()
+
+
+async def test_size_and_journal_per_engine(database_location, database_engine):
+    db = await Database.open(database_location)
+    assert await db.size_bytes() > 0
+    assert await db.journal_mode() == ("wal" if database_engine == "sqlite" else None)
+    closed = await db.close()
+    assert ("checkpointed" in closed) == (database_engine == "sqlite")

@@ -249,12 +249,17 @@ async def test_each_status_maps_to_its_error_class(
     assert len(gmi_sim.calls("get")) == (2 if retried else 1)
 
 
-async def test_5xx_wrapping_a_backend_400_is_a_retried_provider_error(gmi_sim, gmi_client):
-    gmi_sim.fault("get", 500, body={"error": BACKEND_400_ERROR}, times=None)
+async def test_5xx_wrapping_a_backend_400_is_retried_a_couple_of_times_then_reported(
+    gmi_sim, gmi_client
+):
+    gmi_sim.fault("submit", 500, body={"error": BACKEND_400_ERROR}, times=None)
     with pytest.raises(ProviderError) as caught:
-        await gmi_client.get("x")
-    assert "Backend error (400)" in caught.value.detail
-    assert len(gmi_sim.calls("get")) == 4
+        await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD)
+    error = caught.value
+    assert "Backend error (400)" in error.detail and error.wrapped_status == 400
+    assert "refused the request: Backend error (400)" in error.message  # the provider's reason
+    assert not error.ambiguous  # the backend refused it: nothing to reconcile
+    assert len(gmi_sim.calls("submit")) == 3 and gmi_sim.requests == {}
 
 
 async def test_non_json_error_body_is_kept_as_detail(gmi_sim, gmi_client_factory):
@@ -381,7 +386,7 @@ async def test_connection_refused_is_a_network_error_not_ambiguous(gmi_session):
     [
         {"drop_connection": True},
         {"status": 500},
-        {"status": 502, "body": {"error": BACKEND_400_ERROR}},
+        {"status": 502, "body": {"error": "upstream timeout"}},
         {"malformed_json": True},
     ],
 )
@@ -405,9 +410,16 @@ async def test_ambiguous_timeout_on_submit(gmi_sim, gmi_client_factory):
     assert len(gmi_sim.requests) == 1
 
 
-async def test_ambiguous_submit_is_retried_by_default(gmi_sim, gmi_client):
+async def test_ambiguous_submit_is_never_retried_blindly_by_default(gmi_sim, gmi_client):
     gmi_sim.fault("submit", after_create=True, drop_connection=True)
-    request = await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD)
+    with pytest.raises(GMIError) as caught:
+        await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD)
+    assert caught.value.ambiguous and len(gmi_sim.requests) == 1
+
+
+async def test_ambiguous_submit_retried_when_asked_risks_a_duplicate(gmi_sim, gmi_client):
+    gmi_sim.fault("submit", after_create=True, drop_connection=True)
+    request = await gmi_client.submit(SEEDANCE_MODEL, PAYLOAD, retry_ambiguous=True)
     # The lost first attempt created a request too: that is the duplicate risk.
     assert len(gmi_sim.requests) == 2
     assert request.request_id in gmi_sim.requests
@@ -430,7 +442,9 @@ async def test_an_earlier_ambiguous_attempt_taints_the_final_error(gmi_sim, gmi_
 
     gmi_sim.fault("submit", 500, after_create=True)
     with pytest.raises(InvalidRequest) as caught:
-        await gmi_client_factory(sleep=refuse_the_retry).submit(SEEDANCE_MODEL, PAYLOAD)
+        await gmi_client_factory(sleep=refuse_the_retry).submit(
+            SEEDANCE_MODEL, PAYLOAD, retry_ambiguous=True
+        )
     assert caught.value.ambiguous is True
     assert caught.value.attempts == 2
 
@@ -580,3 +594,24 @@ async def test_every_call_has_a_timeout(gmi_sim, gmi_session, monkeypatch):
     )
     assert len(seen) == 5
     assert all(t is not None and t.total == 7.0 for t in seen)
+
+
+async def test_the_list_follows_pages_and_keeps_only_this_model_since_a_time(gmi_sim, gmi_client):
+    gmi_sim.list_page_size = 2
+    for prompt in ("one", "two", "three", "four", "five"):
+        await gmi_client.submit(SEEDANCE_MODEL, {**PAYLOAD, "prompt": prompt})
+    listed = await gmi_client.list_requests(SEEDANCE_MODEL)
+    assert sorted(r.payload["prompt"] for r in listed) == ["five", "four", "one", "three", "two"]
+    assert len(gmi_sim.calls("list")) == 3  # pages of 2, 2 and 1
+    newest = max(r.created_at for r in listed)
+    recent = await gmi_client.list_requests(SEEDANCE_MODEL, created_after=newest + 1)
+    assert recent == []
+    assert len(gmi_sim.calls("list")) == 4  # the first page was already too old: no more
+
+
+async def test_the_list_stops_after_a_bounded_number_of_pages(gmi_sim, gmi_client):
+    gmi_sim.list_page_size = 1
+    for prompt in ("a", "b", "c", "d"):
+        await gmi_client.submit(SEEDANCE_MODEL, {**PAYLOAD, "prompt": prompt})
+    listed = await gmi_client.list_requests(SEEDANCE_MODEL, max_pages=2)
+    assert len(listed) == 2 and len(gmi_sim.calls("list")) == 2

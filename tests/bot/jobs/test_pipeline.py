@@ -17,15 +17,25 @@ import pytest
 from bot.backoff import full_jitter
 from bot.db.database import Database
 from bot.db.jobs import JobRepository
+from bot.db.timings import TimingRepository
+from bot.gmi.budget import ProviderBudget
 from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
+from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import Job, NewJob
+from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import JobSteps, PollTiming
+from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS, JobSteps, StepTiming
 from bot.params import GenerationRequest
+from bot.simulator import BACKEND_400_ERROR
 from tests.support.jobwait import wait_for_job
 
-FAST = PollTiming(min_interval=0.01, max_interval=0.05, expected_seconds=0.0, lease_seconds=0.5, retry_base=0.01)
+FAST = StepTiming(
+    plan=PollPlan(min_interval=0.01, max_interval=0.05),
+    lease_seconds=0.5,
+    retry_base=0.01,
+    reconcile_window=0.2,
+)
 
 
 class MemoryChat:
@@ -38,6 +48,7 @@ class MemoryChat:
         self.fail_posts = 0
         self.lose_after_post = 0  # post, then raise as if the answer was lost
         self.changed = asyncio.Event()
+        self.undelivered: list[Job] = []
 
     async def upload_limit(self, job):
         return self.limit
@@ -59,8 +70,15 @@ class MemoryChat:
             raise DeliveryRetry("connection reset after the post")
         return Posted(len(self.posts) - 1, "channel")
 
-    async def show_state(self, job):
+    def show_state(self, job):
         self.states.append(job.phase)
+
+    async def find_status_message(self, job):
+        return 1  # these jobs have no Discord message; say it was shown
+
+    async def undeliverable(self, job):
+        self.undelivered.append(job)
+        self.changed.set()
 
 
 @contextlib.asynccontextmanager
@@ -81,13 +99,19 @@ async def store(database_location):
 
 def scheduler_for(store, gmi_client, chat, session, *, delivery_store=None) -> Scheduler:
     """A scheduler whose steps deliver into ``chat``, with fast timings."""
-    delivery = Delivery(delivery_store or store, chat, session, clock=time.time)
+    steps: JobSteps
+    delivery = Delivery(
+        delivery_store or store, chat, session, time.time,
+        fresh_link=lambda job: steps.fresh_result_link(job),
+    )
+    budget = ProviderBudget(36000, time.time)
     steps = JobSteps(
-        store, gmi_client, delivery, timing=FAST, api_slots=asyncio.Semaphore(4), clock=time.time
+        store, gmi_client, delivery, budget=budget,
+        estimator=FinishEstimator(TimingRepository(store.db)), timing=FAST, clock=time.time,
     )
     return Scheduler(
-        store, steps, max_in_flight=16, lease_seconds=FAST.lease_seconds,
-        idle_retry=FAST.min_interval, clock=time.time,
+        store, steps, budget=budget, lease_seconds=FAST.lease_seconds,
+        idle_retry=FAST.plan.min_interval, clock=time.time,
     )
 
 
@@ -287,11 +311,7 @@ async def test_a_request_the_provider_forgot_fails_instead_of_polling_for_an_hou
 
 
 async def test_status_check_failures_back_off(store, gmi_client, gmi_sim):
-    timing = PollTiming(min_interval=0.01, max_interval=100, expected_seconds=0, retry_base=1)
-    delays = [
-        full_jitter(n, base=timing.retry_base, cap=timing.max_interval * 4, rng=lambda: 1.0)
-        for n in (1, 2, 3, 4, 50, 5000)
-    ]
+    delays = [full_jitter(n, base=1, cap=400, rng=lambda: 1.0) for n in (1, 2, 3, 4, 50, 5000)]
     assert delays[:4] == [1, 2, 4, 8] and delays[-1] == 400.0
 
 
@@ -338,3 +358,101 @@ async def test_a_job_cancelled_while_its_submit_is_in_flight_keeps_the_providers
     await gmi_sim.wait_for_calls("submit")  # answered now, after the cancel
     done = await wait_for_job(store, job.id, lambda j: j.request_id is not None)
     assert done.request_id == next(iter(gmi_sim.requests))
+
+
+# -- every failure ends, and ends right ------------------------------------------------------
+
+
+async def test_a_submit_that_keeps_failing_stops_after_a_bounded_number_of_attempts(
+    store, pipeline, gmi_sim
+):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", 500, times=None)  # nothing is created, but we can't know that
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED and done.attempts == MAX_SUBMIT_ATTEMPTS
+    assert len(gmi_sim.calls("submit")) == MAX_SUBMIT_ATTEMPTS  # no blind retries in the client
+    assert len(gmi_sim.calls("list")) <= MAX_SUBMIT_ATTEMPTS * 12  # each search is bounded too
+    assert "could not be reached" in done.error
+
+
+async def test_a_backend_refusal_wrapped_in_a_500_is_reported_with_its_reason(
+    store, pipeline, gmi_sim
+):
+    poller, chat = pipeline
+    gmi_sim.fault("submit", 500, body={"error": BACKEND_400_ERROR}, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.FAILED
+    assert "Backend error (400)" in done.error
+    assert len(gmi_sim.calls("submit")) == 3 and gmi_sim.calls("list") == []
+
+
+async def test_a_lost_submit_is_found_on_a_later_page_of_the_list(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.list_page_size = 1
+    for i in range(3):  # other jobs' requests, newer than this one's will be on page 1
+        await accept(store, prompt=f"earlier {i}")
+    poller.wake()
+    for job_id in (1, 2, 3):
+        await delivered(store, job_id)
+    gmi_sim.fault("submit", drop_connection=True, after_create=True)
+    job = await accept(store, prompt="the lost one")
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED and len(gmi_sim.requests) == 4
+    assert done.request_id == gmi_sim.calls("submit")[-1].request_id
+
+
+async def test_an_expired_result_link_is_fetched_again(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 403, body="<Error><Code>ExpiredToken</Code></Error>")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED
+    assert chat.posts[0][1].video[4:8] == b"ftyp"  # the video itself, not a dead link
+    assert len(gmi_sim.calls("media")) == 2
+
+
+async def test_a_video_that_is_gone_is_lost_said_plainly_and_not_counted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 404, times=None)
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.LOST and done.state is JobState.DELIVERED
+    outcome = chat.posts[0][1]
+    assert outcome.video is None and outcome.link is None
+    assert "no longer works" in done.error
+
+
+async def test_bytes_that_are_not_a_video_are_never_posted(store, pipeline, gmi_sim):
+    poller, chat = pipeline
+    gmi_sim.fault("media", 200, body="<html><body>Service unavailable</body></html>")
+    job = await accept(store)
+    poller.wake()
+    done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.LOST and chat.posts[0][1].video is None
+    assert "not a playable video" in done.error
+
+
+async def test_an_outcome_that_can_be_posted_nowhere_is_undeliverable(store, gmi_client, gmi_sim):
+    class NowhereChat(MemoryChat):
+        async def post(self, job, outcome):
+            return Posted(None, "undeliverable")
+
+    chat = NowhereChat()
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)
+        poller.wake()
+        done = await delivered(store, job.id)
+        # The moderators are told just after the state is stored: wait for that too.
+        async with asyncio.timeout(5):
+            while not chat.undelivered:
+                chat.changed.clear()
+                await chat.changed.wait()
+    assert done.state is JobState.UNDELIVERABLE and done.display_state == "Could not be delivered"
+    assert [j.id for j in chat.undelivered] == [job.id]

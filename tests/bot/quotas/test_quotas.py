@@ -235,7 +235,7 @@ async def test_blocked_prompt_is_refused_and_recorded(quotas, store):
     events = await quotas.prompt_filter.refusals(MOD)
     assert [e.prompt_excerpt for e in events] == [
         "forbidden thing again",
-        "A FORBIDDEN   thing in the rain",
+        "A FORBIDDEN thing in the rain",  # as the request holds it: spaces collapsed
     ]
     assert await store.count_for_user(2, GUILD) == 1  # nothing written for the refusals
 
@@ -633,3 +633,17 @@ async def test_moderator_role_may_set_limits_and_each_change_is_audited(quotas):
     assert (cleared.old_value, cleared.new_value) == ("7", None)
     listed = await quotas.limit_admin.list_limits(mod)
     assert listed == []
+
+
+async def test_grants_and_resets_survive_a_change_of_time_zone_or_reset_hour(quotas, clock):
+    await set_limit(quotas, "generations_per_day", "1")
+    await admit(quotas, member())
+    await quotas.limit_admin.grant(MOD, 2, "day", generations=1)
+    await quotas.server_settings.set_timezone(MOD, "Asia/Tokyo")  # the day now starts elsewhere
+    await quotas.server_settings.set_reset_hour(MOD, 6)
+    await admit(quotas, member())  # the grant still applies
+    await refused(quotas, member())
+    clock.advance(1)
+    await quotas.limit_admin.reset(MOD, 2, "day")
+    await quotas.server_settings.set_timezone(MOD, "America/New_York")
+    await admit(quotas, member())  # and so does the reset

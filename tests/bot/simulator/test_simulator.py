@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
 
 import aiohttp
-import imageio_ffmpeg
 import pytest
 
 from bot.clock import ManualClock
+from bot.media.containers import iter_boxes
 from bot.simulator import (
     API_PREFIX,
     CONTENT_POLICY_MESSAGE,
@@ -20,8 +19,9 @@ from bot.simulator import (
     VideoSpec,
     mp4_duration,
 )
-from bot.simulator.media import iter_boxes, pad_mp4
+from bot.simulator.media import REALISTIC_BITS_PER_PIXEL, RenderSpec, pad_mp4
 from tests.support.gmi import GMI_TEST_KEY, SEEDANCE_MODEL
+from tests.support.media import decode
 
 IMG = "https://cdn.example.com/a.png"
 VID = "https://cdn.example.com/a.mp4"
@@ -353,16 +353,6 @@ async def test_model_endpoints(api, gmi_sim):
 # ---- media ---------------------------------------------------------------------------------
 
 
-def ffmpeg_decodes(data: bytes, tmp_path) -> subprocess.CompletedProcess:
-    path = tmp_path / "video.mp4"
-    path.write_bytes(data)
-    return subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        timeout=30,
-    )
-
-
 async def video_of(api: Api, gmi_sim, payload=None, **script) -> tuple[str, bytes]:
     if script:
         gmi_sim.script_next(**script)
@@ -373,13 +363,13 @@ async def video_of(api: Api, gmi_sim, payload=None, **script) -> tuple[str, byte
     return request_id, data
 
 
-async def test_result_is_a_real_playable_mp4(api, gmi_sim, tmp_path):
+async def test_result_is_a_real_playable_mp4(api, gmi_sim, ffmpeg):
     _, data = await video_of(api, gmi_sim)
     boxes = [kind for kind, *_ in iter_boxes(data)]
     assert data[4:8] == b"ftyp" and boxes[0] == "ftyp"
     assert boxes.index("moov") < boxes.index("mdat")  # faststart
     assert mp4_duration(data) == pytest.approx(1.0, abs=0.1)
-    assert ffmpeg_decodes(data, tmp_path).returncode == 0
+    assert (await decode(ffmpeg, data)).errors == []
 
 
 async def test_audio_track_follows_generate_audio(api, gmi_sim):
@@ -395,14 +385,22 @@ async def test_audio_track_follows_generate_audio(api, gmi_sim):
     assert (tracks(with_audio), tracks(silent)) == (2, 1)
 
 
-async def test_padded_video_has_the_exact_size_and_still_plays(api, gmi_sim, tmp_path):
+async def test_padded_video_has_the_exact_size_and_still_plays(api, gmi_sim, ffmpeg):
     _, plain = await video_of(api, gmi_sim)
     _, padded = await video_of(api, gmi_sim, video_bytes=3_000_000)
     assert len(padded) == 3_000_000
     assert padded.startswith(plain)
     assert [k for k, *_ in iter_boxes(padded)][-1] == "free"
     assert mp4_duration(padded) == mp4_duration(plain)
-    assert ffmpeg_decodes(padded, tmp_path).returncode == 0
+    assert (await decode(ffmpeg, padded)).errors == []
+
+
+async def test_realistic_footage_comes_at_a_provider_like_bitrate(ffmpeg, renderer):
+    realistic = await renderer.video(RenderSpec(640, 360, 24, 3.0, False, footage="realistic"))
+    nominal = 640 * 360 * 24 * REALISTIC_BITS_PER_PIXEL * 3.0 / 8
+    assert nominal <= len(realistic) <= 1.25 * nominal  # the rate control's first second runs over
+    assert (await decode(ffmpeg, realistic)).errors == []
+    assert VideoSpec().footage == "pattern"  # the default stays the quick test pattern
 
 
 def test_pad_mp4_small_and_impossible_targets():

@@ -12,13 +12,18 @@ from bot.jobs.model import NewJob
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest
 from bot.simulator import mp4_duration
+from tests.support import sample_files
 from tests.support.video import job_when
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+def unsigned(url: str) -> str:
+    """A CDN link without its signature (Discord signs each copy of a link afresh)."""
+    return url.split("?", 1)[0]
 
 
 def image(emu, name="frame.png", width=1280, height=720):
-    return emu.attachment(name, PNG, content_type="image/png", width=width, height=height)
+    return emu.attachment(name, sample_files.png(width, height), content_type="image/png",
+                          width=width, height=height)
 
 
 async def test_text_to_video_posts_the_mp4_as_a_reply(fakecord, video_bot, person, gmi_sim):
@@ -52,16 +57,16 @@ async def test_first_and_last_frame_from_attachments_reach_the_api(fakecord, vid
     ix = await alice.generate(prompt="morph", first_frame=first, last_frame=last)
     await alice.wait_result(await alice.status_message(ix))
     payload = gmi_sim.calls("submit")[0].body_json["payload"]
-    assert payload["first_frame"] == first.url
-    assert payload["last_frame"] == last.url
+    assert unsigned(payload["first_frame"]) == unsigned(first.url)
+    assert unsigned(payload["last_frame"]) == unsigned(last.url)
 
 
 async def test_reference_mode_with_several_files(fakecord, video_bot, person, gmi_sim):
     await video_bot()
     alice = person()
     a, b = image(fakecord, "a.png"), image(fakecord, "b.png")
-    clip = fakecord.attachment("clip.mp4", b"\0" * 100, content_type="video/mp4")
-    song = fakecord.attachment("song.mp3", b"\0" * 100, content_type="audio/mpeg")
+    clip = fakecord.attachment("clip.mp4", sample_files.mp4(), content_type="video/mp4")
+    song = fakecord.attachment("song.mp3", sample_files.mp3(), content_type="audio/mpeg")
     ix = await alice.generate(
         prompt="in this style", reference_image_1=a, reference_image_2=b, reference_video_1=clip,
         reference_audio_1=song, reference_images="https://example.com/c.webp",
@@ -69,9 +74,11 @@ async def test_reference_mode_with_several_files(fakecord, video_bot, person, gm
     )
     await alice.wait_result(await alice.status_message(ix))
     payload = gmi_sim.calls("submit")[0].body_json["payload"]
-    assert payload["reference_images"] == [a.url, b.url, "https://example.com/c.webp"]
-    assert payload["reference_videos"] == [clip.url]
-    assert payload["reference_audios"] == [song.url]
+    assert [unsigned(u) for u in payload["reference_images"]] == [
+        unsigned(a.url), unsigned(b.url), "https://example.com/c.webp"
+    ]
+    assert [unsigned(u) for u in payload["reference_videos"]] == [unsigned(clip.url)]
+    assert [unsigned(u) for u in payload["reference_audios"]] == [unsigned(song.url)]
     assert payload["reference_asset_ids"] == ["asset-1", "asset-2"]
 
 
@@ -81,7 +88,7 @@ async def test_invalid_combinations_are_refused_privately_with_no_api_call(fakec
     cases = [
         (dict(first_frame=image(fakecord), reference_image_1=image(fakecord)), "can't be combined"),
         (dict(last_frame=image(fakecord)), "needs a `first_frame`"),
-        (dict(reference_audio_1=fakecord.attachment("a.mp3", b"0", content_type="audio/mpeg")),
+        (dict(reference_audio_1=fakecord.attachment("a.mp3", sample_files.mp3(), content_type="audio/mpeg")),
          "needs at least one reference image or video"),
         (dict(first_frame=image(fakecord, "tiny.png", 100, 100)), "300 to 6000 px"),
         (dict(first_frame=fakecord.attachment("x.gif", b"GIF89a", content_type="image/gif")),
@@ -103,6 +110,24 @@ async def test_prompt_over_the_cap_is_refused(fakecord, video_bot, person, gmi_s
     ix = await person().generate(prompt="a" * 21)
     assert "limit here is 20" in ix.ephemeral_messages[0].content
     assert gmi_sim.log == []
+
+
+async def test_a_value_the_provider_does_not_list_is_refused_before_spending(
+    fakecord, video_bot, person, gmi_sim
+):
+    gmi_sim.reject_1080p = True  # the model detail lists only 480p and 720p
+    bot = await video_bot()  # which waits for the start-up check
+    alice = person()
+    ix = await alice.generate(prompt="a heron", resolution="1080p")
+    (refusal,) = ix.ephemeral_messages
+    assert "doesn't offer the resolution `1080p`; pick one of 480p, 720p" in refusal.content
+    assert gmi_sim.calls("submit") == [] and alice.channel.messages == []
+    assert await bot.services.jobs.get(1) is None
+
+    ix = await fakecord.run_command(alice.member, alice.channel, "video info")
+    fields = {f["name"]: f["value"] for f in (await ix.wait_response_message()).embeds[0]["fields"]}
+    assert fields["Resolutions"] == "480p, **720p** (default)"
+    assert "1080p" not in fields["Cost"]
 
 
 async def test_provider_refusal_is_shown_in_status_and_reply(fakecord, video_bot, person, gmi_sim):
@@ -130,11 +155,10 @@ async def test_failed_generation_reason_is_cleaned(fakecord, video_bot, person, 
 
 
 async def test_provider_auth_failure_tells_the_member_nothing_secret(fakecord, video_bot, person, gmi_sim):
-    await video_bot(gmi_api_key="wrong-key-0123456789")
-    alice = person()
-    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
-    assert "failed" in result.content
-    assert "wrong-key-0123456789" not in result.content
+    await video_bot(gmi_api_key="wrong-key-0123456789")  # found at start: jobs are refused
+    (reply,) = (await person().generate(prompt="x")).ephemeral_messages
+    assert "not available right now" in reply.content
+    assert "wrong-key-0123456789" not in reply.content
 
 
 async def test_rate_limits_and_server_errors_are_retried(fakecord, video_bot, person, gmi_sim):
@@ -231,10 +255,11 @@ async def test_results_can_be_rerolled_and_remixed_by_others(fakecord, video_bot
 
 
 async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
-    await video_bot()
+    bot = await video_bot()
     alice = person()
     status = await alice.status_message(await alice.generate(prompt="a fox"))
     await alice.wait_result(status)
+    await job_when(bot, 1, lambda j: j.is_delivered)  # recorded just after the reply lands
     choices = await fakecord.autocomplete(alice.member, alice.channel, "video status",
                                           focused="request_id", value="fox")
     assert len(choices) == 1 and "a fox" in choices[0]["name"]
@@ -249,10 +274,18 @@ async def test_status_history_and_info(fakecord, video_bot, person, gmi_sim):
 
     ix = await fakecord.run_command(alice.member, alice.channel, "video info")
     message = await ix.wait_response_message()
-    assert message.embeds[0]["title"] == "seedance-2-0-fast-260128"
+    assert message.flags & 64, "the card is for the member who asked"
+    (card,) = message.embeds
+    assert card["title"] == "Seedance 2.0 Fast"
+    fields = {f["name"]: f["value"] for f in card["fields"]}
+    assert fields["Length"] == "4 to 15 seconds (default 5)"
+    assert fields["Resolutions"] == "480p, **720p** (default), 1080p"
+    assert "up to 9 images, up to 3 videos" in fields["What it takes"]
+    assert "The provider lists 0.16 USD per second" in fields["Cost"]
+    assert "720p 0.16 USD" in fields["Cost"]
     ix = await fakecord.run_command(alice.member, alice.channel, "video info")
     await ix.wait_response_message()
-    assert len(gmi_sim.calls("model")) == 1, "model details should be cached"
+    assert gmi_sim.calls("model") == [], "the start-up check's model detail is reused"
 
 
 async def test_a_job_longer_than_the_interaction_token_still_lands(fakecord, video_bot, person, gmi_sim):
@@ -365,18 +398,6 @@ async def test_odd_job_references_get_a_clear_answer(fakecord, video_bot, person
         ix = await fakecord.run_command(world.alice, world.channel, "video status", request_id=reference)
         await ix.wait_acknowledged()
         assert "can't find a job" in ix.ephemeral_messages[0].content
-
-
-def test_model_info_embed_stays_within_discords_total_limit():
-    from bot.gmi import ModelDetail, ModelParameter
-    from cogs.video.cog import model_embed
-
-    detail = ModelDetail(
-        model="m", detailed_description="d" * 5000,
-        parameters=tuple(ModelParameter(name=f"p{i}", description="x" * 900) for i in range(14)),
-    )
-    embed = model_embed(detail, "USD")
-    assert len(embed) <= 6000 and embed.fields
 
 
 async def test_a_job_can_be_named_by_a_link_to_its_message(fakecord, video_bot, person, gmi_sim):

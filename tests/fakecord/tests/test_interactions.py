@@ -139,6 +139,22 @@ async def test_original_get_edit_delete_and_followups(fakecord, bot):
     assert err.value.code == 10008
 
 
+async def test_raw_options_reach_the_bot_as_sent_for_a_synced_command_only(fakecord, bot):
+    """What a stale copy of the command sends: no prompt, a duration as text."""
+    w = fakecord.default
+    options = [{"name": "duration", "type": 3, "value": "five"}]
+    ix = await fakecord.run_command_raw(w.alice, w.channel, "video generate", options)
+    inter = await _bot_interaction(bot, ix)
+    assert inter.data["options"] == [{"name": "generate", "type": 1, "options": options}]
+    await fakecord.wait_for(lambda: bot.errors, 2, "the tree's error")
+    assert isinstance(bot.errors[0], discord.app_commands.CommandSignatureMismatch)
+    with pytest.raises(ScenarioError, match="never synced"):
+        await fakecord.run_command_raw(w.alice, w.channel, "nope", [])
+    with pytest.raises(ScenarioError, match="cannot see /purge"):
+        await fakecord.run_command_raw(w.alice, w.channel, "purge", [])
+    fakecord.expect_violation(ACK_TIMEOUT)  # the sample bot never answers a failed command
+
+
 async def _bot_interaction(bot, ix) -> discord.Interaction:
     """The bot-side Interaction object for a fakecord interaction (kept by the sample bot)."""
     return await asyncio.wait_for(_find(bot, ix), 2)

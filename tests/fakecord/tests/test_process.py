@@ -104,3 +104,51 @@ async def test_bot_process_survives_sigkill_and_restart(server, tmp_path):
     finally:
         await stop(bot)
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")
+
+
+async def test_control_api_drives_files_message_commands_threads_and_rate_limits(server, tmp_path):
+    info, control = server
+    log = tmp_path / "bot.log"
+    bot = await start_bot(info, log)
+    try:
+        await wait_bot_ready(control, 1)
+        posted = await control.say("bob", "general", "my drawing", files={"d.png": b"PNG"})
+        assert posted["attachments"][0]["filename"] == "d.png"
+        ix = await control.run_message_command("alice", posted["id"], "Animate with Seedance")
+        ix = await control.wait_acknowledged(ix["id"])
+        assert (ix["command_type"], ix["target_id"], ix["response_type"]) == (3, posted["id"], 9)
+        submit = await control.post("/modal", {"member": "alice", "interaction_id": ix["id"],
+                                               "values": {"prompt": "it moves"}})
+        submit = await control.wait_acknowledged(submit["id"])
+        assert submit["ephemeral_messages"][0]["content"] == "Animating d.png (3B): it moves"
+
+        ix = await control.run_message_command("alice", posted["id"], "Discuss in a thread")
+        await control.poll(lambda: control.interaction(ix["id"]), lambda i: i["followups"],
+                           what="the thread to be started")
+        starter = await control.get(f"/messages/{posted['id']}")
+        assert starter["thread_id"] == posted["id"]
+        in_thread = await control.get(f"/channels/{posted['id']}/messages")
+        assert [m["content"] for m in in_thread] == ["Let's talk about it here."]
+        assert await control.post(f"/threads/{posted['id']}/archive", {"locked": True}) == \
+            {"archived": True, "locked": True}
+        with pytest.raises(AssertionError, match="archived and locked"):
+            await control.say("bob", posted["id"], "hello?")
+
+        counters = await control.counters()
+        assert counters["enabled"] and counters["global"] == {"limit": 50, "per": 1.0}
+        assert counters["requests_by_route"]["POST /channels/{channel_id}/messages/{message_id}/threads"] == 1
+        assert counters["rate_limited_by_route"] == {}
+        tightened = await control.post("/rate_limits", {"routes": [
+            {"method": "POST", "route": "/channels/{channel_id}/messages", "limit": 1, "per": 60}]})
+        assert {"method": "POST", "route": "/channels/{channel_id}/messages", "limit": 1, "per": 60.0} \
+            in tightened["routes"]
+
+        made = await control.post("/guilds", {"count": 2, "shard_count": 2, "members": ["zed"]})
+        assert [g["shard_id"] for g in made] == [0, 1]
+        state = await control.get("/state")
+        assert state["shards"] == [[0, 1]] and len(state["guilds"]) == 3
+        assert (await control.post("/gateway/shards", {"recommended": 2}))["recommended"] == 2
+        assert state["unknown_routes"] == [] and await control.get("/violations") == []
+    finally:
+        await stop(bot)
+    assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")

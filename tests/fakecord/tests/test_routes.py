@@ -64,6 +64,9 @@ async def test_every_route_is_served_to_discord_py(fakecord, connect_bot):
     assert (await chan.fetch_message(msg.id)).reactions[0].emoji == "👍"
     await msg.remove_reaction("👍", guild.me)
     assert w.channel.messages[-1].reactions == []
+    thread = await msg.create_thread(name="about m")
+    assert thread.id == msg.id
+    await fakecord.wait_for(lambda: bot.get_channel(thread.id) is not None)  # THREAD_CREATE
     await msg.delete()
 
     served = {(method, route) for method, route, _ in fakecord.rest.routes()}

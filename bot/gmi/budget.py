@@ -1,0 +1,129 @@
+"""One budget for every call to the provider.
+
+GMI counts requests per hour per organisation, by spending tier. One token bucket, shared by
+submits, status checks and lists, spends the hourly budget: it refills continuously and
+holds at most a minute's worth, so a burst never exhausts the hour. When tokens run short,
+waiting calls go in priority order: submits first (a member is waiting to see their job
+start), then the checks of jobs nearest their predicted finish. A 429 from the provider
+empties the bucket and pauses it for the provider's Retry-After, so everything slows down
+together instead of jobs failing.
+
+It also bounds how many calls are in flight at once, sized from the rate and the observed
+round trip (Little's law, with headroom), not a fixed number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.clock import Clock
+
+SUBMIT = 0  # the priority class of a submit; checks and lists come after
+CHECK = 1
+LIST = 2
+MIN_CONCURRENCY = 4
+MAX_CONCURRENCY = 256
+RTT_SMOOTHING = 0.2
+DEFAULT_PAUSE = 5.0
+
+
+class ProviderBudget:
+    def __init__(self, requests_per_hour: float, clock: Clock) -> None:
+        self.rate = requests_per_hour / 3600.0
+        self.capacity = max(10.0, requests_per_hour / 60.0)
+        self.clock = clock
+        self._tokens = self.capacity
+        self._refilled_at = clock()
+        self._paused_until = 0.0
+        self._waiters: list[tuple[tuple[int, float], int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._in_flight = 0
+        self._rtt = 0.5
+        self._wakeup: asyncio.TimerHandle | None = None
+        self.spent = 0
+        self.rate_limited = 0
+
+    @property
+    def concurrency(self) -> int:
+        """How many calls may be in flight: rate x round trip x 2, within bounds."""
+        wanted = math.ceil(self.rate * self._rtt * 2)
+        return min(max(wanted, MIN_CONCURRENCY), MAX_CONCURRENCY)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    @asynccontextmanager
+    async def call(self, kind: int, key: float = 0.0) -> AsyncIterator[None]:
+        """Spend one token (waiting in priority order ``(kind, key)``) and a call slot."""
+        await self._acquire((kind, key))
+        self._in_flight += 1
+        started = self.clock()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            elapsed = max(0.0, self.clock() - started)
+            self._rtt += RTT_SMOOTHING * (elapsed - self._rtt)
+            self._serve()
+
+    def rate_limited_for(self, retry_after: float | None) -> None:
+        """The provider said 429: no calls until it allows them again."""
+        self.rate_limited += 1
+        self._tokens = 0.0
+        self._paused_until = max(self._paused_until, self.clock() + (retry_after or DEFAULT_PAUSE))
+
+    async def _acquire(self, priority: tuple[int, float]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        self._serve()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._refund()
+            raise
+
+    def _refund(self) -> None:
+        """A caller was cancelled just after being served: give its token back."""
+        self._tokens = min(self.capacity, self._tokens + 1)
+        self._serve()
+
+    def _refill(self, now: float) -> None:
+        if now > self._refilled_at:
+            self._tokens = min(self.capacity, self._tokens + (now - self._refilled_at) * self.rate)
+            self._refilled_at = now
+
+    def _serve(self) -> None:
+        """Hand tokens to the waiters at the head of the queue, in priority order."""
+        now = self.clock()
+        self._refill(now)
+        while self._waiters and self._waiters[0][2].done():
+            heapq.heappop(self._waiters)  # cancelled while waiting
+        while self._waiters and now >= self._paused_until:
+            if self._in_flight >= self.concurrency or self._tokens < 1:
+                break
+            _, _, future = heapq.heappop(self._waiters)
+            if future.done():
+                continue
+            self._tokens -= 1
+            self.spent += 1
+            future.set_result(None)
+        self._schedule_wakeup(now)
+
+    def _schedule_wakeup(self, now: float) -> None:
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+            self._wakeup = None
+        if not self._waiters or self._in_flight >= self.concurrency:
+            return  # a finishing call serves the queue
+        if now < self._paused_until:
+            delay = self._paused_until - now
+        else:
+            delay = max(0.0, (1 - self._tokens) / self.rate)
+        self._wakeup = asyncio.get_running_loop().call_later(delay, self._serve)

@@ -1,0 +1,118 @@
+"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord.
+
+Built once when the cog loads, started in `cog_load` and stopped in `cog_unload`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.gmi.budget import ProviderBudget
+from bot.jobs.delivery import RESULT_URL_LIFETIME, Delivery
+from bot.jobs.lifecycle import JobState
+from bot.jobs.model import Job
+from bot.jobs.polling import PollPlan
+from bot.jobs.scheduler import Scheduler
+from bot.jobs.steps import JobSteps, StepTiming
+from cogs.shared import post_to_mod_log
+
+from .components import result_view, status_view
+from .messages import status_embed
+from .poster import DiscordResultChannel
+from .status_edits import StatusEditor
+
+if TYPE_CHECKING:
+    from bot.app import VideoBot
+
+
+@dataclass
+class Pipeline:
+    editor: StatusEditor
+    poster: DiscordResultChannel
+    budget: ProviderBudget
+    steps: JobSteps
+    scheduler: Scheduler
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.editor.close()
+
+
+def build_pipeline(bot: VideoBot) -> Pipeline:
+    settings, services = bot.settings, bot.services
+    jobs = services.jobs
+
+    async def render(job: Job) -> tuple[discord.Embed, discord.ui.View | None]:
+        place = None
+        if job.state is JobState.ACCEPTED and job.status_message_id is not None:
+            place = await jobs.waiting_to_submit(before=job.created_at) + 1
+        embed = status_embed(
+            job,
+            currency=settings.currency,
+            now=bot.clock(),
+            queue_position=place if place and place > 1 else None,
+        )
+        return embed, None if job.has_ended else status_view(job.id)
+
+    async def tell_moderators(job: Job) -> None:
+        if job.guild_id is not None:
+            await post_to_mod_log(
+                bot,
+                job.guild_id,
+                f"📭 Job #{job.id} of <@{job.user_id}> finished, but I could post it neither "
+                f"in <#{job.channel_id}> nor by DM; its quota was given back.",
+            )
+
+    editor = StatusEditor(bot, jobs, render)
+    poster = DiscordResultChannel(
+        bot,
+        jobs,
+        editor=editor,
+        view_for_result=lambda job: result_view(job.id),
+        on_undeliverable=tell_moderators,
+        clock=bot.clock,
+    )
+    budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock)
+    timing = StepTiming(
+        plan=PollPlan(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        retry_base=2 * settings.poll_min_interval,  # retries pace themselves like the checks
+        reconcile_window=settings.reconcile_window_seconds,
+    )
+    steps: JobSteps
+    delivery = Delivery(
+        jobs,
+        poster,
+        bot.session,
+        bot.clock,
+        fresh_link=lambda job: steps.fresh_result_link(job),
+    )
+    steps = JobSteps(
+        jobs,
+        bot.gmi,
+        delivery,
+        budget=budget,
+        estimator=services.estimator,
+        timing=timing,
+        clock=bot.clock,
+    )
+
+    async def on_start() -> None:
+        await services.estimator.load()
+        await poster.repair_status_messages(since=bot.clock() - RESULT_URL_LIFETIME)
+
+    scheduler = Scheduler(
+        jobs,
+        steps,
+        budget=budget,
+        lease_seconds=timing.lease_seconds,
+        idle_retry=timing.plan.min_interval,
+        clock=bot.clock,
+        on_start=on_start,
+    )
+    return Pipeline(editor, poster, budget, steps, scheduler)

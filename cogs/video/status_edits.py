@@ -1,0 +1,136 @@
+"""Keeping every job's status message true, within Discord's per-channel edit limit.
+
+Discord lets a bot edit about 5 messages per 5 seconds in one channel. Requests to refresh
+a job's status message are queued per channel and coalesced (a job is edited once with its
+newest state, however many changes piled up), ended jobs go first (their final look
+matters most), an edit is skipped when what it would show is what is shown, and a failed
+edit is retried (a bounded number of times). Nothing here ever blocks the job's pipeline:
+`request` only queues. Once a settled job's final look is on screen the job records it
+(``status_shown``), so after a crash the stale ones are found and repaired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.backoff import full_jitter
+from bot.db.jobs import JobRepository
+from bot.jobs.model import Job
+from bot.tasks import BackgroundTasks
+
+log = logging.getLogger(__name__)
+
+EDITS_PER_WINDOW = 5
+EDIT_WINDOW = 5.0
+MAX_TRIES = 5
+
+Render = Callable[[Job], Awaitable[tuple[discord.Embed, discord.ui.View | None]]]
+
+
+def _look(embed: discord.Embed, view: discord.ui.View | None) -> str:
+    """What a status message shows, to tell whether an edit would change anything."""
+    buttons = [getattr(item, "custom_id", None) for item in view.children] if view else []
+    return repr((embed.to_dict(), buttons))
+
+
+class StatusEditor:
+    def __init__(self, client: discord.Client, jobs: JobRepository, render: Render) -> None:
+        self.client = client
+        self.jobs = jobs
+        self.render = render
+        self._pending: dict[int, dict[int, bool]] = {}  # channel -> {job id: has ended}
+        self._recent: dict[int, deque[float]] = {}  # channel -> monotonic times of edits
+        self._shown: dict[int, str] = {}  # job -> the look last put on screen
+        self._tries: dict[int, int] = {}
+        self._workers = BackgroundTasks("status-edits")
+        self.edits = 0
+
+    def request(self, job: Job) -> None:
+        """Bring ``job``'s status message up to date as soon as the channel allows."""
+        if job.status_message_id is None or self._workers.closed:
+            return
+        pending = self._pending.setdefault(job.channel_id, {})
+        pending[job.id] = pending.get(job.id, False) or job.has_ended
+        if self._workers.running(job.channel_id) is None:
+            self._workers.spawn(
+                self._work(job.channel_id), name=f"channel-{job.channel_id}", key=job.channel_id
+            )
+
+    async def close(self) -> None:
+        await self._workers.close()
+
+    async def _work(self, channel_id: int) -> None:
+        pending = self._pending[channel_id]
+        while pending:
+            await self._slot(channel_id)
+            ended = [job_id for job_id, has_ended in pending.items() if has_ended]
+            job_id = ended[0] if ended else next(iter(pending))
+            del pending[job_id]
+            job = await self.jobs.get(job_id)
+            if job is not None and job.status_message_id is not None:
+                await self._edit(job)
+        # No await since the queue was seen empty: a request from now on starts a worker.
+        self._workers.release(channel_id)
+
+    async def _slot(self, channel_id: int) -> None:
+        """Wait until an edit in this channel stays within Discord's limit."""
+        recent = self._recent.setdefault(channel_id, deque(maxlen=EDITS_PER_WINDOW))
+        if len(recent) == EDITS_PER_WINDOW:
+            wait = recent[0] + EDIT_WINDOW - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def _edit(self, job: Job) -> None:
+        embed, view = await self.render(job)
+        look = _look(embed, view)
+        if self._shown.get(job.id) == look:
+            await self._settled(job)
+            return
+        assert job.status_message_id is not None
+        message = self.client.get_partial_messageable(
+            job.channel_id, guild_id=job.guild_id
+        ).get_partial_message(job.status_message_id)
+        self._recent[job.channel_id].append(time.monotonic())
+        try:
+            await message.edit(embed=embed, view=view)
+        except (discord.NotFound, discord.Forbidden) as error:
+            log.info("job %d: status message can't be edited (%s)", job.id, error)
+            self._forget(job.id)
+            return
+        except discord.HTTPException as error:
+            self._retry(job, error)
+            return
+        self.edits += 1
+        self._shown[job.id] = look
+        await self._settled(job)
+
+    async def _settled(self, job: Job) -> None:
+        """A settled job's final look is on screen: record it and forget the job."""
+        if job.is_delivered:
+            await self.jobs.set_status_shown(job.id, job.state)
+            self._forget(job.id)
+
+    def _retry(self, job: Job, error: discord.HTTPException) -> None:
+        tries = self._tries.get(job.id, 0) + 1
+        if tries >= MAX_TRIES:
+            log.warning("job %d: giving up on its status message (%s)", job.id, error)
+            self._forget(job.id)
+            return
+        self._tries[job.id] = tries
+        delay = full_jitter(tries, base=1.0, cap=30.0)
+        log.info("job %d: status edit failed (%s); again in %.1f s", job.id, error, delay)
+        self._workers.spawn(self._again(job, delay), name=f"retry-{job.id}")
+
+    async def _again(self, job: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.request(job)
+
+    def _forget(self, job_id: int) -> None:
+        self._shown.pop(job_id, None)
+        self._tries.pop(job_id, None)

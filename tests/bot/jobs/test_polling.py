@@ -1,0 +1,75 @@
+"""When checks go: a job that finishes early, on time, late, or never; and how many calls."""
+
+from __future__ import annotations
+
+import random
+
+from bot.jobs.estimates import Empirical, LogNormal
+from bot.jobs.polling import PollPlan
+
+PLAN = PollPlan()  # the defaults
+QUEUE = Empirical((0.5, 1.0, 1.5, 2.0, 3.0, 10.0, 30.0))
+
+
+def checks_until_seen(finish: float, started: float, processing, horizon: float = 3600.0):
+    """Replay the plan for a job that starts processing at ``started`` and is ready at
+    ``finish`` (seconds after its submit): (number of status checks, when it was seen)."""
+    now = PLAN.first_check(QUEUE, processing)
+    checks = 0
+    while now < horizon:
+        checks += 1
+        if now >= finish:
+            return checks, now
+        if now >= started:
+            now += PLAN.while_processing(started, now, processing)
+        else:
+            now += PLAN.while_queued(processing)
+    return checks, None
+
+
+def test_a_job_on_time_is_seen_within_seconds_in_few_checks():
+    rng = random.Random(7)
+    learned = Empirical(tuple(sorted(60 * rng.lognormvariate(0, 0.06) for _ in range(100))))
+    delays, calls = [], []
+    for _ in range(400):
+        queue = rng.choice([0.5, 1.5, 2.5, 8.0])
+        finish = queue + 60 * rng.lognormvariate(0, 0.06)
+        checks, seen = checks_until_seen(finish, queue, learned)
+        assert seen is not None
+        delays.append(seen - finish)
+        calls.append(checks)
+    delays.sort()
+    calls.sort()
+    assert delays[len(delays) // 2] <= 2.0
+    assert delays[int(len(delays) * 0.95)] <= 4.5
+    assert calls[len(calls) // 2] <= 3  # plus the submit: at most 4 calls
+
+
+def test_a_job_far_quicker_than_predicted_is_seen_within_a_small_multiple_of_its_time():
+    predicted = LogNormal(60.0, 1.8)
+    checks, seen = checks_until_seen(finish=4.0, started=0.5, processing=predicted)
+    assert seen is not None and seen <= 4.0 * 4
+
+
+def test_a_job_running_long_is_checked_ever_less_often_but_never_lost():
+    learned = Empirical((58.0, 59.0, 60.0, 61.0, 62.0))
+    checks, seen = checks_until_seen(finish=1000.0, started=1.0, processing=learned)
+    assert seen is not None and seen - 1000.0 <= PLAN.max_interval
+    assert checks < 60  # far fewer than one a second
+
+
+def test_a_job_that_never_starts_is_checked_at_the_queue_pace_not_faster():
+    learned = Empirical((58.0, 59.0, 60.0, 61.0, 62.0))
+    assert PLAN.while_queued(learned) >= 0.9 * 58.0 - 1e-9
+    checks, seen = checks_until_seen(finish=float("inf"), started=float("inf"), processing=learned,
+                                     horizon=600.0)
+    assert seen is None and checks <= 600 / 52 + 2
+
+
+def test_a_young_wide_estimate_still_notices_the_video_within_seconds():
+    prior = LogNormal(35.0, 1.8)  # a fresh install's guess for 5 s at 720p
+    for finish in (20.0, 35.0, 50.0, 90.0):
+        checks, seen = checks_until_seen(finish=finish, started=1.0, processing=prior)
+        assert seen is not None and seen - finish <= 8.0, (finish, seen)
+    _, seen = checks_until_seen(finish=12.0, started=1.0, processing=prior)  # implausibly soon
+    assert seen is not None and seen <= 3 * 12.0

@@ -1,0 +1,130 @@
+"""``python -m bot`` as a real child process, pointed at the emulator and the simulator.
+
+- ``bot_process``: a `BotProcess` (not started) on ``database_location``, so it runs on each
+  database engine; killed at teardown if still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.db.database import Database
+from bot.db.jobs import JobRepository
+from bot.jobs.model import Job
+from tests.support.database import environment_for
+from tests.support.gmi import GMI_TEST_KEY
+from tests.support.jobwait import wait_for_job
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class BotProcess:
+    """The bot through its settings, as an operator runs it; ``jobs`` reads the same
+    database from the test."""
+
+    def __init__(
+        self, emu: Any, sim: Any, jobs: JobRepository, database: str | Path, data: Path
+    ) -> None:
+        self.emu = emu
+        self.jobs = jobs
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(REPO),
+            "DISCORD_TOKEN": emu.token,
+            "GMI_API_KEY": GMI_TEST_KEY,
+            "GMI_API_BASE_URL": sim.base_url,
+            # the heartbeat's folder; the database itself with SQLite
+            "DATABASE_PATH": str(data / "bot.sqlite3"),
+            **environment_for(database),
+            "COMMAND_GUILD_IDS": str(emu.default.guild.id),
+            "DISCORD_API_BASE_URL": emu.api_base_url,
+            "DISCORD_GATEWAY_URL": emu.gateway_url,
+            "POLL_MIN_INTERVAL": "0.02",
+            "POLL_MAX_INTERVAL": "0.05",
+            "EXPECTED_GENERATION_SECONDS": "0",
+            "STATUS_EDIT_INTERVAL": "0",
+            "LOG_LEVEL": "DEBUG",
+        }
+        self.log_path = data / "bot.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self._signalled = 0.0
+
+    async def start(self) -> None:
+        sessions_before = self.emu.gateway.identifies
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=REPO, env=self.env, stdout=log, stderr=log
+        )
+        log.close()
+        await self.emu.wait_for(
+            lambda: (
+                self.emu.gateway.identifies > sessions_before or self.process.returncode is not None
+            ),
+            20,
+            "the bot process to connect",
+        )
+        assert self.process.returncode is None, self.log_path.read_text()
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self._signalled = time.monotonic()
+        self.process.send_signal(sig)
+
+    async def exited(self, within: float) -> tuple[int, float]:
+        """The exit status, and the seconds since the last `signal`."""
+        assert self.process is not None
+        async with asyncio.timeout(within):
+            status = await self.process.wait()
+        return status, time.monotonic() - self._signalled
+
+    async def stop_with(self, sig: signal.Signals, within: float) -> tuple[int, float]:
+        """Send ``sig``; return the exit status and the seconds it took to exit."""
+        self.signal(sig)
+        return await self.exited(within)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            await self.kill()
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``python -m bot ARGS`` with the bot's settings, as an operator (or a container's
+        health check) runs it next to the bot."""
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    async def delivered(self, job_id: int = 1) -> Job:
+        return await wait_for_job(self.jobs, job_id, lambda job: job.delivered_at is not None)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+async def bot_process(
+    fakecord: Any, gmi_sim: Any, database_location: str | Path, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
+    db = await Database.open(database_location)
+    process = BotProcess(fakecord, gmi_sim, JobRepository(db, time.time), database_location, tmp_path)
+    try:
+        yield process
+    finally:
+        await process.stop()
+        await db.close()
