@@ -25,6 +25,7 @@ from discord.ext import commands
 from bot import VERSION, heartbeat
 from bot.clock import Clock
 from bot.db.database import Database
+from bot.db.dialect import describe_location
 from bot.db.filters import BlockedPromptEvent
 from bot.db.jobs import JobCounts
 from bot.errors import Unavailable
@@ -106,7 +107,7 @@ class VideoBot(commands.Bot):
                 )
             ]
         )
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database)
         self.services = build_services(
             db,
             JobPolicy(
@@ -219,7 +220,7 @@ class VideoBot(commands.Bot):
             f"  model:     {settings.seedance_model}",
             f"  provider:  {provider_host(settings.gmi_api_base_url)}: {self._provider_line()}",
             f"  dry run:   {self._dry_run_line()}",
-            f"  database:  {settings.database_path.resolve()} "
+            f"  database:  {describe_location(settings.database)} "
             f"(schema version {await self.services.db.schema_version()})",
             f"  commands:  {self.command_sync}",
             f"  metrics:   {metrics}",

@@ -26,7 +26,7 @@ from bot import VERSION, heartbeat
 from bot.app import VideoBot
 from bot.discord_endpoints import point_discord_at
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, environment_secrets
 
 log = logging.getLogger("bot")
 
@@ -127,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             from bot.doctor import doctor
 
-            secrets = (os.environ.get("DISCORD_TOKEN", ""), os.environ.get("GMI_API_KEY", ""))
-            configure_logging("CRITICAL", secrets=secrets)  # the table is the output
+            # the table is the output
+            configure_logging("CRITICAL", secrets=environment_secrets(os.environ))
             return asyncio.run(doctor())
         if args.command == "healthcheck":
             return healthcheck()
@@ -165,7 +165,7 @@ def run() -> int:
     settings = load_settings()
     if settings is None:
         return 2
-    configure_logging(settings.log_level, secrets=(settings.discord_token, settings.gmi_api_key))
+    configure_logging(settings.log_level, secrets=settings.secrets)
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
     return asyncio.run(serve(settings))
 

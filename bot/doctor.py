@@ -2,7 +2,8 @@
 nothing failed.
 
 What it checks, in order: every setting (valid? set or default?), ffmpeg (the bundled one
-runs), the database (writable, migrations, WAL), the video provider (the model-detail call
+runs), the database (which engine; a SQLite file: writable, migrations, WAL; PostgreSQL:
+the server answers, the bot's user may write, migrations), the video provider (the model-detail call
 `bot.provider_health.check_provider`, the same one the bot makes at start: the key works,
 the model exists, which parameters and values the provider lists), the Discord token
 (``GET /users/@me``: who the bot is) and, in each server the bot is in, its permissions in
@@ -28,12 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import asyncpg
 import discord
 
 from bot import VERSION
-from bot.db.database import Database
+from bot.db.database import Database, DatabaseUnavailable
+from bot.db.dialect import postgres_access
 from bot.db.migrations import MIGRATIONS
 from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.discord_endpoints import DISCORD_API_BASE, point_discord_at
@@ -51,7 +55,7 @@ from bot.model_offer import (
 )
 from bot.params import GenerationRequest
 from bot.provider_health import ProviderProblem, check_provider, provider_host
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, environment_secrets
 from cogs.video.poster import NEEDED_TO_POST, missing_post_permissions
 
 LOGIN_TIMEOUT = 20.0
@@ -138,14 +142,14 @@ async def examine(
     environ: Mapping[str, str] | None = None, *, guild_ready_timeout: float = 2.0
 ) -> Report:
     env = dict(os.environ if environ is None else environ)
-    report = Report(secrets=(env.get("DISCORD_TOKEN", ""), env.get("GMI_API_KEY", "")))
+    report = Report(secrets=environment_secrets(env))
     settings = check_settings(env, report)
     await check_ffmpeg(report)
     if settings is None:
         for area in ("database", "provider", "discord"):
             report.add(area, "", Verdict.SKIP, "fix the settings first")
         return report
-    db = await check_database(settings.database_path, report)
+    db = await check_database(settings, report)
     try:
         await check_provider_setup(settings, report)
         await check_discord(settings, report, db, guild_ready_timeout=guild_ready_timeout)
@@ -242,8 +246,16 @@ def database_file_problem(path: Path) -> tuple[Verdict, str] | None:
     return None
 
 
-async def check_database(path: Path, report: Report) -> Database | None:
-    """Writable, migrations, journal; returns the database opened read-only, if it exists."""
+async def check_database(settings: Settings, report: Report) -> Database | None:
+    """The engine DATABASE_URL or DATABASE_PATH selects, then its schema version; returns
+    the database opened read-only, if it exists."""
+    if settings.database_url is not None:
+        return await check_postgres(settings.database_url, report)
+    return await check_sqlite(settings.database_path, report)
+
+
+async def check_sqlite(path: Path, report: Report) -> Database | None:
+    """Writable, migrations, journal."""
     subject = str(path)
     problem = database_file_problem(path)
     if problem is not None:
@@ -255,7 +267,48 @@ async def check_database(path: Path, report: Report) -> Database | None:
     except (sqlite3.Error, OSError) as error:
         report.add("database", subject, Verdict.FAIL, f"not a readable SQLite database: {error}")
         return None
-    report.add("database", subject, Verdict.OK, "writable")
+    report.add("database", subject, Verdict.OK, "SQLite file, writable")
+    check_migrations(version, report)
+    if journal == "wal":
+        report.add("database", "journal", Verdict.OK, "WAL")
+    else:
+        report.add("database", "journal", Verdict.OK, f"{journal}; the bot switches it to WAL")
+    return db
+
+
+async def check_postgres(url: str, report: Report) -> Database | None:
+    """The server answers and takes the password, the bot's user may create and write its
+    tables, and the schema version (read on a read-only connection)."""
+    parts = urlsplit(url)
+    subject = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+    try:
+        db = await Database.open_read_only(url)
+    except DatabaseUnavailable as error:
+        report.add("database", subject, Verdict.FAIL, f"{error}; check DATABASE_URL")
+        return None
+    try:
+        access = await postgres_access(db.reader)
+        version = await db.schema_version()
+    except (asyncpg.PostgresError, OSError) as error:
+        await db.close()
+        report.add("database", subject, Verdict.FAIL, f"{type(error).__name__}: {error}")
+        return None
+    who = f"{access.server} as user {access.user}"
+    if access.refusal is None:
+        report.add("database", subject, Verdict.OK, f"connected: {who}")
+    else:
+        report.add("database", subject, Verdict.FAIL, f"{who}: {access.refusal}")
+    check_migrations(version, report)
+    report.add(
+        "database", "journal", Verdict.OK, "n/a: the PostgreSQL server keeps its own write-ahead log"
+    )
+    if version == 0:  # no tables yet: like a SQLite file not created yet
+        await db.close()
+        return None
+    return db
+
+
+def check_migrations(version: int, report: Report) -> None:
     latest = len(MIGRATIONS)
     if version > latest:
         report.add(
@@ -270,11 +323,6 @@ async def check_database(path: Path, report: Report) -> Database | None:
         )  # fmt: skip
     else:
         report.add("database", "migrations", Verdict.OK, f"current (schema version {version})")
-    if journal == "wal":
-        report.add("database", "journal", Verdict.OK, "WAL")
-    else:
-        report.add("database", "journal", Verdict.OK, f"{journal}; the bot switches it to WAL")
-    return db
 
 
 # -- the video provider ----------------------------------------------------------------------

@@ -67,6 +67,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # These two are chatty at DEBUG (every SQL statement, every heartbeat).
-    for noisy in ("aiosqlite", "discord.gateway"):
+    # These are chatty at DEBUG (every SQL statement, every heartbeat).
+    for noisy in ("aiosqlite", "asyncpg", "discord.gateway"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

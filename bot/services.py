@@ -79,15 +79,11 @@ class Services:
     estimator: FinishEstimator
 
     async def close(self) -> None:
-        """Finish background writes (records made after a refusal), then checkpoint and
-        close the database."""
+        """Finish background writes (records made after a refusal), then close the
+        database (a SQLite file is checkpointed first)."""
         await self.tasks.drain()
         await self.tasks.close()
-        whole = await self.db.close()
-        if whole:
-            log.info("database checkpointed (its WAL emptied) and closed")
-        else:
-            log.info("database closed (SQLite completes the WAL checkpoint as it closes)")
+        log.info("database %s", await self.db.close())
 
 
 def build_services(

@@ -2,7 +2,8 @@
 
 Each setting is declared once, with its default and its bounds; the environment variable is
 the field's name in capitals. Every problem is collected, so an operator sees the whole list
-in one run instead of fixing one setting per restart. The two secrets never appear in a repr.
+in one run instead of fixing one setting per restart. The secrets (the token, the API key,
+the database URL with its password) never appear in a repr or a problem.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.db.dialect import POSTGRES_SCHEMES, url_secrets
 from bot.quotas.pricing import PriceTable
 
 GMI_PRODUCTION_BASE_URL = "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey"
@@ -58,6 +60,7 @@ class Settings(BaseSettings):
     gmi_organization_id: str | None = None
     seedance_model: str = DEFAULT_MODEL
     database_path: Path = Path("data/bot.sqlite3")
+    database_url: str | None = Field(None, repr=False)  # set: PostgreSQL instead of the file
     command_guild_ids: Annotated[tuple[int, ...], NoDecode] = ()
     discord_api_base_url: str | None = None
     discord_gateway_url: str | None = None
@@ -92,6 +95,13 @@ class Settings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
         return _url(value, ("ws", "wss"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme not in POSTGRES_SCHEMES:
+            raise ValueError("must be a postgresql://user:password@host:port/database URL")
+        return value
 
     @field_validator("command_guild_ids", mode="before")
     @classmethod
@@ -134,6 +144,16 @@ class Settings(BaseSettings):
     def currency(self) -> str:
         return self.price_currency
 
+    @property
+    def database(self) -> str | Path:
+        """Where the data is, for `bot.db.Database.open`: the URL, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What the logs must never show."""
+        return secrets_in(self.discord_token, self.gmi_api_key, self.database_url)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -175,16 +195,32 @@ class _MappingSource(EnvSettingsSource):
         }
 
 
+def secrets_in(token: str, api_key: str, database_url: str | None) -> tuple[str, ...]:
+    """The token, the key and the database URL's password: what no output may show."""
+    return (token, api_key, *(url_secrets(database_url) if database_url else ()))
+
+
+def environment_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """`secrets_in` read straight from the environment, for commands that must redact
+    even when the settings are invalid (``python -m bot doctor``)."""
+    return secrets_in(
+        env.get("DISCORD_TOKEN", ""), env.get("GMI_API_KEY", ""), env.get("DATABASE_URL")
+    )
+
+
 def _problems(error: ValidationError) -> list[str]:
     """One plain line per problem, named by its environment variable."""
     problems = []
     for item in error.errors():
-        name = "_".join(str(part) for part in item["loc"]).upper()
+        field = "_".join(str(part) for part in item["loc"])
+        name = field.upper()
         message = item["msg"].removeprefix("Value error, ")
+        secret = field in Settings.model_fields and Settings.model_fields[field].repr is False
+        got = "the value is hidden" if secret else f"got {item['input']!r}"
         if item["type"] == "missing":
             problems.append(f"{name} is missing (see .env.example)")
         elif not name:
             problems.append(message)
         else:
-            problems.append(f"{name}: {message[0].lower()}{message[1:]} (got {item['input']!r})")
+            problems.append(f"{name}: {message[0].lower()}{message[1:]} ({got})")
     return problems

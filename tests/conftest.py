@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fakecord.fixtures",
     "tests.support.gmi",
+    "tests.support.database",
     "tests.support.video",
     "tests.support.domain",
     "tests.support.botprocess",

@@ -1,74 +1,139 @@
-"""The database: one SQLite file in WAL mode, versioned migrations, parameterised SQL only.
+"""The database every repository talks to, on SQLite or PostgreSQL, with one behaviour.
 
-Two connections: the *writer* runs every transaction (``BEGIN IMMEDIATE``, one at a time),
-and the *reader* answers plain reads. A read through the reader never sees the writer's
-uncommitted work, so a lookup that runs while another coroutine holds a transaction open
-reads the last committed state, never half of someone else's change. Repositories take an
-optional `Connection` so a caller can run several of them inside one transaction.
+`Database.open` takes where the data is: a ``postgresql://`` URL selects PostgreSQL,
+anything else is the path of a SQLite file. Every difference between the engines lives in
+`bot.db.dialect`, so repositories write one SQL for both.
+
+Transactions run one at a time (`Database.transaction`), across connections and processes:
+a check and the write that depends on it are never interleaved with another writer. Small
+write transactions that arrive together can share one (`Database.batched`: group commit).
+Plain reads go through `Database.reader`, a connection (SQLite) or pool (PostgreSQL) of its
+own that sees committed data only, never half of a transaction that is still open.
+Repositories take an optional `Connection` so a caller can run several of them inside one
+transaction; `Connection.after_commit` defers what must wait until the data is committed.
+
+How to write a query that works on both engines (the tests run every one on each):
+
+- Parameters only, never values formatted into SQL: ``?`` with a sequence, or ``:name``
+  with a mapping (a name may repeat); not both in one statement.
+- Pass each parameter as its column's Python type: ``int`` for INTEGER, ``float`` (or
+  ``int``) for REAL, ``str`` for TEXT. PostgreSQL refuses a ``str`` for an INTEGER column.
+- Null-safe equality is ``col IS ?``; an optional filter is ``(? IS NULL OR col = ?)``.
+- A count of matching rows is ``SUM(col = value)`` (one comparison); anything longer is
+  ``SUM(CASE WHEN ... THEN 1 ELSE 0 END)``. No other arithmetic on comparisons.
+- New rows: ``INSERT ... RETURNING id`` through `Connection.insert` (or ``RETURNING *``
+  through `Connection.fetchone`, as an ``UPDATE ... RETURNING *`` may). Upserts: ``INSERT ...
+  ON CONFLICT (cols) DO UPDATE SET c = excluded.c`` or ``ON CONFLICT DO NOTHING`` (never
+  ``INSERT OR REPLACE`` / ``OR IGNORE``).
+- Standard functions only: ``COALESCE`` (not ``IFNULL``), ``CASE``, ``CAST``, ``substr``,
+  ``length``, ``lower``, ``||``, ``MIN``/``MAX``/``SUM``/``COUNT``; never ``json_extract``,
+  ``strftime``, ``datetime()``, ``GROUP_CONCAT``, scalar ``MAX(a, b)``. Times are Unix
+  seconds (REAL) computed in Python and passed in.
+- A subquery in ``FROM`` has an alias: ``FROM (SELECT ...) AS recent`` (PostgreSQL 15
+  requires one).
+- Every selected column that isn't aggregated is in ``GROUP BY``; ``ORDER BY`` ends with a
+  unique key (PostgreSQL promises no order otherwise) and says ``NULLS FIRST`` or ``NULLS
+  LAST`` where NULLs can sort (the engines disagree on the default).
+- ``LIKE`` ignores case on SQLite only: compare ``lower(col) LIKE lower(?)``.
+- Within a transaction, never catch a database error and carry on: PostgreSQL aborts the
+  transaction at its first error. Use ``ON CONFLICT`` (or check first) instead.
+- A check and the write it decides belong in one `Database.transaction`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from abc import ABC, abstractmethod
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import Any, Protocol, TypeVar, overload
 
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]
-Row = aiosqlite.Row
-Migration = str | Callable[["Connection"], Awaitable[None]]
-WAL_SIZE_LIMIT = 64 * 2**20
 MAX_BATCH = 500
 T = TypeVar("T")
 
 
-@dataclass
-class _Batched:
-    work: Callable[[Connection], Awaitable[Any]]
-    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    result: Any = None
-    error: BaseException | None = None
+class Row(Protocol):
+    """One result row, by column name (``row["id"]``) or by position (``row[0]``, unpacking)."""
+
+    @overload
+    def __getitem__(self, key: str, /) -> Any: ...
+    @overload
+    def __getitem__(self, key: int, /) -> Any: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
 
 
-class Connection:
+class ConstraintViolation(Exception):
+    """A write broke a UNIQUE, NOT NULL, CHECK or foreign-key constraint (either engine)."""
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached or refused us; the message never holds the password."""
+
+
+class Connection(ABC):
     """What a repository talks to: one connection, inside a transaction or not."""
 
-    def __init__(self, raw: aiosqlite.Connection) -> None:
-        self._raw = raw
+    def __init__(self) -> None:
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once this transaction committed (never if it rolls back)."""
         self._after_commit.append(callback)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._raw.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+    def _committed(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._raw.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    @asynccontextmanager
+    async def contained(self) -> AsyncIterator[None]:
+        """A block whose failure leaves this transaction usable for what follows, and
+        forgets the `after_commit` callbacks the block registered. On PostgreSQL that takes
+        a savepoint: there a failed statement aborts the whole transaction. A SQLite
+        statement that fails undoes only itself, so SQLite needs none."""
+        registered = len(self._after_commit)
+        try:
+            async with self._savepoint():
+                yield
+        except BaseException:
+            del self._after_commit[registered:]
+            raise
+
+    @abstractmethod
+    def _savepoint(self) -> AbstractAsyncContextManager[None]: ...
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row (``None`` when there is no row)."""
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-        async with self._raw.execute(sql, params) as cursor:
-            return cursor.rowcount
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        await self._raw.executemany(sql, rows)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an ``INSERT ... RETURNING id``; return the new row's id."""
@@ -77,27 +142,79 @@ class Connection:
         return int(row[0])
 
 
+class Engine(ABC):
+    """What `Database` needs from one engine; `bot.db.dialect` has SQLite's and PostgreSQL's."""
+
+    name: str  # "sqlite" or "postgresql": which half of a `ByDialect` migration runs
+    reader: Connection
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction that no other writer (connection or process) interleaves with, on
+        a `Connection` of its own (its `after_commit` list starts empty)."""
+
+    @abstractmethod
+    async def schema_version(self, conn: Connection) -> int: ...
+
+    @abstractmethod
+    async def set_schema_version(self, conn: Connection, version: int) -> None: ...
+
+    @abstractmethod
+    async def size_bytes(self) -> int:
+        """How much room the data takes."""
+
+    @abstractmethod
+    async def journal_mode(self) -> str | None:
+        """SQLite's journal mode (``"wal"``); ``None`` where the server keeps its own log."""
+
+    @abstractmethod
+    async def close(self) -> str:
+        """Close every connection; return what closing did, for the log."""
+
+
+SQLStep = str | Callable[[Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ByDialect:
+    """A migration step written once per engine, for what no SQL says on both."""
+
+    sqlite: SQLStep
+    postgresql: SQLStep
+
+    def for_engine(self, name: str) -> SQLStep:
+        return self.postgresql if name == "postgresql" else self.sqlite
+
+
+Migration = SQLStep | ByDialect
+
+
+@dataclass
+class _Batched:
+    work: Callable[[Connection], Awaitable[Any]]
+    done: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    result: Any = None
+    error: BaseException | None = None
+
+
 class Database:
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
-        self._writer = writer
-        self._reader = reader
-        self._write_lock = asyncio.Lock()
-        self.reader = Connection(reader)
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.reader = engine.reader
         self._batch: list[_Batched] = []
         self._batcher: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, path: str | Path, migrations: Sequence[Migration] | None = None) -> Database:
-        """Open (creating if needed) the database and bring its schema up to date."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path)
-        try:
-            await Connection(writer).fetchval("PRAGMA journal_mode=WAL")
-            reader = await _connect(path)
-        except BaseException:
-            await writer.close()
-            raise
-        database = cls(writer, reader)
+    async def open(
+        cls, location: str | Path, migrations: Sequence[Migration] | None = None
+    ) -> Database:
+        """Open the database at ``location`` (a ``postgresql://`` URL or a SQLite file path,
+        created if needed) and bring its schema up to date."""
+        from bot.db.dialect import open_engine
+
+        database = cls(await open_engine(location))
         if migrations is None:
             from bot.db.migrations import MIGRATIONS
 
@@ -110,36 +227,46 @@ class Database:
         return database
 
     @classmethod
-    async def open_read_only(cls, path: str | Path) -> Database:
+    async def open_read_only(cls, location: str | Path) -> Database:
         """The database as it is, to inspect it (``python -m bot doctor``): no migration,
-        and SQLite refuses any write."""
-        conn = await aiosqlite.connect(_read_only_uri(path), uri=True, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        return cls(conn, conn)
+        and the engine refuses any write (SQLite opens the file read-only; PostgreSQL
+        makes every transaction read-only)."""
+        from bot.db.dialect import open_engine
 
-    async def close(self) -> bool:
-        """Finish queued writes, checkpoint and close; True if the WAL was emptied.
+        return cls(await open_engine(location, read_only=True))
 
-        The reader closes first: a read cut short by a cancelled task can leave a statement
-        open on it, and a checkpoint would then wait for it (``busy_timeout``) in vain."""
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._engine.name
+
+    async def close(self) -> str:
+        """Finish queued batches, then close the engine's connections (SQLite checkpoints
+        its WAL first, best effort); return what closing did, for the log."""
         if self._batcher is not None:
             await asyncio.gather(self._batcher, return_exceptions=True)
-        if self._reader is not self._writer:
-            await self._reader.close()
-        whole = await self.checkpoint()
-        await self._writer.close()
-        return whole
+        return await self._engine.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """One writer at a time, across processes too (see the engines in `bot.db.dialect`);
+        rolled back if the block raises. The `Connection.after_commit` callbacks run once
+        the commit is visible to every reader."""
+        async with self._engine.transaction() as conn:
+            yield conn
+        conn._committed()
 
     async def batched(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction shared with the other work queued meanwhile (group
         commit), and return its result once that transaction committed.
 
-        Under a burst, one BEGIN and one COMMIT serve a whole batch, and each piece of work
-        costs only its own statements: a hundred accepts at once take one write lock, not a
-        hundred. The pieces run one after another, so each sees the ones before it (a quota
-        check still counts every job accepted ahead of it). ``work`` must write nothing
-        before it raises: batch-mates share the transaction, and a raised error is handed
-        to its caller alone."""
+        Under a burst, one BEGIN and one COMMIT (on PostgreSQL, one advisory lock) serve a
+        whole batch, and each piece of work costs only its own statements: a hundred
+        accepts at once take one write lock, not a hundred. The pieces run one after
+        another, so each sees the ones before it (a quota check still counts every job
+        accepted ahead of it). Each runs `Connection.contained`, so one that raises hands
+        its error to its own caller alone, and its batch-mates commit; it must write
+        nothing before it raises (on SQLite only its failed statement is undone)."""
         item = _Batched(work)
         self._batch.append(item)
         if self._batcher is None or self._batcher.done():
@@ -154,7 +281,8 @@ class Database:
                 async with self.transaction() as conn:
                     for item in batch:
                         try:
-                            item.result = await item.work(conn)
+                            async with conn.contained():
+                                item.result = await item.work(conn)
                         except Exception as error:  # this item's refusal, not the batch's
                             item.error = error
             except BaseException as error:
@@ -170,39 +298,6 @@ class Database:
                 else:
                     item.done.set_result(item.result)
 
-    async def journal_mode(self) -> str:
-        return str(await self.reader.fetchval("PRAGMA journal_mode"))
-
-    async def checkpoint(self) -> bool:
-        """Copy the write-ahead log into the database file and empty it, so the file alone
-        is whole (a copy or a backup of it needs no ``-wal``). False if it could not finish
-        now (another process reading, a statement cut short still running); SQLite then
-        completes it when the last connection closes or the file is next opened."""
-        async with self._write_lock:
-            try:
-                row = await Connection(self._writer).fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.OperationalError as error:
-                log.info("WAL checkpoint not done now: %s", error)
-                return False
-        return row is not None and row[0] == 0
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """One writer at a time; ``BEGIN IMMEDIATE`` takes SQLite's write lock up front so
-        a check and the write that depends on it cannot be interleaved by another process."""
-        async with self._write_lock:
-            conn = Connection(self._writer)
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
-                for callback in conn._after_commit:
-                    callback()
-
     @asynccontextmanager
     async def writing(self, conn: Connection | None) -> AsyncIterator[Connection]:
         """``conn`` when the caller already holds a transaction, else a new one."""
@@ -217,51 +312,35 @@ class Database:
         return conn if conn is not None else self.reader
 
     async def size_bytes(self) -> int:
-        """How big the database is (pages in use)."""
-        pages = await self.reader.fetchval("PRAGMA page_count")
-        size = await self.reader.fetchval("PRAGMA page_size")
-        return int(pages) * int(size)
+        """How big the database is (SQLite: pages in use; PostgreSQL: the database's size)."""
+        return await self._engine.size_bytes()
+
+    async def journal_mode(self) -> str | None:
+        """SQLite's journal mode (the bot uses ``"wal"``); ``None`` on PostgreSQL."""
+        return await self._engine.journal_mode()
 
     async def schema_version(self) -> int:
-        return int(await self.reader.fetchval("PRAGMA user_version"))
+        return await self._engine.schema_version(self.reader)
 
     async def migrate(self, migrations: Sequence[Migration]) -> int:
-        """Apply the migrations this file has not seen yet; return the schema version."""
-        version = await self.schema_version()
-        for number, step in enumerate(migrations[version:], start=version + 1):
+        """Apply the steps this database has not seen yet, each in its own transaction;
+        return the schema version. The version is read inside each step's transaction, so
+        processes that start at once apply every step exactly once."""
+        while True:
             async with self.transaction() as conn:
+                version = await self._engine.schema_version(conn)
+                if version >= len(migrations):
+                    return version
+                step = migrations[version]
+                if isinstance(step, ByDialect):
+                    step = step.for_engine(self.dialect)
                 if isinstance(step, str):
                     for statement in _statements(step):
                         await conn.execute(statement)
                 else:
                     await step(conn)
-                await conn.execute(f"PRAGMA user_version = {int(number)}")
-            log.info("database migrated to schema version %d", number)
-        return max(version, len(migrations))
-
-
-async def _connect(path: str | Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    conn.row_factory = aiosqlite.Row
-    try:
-        # The write-ahead log is checkpointed automatically every 1000 pages; the size limit
-        # truncates it after each checkpoint, so a busy bot's WAL stays bounded.
-        pragmas = (
-            "busy_timeout=5000",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            f"journal_size_limit={WAL_SIZE_LIMIT}",
-        )
-        for pragma in pragmas:
-            await Connection(conn).execute(f"PRAGMA {pragma}")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-def _read_only_uri(path: str | Path) -> str:
-    return Path(path).absolute().as_uri() + "?mode=ro"
+                await self._engine.set_schema_version(conn, version + 1)
+            log.info("database migrated to schema version %d", version + 1)
 
 
 def _statements(script: str) -> list[str]:

@@ -1,7 +1,37 @@
-"""The database schema, one forward step per entry (tracked with ``PRAGMA user_version``).
+"""The database schema: one list of forward steps, for SQLite and PostgreSQL alike.
 
-Never edit an entry that has shipped: add a new one. An entry is SQL (statements separated
-by ``;``) or an async function of the migration's connection, for rewrites SQL can't say.
+Each engine tracks the step it is at (SQLite: ``PRAGMA user_version``; PostgreSQL: the
+``schema_version`` table) and `Database.migrate` runs each new step in its own transaction,
+so a step that fails leaves the database as it was, and processes that start at once apply
+each step once. A PostgreSQL database always starts empty at step 0.
+
+How to write the next step (append it; never edit or reorder a step that has shipped):
+
+1. Write it once, in SQLite's SQL; `bot.db.dialect` rewrites it for PostgreSQL. Stay inside
+   what both engines say alike:
+   - column types ``INTEGER`` (ids, counts, 0/1 flags: BIGINT on PostgreSQL), ``REAL``
+     (Unix times, money: DOUBLE PRECISION) and ``TEXT`` (JSON too, parsed in Python);
+     never BOOLEAN, DATETIME, NUMERIC, VARCHAR(n) or BLOB;
+   - ``INTEGER PRIMARY KEY AUTOINCREMENT`` for a table's own id (an identity column on
+     PostgreSQL; never insert an explicit id into one);
+   - ``CREATE TABLE``, ``CREATE [UNIQUE] INDEX`` (a partial ``WHERE`` is fine),
+     ``ALTER TABLE ... ADD COLUMN`` (``NOT NULL`` only with a constant ``DEFAULT``),
+     ``ALTER TABLE ... RENAME COLUMN a TO b`` / ``RENAME TO``, ``DROP TABLE`` / ``DROP INDEX``;
+     constraints (``CHECK``, ``UNIQUE``, ``REFERENCES``) written inside ``CREATE TABLE``;
+   - data rewrites with ``UPDATE`` / ``INSERT ... SELECT`` and the functions both have
+     (``COALESCE``, ``CASE``, ``CAST``, ``substr``, ``length``, ``lower``, ``||``);
+   - names neither engine reserves (not ``user``, ``order``, ``group``, ``limit``,
+     ``offset``; ``window`` is an old column the dialect quotes);
+   - statements separated by ``;``, with no ``;`` inside a string literal.
+2. Where the engines differ (SQLite can't ``ALTER COLUMN`` or drop a constraint and
+   rebuilds the table instead; JSON functions; anything else one engine lacks), write the
+   step as ``ByDialect(sqlite=..., postgresql=...)``, each half SQL or a function, sharing
+   what they have in common (see step 3).
+3. A rewrite SQL can't say is an async function of the migration's `Connection` (see
+   `_audit_markup_to_raw_values`); its queries follow the rules for repository SQL in
+   `bot.db.database`.
+4. Test it on both engines: the tests in ``tests/bot/db/test_migrations.py`` run on each
+   (build an old database with ``Database.open(location, migrations=MIGRATIONS[:n])``).
 """
 
 from __future__ import annotations
@@ -9,6 +39,8 @@ from __future__ import annotations
 import json
 import re
 from typing import TYPE_CHECKING
+
+from bot.db.database import ByDialect
 
 if TYPE_CHECKING:
     from bot.db.database import Connection, Migration
@@ -78,6 +110,32 @@ def _old_value(action: str, value: str | None) -> str | None:
         if isinstance(job, dict) and "state" in job:
             return json.dumps({"outcome": job["state"], "prompt": job.get("prompt", "")})
     return value
+
+
+def _lifecycle(lengths_from_params: str) -> str:
+    """Step 3 around the statement that reads a job's length and resolution from its JSON
+    parameters, which each engine spells its own way."""
+    return f"""
+    ALTER TABLE jobs ADD COLUMN outcome TEXT;
+    ALTER TABLE jobs ADD COLUMN cancelled_by INTEGER;
+    ALTER TABLE jobs ADD COLUMN duration INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+    {lengths_from_params};
+    UPDATE jobs SET outcome = state
+        WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out');
+    UPDATE jobs SET state = CASE
+            WHEN delivered_via = 'undeliverable' THEN 'undeliverable'
+            WHEN delivered_at IS NOT NULL THEN 'delivered'
+            WHEN delivery_attempts > 0 THEN 'posting'
+            ELSE 'finished' END
+        WHERE outcome IS NOT NULL;
+    UPDATE jobs SET cancelled_by = CAST(substr(error, 16, length(error) - 17) AS INTEGER),
+                    error = NULL
+        WHERE error LIKE 'Cancelled by <@%>.';
+    ALTER TABLE deleted_jobs RENAME COLUMN state TO outcome;
+    ALTER TABLE deleted_jobs RENAME COLUMN seconds TO duration;
+    ALTER TABLE audit_log ADD COLUMN subject TEXT
+    """  # noqa: S608 - the statement comes from this module
 
 
 async def _audit_markup_to_raw_values(conn: Connection) -> None:
@@ -265,28 +323,16 @@ MIGRATIONS: list[Migration] = [
     # delivery's implicit states become states. Raw values instead of Discord markup: who
     # cancelled a job is an id, not "<@id>" in its error text. A job's length and resolution
     # become columns, so accounting reads no JSON.
-    """
-    ALTER TABLE jobs ADD COLUMN outcome TEXT;
-    ALTER TABLE jobs ADD COLUMN cancelled_by INTEGER;
-    ALTER TABLE jobs ADD COLUMN duration INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE jobs ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
-    UPDATE jobs SET duration = CAST(json_extract(params_json, '$.duration') AS INTEGER),
-                    resolution = json_extract(params_json, '$.resolution');
-    UPDATE jobs SET outcome = state
-        WHERE state IN ('succeeded', 'failed', 'cancelled', 'timed_out');
-    UPDATE jobs SET state = CASE
-            WHEN delivered_via = 'undeliverable' THEN 'undeliverable'
-            WHEN delivered_at IS NOT NULL THEN 'delivered'
-            WHEN delivery_attempts > 0 THEN 'posting'
-            ELSE 'finished' END
-        WHERE outcome IS NOT NULL;
-    UPDATE jobs SET cancelled_by = CAST(substr(error, 16, length(error) - 17) AS INTEGER),
-                    error = NULL
-        WHERE error LIKE 'Cancelled by <@%>.';
-    ALTER TABLE deleted_jobs RENAME COLUMN state TO outcome;
-    ALTER TABLE deleted_jobs RENAME COLUMN seconds TO duration;
-    ALTER TABLE audit_log ADD COLUMN subject TEXT
-    """,
+    ByDialect(
+        sqlite=_lifecycle(
+            "UPDATE jobs SET duration = CAST(json_extract(params_json, '$.duration') AS INTEGER), "
+            "resolution = json_extract(params_json, '$.resolution')"
+        ),
+        postgresql=_lifecycle(
+            "UPDATE jobs SET duration = CAST(CAST(params_json AS JSON) ->> 'duration' AS INTEGER), "
+            "resolution = CAST(params_json AS JSON) ->> 'resolution'"
+        ),
+    ),
     _audit_markup_to_raw_values,
     # Scheduling from a learned estimate: a lease apart from the planned check (so a restart
     # resumes jobs at their own time), the provider's timestamps, the predicted finish, what

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from bot.db.database import Database
+from bot.db.dialect import describe_location
 from bot.db.servers import ServerSettingsRepository
 from bot.provider_health import UNAVAILABLE_MESSAGE
 from tests.support.gmi import GMI_TEST_KEY
@@ -14,7 +15,7 @@ from tests.support.gmi import GMI_TEST_KEY
 
 async def set_mod_log(settings, guild_id: int, channel_id: int) -> None:
     """What `/videoadmin settings modlog` stores, written before the bot starts."""
-    db = await Database.open(settings.database_path)
+    db = await Database.open(settings.database)
     try:
         async with db.transaction() as conn:
             await ServerSettingsRepository(db).set_value(
@@ -43,7 +44,7 @@ async def test_the_start_block_says_what_an_operator_checks_first(
     assert "model:     seedance-2-0-fast-260128" in block
     assert f"provider:  {host}: available" in block
     assert "dry run:   yes: the provider is the GMI simulator" in block
-    assert str(video_settings.database_path) in block
+    assert describe_location(video_settings.database) in block
     assert "synced to 1 of 1 server" in block
     assert GMI_TEST_KEY not in caplog.text and fakecord.token not in caplog.text
 
@@ -95,12 +96,14 @@ async def test_a_key_revoked_while_running_pauses_new_jobs(fakecord, video_bot, 
     assert ix.ephemeral_messages[0].content == UNAVAILABLE_MESSAGE
 
 
-async def test_a_stop_logs_each_step_in_order(video_bot, caplog):
+async def test_a_stop_logs_each_step_in_order(video_bot, caplog, database_engine):
     caplog.set_level(logging.INFO, logger="bot")
     bot = await video_bot()
     await bot.shutdown(grace=1.0)
+    closed = {"sqlite": "database checkpointed (its WAL emptied) and closed",
+              "postgresql": "database connections to PostgreSQL closed"}[database_engine]  # fmt: skip
     steps = ["stopping: new jobs are refused", "job scheduler stopped", "disconnected from Discord",
-             "database checkpointed (its WAL emptied) and closed", "HTTP session closed", "stopped in"]  # fmt: skip
+             closed, "HTTP session closed", "stopped in"]  # fmt: skip
     logged = [r.getMessage() for r in caplog.records]
     at = [next(i for i, line in enumerate(logged) if line.startswith(step)) for step in steps]
     assert at == sorted(at)

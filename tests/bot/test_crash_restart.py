@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from bot.jobs.lifecycle import JobState
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 
 
@@ -41,9 +43,7 @@ async def test_sigkill_mid_job_then_restart_posts_the_result_once(fakecord, gmi_
     await fakecord.wait_for(
         lambda: replies_to(world.channel, status), 20, "the result after the restart"
     )
-    await fakecord.wait_for(
-        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
-    )
+    await bot_process.delivered()
     replies = replies_to(world.channel, status)
     assert len(replies) == 1 and replies[0].attachments
     assert len(gmi_sim.calls("submit")) == 1
@@ -56,9 +56,7 @@ async def test_sigkill_right_after_posting_never_posts_twice(fakecord, gmi_sim, 
     status = await ask_and_wait_for_result(fakecord, bot_process)
     await bot_process.kill()
     await bot_process.start()
-    await fakecord.wait_for(
-        lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded"
-    )
+    await bot_process.delivered()
     assert len(replies_to(fakecord.default.channel, status)) == 1
     assert len(gmi_sim.calls("submit")) == 1
 
@@ -85,13 +83,13 @@ async def test_sigkill_between_submit_and_storing_the_id_reconciles(fakecord, gm
     status = await ix.wait_response_message()
     await gmi_sim.wait_until(lambda: len(gmi_sim.requests) == 1, within=10)
     await bot_process.kill()
-    assert bot_process.job()["state"] == "submitting"
-    assert bot_process.job()["request_id"] is None
+    stored = await bot_process.jobs.get(1)
+    assert stored.state is JobState.SUBMITTING and stored.request_id is None
 
     await bot_process.start()
     await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result after the restart")
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery recorded")
+    await bot_process.delivered()
     assert len(gmi_sim.requests) == 1, "the request was submitted twice"
-    assert bot_process.job()["request_id"] == next(iter(gmi_sim.requests))
+    assert (await bot_process.jobs.get(1)).request_id == next(iter(gmi_sim.requests))
     assert gmi_sim.calls("list"), "the restarted bot should have listed the requests"
     assert len(replies_to(world.channel, status)) == 1

@@ -7,15 +7,18 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import discord.gateway
 import discord.http
 import pytest
 
 from bot.db.database import Database
+from bot.db.migrations import MIGRATIONS
 from bot.db.servers import ServerSettingsRepository
 from bot.doctor import Verdict, doctor, examine
 from tests.support.gmi import GMI_TEST_KEY
+from tests.support.postgres import PASSWORD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,6 +76,7 @@ async def test_a_good_setup_passes_and_prints_no_secret(env, fakecord, capsys):
     parameters = found[("provider", "parameters")][1]
     assert "duration (integer 4-15, default 5)" in parameters
     assert "resolution (480p|720p|1080p, default 720p)" in parameters
+    assert found[("database", env["DATABASE_PATH"])][1] == "SQLite file, writable"
     assert found[("database", "migrations")][1].startswith("current")
     assert found[("database", "journal")][1] == "WAL"
     assert found[("server Test Server", "#general")] == (
@@ -199,6 +203,52 @@ async def test_warnings_point_at_typos_and_at_what_the_provider_does_not_offer(e
     assert found[("setting", "GMI_APIKEY")][0] is Verdict.WARN
     verdict, detail = found[("provider", "resolution")]
     assert verdict is Verdict.WARN and "members who pick 1080p are refused" in detail
+
+
+@pytest.mark.engines("postgresql")
+async def test_on_postgresql_it_names_the_server_and_the_schema_and_hides_the_password(
+    env, database_location, capsys
+):
+    env["DATABASE_URL"] = database_location
+    assert await doctor(env, guild_ready_timeout=0.05) == 0
+    out = capsys.readouterr().out
+    assert PASSWORD not in out
+    found = await check(env)
+    assert failed(found) == []
+    (subject,) = [s for area, s in found if area == "database" and s not in ("migrations", "journal")]
+    assert subject.startswith("127.0.0.1:") and subject.endswith(urlsplit(database_location).path)
+    assert found[("database", subject)][1].startswith("connected: PostgreSQL ")
+    assert "as user bot" in found[("database", subject)][1]
+    assert found[("database", "migrations")][1].startswith("current")
+    assert found[("database", "journal")][1].startswith("n/a")
+
+
+@pytest.mark.engines("postgresql")
+async def test_on_postgresql_a_database_never_started_on_needs_every_migration(
+    env, empty_database_location
+):
+    env["DATABASE_URL"] = empty_database_location
+    found = await check(env)
+    assert failed(found) == []
+    assert found[("database", "migrations")][1] == (
+        f"schema version 0; {len(MIGRATIONS)} migration(s) apply at the next start"
+    )
+    db = await Database.open_read_only(empty_database_location)  # the doctor wrote nothing
+    try:
+        assert await db.reader.fetchval("SELECT to_regclass('schema_version')") is None
+    finally:
+        await db.close()
+
+
+@pytest.mark.engines("postgresql")
+async def test_on_postgresql_a_refused_password_fails_alone(env, database_location):
+    env["DATABASE_URL"] = database_location.replace(PASSWORD, "not-the-password")
+    found = await check(env)
+    ((area, subject),) = failed(found)
+    assert area == "database"
+    detail = found[(area, subject)][1]
+    assert "password authentication failed" in detail and "check DATABASE_URL" in detail
+    assert "not-the-password" not in detail
 
 
 def test_python_m_bot_doctor_exits_1_and_says_why_without_settings(tmp_path):

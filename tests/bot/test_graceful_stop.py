@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from bot.jobs.lifecycle import JobState
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
 GRACE = 5.0
@@ -26,7 +28,7 @@ async def ask(emu):
 
 
 async def test_sigterm_mid_job_exits_0_and_the_restarted_bot_posts_it_once(
-    fakecord, gmi_sim, bot_process
+    fakecord, gmi_sim, bot_process, database_engine
 ):
     world = fakecord.default
     bot_process.env["SHUTDOWN_GRACE_SECONDS"] = str(GRACE)
@@ -38,15 +40,17 @@ async def test_sigterm_mid_job_exits_0_and_the_restarted_bot_posts_it_once(
     exit_status, took = await bot_process.stop_with(signal.SIGTERM, within=GRACE + 5)
     assert exit_status == 0 and took < GRACE, bot_process.log
     for step in ("SIGTERM received: stopping gracefully", "job scheduler stopped",
-                 "disconnected from Discord", "database checkpointed", "HTTP session closed"):  # fmt: skip
+                 "disconnected from Discord", "HTTP session closed"):  # fmt: skip
         assert step in bot_process.log, step
-    assert bot_process.job()["state"] in ("queued", "processing")
+    closed = "database checkpointed" if database_engine == "sqlite" else "database connections"
+    assert closed in bot_process.log
+    assert (await bot_process.jobs.get(1)).state in (JobState.QUEUED, JobState.PROCESSING)
 
     (request_id,) = gmi_sim.requests
     gmi_sim.release(request_id)
     await bot_process.start()
     await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery")
+    await bot_process.delivered()
     assert len(replies_to(world.channel, status)) == 1
     assert len(gmi_sim.calls("submit")) == 1
 
@@ -68,8 +72,8 @@ async def test_a_post_in_flight_finishes_before_the_process_exits(fakecord, gmi_
     assert exit_status == 0 and took < GRACE, bot_process.log
     (reply,) = replies_to(world.channel, status)  # posted by the stopping process
     assert reply.attachments
-    assert bot_process.job()["state"] == "delivered"
-    assert bot_process.job(2) is None  # the late request was refused before anything was stored
+    assert (await bot_process.jobs.get(1)).state is JobState.DELIVERED
+    assert await bot_process.jobs.get(2) is None  # the late request was refused before anything was stored
 
 
 async def test_a_step_longer_than_the_grace_is_cut_and_resumed_after_restart(
@@ -85,12 +89,12 @@ async def test_a_step_longer_than_the_grace_is_cut_and_resumed_after_restart(
     exit_status, took = await bot_process.stop_with(signal.SIGTERM, within=10)
     assert exit_status == 0 and took < 3, bot_process.log
     assert "1 job step(s) still running after 0.5s" in bot_process.log
-    assert bot_process.job()["state"] == "posting"
+    assert (await bot_process.jobs.get(1)).state is JobState.POSTING
     assert replies_to(world.channel, status) == []
 
     await bot_process.start()
     await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
-    await fakecord.wait_for(lambda: bot_process.job()["delivered_at"] is not None, 10, "delivery")
+    await bot_process.delivered()
     assert len(replies_to(world.channel, status)) == 1
 
 

@@ -17,7 +17,7 @@ KEY = "gmi-key-0123456789abcdef"
 def restore_logging():
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    levels = {name: logging.getLogger(name).level for name in ("aiosqlite", "discord.gateway")}
+    levels = {name: logging.getLogger(name).level for name in ("aiosqlite", "asyncpg", "discord.gateway")}
     yield
     root.handlers[:], root.level = saved
     for name, level in levels.items():

@@ -45,3 +45,22 @@ def test_python_m_bot_without_settings_exits_with_one_clear_message(tmp_path):
     assert "DISCORD_TOKEN is missing" in result.stderr
     assert "GMI_API_KEY is missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SECRETS = {"DISCORD_TOKEN": "tok", "GMI_API_KEY": "key"}
+DATABASE_URL = "postgresql://bot:db-secret-789@db.internal:5432/bot"
+
+
+def test_database_url_selects_postgresql_and_the_file_is_the_default():
+    assert Settings.from_env(SECRETS).database == Path("data/bot.sqlite3")
+    settings = Settings.from_env({**SECRETS, "DATABASE_URL": DATABASE_URL})
+    assert settings.database == DATABASE_URL
+    assert "db-secret-789" not in repr(settings)
+    assert "db-secret-789" in settings.secrets
+
+
+def test_a_bad_database_url_is_reported_without_its_password():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**SECRETS, "DATABASE_URL": "mysql://bot:db-secret-789@db/bot"})
+    assert "DATABASE_URL" in str(caught.value)
+    assert "db-secret-789" not in str(caught.value)

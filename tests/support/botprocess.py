@@ -1,6 +1,7 @@
 """``python -m bot`` as a real child process, pointed at the emulator and the simulator.
 
-- ``bot_process``: a `BotProcess` (not started); killed at teardown if still running.
+- ``bot_process``: a `BotProcess` (not started) on ``database_location``, so it runs on each
+  database engine; killed at teardown if still running.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,23 +18,34 @@ from typing import Any
 
 import pytest
 
+from bot.db.database import Database
+from bot.db.jobs import JobRepository
+from bot.jobs.model import Job
+from tests.support.database import environment_for
 from tests.support.gmi import GMI_TEST_KEY
+from tests.support.jobwait import wait_for_job
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 class BotProcess:
-    """The bot through its settings, as an operator runs it."""
+    """The bot through its settings, as an operator runs it; ``jobs`` reads the same
+    database from the test."""
 
-    def __init__(self, emu: Any, sim: Any, database: Path, log_path: Path) -> None:
+    def __init__(
+        self, emu: Any, sim: Any, jobs: JobRepository, database: str | Path, data: Path
+    ) -> None:
         self.emu = emu
+        self.jobs = jobs
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "PYTHONPATH": str(REPO),
             "DISCORD_TOKEN": emu.token,
             "GMI_API_KEY": GMI_TEST_KEY,
             "GMI_API_BASE_URL": sim.base_url,
-            "DATABASE_PATH": str(database),
+            # the heartbeat's folder; the database itself with SQLite
+            "DATABASE_PATH": str(data / "bot.sqlite3"),
+            **environment_for(database),
             "COMMAND_GUILD_IDS": str(emu.default.guild.id),
             "DISCORD_API_BASE_URL": emu.api_base_url,
             "DISCORD_GATEWAY_URL": emu.gateway_url,
@@ -44,8 +55,7 @@ class BotProcess:
             "STATUS_EDIT_INTERVAL": "0",
             "LOG_LEVEL": "DEBUG",
         }
-        self.database = database
-        self.log_path = log_path
+        self.log_path = data / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
         self._signalled = 0.0
 
@@ -99,10 +109,8 @@ class BotProcess:
             cwd=REPO, env=self.env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 
-    def job(self, job_id: int = 1) -> sqlite3.Row | None:
-        with sqlite3.connect(self.database) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    async def delivered(self, job_id: int = 1) -> Job:
+        return await wait_for_job(self.jobs, job_id, lambda job: job.delivered_at is not None)
 
     @property
     def log(self) -> str:
@@ -110,9 +118,13 @@ class BotProcess:
 
 
 @pytest.fixture
-async def bot_process(fakecord: Any, gmi_sim: Any, tmp_path: Path) -> AsyncIterator[BotProcess]:
-    process = BotProcess(fakecord, gmi_sim, tmp_path / "bot.sqlite3", tmp_path / "bot.log")
+async def bot_process(
+    fakecord: Any, gmi_sim: Any, database_location: str | Path, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
+    db = await Database.open(database_location)
+    process = BotProcess(fakecord, gmi_sim, JobRepository(db, time.time), database_location, tmp_path)
     try:
         yield process
     finally:
         await process.stop()
+        await db.close()

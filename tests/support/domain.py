@@ -2,7 +2,8 @@
 
 - ``clock``: a frozen `ManualClock` at `START` (Wednesday 4 March 2026, 12:00 UTC); move it
   with ``clock.advance(seconds)`` or ``clock.now = when``.
-- ``db``: a `Database` on a temporary file.
+- ``db``: a `Database` on this test's own empty database, on each engine
+  (`tests.support.database`).
 - ``services``: every repository and service, wired as the bot wires them, on ``db`` and
   ``clock``, with the default price table.
 - ``store``: the job repository of ``services``.
@@ -31,8 +32,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def db(tmp_path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.sqlite3")
+async def db(database_location) -> AsyncIterator[Database]:
+    database = await Database.open(database_location)
     yield database
     await database.close()
 

@@ -21,17 +21,19 @@ from bot.app import VideoBot
 from bot.settings import Settings
 from tests.fakecord import FakeDiscord, Interaction, Message
 from tests.fakecord.world import Channel, Member
+from tests.support.database import settings_for
 from tests.support.gmi import GMI_TEST_KEY
 from tests.support.jobwait import wait_for_job
 
 
 @pytest.fixture
-def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
+def video_settings(fakecord: FakeDiscord, gmi_sim, database_location) -> Settings:
+    """On ``database_location``: so every end-to-end test runs on each database engine."""
     return Settings(
         discord_token=fakecord.token,
         gmi_api_key=GMI_TEST_KEY,
         gmi_api_base_url=gmi_sim.base_url,
-        database_path=tmp_path / "bot.sqlite3",
+        **settings_for(database_location),
         command_guild_ids=(fakecord.default.guild.id,),
         discord_api_base_url=fakecord.api_base_url,
         discord_gateway_url=fakecord.gateway_url,
@@ -46,7 +48,8 @@ def video_settings(fakecord: FakeDiscord, gmi_sim, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def video_bot(connect_bot, video_settings, gmi_sim) -> Callable[..., Any]:
+def video_bot(video_settings, connect_bot, gmi_sim) -> Callable[..., Any]:
+    # video_settings first: its database is set up before, so removed after, the bot.
     async def start(*, clock: Callable[[], float] | None = None, **overrides: Any) -> VideoBot:
         settings = video_settings.model_copy(update=overrides)
         bot = VideoBot(settings) if clock is None else VideoBot(settings, clock=clock)

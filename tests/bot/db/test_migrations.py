@@ -13,9 +13,9 @@ from cogs.videoadmin.render import audit_line
 PARAMS = json.dumps({"prompt": "a fox", "duration": 6, "resolution": "480p"})
 
 
-async def old_database(path) -> None:
-    """A file as schema version 2 left it, with one row of each kind that changes."""
-    db = await Database.open(path, migrations=MIGRATIONS[:2])
+async def old_database(location) -> None:
+    """A database as schema version 2 left it, with one row of each kind that changes."""
+    db = await Database.open(location, migrations=MIGRATIONS[:2])
     async with db.transaction() as conn:
         jobs = [
             # state, error, delivered_at, delivered_via, delivery_attempts
@@ -49,9 +49,9 @@ async def old_database(path) -> None:
     await db.close()
 
 
-async def test_jobs_get_a_state_and_an_outcome(tmp_path):
-    await old_database(tmp_path / "old.sqlite3")
-    db = await Database.open(tmp_path / "old.sqlite3")
+async def test_jobs_get_a_state_and_an_outcome(empty_database_location):
+    await old_database(empty_database_location)
+    db = await Database.open(empty_database_location)
     try:
         rows = await db.reader.fetchall(
             "SELECT state, outcome, cancelled_by, error, duration, resolution FROM jobs ORDER BY id"
@@ -69,9 +69,9 @@ async def test_jobs_get_a_state_and_an_outcome(tmp_path):
     assert (rows[0]["duration"], rows[0]["resolution"]) == (6, "480p")
 
 
-async def test_audit_rows_lose_their_markup_and_read_as_before(tmp_path):
-    await old_database(tmp_path / "old.sqlite3")
-    db = await Database.open(tmp_path / "old.sqlite3")
+async def test_audit_rows_lose_their_markup_and_read_as_before(empty_database_location):
+    await old_database(empty_database_location)
+    db = await Database.open(empty_database_location)
     try:
         from bot.db.audit import AuditRepository
 

@@ -82,9 +82,9 @@ class MemoryChat:
 
 
 @contextlib.asynccontextmanager
-async def open_store(path):
-    """The job repository on a real clock, over a database at ``path``."""
-    db = await Database.open(path)
+async def open_store(location):
+    """The job repository on a real clock, over the database at ``location``."""
+    db = await Database.open(location)
     try:
         yield JobRepository(db, time.time)
     finally:
@@ -92,8 +92,8 @@ async def open_store(path):
 
 
 @pytest.fixture
-async def store(tmp_path):
-    async with open_store(tmp_path / "jobs.sqlite3") as store:
+async def store(database_location):
+    async with open_store(database_location) as store:
         yield store
 
 
@@ -260,13 +260,12 @@ async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
     assert "upload limit" in outcome.note
 
 
-async def test_restart_mid_job_resumes_and_posts_once(tmp_path, gmi_client, gmi_sim):
+async def test_restart_mid_job_resumes_and_posts_once(database_location, gmi_client, gmi_sim):
     """A new poller on the same database picks up a job the old one left queued."""
     gmi_sim.script_next(hold=True)
-    path = tmp_path / "jobs.sqlite3"
     chat = MemoryChat()
     async with aiohttp.ClientSession() as session:
-        async with open_store(path) as store:
+        async with open_store(database_location) as store:
             poller = scheduler_for(store, gmi_client, chat, session)
             poller.start()
             job = await accept(store)
@@ -276,7 +275,7 @@ async def test_restart_mid_job_resumes_and_posts_once(tmp_path, gmi_client, gmi_
 
         (request_id,) = gmi_sim.requests
         gmi_sim.release(request_id)
-        async with open_store(path) as store:
+        async with open_store(database_location) as store:
             poller = scheduler_for(store, gmi_client, chat, session)
             poller.start()
             try:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.db.database import Database
 from bot.db.limits import StoredLimit
 from bot.durations import parse_duration
 from bot.errors import InvalidInput, PermissionDenied
@@ -28,10 +29,10 @@ from bot.quotas.catalogue import (
 )
 from bot.quotas.resolution import DEFAULT, SERVER, LimitSource, resolve_limits
 from bot.quotas.windows import window_bounds
-from bot.services import Services
+from bot.services import JobPolicy, Services, build_services
 from cogs.video.messages import standing_lines
 from cogs.videoadmin.render import audit_line
-from tests.support.domain import START
+from tests.support.domain import PRICES, START
 from tests.support.jobs import finish, posted, sent
 
 GUILD = 100
@@ -405,6 +406,33 @@ async def test_twenty_simultaneous_requests_with_five_left_accept_exactly_five(q
         ],
         return_exceptions=True,
     )
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refusals = [r for r in results if isinstance(r, AdmissionRefused)]
+    assert len(accepted) == 5 and len(refusals) == 15
+    assert await store.count_for_user(2, GUILD) == 8
+
+
+async def test_twenty_requests_over_two_connections_with_five_left_accept_exactly_five(
+    quotas, store, database_location, clock
+):
+    """As two bot processes on one database would: each admission's check and insert
+    still run one at a time."""
+    await set_limit(quotas, "generations_per_day", "8")
+    for _ in range(3):
+        await admit(quotas, member())
+    other = build_services(await Database.open(database_location), JobPolicy(price_table=PRICES), clock)
+    try:
+        requester = member()
+        results = await asyncio.gather(
+            *[
+                services.admission.admit(requester, new_job(requester), deadline_seconds=600)
+                for _ in range(10)
+                for services in (quotas, other)
+            ],
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
     accepted = [r for r in results if not isinstance(r, BaseException)]
     refusals = [r for r in results if isinstance(r, AdmissionRefused)]
     assert len(accepted) == 5 and len(refusals) == 15
