@@ -43,6 +43,7 @@ from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.discord_endpoints import DISCORD_API_BASE, point_discord_at
 from bot.gmi import GMIClient, ModelDetail, ModelParameter
 from bot.logs import SecretFilter
+from bot.markup import plural
 from bot.media.ffmpeg import ffmpeg_exe
 from bot.model_offer import (
     DURATION_RANGE,
@@ -119,12 +120,14 @@ class Report:
         lines.append("")
         if self.failed:
             lines.append(
-                f"{counts[Verdict.FAIL]} check(s) FAILED ({counts[Verdict.WARN]} warning(s), "
+                f"{plural(counts[Verdict.FAIL], 'check')} FAILED "
+                f"({plural(counts[Verdict.WARN], 'warning')}, "
                 f"{counts[Verdict.SKIP]} skipped): fix the FAIL lines, then run the doctor again."
             )
         else:
             lines.append(
-                f"All {counts[Verdict.OK]} checks passed ({counts[Verdict.WARN]} warning(s))."
+                f"All {counts[Verdict.OK]} checks passed "
+                f"({plural(counts[Verdict.WARN], 'warning')})."
             )
         return SecretFilter(self.secrets).redact("\n".join(lines))
 
@@ -319,7 +322,7 @@ def check_migrations(version: int, report: Report) -> None:
     elif version < latest:
         report.add(
             "database", "migrations", Verdict.OK,
-            f"schema version {version}; {latest - version} migration(s) apply at the next start",
+            f"schema version {version}; {plural(latest - version, 'migration')} apply at the next start",
         )  # fmt: skip
     else:
         report.add("database", "migrations", Verdict.OK, f"current (schema version {version})")
@@ -364,9 +367,9 @@ def describe_parameter(parameter: ModelParameter) -> str:
     raw = parameter.raw
     listed = choices(parameter)
     facts = ["|".join(listed) if listed else parameter.type or "?"]
-    low, high = bounds(parameter)
-    if low is not None or high is not None:
-        facts[0] += f" {'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'}"
+    low, high = (_figure(b) for b in bounds(parameter))
+    if low or high:
+        facts[0] += f" {low}-{high}"
     if raw.get("max_items") is not None:
         facts.append(f"at most {raw['max_items']}")
     if parameter.required:
@@ -374,6 +377,13 @@ def describe_parameter(parameter: ModelParameter) -> str:
     if raw.get("default") is not None:
         facts.append(f"default {raw['default']}")
     return f"{parameter.name} ({', '.join(facts)})"
+
+
+def _figure(value: float | None) -> str:
+    """A bound as the provider wrote it: ``4294967295``, not ``4.29497e+09``."""
+    if value is None:
+        return ""
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 def parameter_mismatches(detail: ModelDetail) -> list[tuple[str, str]]:
@@ -471,7 +481,7 @@ async def check_discord(
             return
         report.add(
             "discord", "gateway", Verdict.OK,
-            f"connected in {time.monotonic() - started:.1f}s; in {len(client.guilds)} server(s)",
+            f"connected in {time.monotonic() - started:.1f}s; in {plural(len(client.guilds), 'server')}",
         )  # fmt: skip
         if not client.guilds:
             report.add(

@@ -70,7 +70,7 @@ async def test_a_good_setup_passes_and_prints_no_secret(env, fakecord, capsys):
     found = await check(env)
     assert failed(found) == []
     assert "the bot is FakeBot" in found[("discord", "token")][1]
-    assert "in 1 server(s)" in found[("discord", "gateway")][1]
+    assert "in 1 server" in found[("discord", "gateway")][1]
     assert "the key works and seedance-2-0-fast-260128 exists (a dry run" in found[
         ("provider", env["GMI_API_BASE_URL"].split("/")[2])][1]
     parameters = found[("provider", "parameters")][1]
@@ -231,7 +231,7 @@ async def test_on_postgresql_a_database_never_started_on_needs_every_migration(
     found = await check(env)
     assert failed(found) == []
     assert found[("database", "migrations")][1] == (
-        f"schema version 0; {len(MIGRATIONS)} migration(s) apply at the next start"
+        f"schema version 0; {len(MIGRATIONS)} migrations apply at the next start"
     )
     db = await Database.open_read_only(empty_database_location)  # the doctor wrote nothing
     try:
@@ -259,3 +259,13 @@ def test_python_m_bot_doctor_exits_1_and_says_why_without_settings(tmp_path):
     assert result.returncode == 1
     assert "DISCORD_TOKEN is missing" in result.stdout and "FAILED" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_parameters_read_as_the_provider_wrote_their_bounds():
+    from bot.doctor import describe_parameter
+    from bot.gmi import ModelParameter
+
+    seed = ModelParameter(name="seed", type="integer", raw={"minimum": 0, "maximum": 4294967295})
+    assert describe_parameter(seed) == "seed (integer 0-4294967295)"
+    scale = ModelParameter(name="cfg", type="number", raw={"minimum": 0.5, "default": 1})
+    assert describe_parameter(scale) == "cfg (number 0.5-, default 1)"
