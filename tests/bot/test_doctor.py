@@ -16,7 +16,8 @@ import pytest
 from bot.db.database import Database
 from bot.db.migrations import MIGRATIONS
 from bot.db.servers import ServerSettingsRepository
-from bot.doctor import Verdict, doctor, examine
+from bot.doctor import Verdict, describe_parameter, doctor, examine
+from bot.gmi import ModelParameter
 from tests.support.gmi import GMI_TEST_KEY
 from tests.support.postgres import PASSWORD
 
@@ -262,9 +263,6 @@ def test_python_m_bot_doctor_exits_1_and_says_why_without_settings(tmp_path):
 
 
 def test_parameters_read_as_the_provider_wrote_their_bounds():
-    from bot.doctor import describe_parameter
-    from bot.gmi import ModelParameter
-
     seed = ModelParameter(name="seed", type="integer", raw={"minimum": 0, "maximum": 4294967295})
     assert describe_parameter(seed) == "seed (integer 0-4294967295)"
     scale = ModelParameter(name="cfg", type="number", raw={"minimum": 0.5, "default": 1})
