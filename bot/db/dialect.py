@@ -152,7 +152,7 @@ class SQLiteEngine(Engine):
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = await _sqlite_connect(str(path))
         try:
-            await SQLiteConnection(writer).fetchval("PRAGMA journal_mode=WAL")
+            await _use_wal(writer)
             reader = await _sqlite_connect(str(path))
         except BaseException:
             await writer.close()
@@ -228,6 +228,23 @@ class SQLiteEngine(Engine):
 
 def _read_only_uri(path: Path) -> str:
     return path.absolute().as_uri() + "?mode=ro"
+
+
+WAL_SWITCH_ATTEMPTS = 6
+
+
+async def _use_wal(conn: aiosqlite.Connection) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers
+    "database is locked" at once (the busy timeout does not apply) when several processes
+    open a new file together, so it is retried a few times with backoff (at most ~1.6 s)."""
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            await SQLiteConnection(conn).fetchval("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
 
 
 async def _sqlite_connect(path: str) -> aiosqlite.Connection:
