@@ -16,6 +16,8 @@ SETTING_COLUMNS = frozenset(
         "reset_hour",
         "refunds_enabled",
         "monthly_budget",
+        "results_in",
+        "gallery_channel_id",
     }
 )
 
@@ -30,6 +32,8 @@ class GuildSettings:
     refunds_enabled: bool = True
     monthly_budget: float | None = None  # estimated cost; None means no budget
     allowed_channel_ids: frozenset[int] = frozenset()  # empty: every channel
+    results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
+    gallery_channel_id: int | None = None  # gets a copy of every finished video
 
 
 class ServerSettingsRepository:
@@ -54,6 +58,8 @@ class ServerSettingsRepository:
             refunds_enabled=bool(row["refunds_enabled"]),
             monthly_budget=row["monthly_budget"],
             allowed_channel_ids=allowed,
+            results_in=row["results_in"],
+            gallery_channel_id=row["gallery_channel_id"],
         )
 
     async def set_value(
