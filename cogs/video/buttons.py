@@ -1,11 +1,11 @@
 """Buttons that keep working after a restart: each custom id carries the job id (or page),
-and each button's callback names the flow it runs. Errors go to the command tree's handler,
+and each button's `run` names the flow it runs. Errors go to the command tree's handler,
 like a command's."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 import discord
 
@@ -30,49 +30,69 @@ class _Routed:
         raise NotImplementedError
 
 
-class CancelButton(_Routed, Button, template=components.CANCEL):
+class _OnJob(_Routed):
+    """Mixed into each button that acts on one job: its custom id carries the job's id,
+    ``look`` (from `components`) draws it."""
+
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        super().__init__(components.cancel_button(job_id))
+        super().__init__(self.look(job_id))  # type: ignore[call-arg]  # DynamicItem's
+
+    @staticmethod
+    def look(job_id: int) -> discord.ui.Button[discord.ui.View]:
+        raise NotImplementedError
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CancelButton:
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
         return cls(int(match["job"]))
+
+
+class CancelButton(_OnJob, Button, template=components.CANCEL):
+    look = staticmethod(components.cancel_button)
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.cancel(interaction, self.job_id)
 
 
-class RerollButton(_Routed, Button, template=components.REROLL):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(components.reroll_button(job_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> RerollButton:
-        return cls(int(match["job"]))
+class RerollButton(_OnJob, Button, template=components.REROLL):
+    look = staticmethod(components.reroll_button)
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.reroll(interaction, self.job_id)
 
 
-class RemixButton(_Routed, Button, template=components.REMIX):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(components.remix_button(job_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> RemixButton:
-        return cls(int(match["job"]))
+class RemixButton(_OnJob, Button, template=components.REMIX):
+    look = staticmethod(components.remix_button)
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.remix(interaction, self.job_id)
+
+
+class ContinueButton(_OnJob, Button, template=components.CONTINUE):
+    look = staticmethod(components.continue_button)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.continue_video(interaction, self.job_id)
+
+
+class StitchButton(_OnJob, Button, template=components.STITCH):
+    look = staticmethod(components.stitch_button)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.stitch_chain(interaction, self.job_id)
+
+
+class DeleteButton(_OnJob, Button, template=components.DELETE):
+    look = staticmethod(components.delete_button)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.delete(interaction, self.job_id)
 
 
 class HistoryPageButton(_Routed, Button, template=components.HISTORY):
@@ -91,4 +111,12 @@ class HistoryPageButton(_Routed, Button, template=components.HISTORY):
         await flows.turn_history_page(interaction, self.user_id, self.page)
 
 
-DYNAMIC_ITEMS = (CancelButton, RerollButton, RemixButton, HistoryPageButton)
+DYNAMIC_ITEMS = (
+    CancelButton,
+    RerollButton,
+    RemixButton,
+    ContinueButton,
+    StitchButton,
+    DeleteButton,
+    HistoryPageButton,
+)

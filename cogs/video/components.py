@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import discord
 
+from bot.jobs.model import Job
+
 CANCEL = r"video:cancel:(?P<job>\d+)"
 REROLL = r"video:reroll:(?P<job>\d+)"
 REMIX = r"video:remix:(?P<job>\d+)"
+CONTINUE = r"video:continue:(?P<job>\d+)"
+STITCH = r"video:stitch:(?P<job>\d+)"
+DELETE = r"video:delete:(?P<job>\d+)"
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 
 
@@ -37,6 +42,27 @@ def remix_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
     )
 
 
+def continue_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
+    return discord.ui.Button(
+        label="Continue", emoji="⏩", style=discord.ButtonStyle.primary,
+        custom_id=f"video:continue:{job_id}",
+    )
+
+
+def stitch_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
+    return discord.ui.Button(
+        label="Stitch", emoji="🎞️", style=discord.ButtonStyle.secondary,
+        custom_id=f"video:stitch:{job_id}",
+    )
+
+
+def delete_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
+    return discord.ui.Button(
+        label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger,
+        custom_id=f"video:delete:{job_id}",
+    )
+
+
 def history_button(
     user_id: int, page: int, direction: str, *, disabled: bool = False
 ) -> discord.ui.Button[discord.ui.View]:
@@ -55,11 +81,18 @@ def status_view(job_id: int) -> discord.ui.View:
     return view
 
 
-def result_view(job_id: int) -> discord.ui.View:
-    """Anyone may re-roll or remix a posted result; the new job is theirs."""
+def result_view(job: Job) -> discord.ui.View:
+    """What can be done with a result: anyone may re-roll, remix, continue or stitch it
+    (the new job is theirs); only its requester and moderators may delete it."""
     view = discord.ui.View(timeout=None)
-    view.add_item(reroll_button(job_id))
-    view.add_item(remix_button(job_id))
+    if job.calls_provider:
+        view.add_item(reroll_button(job.id))
+        view.add_item(remix_button(job.id))
+    if job.succeeded:
+        view.add_item(continue_button(job.id))
+        if job.calls_provider:
+            view.add_item(stitch_button(job.id))
+    view.add_item(delete_button(job.id))
     return view
 
 

@@ -16,6 +16,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -23,6 +25,7 @@ from bot.backoff import full_jitter
 from bot.db.jobs import JobRepository
 from bot.jobs.model import Job
 from bot.tasks import BackgroundTasks
+from cogs.shared import NO_MENTIONS
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +33,29 @@ EDITS_PER_WINDOW = 5
 EDIT_WINDOW = 5.0
 MAX_TRIES = 5
 
-Render = Callable[[Job], Awaitable[tuple[discord.Embed, discord.ui.View | None]]]
+@dataclass(frozen=True)
+class StatusLook:
+    """What a status message shows: while the job runs, an embed (and its Cancel button);
+    once it is settled, one line of text pointing at the result, and nothing else (the
+    frame a continuation started from, attached while it ran, goes too)."""
+
+    content: str | None = None
+    embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
+
+    def key(self) -> str:
+        """To tell whether an edit would change anything."""
+        buttons = [getattr(i, "custom_id", None) for i in self.view.children] if self.view else []
+        return repr((self.content, self.embed.to_dict() if self.embed else None, buttons))
+
+    def edit(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {"content": self.content, "embed": self.embed, "view": self.view}
+        if self.embed is None:
+            changes["attachments"] = []
+        return changes
 
 
-def _look(embed: discord.Embed, view: discord.ui.View | None) -> str:
-    """What a status message shows, to tell whether an edit would change anything."""
-    buttons = [getattr(item, "custom_id", None) for item in view.children] if view else []
-    return repr((embed.to_dict(), buttons))
+Render = Callable[[Job], Awaitable[StatusLook]]
 
 
 class StatusEditor:
@@ -87,8 +106,8 @@ class StatusEditor:
                 await asyncio.sleep(wait)
 
     async def _edit(self, job: Job) -> None:
-        embed, view = await self.render(job)
-        look = _look(embed, view)
+        shown = await self.render(job)
+        look = shown.key()
         if self._shown.get(job.id) == look:
             await self._settled(job)
             return
@@ -98,7 +117,7 @@ class StatusEditor:
         ).get_partial_message(job.status_message_id)
         self._recent[job.channel_id].append(time.monotonic())
         try:
-            await message.edit(embed=embed, view=view)
+            await message.edit(**shown.edit(), allowed_mentions=NO_MENTIONS)
         except (discord.NotFound, discord.Forbidden) as error:
             log.info("job %d: status message can't be edited (%s)", job.id, error)
             self._forget(job.id)

@@ -28,6 +28,7 @@ from cogs.shared import clip, literal
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
+RESULTS_IN_WORDS = {"channel": "in the channel", "thread": "in a thread per job"}
 
 
 # -- the audit log, from raw values to a sentence -----------------------------------------
@@ -80,6 +81,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.RESET_HOUR: lambda s: "set the reset hour of",
     AuditAction.REFUNDS: lambda s: "set refunds for",
     AuditAction.BUDGET: lambda s: "set the monthly budget of",
+    AuditAction.RESULTS_IN: lambda s: "set where results go in",
+    AuditAction.GALLERY: lambda s: "set the gallery channel of",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
     AuditAction.BLOCK: lambda s: "blocked",
@@ -94,6 +97,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
 _VALUES: dict[str, Callable[[str], str]] = {
     AuditAction.MOD_ROLE: lambda v: f"<@&{v}>",
     AuditAction.MOD_LOG: lambda v: f"<#{v}>",
+    AuditAction.RESULTS_IN: lambda v: RESULTS_IN_WORDS.get(v, v),
+    AuditAction.GALLERY: lambda v: f"<#{v}>",
     AuditAction.REFUNDS: lambda v: "on" if v == "1" else "off",
     AuditAction.BLOCK: _block_text,
     AuditAction.UNBLOCK: _block_text,
@@ -214,6 +219,13 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
     )
     embed.add_field(name="Monthly budget", value=budget_text(budget, currency), inline=False)
     embed.add_field(name="Generation channels", value=channels_text(settings), inline=False)
+    embed.add_field(
+        name="Results", value=RESULTS_IN_WORDS.get(settings.results_in, settings.results_in)
+    )
+    embed.add_field(
+        name="Gallery",
+        value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
+    )
     return embed
 
 
