@@ -221,7 +221,6 @@ class JobSteps:
             return None
         if framed is not None:
             log.info("job %d: starts from the last frame of #%s", job.id, job.first_frame_from)
-            self.reporter.job_updated(framed)
         return framed
 
     async def _status_message_found(self, job: Job) -> bool:

@@ -406,6 +406,7 @@ class DiscordResultChannel:
         status = self.client.get_partial_messageable(
             job.channel_id, guild_id=job.guild_id
         ).get_partial_message(job.status_message_id)
+        await self.editor.take_slot(job.channel_id)
         try:
             shown = await status.edit(attachments=[discord.File(io.BytesIO(image), filename)])
         except (discord.NotFound, discord.Forbidden) as error:

@@ -2,9 +2,11 @@
 
 Discord lets a bot edit about 5 messages per 5 seconds in one channel. Requests to refresh
 a job's status message are queued per channel and coalesced (a job is edited once with its
-newest state, however many changes piled up), ended jobs go first (their final look
-matters most), an edit is skipped when what it would show is what is shown, and a failed
-edit is retried (a bounded number of times). Nothing here ever blocks the job's pipeline:
+newest state, however many changes piled up; a change waits `SETTLE_SECONDS` for the ones
+right behind it, so a job that rushes through its states is edited once, not once a
+state), ended jobs go first (their final look matters most), an edit is skipped when what
+it would show is what is shown, and a failed edit is retried (a bounded number of times).
+Other edits of status messages (a continuation's first frame) take their slot here too. Nothing here ever blocks the job's pipeline:
 `request` only queues. Once a settled job's final look is on screen the job records it
 (``status_shown``), so after a crash the stale ones are found and repaired.
 """
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 EDITS_PER_WINDOW = 5
 EDIT_WINDOW = 5.0
+SETTLE_SECONDS = 0.25
 MAX_TRIES = 5
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class StatusEditor:
     async def _work(self, channel_id: int) -> None:
         pending = self._pending[channel_id]
         while pending:
+            await asyncio.sleep(SETTLE_SECONDS)
             await self._slot(channel_id)
             ended = [job_id for job_id, has_ended in pending.items() if has_ended]
             job_id = ended[0] if ended else next(iter(pending))
@@ -104,6 +108,11 @@ class StatusEditor:
             wait = recent[0] + EDIT_WINDOW - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+
+    async def take_slot(self, channel_id: int) -> None:
+        """For an edit made elsewhere: wait for room in the channel's limit, and count it."""
+        await self._slot(channel_id)
+        self._recent[channel_id].append(time.monotonic())
 
     async def _edit(self, job: Job) -> None:
         shown = await self.render(job)

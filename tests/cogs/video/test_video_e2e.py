@@ -6,15 +6,15 @@ what only they saw, and what the provider received.
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from bot.clock import ManualClock
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import NewJob
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest
-import re
-
-import pytest
-
 from bot.simulator import VideoSpec, mp4_duration
 from tests.support import sample_files
 from tests.support.media import decode
