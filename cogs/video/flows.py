@@ -150,6 +150,7 @@ async def remix(interaction: discord.Interaction, job_id: int) -> None:
     service = bot.services.job_service
     job = await service.get(job_id)
     request = service.rerun_request(job)  # refuses now if the inputs have expired
+    check_can_start(interaction, None)
     await interaction.response.send_modal(
         JobForm(
             "Remix this video",
@@ -179,6 +180,7 @@ async def continue_video(interaction: discord.Interaction, job_id: int) -> None:
     job = await bot.services.job_service.get(job_id)
     if not job.succeeded:
         raise Conflict(f"#{job.id} has no video to continue.")
+    check_can_start(interaction, None)
     await interaction.response.send_modal(
         JobForm(
             "What happens next?",
