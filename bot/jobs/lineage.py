@@ -8,6 +8,7 @@ a job, and Stitch finds the clips a chain of continuations is made of.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.db.jobs import JobRepository
@@ -47,21 +48,20 @@ class Lineages:
     async def ancestry(self, job: Job, limit: int = MAX_CHAIN) -> list[Job]:
         """The jobs that led to ``job`` through their parents, oldest first, ending with
         ``job`` (at most ``limit``; a deleted ancestor ends the chain)."""
-        chain = [job]
-        while len(chain) < limit and chain[0].parent_job_id is not None:
-            parent = await self.jobs.get(chain[0].parent_job_id)
-            if parent is None or parent.id in {j.id for j in chain}:
-                break
-            chain.insert(0, parent)
-        return chain
+        return await self._chain(job, lambda j: j.parent_job_id, limit)
 
     async def continued_from(self, job: Job, limit: int = MAX_CHAIN) -> list[Job]:
         """The chain of continuations ending at ``job``: each starts from the last frame of
         the one before, oldest first, ending with ``job`` (at most ``limit``)."""
+        return await self._chain(job, lambda j: j.first_frame_from, limit)
+
+    async def _chain(
+        self, job: Job, before: Callable[[Job], int | None], limit: int
+    ) -> list[Job]:
         chain = [job]
-        while len(chain) < limit and chain[0].first_frame_from is not None:
-            source = await self.jobs.get(chain[0].first_frame_from)
-            if source is None or source.id in {j.id for j in chain}:
+        while len(chain) < limit and (earlier_id := before(chain[0])) is not None:
+            earlier = await self.jobs.get(earlier_id)
+            if earlier is None or earlier.id in {j.id for j in chain}:
                 break
-            chain.insert(0, source)
+            chain.insert(0, earlier)
         return chain

@@ -106,21 +106,16 @@ class JobService:
             raise Refused(*problems)
         if request.seed is None:
             request = request.with_changes(seed=self.pick_seed())
-        new = NewJob(
-            guild_id=requester.guild_id,
-            channel_id=requester.channel_id,
-            user_id=requester.user_id,
-            request=request,
-            model=self.model,
-            parent_job_id=parent_job_id,
+        return await self._admit(
+            requester,
+            request,
             origin=origin,
+            parent_job_id=parent_job_id,
             first_frame_from=first_frame_from,
             source_user_id=source_user_id,
             source_message_id=source_message_id,
-            first_step_after=STATUS_MESSAGE_GRACE,
             interaction_token=interaction_token,
         )
-        return await self._admit(requester, new)
 
     def check_inputs(self, request: GenerationRequest) -> None:
         """Refuse (`Refused`) the request's files and settings now, before the member is
@@ -129,7 +124,19 @@ class JobService:
         if problems:
             raise Refused(*problems)
 
-    async def _admit(self, requester: Requester, new: NewJob) -> Job:
+    async def _admit(
+        self, requester: Requester, request: GenerationRequest, **lineage: Any
+    ) -> Job:
+        """Store the job through the admission (its rules, its quota reservation)."""
+        new = NewJob(
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            user_id=requester.user_id,
+            request=request,
+            model=self.model,
+            first_step_after=STATUS_MESSAGE_GRACE,
+            **lineage,
+        )
         job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, new.origin)
         return job
@@ -190,19 +197,14 @@ class JobService:
             resolution=first.request.resolution,
             ratio=first.request.ratio,
         )
-        new = NewJob(
-            guild_id=requester.guild_id,
-            channel_id=requester.channel_id,
-            user_id=requester.user_id,
-            request=request,
-            model=self.model,
-            parent_job_id=clips[-1].id,
+        return await self._admit(
+            requester,
+            request,
             origin=JobOrigin.STITCH,
+            parent_job_id=clips[-1].id,
             clips=tuple(Credit(clip.id, clip.user_id) for clip in clips),
-            first_step_after=STATUS_MESSAGE_GRACE,
             interaction_token=interaction_token,
         )
-        return await self._admit(requester, new)
 
     async def chain_to_stitch(self, job: Job) -> list[Job]:
         """What Stitch on ``job``'s result joins: the chain of continuations ending at it."""

@@ -12,6 +12,7 @@ import discord
 from cogs.shared import report_to_tree
 
 from . import components, flows
+from .components import JobAction
 
 Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
 
@@ -31,16 +32,13 @@ class _Routed:
 
 
 class _OnJob(_Routed):
-    """Mixed into each button that acts on one job: its custom id carries the job's id,
-    ``look`` (from `components`) draws it."""
+    """Mixed into each button that acts on one job: its custom id carries the job's id."""
+
+    action: JobAction
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        super().__init__(self.look(job_id))  # type: ignore[call-arg]  # DynamicItem's
-
-    @staticmethod
-    def look(job_id: int) -> discord.ui.Button[discord.ui.View]:
-        raise NotImplementedError
+        super().__init__(components.job_button(self.action, job_id))  # type: ignore[call-arg]
 
     @classmethod
     async def from_custom_id(
@@ -53,43 +51,43 @@ class _OnJob(_Routed):
         return cls(int(match["job"]))
 
 
-class CancelButton(_OnJob, Button, template=components.CANCEL):
-    look = staticmethod(components.cancel_button)
+class CancelButton(_OnJob, Button, template=JobAction.CANCEL.template):
+    action = JobAction.CANCEL
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.cancel(interaction, self.job_id)
 
 
-class RerollButton(_OnJob, Button, template=components.REROLL):
-    look = staticmethod(components.reroll_button)
+class RerollButton(_OnJob, Button, template=JobAction.REROLL.template):
+    action = JobAction.REROLL
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.reroll(interaction, self.job_id)
 
 
-class RemixButton(_OnJob, Button, template=components.REMIX):
-    look = staticmethod(components.remix_button)
+class RemixButton(_OnJob, Button, template=JobAction.REMIX.template):
+    action = JobAction.REMIX
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.remix(interaction, self.job_id)
 
 
-class ContinueButton(_OnJob, Button, template=components.CONTINUE):
-    look = staticmethod(components.continue_button)
+class ContinueButton(_OnJob, Button, template=JobAction.CONTINUE.template):
+    action = JobAction.CONTINUE
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.continue_video(interaction, self.job_id)
 
 
-class StitchButton(_OnJob, Button, template=components.STITCH):
-    look = staticmethod(components.stitch_button)
+class StitchButton(_OnJob, Button, template=JobAction.STITCH.template):
+    action = JobAction.STITCH
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.stitch_chain(interaction, self.job_id)
 
 
-class DeleteButton(_OnJob, Button, template=components.DELETE):
-    look = staticmethod(components.delete_button)
+class DeleteButton(_OnJob, Button, template=JobAction.DELETE.template):
+    action = JobAction.DELETE
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.delete(interaction, self.job_id)

@@ -8,58 +8,44 @@ button needs to import what the button does.
 
 from __future__ import annotations
 
+import enum
+
 import discord
 
 from bot.jobs.model import Job
 
-CANCEL = r"video:cancel:(?P<job>\d+)"
-REROLL = r"video:reroll:(?P<job>\d+)"
-REMIX = r"video:remix:(?P<job>\d+)"
-CONTINUE = r"video:continue:(?P<job>\d+)"
-STITCH = r"video:stitch:(?P<job>\d+)"
-DELETE = r"video:delete:(?P<job>\d+)"
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 
 
-def cancel_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
+class JobAction(enum.StrEnum):
+    """What a button on a job's message does; its custom id is ``video:<action>:<job id>``."""
+
+    CANCEL = "cancel"
+    REROLL = "reroll"
+    REMIX = "remix"
+    CONTINUE = "continue"
+    STITCH = "stitch"
+    DELETE = "delete"
+
+    @property
+    def template(self) -> str:
+        return rf"video:{self.value}:(?P<job>\d+)"
+
+
+_LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
+    JobAction.CANCEL: ("Cancel", "🛑", discord.ButtonStyle.secondary),
+    JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
+    JobAction.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
+    JobAction.CONTINUE: ("Continue", "⏩", discord.ButtonStyle.primary),
+    JobAction.STITCH: ("Stitch", "🎞️", discord.ButtonStyle.secondary),
+    JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+
+
+def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+    label, emoji, style = _LOOKS[action]
     return discord.ui.Button(
-        label="Cancel", emoji="🛑", style=discord.ButtonStyle.secondary,
-        custom_id=f"video:cancel:{job_id}",
-    )
-
-
-def reroll_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Re-roll", emoji="🎲", style=discord.ButtonStyle.primary,
-        custom_id=f"video:reroll:{job_id}",
-    )
-
-
-def remix_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Remix", emoji="✏️", style=discord.ButtonStyle.secondary,
-        custom_id=f"video:remix:{job_id}",
-    )
-
-
-def continue_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Continue", emoji="⏩", style=discord.ButtonStyle.primary,
-        custom_id=f"video:continue:{job_id}",
-    )
-
-
-def stitch_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Stitch", emoji="🎞️", style=discord.ButtonStyle.secondary,
-        custom_id=f"video:stitch:{job_id}",
-    )
-
-
-def delete_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger,
-        custom_id=f"video:delete:{job_id}",
+        label=label, emoji=emoji, style=style, custom_id=f"video:{action.value}:{job_id}"
     )
 
 
@@ -75,25 +61,27 @@ def history_button(
     )
 
 
-def status_view(job_id: int) -> discord.ui.View:
+def _view(job_id: int, actions: list[JobAction]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(cancel_button(job_id))
+    for action in actions:
+        view.add_item(job_button(action, job_id))
     return view
+
+
+def status_view(job_id: int) -> discord.ui.View:
+    return _view(job_id, [JobAction.CANCEL])
 
 
 def result_view(job: Job) -> discord.ui.View:
     """What can be done with a result: anyone may re-roll, remix, continue or stitch it
     (the new job is theirs); only its requester and moderators may delete it."""
-    view = discord.ui.View(timeout=None)
-    if job.calls_provider:
-        view.add_item(reroll_button(job.id))
-        view.add_item(remix_button(job.id))
+    actions = [JobAction.REROLL, JobAction.REMIX] if job.calls_provider else []
     if job.succeeded:
-        view.add_item(continue_button(job.id))
+        actions.append(JobAction.CONTINUE)
         if job.calls_provider:
-            view.add_item(stitch_button(job.id))
-    view.add_item(delete_button(job.id))
-    return view
+            actions.append(JobAction.STITCH)
+    actions.append(JobAction.DELETE)
+    return _view(job.id, actions)
 
 
 def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:

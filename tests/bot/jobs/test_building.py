@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from bot.db.servers import ServerSettingsRepository
 from bot.errors import Conflict, Refused
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.lifecycle import JobOutcome, JobState
@@ -26,6 +27,13 @@ from tests.support.pipeline import MODEL, MemoryChat, accept, delivered, open_st
 async def store(tmp_path):
     async with open_store(tmp_path / "jobs.sqlite3") as store:
         yield store
+
+
+async def server_chose(store, **settings):
+    """Server 1's moderators set these (what `ServerSettings` writes)."""
+    async with store.db.transaction() as conn:
+        for column, value in settings.items():
+            await ServerSettingsRepository(store.db).set_value(1, column, value, at=0, conn=conn)
 
 
 async def continuation_of(store, source, prompt="what happens next"):
@@ -121,10 +129,7 @@ async def test_a_stitch_whose_clip_is_gone_is_lost_and_said_plainly(store, gmi_c
 
 async def test_results_go_where_the_server_said(store, gmi_client, gmi_sim):
     chat = MemoryChat()
-    async with store.db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO guild_settings (guild_id, results_in, updated_at) VALUES (1, 'thread', 0)"
-        )
+    await server_chose(store, results_in="thread")
     async with running_poller(store, gmi_client, chat) as poller:
         job = await accept(store)
         poller.wake()
@@ -137,10 +142,7 @@ async def test_the_gallery_copy_is_made_once_even_when_its_answer_is_lost(
 ):
     chat = MemoryChat()
     chat.fail_gallery = 1  # the copy lands, but the answer is lost: the retry must find it
-    async with store.db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO guild_settings (guild_id, gallery_channel_id, updated_at) VALUES (1, 99, 0)"
-        )
+    await server_chose(store, gallery_channel_id=99)
     async with running_poller(store, gmi_client, chat) as poller:
         job = await accept(store)
         poller.wake()
@@ -153,10 +155,7 @@ async def test_the_gallery_copy_is_made_once_even_when_its_answer_is_lost(
 async def test_a_failed_job_gets_no_gallery_copy(store, gmi_client, gmi_sim):
     chat = MemoryChat()
     gmi_sim.script_next(fail_reason="no")
-    async with store.db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO guild_settings (guild_id, gallery_channel_id, updated_at) VALUES (1, 99, 0)"
-        )
+    await server_chose(store, gallery_channel_id=99)
     async with running_poller(store, gmi_client, chat) as poller:
         job = await accept(store)
         poller.wake()

@@ -383,8 +383,10 @@ async def test_a_job_run_in_the_gallery_is_not_copied_to_it(fakecord, video_bot,
 
 
 async def test_thread_and_gallery_permissions_are_checked_and_named(fakecord, video_bot, gmi_sim):
-    await video_bot()
+    bot = await video_bot()
     world = fakecord.default
+    modlog = world.guild.add_text_channel("mod-log")
+    await bot.services.server_settings.set_mod_log_channel(moderator(world), modlog.id)
     world.channel.set_bot_permissions(create_public_threads=False)
     ix = await fakecord.run_command(world.mod, world.channel, "videoadmin settings results",
                                     where="thread")
@@ -397,6 +399,8 @@ async def test_thread_and_gallery_permissions_are_checked_and_named(fakecord, vi
                                     channel=gallery)
     await ix.wait_acknowledged()
     assert "give me attach_files" in str(ix.ephemeral_messages[0].embeds[0])
+    await fakecord.wait_for(lambda: len(modlog.messages) == 2, 5, "both changes in the mod-log")
+    assert "set the gallery channel of the server" in modlog.messages[-1].content
 
 
 async def test_delete_is_for_the_requester_and_moderators(fakecord, video_bot, person, gmi_sim):
