@@ -7,6 +7,7 @@ import asyncio
 import random
 import time
 
+from bot.db.jobs import JobRepository
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.lifecycle import JobState
 from bot.jobs.model import NewJob
@@ -50,8 +51,12 @@ async def test_a_step_longer_than_its_lease_keeps_the_job_from_another_process(t
     """Fitting a video or joining clips outlasts a lease: the step renews it as it goes, so a
     second process sharing the database never runs the same job at the same time."""
     lease = 0.2
-    async with open_store(tmp_path / "jobs.sqlite3") as first, \
-            open_store(tmp_path / "jobs.sqlite3") as second:
+    async with open_store(tmp_path / "jobs.sqlite3") as first:
+        second = JobRepository(first.db, time.time)  # the other process's view of the same rows
+        (job,) = await accepted(first, 1)
+        # Due once both processes have started (a start resumes the jobs another process
+        # held as if that process were gone), for whichever looks first.
+        await first.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=time.time() + 0.5)
         steps = [SlowSteps(store, seconds=4 * lease) for store in (first, second)]
         schedulers = [
             Scheduler(store, slow, budget=ProviderBudget(36000, time.time), lease_seconds=lease,
@@ -61,10 +66,6 @@ async def test_a_step_longer_than_its_lease_keeps_the_job_from_another_process(t
         for scheduler in schedulers:
             scheduler.start()
         try:
-            (job,) = await accepted(first, 1)  # due now, for whichever process looks first
-            await first.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=time.time())
-            for scheduler in schedulers:
-                scheduler.wake()
             await asyncio.wait_for(next_done(steps), 5)
         finally:
             for scheduler in schedulers:
