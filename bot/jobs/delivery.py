@@ -57,6 +57,7 @@ class Outcome:
     link_expires_at: float | None = None
     note: str | None = None  # how the file was fitted, why there is a link, or why nothing
     lineage: Lineage = NO_LINEAGE
+    seconds: float | None = None  # how long the video is, when the bot read it
 
     @property
     def filename(self) -> str:
@@ -285,15 +286,15 @@ class Delivery:
         except MediaError as error:
             return await self._lost(job, lineage, f"I couldn't join the clips: {error}.")
         try:
-            await probe(self.ffmpeg, video)
+            seconds = (await probe(self.ffmpeg, video)).duration
         except MediaError as rejected:
             log.warning("job %d: the result is not a playable video (%s)", job.id, rejected)
             return await self._lost(
                 job, lineage, "The provider's result was not a playable video, so nothing was posted."
             )
         if len(video) <= limit:
-            return Outcome(job, video=video, lineage=lineage)
-        return await self._fitted(job, video, limit, lineage)
+            return Outcome(job, video=video, lineage=lineage, seconds=seconds)
+        return replace(await self._fitted(job, video, limit, lineage), seconds=seconds)
 
     async def _fitted(self, job: Job, video: bytes, limit: int, lineage: Lineage) -> Outcome:
         """The video re-encoded under ``limit``, its original linked; the link alone (with

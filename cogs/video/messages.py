@@ -140,8 +140,10 @@ def lineage_text(job: Job, lineage: Lineage) -> str | None:
     return f"{words} {parent}" if words and parent else None
 
 
-def _film_settings(job: Job, lineage: Lineage) -> str:
-    return f"{len(lineage.clips)} clips · {job.request.duration}s · {job.request.resolution}"
+def _film_settings(job: Job, lineage: Lineage, seconds: float | None = None) -> str:
+    """A stitch's clips, its length (the joined video's once it is made), its picture."""
+    length = _duration_text(round(seconds) if seconds is not None else job.request.duration)
+    return f"{len(lineage.clips)} clips · {length} · {job.request.resolution}"
 
 
 def reason_text(job: Job) -> str | None:
@@ -278,15 +280,18 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
 
 
 def gallery_content(job: Job, outcome: Outcome, *, source_link: str | None) -> str:
-    """The gallery copy's text: who made it and where it came from (pinging no one)."""
-    what = "a film" if not job.calls_provider else "a video"
-    credits = outcome.lineage.members
-    also = [user for user in credits if user != job.user_id]
-    by = f"<@{job.user_id}>" + (
-        " with " + ", ".join(f"<@{user}>" for user in also) if also else ""
-    )
+    """The gallery copy's text: who made it, whose work it builds on, where it came from
+    (pinging no one)."""
+    others = [f"<@{user}>" for user in outcome.lineage.members if user != job.user_id]
+    if not job.calls_provider:
+        credits = ", ".join(f"<@{user}>" for user in outcome.lineage.members)
+        made = f"a film by <@{job.user_id}> of clips by {credits}"
+    else:
+        made = f"a video by <@{job.user_id}>"
+        if others:
+            made += f", building on work by {', '.join(others)}"
     origin = f", from {source_link}" if source_link else ""
-    return clip(f"{GALLERY_ICON} **#{job.id}**: {what} by {by}{origin}", 2000)
+    return clip(f"{GALLERY_ICON} **#{job.id}**: {made}{origin}", 2000)
 
 
 def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
@@ -302,7 +307,9 @@ def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
         description = clip(literal(job.request.prompt), 4000)
     embed = discord.Embed(title=title, description=description, colour=COLOURS[job.outcome])
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
-    settings = _film_settings(job, lineage) if film else describe_settings(job.request)
+    settings = (
+        _film_settings(job, lineage, outcome.seconds) if film else describe_settings(job.request)
+    )
     embed.add_field(name="Settings", value=settings, inline=True)
     if not film:
         _add_lineage(embed, job, lineage)

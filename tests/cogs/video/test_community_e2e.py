@@ -217,6 +217,7 @@ async def test_stitch_three_clips_picked_by_a_member(fakecord, video_bot, person
     assert played.errors == [] and played.seconds == pytest.approx(4.5, abs=0.1)
     assert film.mentions == [world.owner.id]
     assert film.embeds[0]["title"] == "🎞️ #4 · A film of 3 clips"
+    assert field(film, "Settings") == "3 clips · 4s · 720p"  # the joined video's own length
     description = film.embeds[0]["description"]
     assert description == " → ".join(
         f"#{n} by <@{m.id}>" for n, m in zip((1, 2, 3), makers, strict=True))
