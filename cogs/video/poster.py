@@ -61,6 +61,8 @@ NEEDED_TO_POST = (
 NEEDED_FOR_THREADS = ("create_public_threads", "send_messages_in_threads")
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a day without a message, then archived
 THREAD_ALREADY_CREATED = 160004
+# Reading a posted result back (its message, then its file of at most 100 MiB).
+POSTED_VIDEO_SECONDS = 120.0
 
 
 def missing_post_permissions(perms: discord.Permissions, *, is_thread: bool) -> list[str]:
@@ -194,8 +196,8 @@ class DiscordResultChannel:
             return None
         try:
             status = await channel.fetch_message(job.status_message_id)
-        except discord.NotFound:
-            return None
+        except (discord.NotFound, discord.Forbidden):
+            return None  # gone or unreadable: there is no thread of it to search
         except discord.HTTPException as error:
             raise DeliveryRetry(f"could not read the status message: {error.status}") from error
         return status.thread
@@ -389,14 +391,17 @@ class DiscordResultChannel:
             job.result_channel_id or job.channel_id, guild_id=job.guild_id
         )
         try:
-            message = await channel.fetch_message(job.result_message_id)
-            for attachment in message.attachments:
-                if (attachment.content_type or "").startswith("video/"):
-                    return await attachment.read()
+            async with asyncio.timeout(POSTED_VIDEO_SECONDS):
+                message = await channel.fetch_message(job.result_message_id)
+                for attachment in message.attachments:
+                    if (attachment.content_type or "").startswith("video/"):
+                        return await attachment.read()
         except (discord.NotFound, discord.Forbidden):
             return None
         except discord.HTTPException as error:
             raise VideoUnavailable(f"Discord: {error.status}", permanent=False) from error
+        except TimeoutError as error:
+            raise VideoUnavailable("Discord's CDN was too slow", permanent=False) from error
         return None
 
     async def publish_frame(self, job: Job, image: bytes, filename: str) -> str:

@@ -90,6 +90,23 @@ async def test_continue_starts_from_the_exact_last_frame_of_the_video(
     assert line.startswith("✅ **#2** by") and line.endswith(f"/{second.id}")
 
 
+async def test_once_the_providers_link_is_dead_the_frame_comes_from_the_posted_video(
+    fakecord, video_bot, person, gmi_sim, ffmpeg
+):
+    await video_bot()
+    world = fakecord.default
+    _, first = await made(person(), prompt="a kite")
+    gmi_sim.fault("media", 404, times=None)  # a day later: the provider's link is gone
+    gmi_sim.script_next(hold=True)
+    status = await submitted(fakecord, world.bob, await fakecord.click(world.bob, first, label="Continue"),
+                             {"Prompt": "the kite string snaps"})
+    submit = (await gmi_sim.wait_for_calls("submit", 2))[-1]
+    image = await fetch(submit.body_json["payload"]["first_frame"])
+    posted = await last_frame(ffmpeg, first.attachments[0].data)  # what Discord still has
+    assert await rgb_pixels(ffmpeg, image) == await rgb_pixels(ffmpeg, posted)
+    assert status.attachments  # published on the new job's status message as before
+
+
 async def test_a_continuation_of_a_continuation_can_be_rerolled_from_the_same_frame(
     fakecord, video_bot, person, gmi_sim
 ):
