@@ -22,6 +22,7 @@ from bot.jobs.model import Job, JobOrigin
 from bot.params import GenerationRequest, MediaInput
 
 from . import flows
+from .messages import marked_job
 from .modals import FormValues, JobForm
 from .uploads import inspect_uploads
 
@@ -98,10 +99,11 @@ class VideoMenus(commands.Cog):
     async def _job_behind(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> Job | None:
-        """The job whose status or result message this is, when it is one of the bot's."""
+        """The job whose result (or status, or gallery copy) this is, when it is the bot's."""
         if self.bot.user is None or message.author.id != self.bot.user.id:
             return None
-        job = await self.bot.services.jobs.get_by_message(message.id)
+        job_id = marked_job([embed.footer.text for embed in message.embeds])
+        job = await self.bot.services.jobs.get(job_id) if job_id is not None else None
         return job if job is not None and job.guild_id == interaction.guild_id else None
 
 

@@ -15,6 +15,8 @@ it shows as typed and never formats, mentions or masks a link.
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 from bot.jobs.delivery import Outcome
@@ -68,6 +70,19 @@ def result_marker(job_id: int) -> str:
 def status_marker(job_id: int) -> str:
     """How the status message's footer starts (a crashed bot finds the message by it)."""
     return f"Job #{job_id}"
+
+
+_MARKED = re.compile(r"(?:Result of job|Job) #(\d+)(?: |$)")
+
+
+def marked_job(footers: list[str | None]) -> int | None:
+    """The job a message of the bot's is about, read from its embeds' footers (a result,
+    a gallery copy or a status message), even before the bot recorded the message's id."""
+    for footer in footers:
+        found = _MARKED.match(footer or "")
+        if found:
+            return int(found[1])
+    return None
 
 
 def describe_settings(request: GenerationRequest) -> str:
