@@ -215,11 +215,11 @@ class VideoCog(
     # -- /video stitch -------------------------------------------------------------------
 
     @app_commands.command(
-        name="stitch", description="Join finished videos into one film, in the order you give"
+        name="stitch", description="Join finished videos into one film, in the order you give."
     )
     @app_commands.guild_only()
     @app_commands.describe(
-        clips="The videos in order, by number or message link: #12 #13 #14 (2 to 8)"
+        clips="The videos in order, by number or message link: #12 #13 #14 (2 to 8 of them)."
     )
     async def stitch(
         self, interaction: discord.Interaction, clips: app_commands.Range[str, 1, 1000]

@@ -348,8 +348,10 @@ class VideoAdminCog(
         budget = await self.services.standings.budget(interaction.guild_id)
         await self._changed(interaction, entry, render.budget_text(budget, self.currency))
 
-    @settings.command(name="results", description="Post results in the channel, or in a thread per job")
-    @app_commands.describe(where="In the channel (a reply to each job), or a thread per job")
+    @settings.command(
+        name="results", description="Post results in the channel, or in a thread per job."
+    )
+    @app_commands.describe(where="In the channel (a reply to each job), or in a thread per job.")
     @app_commands.choices(where=RESULTS_IN_CHOICES)
     async def settings_results(self, interaction: discord.Interaction, where: str) -> None:
         entry = await self.services.server_settings.set_results_in(requester_of(interaction), where)
@@ -358,8 +360,10 @@ class VideoAdminCog(
             note = _thread_permission_note(interaction.guild, await self._allowed(interaction))
         await self._changed(interaction, entry, note)
 
-    @settings.command(name="gallery", description="A channel that gets a copy of every finished video")
-    @app_commands.describe(channel="The gallery channel; leave empty to have none")
+    @settings.command(
+        name="gallery", description="Name a channel that gets a copy of every finished video."
+    )
+    @app_commands.describe(channel="The gallery channel; leave it empty to have none.")
     async def settings_gallery(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
