@@ -42,6 +42,7 @@ from bot.db.migrations import MIGRATIONS
 from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.discord_endpoints import DISCORD_API_BASE, point_discord_at
 from bot.gmi import GMIClient, ModelDetail, ModelParameter
+from bot.jobs.destinations import ResultsIn
 from bot.logs import SecretFilter
 from bot.markup import plural
 from bot.media.ffmpeg import ffmpeg_exe
@@ -57,7 +58,11 @@ from bot.model_offer import (
 from bot.params import GenerationRequest
 from bot.provider_health import ProviderProblem, check_provider, provider_host
 from bot.settings import Settings, SettingsError, environment_secrets
-from cogs.video.poster import NEEDED_TO_POST, missing_post_permissions
+from cogs.video.poster import (
+    NEEDED_TO_POST,
+    missing_post_permissions,
+    missing_thread_permissions,
+)
 
 LOGIN_TIMEOUT = 20.0
 READY_TIMEOUT = 30.0
@@ -542,7 +547,38 @@ def check_server(guild: discord.Guild, settings: GuildSettings, report: Report) 
     if places and not usable and not allowed:
         report.add(area, "channels", Verdict.FAIL,
                    f"the bot can post in none of them (it needs {', '.join(NEEDED_TO_POST)})")  # fmt: skip
+    check_result_places(guild, settings, places, area, report)
     check_mod_log(guild, settings, area, report)
+
+
+def check_result_places(
+    guild: discord.Guild,
+    settings: GuildSettings,
+    places: list[discord.TextChannel | discord.Thread],
+    area: str,
+    report: Report,
+) -> None:
+    """Results in threads need the bot to start them where members generate (else results
+    there stay in the channel); a gallery needs what any result post needs."""
+    if settings.results_in == ResultsIn.THREAD:
+        for place in places:
+            if isinstance(place, discord.TextChannel):
+                missing = missing_thread_permissions(place.permissions_for(guild.me))
+                if missing:
+                    report.add(area, f"threads in #{place.name}", Verdict.WARN,
+                               f"missing {', '.join(missing)}: results there stay in the channel")  # fmt: skip
+    if settings.gallery_channel_id is None:
+        return
+    gallery = guild.get_channel(settings.gallery_channel_id)
+    if not isinstance(gallery, discord.TextChannel):
+        report.add(area, "gallery", Verdict.FAIL, "the gallery channel no longer exists")
+        return
+    missing = missing_post_permissions(gallery.permissions_for(guild.me), is_thread=False)
+    name = f"gallery #{gallery.name}"
+    if missing:
+        report.add(area, name, Verdict.FAIL, f"missing {', '.join(missing)}: no copies arrive")
+    else:
+        report.add(area, name, Verdict.OK, "has " + ", ".join(NEEDED_TO_POST))
 
 
 def check_mod_log(guild: discord.Guild, settings: GuildSettings, area: str, report: Report) -> None:

@@ -18,8 +18,11 @@ from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
+from bot.jobs.destinations import Destinations
 from bot.jobs.estimates import FinishEstimator
+from bot.jobs.lineage import Lineages
 from bot.jobs.service import JobService
+from bot.media import FFmpeg
 from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
 from bot.moderation.blocks import MemberBlocks
@@ -77,6 +80,9 @@ class Services:
     usage: UsageReports
     job_service: JobService
     estimator: FinishEstimator
+    lineages: Lineages
+    destinations: Destinations
+    ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
         """Finish background writes (records made after a refusal), then close the
@@ -108,6 +114,7 @@ def build_services(
     filters = FilterRepository(db)
     audit_entries = AuditRepository(db)
     timings = TimingRepository(db)
+    lineages = Lineages(jobs)
 
     moderators = Moderators(servers)
     config = ServerConfigCache(servers, limits, filters, blocks, clock)
@@ -183,8 +190,12 @@ def build_services(
             prompt_max_chars=policy.prompt_max_chars,
             deadline_seconds=policy.deadline_seconds,
             clock=clock,
+            lineages=lineages,
             on_due=on_due,
             offer=offer,
         ),
         estimator=FinishEstimator(timings),
+        lineages=lineages,
+        destinations=Destinations(servers),
+        ffmpeg=FFmpeg(),
     )

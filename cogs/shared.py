@@ -93,6 +93,25 @@ async def post_to_mod_log(bot: VideoBot, guild_id: int, text: str) -> None:
         )
 
 
+async def delete_job_messages(bot: VideoBot, job: Job) -> None:
+    """The messages of a deleted job go too (best effort): its status message, its result
+    (in the channel or its thread) and its copy in the gallery. A thread started from the
+    status message stays: the conversation in it is the members'."""
+    places = [(job.channel_id, job.status_message_id)]
+    if job.delivered_via == "channel":
+        places.append((job.result_channel_id or job.channel_id, job.result_message_id))
+    if job.gallery_channel_id is not None:
+        places.append((job.gallery_channel_id, job.gallery_message_id))
+    for channel_id, message_id in places:
+        if message_id is None:
+            continue
+        channel = bot.get_partial_messageable(channel_id, guild_id=job.guild_id)
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.HTTPException as error:
+            log.info("job %d: message %d not deleted (%s)", job.id, message_id, error)
+
+
 # -- the one error path ------------------------------------------------------------------
 
 

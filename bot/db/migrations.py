@@ -365,4 +365,33 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE guild_settings ADD COLUMN moderators_exempt INTEGER NOT NULL DEFAULT 0
     """,
+    # Building on each other's videos: a continuation names the job whose last frame it
+    # starts from; Animate and Use as reference credit the member whose message gave the
+    # files; a stitch lists its clips (with whose they are, so the credits outlive a deleted
+    # clip). Where a result went (the channel, or the thread started from the status
+    # message) and its copy in the gallery are recorded, so a retry searches the right place.
+    # Each server chooses where results go and which channel is its gallery. Plain types
+    # and statements only: the same migration runs on SQLite and PostgreSQL.
+    """
+    ALTER TABLE jobs ADD COLUMN first_frame_from INTEGER;
+    ALTER TABLE jobs ADD COLUMN source_user_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN source_message_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN result_channel_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN gallery_channel_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN gallery_message_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN gallery_attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_by_first_frame_source ON jobs (first_frame_from)
+        WHERE first_frame_from IS NOT NULL;
+    CREATE INDEX jobs_by_parent ON jobs (parent_job_id) WHERE parent_job_id IS NOT NULL;
+    CREATE TABLE stitch_clips (
+        job_id      INTEGER NOT NULL,
+        place       INTEGER NOT NULL,
+        clip_job_id INTEGER NOT NULL,
+        user_id     INTEGER NOT NULL,
+        PRIMARY KEY (job_id, place)
+    );
+    CREATE INDEX stitch_clips_by_clip ON stitch_clips (clip_job_id);
+    ALTER TABLE guild_settings ADD COLUMN results_in TEXT NOT NULL DEFAULT 'channel';
+    ALTER TABLE guild_settings ADD COLUMN gallery_channel_id INTEGER
+    """,
 ]

@@ -17,6 +17,8 @@ SETTING_COLUMNS = frozenset(
         "refunds_enabled",
         "monthly_budget",
         "moderators_exempt",
+        "results_in",
+        "gallery_channel_id",
     }
 )
 
@@ -32,6 +34,8 @@ class GuildSettings:
     monthly_budget: float | None = None  # estimated cost; None means no budget
     allowed_channel_ids: frozenset[int] = frozenset()  # empty: every channel
     moderators_exempt: bool = False  # moderators skip member limits (the budget still holds)
+    results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
+    gallery_channel_id: int | None = None  # gets a copy of every finished video
 
 
 class ServerSettingsRepository:
@@ -57,6 +61,8 @@ class ServerSettingsRepository:
             monthly_budget=row["monthly_budget"],
             allowed_channel_ids=allowed,
             moderators_exempt=bool(row["moderators_exempt"]),
+            results_in=row["results_in"],
+            gallery_channel_id=row["gallery_channel_id"],
         )
 
     async def set_value(

@@ -15,11 +15,26 @@ from bot.params import GenerationRequest
 
 
 class JobOrigin(enum.StrEnum):
-    """How a job came to be; every origin but GENERATE records its parent job."""
+    """How a job came to be. Re-rolls, remixes and continuations record the job they came
+    from as their parent; an animation or a reference job records the job whose result it
+    used, if the message was one; a stitch records its last clip (and every clip apart)."""
 
     GENERATE = "generate"
     REROLL = "reroll"
     REMIX = "remix"
+    CONTINUE = "continue"  # starts from the last frame of another job's video
+    ANIMATE = "animate"  # an image someone posted as the first frame
+    REFERENCE = "reference"  # the files of someone's message as references
+    STITCH = "stitch"  # finished clips joined into one video: no provider call, no quota
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A job and the member who asked for it: how a video is credited where it is used
+    (the parent of a re-roll or a continuation, each clip of a stitch)."""
+
+    job_id: int
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -34,12 +49,24 @@ class NewJob:
     estimated_cost: float = 0.0
     parent_job_id: int | None = None
     origin: str = JobOrigin.GENERATE
+    # The job whose video's last frame becomes this one's first frame (continuations): the
+    # frame is taken and attached when the job is about to be sent.
+    first_frame_from: int | None = None
+    # Whose message the inputs were taken from (Animate, Use as reference), for the credits.
+    source_user_id: int | None = None
+    source_message_id: int | None = None
+    clips: tuple[Credit, ...] = ()  # a stitch's clips, in order
     # Seconds before the scheduler may send it: the command posts its status message first
     # and then makes it due at once; the delay only matters if that never happens (a crash).
     first_step_after: float = 0.0
     # The interaction's token (valid 15 minutes): after a crash before the status message's
     # id was stored, it tells whether the member ever saw the job. Cleared once stored.
     interaction_token: str | None = field(default=None, repr=False)
+
+    @property
+    def calls_provider(self) -> bool:
+        """A stitch is made here, with ffmpeg: it is never sent, costs and counts nothing."""
+        return self.origin != JobOrigin.STITCH
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,22 @@ class Job:
     reconcile_until: float | None = None  # a lost submit may still be listed until then
     status_shown: str | None = None  # the state the status message last showed
     interaction_token: str | None = field(default=None, repr=False)
+    first_frame_from: int | None = None  # see `NewJob`
+    source_user_id: int | None = None
+    source_message_id: int | None = None
+    result_channel_id: int | None = None  # where the result went: the channel or its thread
+    gallery_channel_id: int | None = None  # the server's gallery, when a copy went there
+    gallery_message_id: int | None = None
+    gallery_attempts: int = 0
+
+    @property
+    def calls_provider(self) -> bool:
+        return self.origin != JobOrigin.STITCH
+
+    @property
+    def awaits_first_frame(self) -> bool:
+        """A continuation whose first frame has not been taken from its source yet."""
+        return self.first_frame_from is not None and self.request.first_frame is None
 
     @property
     def is_active(self) -> bool:

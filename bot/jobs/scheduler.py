@@ -3,8 +3,10 @@
 Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
 restart forgets nothing: the loop claims due jobs with a lease (so a crash mid-step only
 delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with a bound on
-how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
-paced separately by the steps' `ProviderBudget`.
+how many run at once, and sleeps until the next due time or a `wake`. A step that outlives
+half its lease (fitting a video, joining clips) renews it as it goes, so no other process
+takes the job from under it. Provider calls are paced separately by the steps'
+`ProviderBudget`.
 
 At start, jobs keep their own planned checks; those whose check is overdue resume spread
 over the time the budget needs for them, each at a random moment, so a restart never
@@ -172,6 +174,7 @@ class Scheduler:
         )
 
     async def _step(self, job: Job) -> None:
+        lease = asyncio.create_task(self._hold_lease(job.id), name=f"lease-{job.id}")
         try:
             await self.steps.advance(job)
         except asyncio.CancelledError:
@@ -180,7 +183,18 @@ class Scheduler:
             log.exception("job %d: unexpected error; will retry", job.id)
             await self.steps.retry_later(job)
         finally:
+            lease.cancel()
+            await asyncio.wait([lease])
             self._wake.set()
+
+    async def _hold_lease(self, job_id: int) -> None:
+        """Renew the job's lease every half lease while its step runs."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 2)
+            try:
+                await self.jobs.extend_lease(job_id, self.clock() + self.lease_seconds)
+            except Exception:
+                log.warning("job %d: could not renew its lease", job_id, exc_info=True)
 
     async def _sleep_until(self, due: float | None) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation

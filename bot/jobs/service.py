@@ -1,5 +1,5 @@
-"""The use cases behind the commands and buttons, free of Discord: accept a job, look one
-up, re-run one, cancel one, delete one.
+"""The use cases behind the commands and buttons, free of Discord: accept a job, continue
+one, stitch several, look one up, re-run one, cancel one, delete one.
 
 The cog turns an interaction into a call here and the answer into a message; everything
 that decides (validation, cost, limits, who may act on which job) happens here. Members act
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,9 @@ from bot.db.database import Database
 from bot.db.jobs import JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
-from bot.jobs.model import Job, JobOrigin, NewJob
-from bot.model_offer import DOCUMENTED, ModelOffer
+from bot.jobs.lineage import Lineages
+from bot.jobs.model import Credit, Job, JobOrigin, NewJob
+from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
 from bot.params import GenerationRequest, validate
@@ -34,6 +36,10 @@ log = logging.getLogger(__name__)
 STATUS_MESSAGE_GRACE = 30.0
 # Discord signs attachment links for about a day; older uploads can't be sent again.
 ATTACHMENT_LINK_LIFETIME = 20 * 3600.0
+# A stitch joins at most this many clips, this long together: a film members make by hand,
+# and a bound on what one join downloads and encodes.
+MAX_STITCH_CLIPS = 8
+MAX_STITCH_SECONDS = 120
 _JOB_NUMBER = re.compile(r"#?(\d{1,19})")
 _MESSAGE_LINK = re.compile(r"https?://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)")
 
@@ -57,8 +63,10 @@ class JobService:
         prompt_max_chars: int,
         deadline_seconds: float,
         clock: Clock,
+        lineages: Lineages,
         on_due: Callable[[], None] = lambda: None,
         offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
+        pick_seed: Callable[[], int] = lambda: random.randint(*SEED_RANGE),
     ) -> None:
         self.db = db
         self.jobs = jobs
@@ -69,8 +77,10 @@ class JobService:
         self.prompt_max_chars = prompt_max_chars
         self.deadline_seconds = deadline_seconds
         self.clock = clock
+        self.lineages = lineages
         self.on_due = on_due
         self.offer = offer
+        self.pick_seed = pick_seed
 
     # -- starting a job ----------------------------------------------------------------
 
@@ -81,11 +91,17 @@ class JobService:
         *,
         origin: JobOrigin = JobOrigin.GENERATE,
         parent_job_id: int | None = None,
+        first_frame_from: int | None = None,
+        source_user_id: int | None = None,
+        source_message_id: int | None = None,
         interaction_token: str | None = None,
     ) -> Job:
         """Validate, then store the job with its cost estimate; the server's limits are
-        checked and reserved in the same transaction.
+        checked and reserved in the same transaction. A request without a seed gets one
+        picked here, so the result shows it and can be made again.
 
+        ``first_frame_from`` makes it a continuation of that job (see `continue_video`);
+        ``source_user_id``/``source_message_id`` credit whose message the inputs came from.
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
         problems = validate(
@@ -93,20 +109,122 @@ class JobService:
         )
         if problems:
             raise Refused(*problems)
+        if request.seed is None:
+            request = request.with_changes(seed=self.pick_seed())
+        return await self._admit(
+            requester,
+            request,
+            origin=origin,
+            parent_job_id=parent_job_id,
+            first_frame_from=first_frame_from,
+            source_user_id=source_user_id,
+            source_message_id=source_message_id,
+            interaction_token=interaction_token,
+        )
+
+    def check_inputs(self, request: GenerationRequest) -> None:
+        """Refuse (`Refused`) the request's files and settings now, before the member is
+        asked for the prompt: the checks and the words of `accept`."""
+        problems = validate(
+            request.with_changes(prompt="…"),
+            prompt_max_chars=self.prompt_max_chars,
+            offer=self.offer(),
+        )
+        if problems:
+            raise Refused(*problems)
+
+    async def _admit(
+        self, requester: Requester, request: GenerationRequest, **lineage: Any
+    ) -> Job:
+        """Store the job through the admission (its rules, its quota reservation)."""
         new = NewJob(
             guild_id=requester.guild_id,
             channel_id=requester.channel_id,
             user_id=requester.user_id,
             request=request,
             model=self.model,
-            parent_job_id=parent_job_id,
-            origin=origin,
             first_step_after=STATUS_MESSAGE_GRACE,
-            interaction_token=interaction_token,
+            **lineage,
         )
         job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
-        log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, origin)
+        log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, new.origin)
         return job
+
+    async def continue_video(
+        self,
+        requester: Requester,
+        source: Job,
+        *,
+        prompt: str | None = None,
+        duration: int | None = None,
+        seed: int | None = None,
+        interaction_token: str | None = None,
+    ) -> Job:
+        """A new job of ``requester`` that starts from the last frame of ``source``'s video,
+        with its settings (the prompt, length and seed may change). Anyone may continue
+        anyone's video here. ``source`` may still be running: the frame is taken when the
+        new job is about to be sent, so a storyboard can accept its shots at once."""
+        if source.guild_id != requester.guild_id:
+            raise self.not_found(f"#{source.id}")
+        if source.has_ended and not source.succeeded:
+            raise Conflict(
+                f"#{source.id} has no video to continue: it {source.display_state.lower()}."
+            )
+        request = GenerationRequest(
+            prompt=source.request.prompt if prompt is None else prompt,
+            duration=source.request.duration if duration is None else duration,
+            resolution=source.request.resolution,
+            ratio=source.request.ratio,
+            seed=seed,
+            watermark=source.request.watermark,
+            generate_audio=source.request.generate_audio,
+            web_search=source.request.web_search,
+        )
+        return await self.accept(
+            requester,
+            request,
+            origin=JobOrigin.CONTINUE,
+            parent_job_id=source.id,
+            first_frame_from=source.id,
+            interaction_token=interaction_token,
+        )
+
+    async def stitch(
+        self, requester: Requester, clips: Sequence[Job], *, interaction_token: str | None = None
+    ) -> Job:
+        """A film of ``clips`` (this server's videos, in the order given) that the bot joins
+        for ``requester``: no provider call, no quota; moderators' blocks and channels still
+        apply. Clips still running are waited for; one that ended without a video, or a
+        film too long, is refused (`Refused`, every problem said)."""
+        problems = stitch_problems(clips, requester.guild_id)
+        if problems:
+            raise Refused(*problems)
+        first = clips[0]
+        request = GenerationRequest(
+            prompt="Stitch of " + ", ".join(f"#{clip.id}" for clip in clips),
+            duration=sum(clip.request.duration for clip in clips),
+            resolution=first.request.resolution,
+            ratio=first.request.ratio,
+        )
+        return await self._admit(
+            requester,
+            request,
+            origin=JobOrigin.STITCH,
+            parent_job_id=clips[-1].id,
+            clips=tuple(Credit(clip.id, clip.user_id) for clip in clips),
+            interaction_token=interaction_token,
+        )
+
+    async def chain_to_stitch(self, job: Job) -> list[Job]:
+        """What Stitch on ``job``'s result joins: the chain of continuations ending at it."""
+        chain = await self.lineages.continued_from(job, limit=MAX_STITCH_CLIPS)
+        if len(chain) < 2:
+            raise Refused(
+                f"#{job.id} doesn't continue another video, so there is nothing to stitch it "
+                "to yet. Press **Continue** to add the next shot, then **Stitch** on the last "
+                "one; or pick the clips yourself with `/video stitch`."
+            )
+        return chain
 
     async def status_message_posted(self, job: Job, message_id: int) -> None:
         """The public status message exists: record it and let the scheduler start."""
@@ -120,15 +238,22 @@ class JobService:
             log.warning("job %d: its status message failed but it was already sent", job.id)
 
     def rerun_request(self, job: Job, **changes: Any) -> GenerationRequest:
-        """The request of ``job`` again (for a re-roll or remix), if its inputs still exist."""
+        """The request of ``job`` again (for a re-roll or remix), if its inputs still exist.
+        A continuation's first frame is taken afresh from its source (pass the job's
+        ``first_frame_from`` on)."""
+        if not job.calls_provider:
+            raise Conflict(f"#{job.id} is a stitch of other videos: it can't be made again.")
+        request = job.request
+        if job.first_frame_from is not None:
+            request = request.with_changes(first_frame=None)
         age = self.clock() - job.created_at
-        if job.request.uploaded_media and age > ATTACHMENT_LINK_LIFETIME:
+        if request.uploaded_media and age > ATTACHMENT_LINK_LIFETIME:
             raise Refused(
                 "The files this video was made from were uploaded more than a day ago, and "
                 "Discord's links to them have expired. Run "
                 f"`/video generate {job.request.mode}` again with the files."
             )
-        return job.request.with_changes(**changes)
+        return request.with_changes(**changes)
 
     # -- finding a job -----------------------------------------------------------------
 
@@ -250,3 +375,26 @@ class JobService:
         raise PermissionDenied(
             "Only the member who asked for this job, or a moderator, can cancel or delete it."
         )
+
+
+def stitch_problems(clips: Sequence[Job], guild_id: int | None) -> list[str]:
+    """Why ``clips`` can't be joined into one film (empty: they can)."""
+    problems = []
+    if not 2 <= len(clips) <= MAX_STITCH_CLIPS:
+        problems.append(
+            f"A stitch joins 2 to {MAX_STITCH_CLIPS} clips; you gave {len(clips)}."
+        )
+    if len({clip.id for clip in clips}) != len(clips):
+        problems.append("Each clip can be in the stitch once: remove the repeated ones.")
+    for clip in clips:
+        if clip.guild_id != guild_id:
+            problems.append(f"#{clip.id} is not a video of this server.")
+        elif clip.has_ended and not clip.succeeded:
+            problems.append(f"#{clip.id} has no video: it {clip.display_state.lower()}.")
+    seconds = sum(clip.request.duration for clip in clips)
+    if seconds > MAX_STITCH_SECONDS:
+        problems.append(
+            f"The clips last {seconds} s together; a stitch can last at most "
+            f"{MAX_STITCH_SECONDS} s. Leave some out."
+        )
+    return problems

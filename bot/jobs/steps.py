@@ -6,7 +6,10 @@ state                 step         what it does
 ACCEPTED              submit       send the payload; QUEUED, back to ACCEPTED to retry
                                    (bounded, with backoff), or FINISHED (failed). A job
                                    whose status message was never recorded is first
-                                   matched with it, or withdrawn if the member never saw it
+                                   matched with it, or withdrawn if the member never saw it.
+                                   A job built on other jobs waits until their videos are
+                                   posted; a continuation then gets its first frame; a
+                                   stitch is never sent: it is FINISHED (delivery joins it)
 SUBMITTING            reconcile    a submit whose answer was lost: adopt the provider's
                                    request once the list shows it; resubmit only after the
                                    search window closed without it
@@ -43,11 +46,13 @@ from bot.gmi import (
     RateLimited,
 )
 from bot.gmi.budget import CHECK, LIST, SUBMIT, ProviderBudget
+from bot.jobs.continuation import FirstFrames, FrameUnavailableForNow
 from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry, StatusSearch
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
 from bot.jobs.model import Job
 from bot.jobs.polling import PollPlan
+from bot.jobs.sources import SourceFailed, sources_ready
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +117,7 @@ class JobSteps:
         *,
         budget: ProviderBudget,
         estimator: FinishEstimator,
+        first_frames: FirstFrames,
         timing: StepTiming,
         clock: Clock,
     ) -> None:
@@ -120,6 +126,7 @@ class JobSteps:
         self.reporter = reporter
         self.budget = budget
         self.estimator = estimator
+        self.first_frames = first_frames
         self.timing = timing
         self.clock = clock
 
@@ -152,6 +159,16 @@ class JobSteps:
     async def submit(self, job: Job) -> None:
         if job.status_message_id is None and not await self._status_message_found(job):
             return
+        if not await self._sources_ready(job):
+            return
+        if not job.calls_provider:
+            await self.finish(job, JobOutcome.SUCCEEDED)  # delivery joins the clips
+            return
+        if job.awaits_first_frame:
+            framed = await self._attach_first_frame(job)
+            if framed is None:
+                return
+            job = framed
         now = self.clock()
         claimed = await self.jobs.transition(
             job.id,
@@ -173,6 +190,38 @@ class JobSteps:
             await self._submit_failed(claimed, error)
             return
         await self._record_request(claimed, request)
+
+    async def _sources_ready(self, job: Job) -> bool:
+        """The jobs this one builds on have their videos: go on. Until then it waits (their
+        delivery wakes it; a check every `PollPlan.max_interval` in case it didn't)."""
+        try:
+            if await sources_ready(self.jobs, job):
+                return True
+        except SourceFailed as failed:
+            await self.finish(job, JobOutcome.FAILED, error=str(failed))
+            return False
+        await self._reschedule(job, self.timing.plan.max_interval)
+        return False
+
+    async def _attach_first_frame(self, job: Job) -> Job | None:
+        """A continuation's first frame, from its source's last; None if it can't go yet."""
+        try:
+            framed = await self.first_frames.attach(job)
+        except SourceFailed as failed:
+            await self.finish(job, JobOutcome.FAILED, error=str(failed))
+            return None
+        except (FrameUnavailableForNow, DeliveryRetry) as error:
+            log.warning("job %d: its first frame can't be had yet (%s)", job.id, error)
+            await self.jobs.transition(
+                job.id,
+                from_states={JobState.ACCEPTED},
+                failed_checks=job.failed_checks + 1,
+                next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
+            )
+            return None
+        if framed is not None:
+            log.info("job %d: starts from the last frame of #%s", job.id, job.first_frame_from)
+        return framed
 
     async def _status_message_found(self, job: Job) -> bool:
         """A job whose status message was never recorded (a crash right after answering,
@@ -442,12 +491,15 @@ class JobSteps:
             outcome=outcome,
             finished_at=now,
             next_check_at=now,
+            # Delivery runs next in this same step (a fit or a stitch can take a while):
+            # the job stays leased to it.
+            leased_until=now + self.timing.lease_seconds,
             **fields,
         )
         if finished is None:
             return
         log.info("job %d: %s", job.id, outcome.value)
-        if outcome is JobOutcome.SUCCEEDED:
+        if outcome is JobOutcome.SUCCEEDED and finished.calls_provider:
             await self.estimator.record(finished)
         self.reporter.job_updated(finished)  # the outcome shows while it is posted
         await self.deliver(finished)

@@ -13,6 +13,8 @@ settings.timezone     server                           an IANA zone name
 settings.reset_hour   server                           an hour, 0-23
 settings.refunds      server                           "1" on, "0" off
 settings.budget       server                           an amount
+settings.results_in   server                           "channel" or "thread"
+settings.gallery      server                           a channel id
 channel.allow / ...   channel:ID
 member.block          user:ID                          {"reason", "expires_at"}
 member.unblock        user:ID                          {"reason", "expires_at"} / none
@@ -45,6 +47,8 @@ class AuditAction(enum.StrEnum):
     REFUNDS = "settings.refunds"
     BUDGET = "settings.budget"
     MODERATORS_EXEMPT = "settings.moderators_exempt"
+    RESULTS_IN = "settings.results_in"
+    GALLERY = "settings.gallery"
     CHANNEL_ALLOW = "channel.allow"
     CHANNEL_DISALLOW = "channel.disallow"
     BLOCK = "member.block"

@@ -1,6 +1,7 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
 windows reset, refunds, the monthly budget, whether moderators are exempt from member
-limits, and the channels where members may generate."""
+limits, the channels where members may generate, and where results go (the channel or a
+thread per job, and a gallery channel)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.db.audit import AuditEntry
 from bot.db.database import Database
 from bot.db.servers import GuildSettings, ServerSettingsRepository
 from bot.errors import InvalidInput, PermissionDenied
+from bot.jobs.destinations import ResultsIn
 from bot.moderation.audit import AuditAction, AuditLog
 from bot.moderation.requester import Moderators, Requester, guild_of
 
@@ -23,6 +25,8 @@ _ACTIONS = {
     "refunds_enabled": AuditAction.REFUNDS,
     "monthly_budget": AuditAction.BUDGET,
     "moderators_exempt": AuditAction.MODERATORS_EXEMPT,
+    "results_in": AuditAction.RESULTS_IN,
+    "gallery_channel_id": AuditAction.GALLERY,
 }
 
 
@@ -89,6 +93,16 @@ class ServerSettings:
         if amount is not None and amount < 0:
             raise InvalidInput("The budget can't be negative; use no amount to remove it.")
         return await self._set(actor, "monthly_budget", amount)
+
+    async def set_results_in(self, actor: Requester, where: str) -> AuditEntry:
+        """In the channel (a reply to each status message) or in a thread per job."""
+        if where not in set(ResultsIn):
+            raise InvalidInput(f"Results go {' or '.join(ResultsIn)}, not `{where}`.")
+        return await self._set(actor, "results_in", where)
+
+    async def set_gallery_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
+        """The channel that gets a copy of every finished video (None: no gallery)."""
+        return await self._set(actor, "gallery_channel_id", channel_id)
 
     async def _set(self, actor: Requester, column: str, value: Any) -> AuditEntry:
         await self.moderators.require(actor)

@@ -8,7 +8,8 @@ run as the `admission` of `JobRepository.accept`, inside the ``BEGIN IMMEDIATE``
 transaction that inserts the job, so two requests can never both take the last unit; the
 others run before it, on the reader, so the write lock is held only for what must be
 atomic (for a server without limits: the insert alone). A counted rule with no limit set
-reads nothing.
+reads nothing. A job the provider never sees (a stitch of finished clips) costs and counts
+nothing: only the moderators' say on who and where applies to it (`UNCOUNTED`).
 """
 
 from __future__ import annotations
@@ -142,7 +143,10 @@ async def gates_open(check: AdmissionCheck) -> QuotaRefusal | None:
     uses = {
         "web_search": request.web_search,
         "reference_images": bool(
-            request.reference_images or request.first_frame or request.last_frame
+            request.reference_images
+            or request.first_frame
+            or request.last_frame
+            or check.new.first_frame_from  # a continuation starts from an image too
         ),
         "reference_videos": bool(request.reference_videos),
         "reference_audios": bool(request.reference_audios),
@@ -241,6 +245,7 @@ COUNTED: tuple[Rule, ...] = (
     within_windows,
 )
 RULES = CHECKS + COUNTED
+UNCOUNTED: tuple[Rule, ...] = (not_blocked, in_allowed_channel)
 
 
 class Admission:
@@ -277,7 +282,7 @@ class Admission:
         Raises `AdmissionRefused`; nothing is stored then."""
         if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
             raise ValueError("the job and the requester disagree on who is asking")
-        if self.price_table is not None:
+        if self.price_table is not None and new.calls_provider:
             new = replace(new, estimated_cost=self.estimate(new.request))
         if requester.guild_id is None:
             raise AdmissionRefused(
@@ -286,6 +291,9 @@ class Admission:
         config = await self.config.get(requester.guild_id)
         limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
         check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
+        if not new.calls_provider:
+            await self._apply(UNCOUNTED, check)
+            return await self.jobs.accept(new, deadline_seconds=deadline_seconds)
         await self._apply(CHECKS, check)
 
         async def counted(conn: Connection, job: NewJob, now: float) -> None:

@@ -1,17 +1,18 @@
 """Buttons that keep working after a restart: each custom id carries the job id (or page),
-and each button's callback names the flow it runs. Errors go to the command tree's handler,
+and each button's `run` names the flow it runs. Errors go to the command tree's handler,
 like a command's."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 import discord
 
 from cogs.shared import report_to_tree
 
 from . import components, flows
+from .components import JobAction
 
 Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
 
@@ -30,49 +31,66 @@ class _Routed:
         raise NotImplementedError
 
 
-class CancelButton(_Routed, Button, template=components.CANCEL):
+class _OnJob(_Routed):
+    """Mixed into each button that acts on one job: its custom id carries the job's id."""
+
+    action: JobAction
+
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
-        super().__init__(components.cancel_button(job_id))
+        super().__init__(components.job_button(self.action, job_id))  # type: ignore[call-arg]
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CancelButton:
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
         return cls(int(match["job"]))
+
+
+class CancelButton(_OnJob, Button, template=JobAction.CANCEL.template):
+    action = JobAction.CANCEL
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.cancel(interaction, self.job_id)
 
 
-class RerollButton(_Routed, Button, template=components.REROLL):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(components.reroll_button(job_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> RerollButton:
-        return cls(int(match["job"]))
+class RerollButton(_OnJob, Button, template=JobAction.REROLL.template):
+    action = JobAction.REROLL
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.reroll(interaction, self.job_id)
 
 
-class RemixButton(_Routed, Button, template=components.REMIX):
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        super().__init__(components.remix_button(job_id))
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> RemixButton:
-        return cls(int(match["job"]))
+class RemixButton(_OnJob, Button, template=JobAction.REMIX.template):
+    action = JobAction.REMIX
 
     async def run(self, interaction: discord.Interaction) -> None:
         await flows.remix(interaction, self.job_id)
+
+
+class ContinueButton(_OnJob, Button, template=JobAction.CONTINUE.template):
+    action = JobAction.CONTINUE
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.continue_video(interaction, self.job_id)
+
+
+class StitchButton(_OnJob, Button, template=JobAction.STITCH.template):
+    action = JobAction.STITCH
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.stitch_chain(interaction, self.job_id)
+
+
+class DeleteButton(_OnJob, Button, template=JobAction.DELETE.template):
+    action = JobAction.DELETE
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await flows.delete(interaction, self.job_id)
 
 
 class HistoryPageButton(_Routed, Button, template=components.HISTORY):
@@ -91,4 +109,12 @@ class HistoryPageButton(_Routed, Button, template=components.HISTORY):
         await flows.turn_history_page(interaction, self.user_id, self.page)
 
 
-DYNAMIC_ITEMS = (CancelButton, RerollButton, RemixButton, HistoryPageButton)
+DYNAMIC_ITEMS = (
+    CancelButton,
+    RerollButton,
+    RemixButton,
+    ContinueButton,
+    StitchButton,
+    DeleteButton,
+    HistoryPageButton,
+)

@@ -22,7 +22,7 @@ from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_
 
 from . import flows, options
 from .buttons import DYNAMIC_ITEMS
-from .messages import job_links, quota_embed, status_embed
+from .messages import quota_embed
 from .model_info import model_embed
 from .pipeline import build_pipeline
 from .uploads import inspect_uploads
@@ -188,12 +188,22 @@ class VideoCog(
         interaction: discord.Interaction,
         request_id: app_commands.Transform[Job, JobReference],
     ) -> None:
-        job = request_id
-        embed = status_embed(job, currency=self.bot.settings.currency, now=self.bot.clock())
-        links = job_links(job)
-        if links:
-            embed.add_field(name="Messages", value=links, inline=False)
+        embed = await flows.job_details(interaction, request_id)
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    # -- /video stitch -------------------------------------------------------------------
+
+    @app_commands.command(
+        name="stitch", description="Join finished videos into one film, in the order you give."
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        clips="The videos in order, by number or message link: #12 #13 #14 (2 to 8 of them)."
+    )
+    async def stitch(
+        self, interaction: discord.Interaction, clips: app_commands.Range[str, 1, 1000]
+    ) -> None:
+        await flows.start_stitch(interaction, await flows.jobs_named(interaction, clips))
 
     # -- /video history ------------------------------------------------------------------
 

@@ -8,32 +8,44 @@ button needs to import what the button does.
 
 from __future__ import annotations
 
+import enum
+
 import discord
 
-CANCEL = r"video:cancel:(?P<job>\d+)"
-REROLL = r"video:reroll:(?P<job>\d+)"
-REMIX = r"video:remix:(?P<job>\d+)"
+from bot.jobs.model import Job
+
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 
 
-def cancel_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
+class JobAction(enum.StrEnum):
+    """What a button on a job's message does; its custom id is ``video:<action>:<job id>``."""
+
+    CANCEL = "cancel"
+    REROLL = "reroll"
+    REMIX = "remix"
+    CONTINUE = "continue"
+    STITCH = "stitch"
+    DELETE = "delete"
+
+    @property
+    def template(self) -> str:
+        return rf"video:{self.value}:(?P<job>\d+)"
+
+
+_LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
+    JobAction.CANCEL: ("Cancel", "🛑", discord.ButtonStyle.secondary),
+    JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
+    JobAction.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
+    JobAction.CONTINUE: ("Continue", "⏩", discord.ButtonStyle.primary),
+    JobAction.STITCH: ("Stitch", "🎞️", discord.ButtonStyle.secondary),
+    JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+
+
+def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+    label, emoji, style = _LOOKS[action]
     return discord.ui.Button(
-        label="Cancel", emoji="🛑", style=discord.ButtonStyle.secondary,
-        custom_id=f"video:cancel:{job_id}",
-    )
-
-
-def reroll_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Re-roll", emoji="🎲", style=discord.ButtonStyle.primary,
-        custom_id=f"video:reroll:{job_id}",
-    )
-
-
-def remix_button(job_id: int) -> discord.ui.Button[discord.ui.View]:
-    return discord.ui.Button(
-        label="Remix", emoji="✏️", style=discord.ButtonStyle.secondary,
-        custom_id=f"video:remix:{job_id}",
+        label=label, emoji=emoji, style=style, custom_id=f"video:{action.value}:{job_id}"
     )
 
 
@@ -49,18 +61,27 @@ def history_button(
     )
 
 
+def _view(job_id: int, actions: list[JobAction]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for action in actions:
+        view.add_item(job_button(action, job_id))
+    return view
+
+
 def status_view(job_id: int) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(cancel_button(job_id))
-    return view
+    return _view(job_id, [JobAction.CANCEL])
 
 
-def result_view(job_id: int) -> discord.ui.View:
-    """Anyone may re-roll or remix a posted result; the new job is theirs."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(reroll_button(job_id))
-    view.add_item(remix_button(job_id))
-    return view
+def result_view(job: Job) -> discord.ui.View:
+    """What can be done with a result: anyone may re-roll, remix, continue or stitch it
+    (the new job is theirs); only its requester and moderators may delete it."""
+    actions = [JobAction.REROLL, JobAction.REMIX] if job.calls_provider else []
+    if job.succeeded:
+        actions.append(JobAction.CONTINUE)
+        if job.calls_provider:
+            actions.append(JobAction.STITCH)
+    actions.append(JobAction.DELETE)
+    return _view(job.id, actions)
 
 
 def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:

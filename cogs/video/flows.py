@@ -1,31 +1,46 @@
-"""The member flows behind the video commands and buttons: start a job, cancel one,
-re-roll or remix one, page through history.
+"""The member flows behind the video commands, buttons and menus: start a job, cancel one,
+re-roll, remix or continue one, stitch several, delete one, page through history.
 
 Each flow takes the interaction and the values it needs, asks the domain, and answers. It
 raises `bot.errors.UserError` for anything it won't do; the command tree's error handler
-tells the member. Commands (`cog`) and buttons (`buttons`) both call these; neither
-imports the other.
+tells the member. Commands (`cog`), menus (`menus`) and buttons (`buttons`) call these;
+none imports another.
 """
 
 from __future__ import annotations
 
 import functools
-import random
+import re
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
-from bot.errors import PermissionDenied, Refused
+from bot.errors import Conflict, PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
-from bot.model_offer import SEED_RANGE
+from bot.moderation.requester import Requester
 from bot.params import GenerationRequest, local_link_problems
-from cogs.shared import NO_MENTIONS, clip, requester_of, video_bot
+from cogs.shared import (
+    NO_MENTIONS,
+    JobReference,
+    clip,
+    delete_job_messages,
+    post_to_mod_log,
+    requester_of,
+    video_bot,
+)
+from cogs.videoadmin.render import audit_line
 
 from .components import history_view, status_view
-from .messages import history_line, status_embed
-from .modals import RemixModal
+from .messages import chain_text, history_line, job_links, made_by, status_embed
+from .modals import FormValues, JobForm
 from .poster import missing_post_permissions
 
 HISTORY_PAGE_SIZE = 8
+CHILDREN_SHOWN = 10
+
+
+# Accepts the new job for the member asking, given the interaction's token.
+Accept = Callable[[Requester, str], Awaitable[Job]]
 
 
 async def start_job(
@@ -34,14 +49,36 @@ async def start_job(
     *,
     origin: JobOrigin,
     parent: Job | None = None,
+    first_frame_from: int | None = None,
+    source: discord.Message | None = None,
 ) -> None:
     """Accept the job, answer with its public status message, then let the scheduler go.
 
     Everything before the answer is local (validation, one SQLite transaction), so the
     3 s deadline holds; the provider is called only after the status message exists.
     Links a member typed must point at the public internet unless the operator allows
-    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests).
+    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests). ``source`` is a
+    member's message whose files the job uses (credited to its author).
     """
+    check_can_start(interaction, request)
+    service = video_bot(interaction).services.job_service
+    await answer_with_new_job(
+        interaction,
+        lambda requester, token: service.accept(
+            requester,
+            request,
+            origin=origin,
+            parent_job_id=parent.id if parent else None,
+            first_frame_from=first_frame_from,
+            source_user_id=source.author.id if source else None,
+            source_message_id=source.id if source else None,
+            interaction_token=token,
+        ),
+    )
+
+
+def check_can_start(interaction: discord.Interaction, request: GenerationRequest | None) -> None:
+    """Refuse, before anything is stored, a job the bot could not run or post here."""
     bot = video_bot(interaction)
     bot.ensure_taking_jobs()
     missing = _missing_permissions(interaction)
@@ -50,21 +87,22 @@ async def start_job(
             f"I can't post videos in this channel: I'm missing {', '.join(missing)}. "
             "Ask a server admin to grant them to me here, or use another channel."
         )
-    if not bot.settings.allow_private_media_urls:
+    if request is not None and not bot.settings.allow_private_media_urls:
         local_links = local_link_problems(request)
         if local_links:
             raise Refused(*local_links)
+
+
+async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) -> None:
+    """Accept a job and answer with its status message; a job whose answer Discord refused
+    is withdrawn (the member never saw it)."""
+    bot = video_bot(interaction)
     service = bot.services.job_service
-    job = await service.accept(
-        requester_of(interaction),
-        request,
-        origin=origin,
-        parent_job_id=parent.id if parent else None,
-        interaction_token=interaction.token,
-    )
+    job = await accept(requester_of(interaction), interaction.token)
     try:
+        lineage = await bot.services.lineages.of(job)
         response = await interaction.response.send_message(
-            embed=status_embed(job, currency=bot.settings.currency, now=bot.clock()),
+            embed=status_embed(job, currency=bot.settings.currency, now=bot.clock(), lineage=lineage),
             view=status_view(job.id),
             allowed_mentions=NO_MENTIONS,
         )
@@ -98,30 +136,136 @@ async def reroll(interaction: discord.Interaction, job_id: int) -> None:
     """The same request with a new seed, as a new job of the member who clicked."""
     service = video_bot(interaction).services.job_service
     job = await service.get(job_id)
-    request = service.rerun_request(job, seed=random.randint(*SEED_RANGE))
-    await start_job(interaction, request, origin=JobOrigin.REROLL, parent=job)
+    request = service.rerun_request(job, seed=None)  # the job service picks a new one
+    await start_job(
+        interaction, request, origin=JobOrigin.REROLL, parent=job,
+        first_frame_from=job.first_frame_from,
+    )  # fmt: skip
 
 
 async def remix(interaction: discord.Interaction, job_id: int) -> None:
-    """Open the form that edits the prompt; submitting it starts the new job."""
+    """Open the form that edits the prompt and the main settings; submitting it starts
+    the new job."""
     bot = video_bot(interaction)
     service = bot.services.job_service
     job = await service.get(job_id)
-    service.rerun_request(job)  # refuses now if the inputs have expired
+    request = service.rerun_request(job)  # refuses now if the inputs have expired
+    check_can_start(interaction, None)
     await interaction.response.send_modal(
-        RemixModal(
-            job.request.prompt,
-            bot.settings.prompt_max_chars,
+        JobForm(
+            "Remix this video",
+            request,
+            max_prompt=bot.settings.prompt_max_chars,
+            offer=bot.health.offer,
             on_submit=functools.partial(remix_submitted, job_id=job.id),
         )
     )
 
 
-async def remix_submitted(interaction: discord.Interaction, prompt: str, *, job_id: int) -> None:
+async def remix_submitted(
+    interaction: discord.Interaction, values: FormValues, *, job_id: int
+) -> None:
     service = video_bot(interaction).services.job_service
     job = await service.get(job_id)
-    request = service.rerun_request(job, prompt=prompt)
-    await start_job(interaction, request, origin=JobOrigin.REMIX, parent=job)
+    request = service.rerun_request(job, **values.changes())
+    await start_job(
+        interaction, request, origin=JobOrigin.REMIX, parent=job,
+        first_frame_from=job.first_frame_from,
+    )  # fmt: skip
+
+
+async def continue_video(interaction: discord.Interaction, job_id: int) -> None:
+    """Open the form that asks what happens next; submitting it starts a job from the last
+    frame of this video."""
+    bot = video_bot(interaction)
+    job = await bot.services.job_service.get(job_id)
+    if not job.succeeded:
+        raise Conflict(f"#{job.id} has no video to continue.")
+    check_can_start(interaction, None)
+    await interaction.response.send_modal(
+        JobForm(
+            "What happens next?",
+            job.request.with_changes(seed=None),
+            max_prompt=bot.settings.prompt_max_chars,
+            offer=bot.health.offer,
+            on_submit=functools.partial(continue_submitted, job_id=job.id),
+            settings=False,
+        )
+    )
+
+
+async def continue_submitted(
+    interaction: discord.Interaction, values: FormValues, *, job_id: int
+) -> None:
+    service = video_bot(interaction).services.job_service
+    source = await service.get(job_id)
+    check_can_start(interaction, None)
+    await answer_with_new_job(
+        interaction,
+        lambda requester, token: service.continue_video(
+            requester,
+            source,
+            prompt=values.prompt,
+            duration=values.duration,
+            seed=values.seed,
+            interaction_token=token,
+        ),
+    )
+
+
+async def stitch_chain(interaction: discord.Interaction, job_id: int) -> None:
+    """Join this video and the videos it continues, oldest first, into one film."""
+    service = video_bot(interaction).services.job_service
+    chain = await service.chain_to_stitch(await service.get(job_id))
+    await start_stitch(interaction, chain)
+
+
+async def start_stitch(interaction: discord.Interaction, clips: Sequence[Job]) -> None:
+    check_can_start(interaction, None)
+    service = video_bot(interaction).services.job_service
+    await answer_with_new_job(
+        interaction,
+        lambda requester, token: service.stitch(requester, clips, interaction_token=token),
+    )
+
+
+async def jobs_named(interaction: discord.Interaction, text: str) -> list[Job]:
+    """The jobs a member listed (``#12 #13``, numbers or message links), each one they may
+    see, in their order."""
+    references = [part for part in re.split(r"[\s,]+", text) if part]
+    return [await JobReference().transform(interaction, reference) for reference in references]
+
+
+async def delete(interaction: discord.Interaction, job_id: int) -> None:
+    """Delete a finished job and its messages (its requester, or a moderator)."""
+    bot = video_bot(interaction)
+    result = await bot.services.job_service.delete(requester_of(interaction), job_id)
+    job = result.job
+    await interaction.response.send_message(
+        f"Deleted #{job.id} and its messages.", ephemeral=True, allowed_mentions=NO_MENTIONS
+    )
+    await delete_job_messages(bot, job)
+    if result.audit is not None and job.guild_id is not None:
+        await post_to_mod_log(bot, job.guild_id, audit_line(result.audit, bot.settings.currency))
+
+
+async def job_details(interaction: discord.Interaction, job: Job) -> discord.Embed:
+    """`/video status`: where the job is, its messages, and the chain it belongs to."""
+    bot = video_bot(interaction)
+    lineages = bot.services.lineages
+    lineage = await lineages.of(job)
+    embed = status_embed(job, currency=bot.settings.currency, now=bot.clock(), lineage=lineage)
+    links = job_links(job)
+    if links:
+        embed.add_field(name="Messages", value=links, inline=False)
+    chain = await lineages.ancestry(job)
+    if len(chain) > 1 or lineage.clips:
+        embed.add_field(name="Chain", value=chain_text(chain, lineage), inline=False)
+    children = await bot.services.jobs.children(job.id, limit=CHILDREN_SHOWN)
+    if children:
+        made = ", ".join(made_by(child) for child in children)
+        embed.add_field(name="Built on by", value=clip(made, 1024), inline=False)
+    return embed
 
 
 async def history_page(

@@ -1,5 +1,11 @@
 """What jobs look like in Discord: the status embed, the result message, the quota view.
 
+One message per job carries it all: while a job runs its status message shows where it is;
+once it ends, the result (a reply, or the first post of its thread) carries the video, the
+prompt, the settings and seed, who asked, whose work it builds on and the buttons, and the
+status message shrinks to one line pointing at it. Credits name members as mentions inside
+embeds (or under allowed mentions that ping no one), so only the requester is pinged.
+
 Pure functions from domain values to embeds and text, so every limit Discord enforces
 (title 256, description 4096, field 1024, footer 2048, content 2000) is respected in one
 place, and every mention and timestamp is made here, from the ids and times the database
@@ -9,11 +15,14 @@ it shows as typed and never formats, mentions or masks a link.
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 from bot.jobs.delivery import Outcome
 from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
-from bot.jobs.model import Job
+from bot.jobs.lineage import NO_LINEAGE, Lineage
+from bot.jobs.model import Credit, Job, JobOrigin
 from bot.markup import discord_time, money, plural, when
 from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
@@ -46,6 +55,8 @@ ICONS: dict[Phase, str] = {
     JobOutcome.LOST: "⚠️",
 }
 UNDELIVERABLE_ICON = "📭"
+FILM_ICON = "🎞️"
+GALLERY_ICON = "🖼️"
 
 # The result message's footer starts with this: after a crash, delivery finds an earlier
 # post by it (the status message's footer starts with "Job #N", so it never matches).
@@ -59,6 +70,19 @@ def result_marker(job_id: int) -> str:
 def status_marker(job_id: int) -> str:
     """How the status message's footer starts (a crashed bot finds the message by it)."""
     return f"Job #{job_id}"
+
+
+_MARKED = re.compile(r"(?:Result of job|Job) #(\d+)(?: |$)")
+
+
+def marked_job(footers: list[str | None]) -> int | None:
+    """The job a message of the bot's is about, read from its embeds' footers (a result,
+    a gallery copy or a status message), even before the bot recorded the message's id."""
+    for footer in footers:
+        found = _MARKED.match(footer or "")
+        if found:
+            return int(found[1])
+    return None
 
 
 def describe_settings(request: GenerationRequest) -> str:
@@ -99,6 +123,44 @@ def format_cost(cost: float, currency: str) -> str:
     return f"≈ {money(cost, currency)}"
 
 
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+def credit_text(credit: Credit) -> str:
+    """``#12 by @alice``: a mention that pings no one (embeds never ping)."""
+    return f"#{credit.job_id} by <@{credit.user_id}>"
+
+
+def lineage_text(job: Job, lineage: Lineage) -> str | None:
+    """Whose work ``job`` builds on, in words: "continues #12 by @alice"."""
+    if job.origin == JobOrigin.STITCH:
+        return "joins " + " → ".join(credit_text(clip) for clip in lineage.clips)
+    parent = credit_text(lineage.parent) if lineage.parent else None
+    if parent is None and job.parent_job_id:
+        parent = f"#{job.parent_job_id}"
+    source = None
+    if job.source_user_id is not None and job.source_message_id is not None:
+        link = message_link(job.guild_id, job.channel_id, job.source_message_id)
+        source = f"[a message]({link}) by <@{job.source_user_id}>"
+    if job.origin == JobOrigin.ANIMATE:
+        return f"animates an image from {parent or source or 'a message'}"
+    if job.origin == JobOrigin.REFERENCE:
+        return f"uses the files of {parent or source or 'a message'} as references"
+    words = {
+        JobOrigin.REROLL: "re-roll of",
+        JobOrigin.REMIX: "remix of",
+        JobOrigin.CONTINUE: "continues",
+    }.get(JobOrigin(job.origin))
+    return f"{words} {parent}" if words and parent else None
+
+
+def _film_settings(job: Job, lineage: Lineage, seconds: float | None = None) -> str:
+    """A stitch's clips, its length (the joined video's once it is made), its picture."""
+    length = _duration_text(round(seconds) if seconds is not None else job.request.duration)
+    return f"{len(lineage.clips)} clips · {length} · {job.request.resolution}"
+
+
 def reason_text(job: Job) -> str | None:
     """Why a job ended the way it did, as the member reads it (the provider's words shown
     as text)."""
@@ -121,7 +183,12 @@ def took_text(job: Job, now: float) -> str:
 
 
 def status_embed(
-    job: Job, *, currency: str, now: float, queue_position: int | None = None
+    job: Job,
+    *,
+    currency: str,
+    now: float,
+    lineage: Lineage = NO_LINEAGE,
+    queue_position: int | None = None,
 ) -> discord.Embed:
     """The public message that follows a job from the command to its result: where it is,
     since when, and when it should be ready (a Discord timestamp counts down by itself)."""
@@ -131,8 +198,16 @@ def status_embed(
         colour=COLOURS[job.phase],
     )
     embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
-    embed.add_field(name="Settings", value=describe_settings(job.request), inline=True)
-    inputs = describe_inputs(job.request)
+    settings = describe_settings(job.request) if job.calls_provider else _film_settings(job, lineage)
+    embed.add_field(name="Settings", value=settings, inline=True)
+    _add_lineage(embed, job, lineage)
+    if job.awaits_first_frame:
+        embed.add_field(
+            name="First frame",
+            value=f"the last frame of #{job.first_frame_from}, taken when it starts",
+            inline=False,
+        )
+    inputs = describe_inputs(job.request) if job.first_frame_from is None else None
     if inputs:
         embed.add_field(name="Inputs", value=inputs, inline=False)
     if job.has_ended:
@@ -144,7 +219,8 @@ def status_embed(
         elif job.predicted_finish_at is not None:
             ready = max(job.predicted_finish_at, now)
             embed.add_field(name="Ready", value=f"about {discord_time(ready)}", inline=True)
-    embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
+    if job.calls_provider:
+        embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
     reason = reason_text(job)
     if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT, JobOutcome.LOST):
         embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
@@ -158,13 +234,43 @@ def status_embed(
     return embed
 
 
+def _add_lineage(embed: discord.Embed, job: Job, lineage: Lineage) -> None:
+    text = lineage_text(job, lineage)
+    if text:
+        embed.add_field(name="Builds on", value=clip(text, 1024), inline=False)
+
+
+def status_pointer(job: Job) -> str | None:
+    """The status message's last look: one line pointing at the result (None while the
+    job runs, or when there is no result to point at and the embed must stay)."""
+    if job.state is not JobState.DELIVERED or job.outcome is None:
+        return None
+    icon = FILM_ICON if not job.calls_provider and job.succeeded else ICONS[job.outcome]
+    head = f"{icon} **#{job.id}** by <@{job.user_id}>"
+    verb = {
+        JobOutcome.SUCCEEDED: "is ready",
+        JobOutcome.FAILED: "failed",
+        JobOutcome.CANCELLED: "was cancelled",
+        JobOutcome.TIMED_OUT: "timed out",
+        JobOutcome.LOST: "could not be had",
+    }[job.outcome]
+    if job.delivered_via == "dm":
+        return f"{head} {verb}; I couldn't post here, so it went by DM."
+    if job.result_message_id is None:
+        return f"{head} {verb}."
+    channel_id = job.result_channel_id or job.channel_id
+    where = " in its thread" if channel_id == job.status_message_id else ""
+    return f"{head} {verb}{where}: {message_link(job.guild_id, channel_id, job.result_message_id)}"
+
+
 def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention: str) -> str:
     """The reply's text: it pings the requester (and only them, by allowed_mentions)."""
     who = f"<@{job.user_id}>"
     where = f" (I couldn't post it in {channel_mention}, so it's here)" if via_dm else ""
+    what = "your video" if job.calls_provider else "your stitched film"
     if job.outcome is JobOutcome.SUCCEEDED:
         if outcome.video is not None:
-            text = f"{who} your video is ready{where}."
+            text = f"{who} {what} is ready{where}."
         elif outcome.link:
             expiry = (
                 f" The link expires {discord_time(outcome.link_expires_at)}; save the video before then."
@@ -172,31 +278,67 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
                 else ""
             )
             note = f" {outcome.note}" if outcome.note else ""
-            text = f"{who} your video is ready{where}.{note}\n{outcome.link}\n{expiry.strip()}"
+            text = f"{who} {what} is ready{where}.{note}\n{outcome.link}\n{expiry.strip()}"
         else:
-            text = f"{who} the video finished but could not be posted{where}. {outcome.note or ''}"
+            text = f"{who} {what} finished but could not be posted{where}. {outcome.note or ''}"
     elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
     elif job.outcome is JobOutcome.TIMED_OUT:
         text = f"{who} the video generation timed out{where}: {reason_text(job) or ''}"
     elif job.outcome is JobOutcome.LOST:
-        text = (
-            f"{who} your video could not be had{where}: {reason_text(job) or ''} "
-            "Your quota was given back."
-        )
+        text = f"{who} {what} could not be had{where}: {reason_text(job) or ''} "
+        if job.calls_provider:
+            text += "Your quota was given back."
     else:
         text = f"{who} the video generation failed{where}: {reason_text(job) or 'no reason given'}"
     return clip(text.strip(), 2000)
 
 
+def gallery_content(job: Job, outcome: Outcome, *, source_link: str | None) -> str:
+    """The gallery copy's text: who made it, whose work it builds on, where it came from
+    (pinging no one)."""
+    others = [f"<@{user}>" for user in outcome.lineage.members if user != job.user_id]
+    if not job.calls_provider:
+        credits = ", ".join(f"<@{user}>" for user in outcome.lineage.members)
+        made = f"a film by <@{job.user_id}> of clips by {credits}"
+    else:
+        made = f"a video by <@{job.user_id}>"
+        if others:
+            made += f", building on work by {', '.join(others)}"
+    origin = f", from {source_link}" if source_link else ""
+    return clip(f"{GALLERY_ICON} **#{job.id}**: {made}{origin}", 2000)
+
+
 def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
+    """Everything about a finished job, on the message that carries its video."""
     assert job.outcome is not None, "only an ended job has a result"
-    embed = discord.Embed(
-        title=f"{ICONS[job.outcome]} {OUTCOME_LABELS[job.outcome]}",
-        description=clip(literal(job.request.prompt), 4000),
-        colour=COLOURS[job.outcome],
+    lineage = outcome.lineage
+    film = not job.calls_provider
+    if film and job.succeeded:
+        title = f"{FILM_ICON} #{job.id} · A film of {len(lineage.clips)} clips"
+        description = clip(lineage_text(job, lineage) or "", 4000).replace("joins ", "", 1)
+    else:
+        title = f"{ICONS[job.outcome]} #{job.id} · {OUTCOME_LABELS[job.outcome]}"
+        description = clip(literal(job.request.prompt), 4000)
+    embed = discord.Embed(title=title, description=description, colour=COLOURS[job.outcome])
+    embed.add_field(name="Requested by", value=f"<@{job.user_id}>", inline=True)
+    settings = (
+        _film_settings(job, lineage, outcome.seconds) if film else describe_settings(job.request)
     )
-    embed.add_field(name="Settings", value=describe_settings(job.request))
+    embed.add_field(name="Settings", value=settings, inline=True)
+    if not film:
+        _add_lineage(embed, job, lineage)
+    inputs = describe_inputs(job.request) if job.first_frame_from is None else None
+    if inputs:
+        embed.add_field(name="Inputs", value=inputs, inline=False)
+    if outcome.fitted and outcome.link:
+        original = f"[the original]({outcome.link})"
+        if outcome.link_expires_at:
+            original += f", until {discord_time(outcome.link_expires_at)}"
+        embed.add_field(
+            name="Fitted to the upload limit", value=clip(f"{outcome.note} Download {original}.", 1024),
+            inline=False,
+        )  # fmt: skip
     reason = reason_text(job)
     if reason and not job.succeeded:
         embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
@@ -210,8 +352,6 @@ def _footer(job: Job, first: str | None = None) -> str:
     parts = [first or f"Job #{job.id}"]
     if job.request_id:
         parts.append(f"request {job.request_id}")
-    if job.origin != "generate" and job.parent_job_id:
-        parts.append(f"{job.origin} of #{job.parent_job_id}")
     return clip(" · ".join(parts), 2048)
 
 
@@ -223,13 +363,32 @@ def _duration_text(seconds: float) -> str:
 
 def job_links(job: Job) -> str:
     """Links to the job's status and result messages, for the member's own lists."""
-    base = f"https://discord.com/channels/{job.guild_id}/{job.channel_id}"
     links = []
     if job.status_message_id:
-        links.append(f"[status message]({base}/{job.status_message_id})")
+        status = message_link(job.guild_id, job.channel_id, job.status_message_id)
+        links.append(f"[status message]({status})")
     if job.result_message_id and job.delivered_via == "channel":
-        links.append(f"[result]({base}/{job.result_message_id})")
+        where = job.result_channel_id or job.channel_id
+        links.append(f"[result]({message_link(job.guild_id, where, job.result_message_id)})")
     return " · ".join(links)
+
+
+def origin_words(job: Job) -> str | None:
+    """A job's origin in a few words for lists: "continues #12", "stitch of 3 clips"."""
+    if job.origin == JobOrigin.STITCH:
+        return job.request.prompt.lower()
+    words = {
+        JobOrigin.REROLL: "re-roll of",
+        JobOrigin.REMIX: "remix of",
+        JobOrigin.CONTINUE: "continues",
+        JobOrigin.ANIMATE: "animates an image from",
+        JobOrigin.REFERENCE: "references",
+    }.get(JobOrigin(job.origin))
+    if words is None:
+        return None
+    if job.parent_job_id:
+        return f"{words} #{job.parent_job_id}"
+    return f"{words} a message" if job.source_message_id else None
 
 
 def history_line(job: Job) -> str:
@@ -237,9 +396,35 @@ def history_line(job: Job) -> str:
         f"{ICONS[job.phase]} **#{job.id}** {job.display_state}",
         discord_time(job.created_at),
         literal(clip(job.request.prompt, 80)),
+        origin_words(job),
         job_links(job),
     )
     return " · ".join(part for part in parts if part)
+
+
+ORIGIN_NAMES = {
+    JobOrigin.GENERATE: "new",
+    JobOrigin.REROLL: "re-roll",
+    JobOrigin.REMIX: "remix",
+    JobOrigin.CONTINUE: "continuation",
+    JobOrigin.ANIMATE: "animation",
+    JobOrigin.REFERENCE: "with references",
+    JobOrigin.STITCH: "stitch",
+}
+
+
+def made_by(job: Job) -> str:
+    """``#13 by @bob (continuation)``, pinging no one where it is shown."""
+    return f"#{job.id} by <@{job.user_id}> ({ORIGIN_NAMES[JobOrigin(job.origin)]})"
+
+
+def chain_text(chain: list[Job], lineage: Lineage) -> str:
+    """How a job came to be, oldest first: ``#10 by @a (new) → #11 by @b (continuation)``."""
+    steps = [made_by(job) for job in chain]
+    text = " → ".join(steps)
+    if lineage.clips:
+        text += "\nJoins " + " → ".join(credit_text(c) for c in lineage.clips)
+    return clip(text, 1024)
 
 
 # -- /video quota ------------------------------------------------------------------------

@@ -8,21 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import discord
-
 from bot.gmi.budget import ProviderBudget
+from bot.jobs.continuation import FirstFrames
 from bot.jobs.delivery import RESULT_URL_LIFETIME, Delivery
 from bot.jobs.lifecycle import JobState
 from bot.jobs.model import Job
 from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
+from bot.jobs.videos import JobVideos
 from cogs.shared import post_to_mod_log
 
 from .components import result_view, status_view
-from .messages import status_embed
+from .messages import status_embed, status_pointer
 from .poster import DiscordResultChannel
-from .status_edits import StatusEditor
+from .status_edits import StatusEditor, StatusLook
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -48,7 +48,10 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     settings, services = bot.settings, bot.services
     jobs = services.jobs
 
-    async def render(job: Job) -> tuple[discord.Embed, discord.ui.View | None]:
+    async def render(job: Job) -> StatusLook:
+        pointer = status_pointer(job)
+        if pointer is not None:
+            return StatusLook(content=pointer)
         place = None
         if job.state is JobState.ACCEPTED and job.status_message_id is not None:
             place = await jobs.waiting_to_submit(before=job.created_at) + 1
@@ -56,9 +59,10 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             job,
             currency=settings.currency,
             now=bot.clock(),
+            lineage=await services.lineages.of(job),
             queue_position=place if place and place > 1 else None,
         )
-        return embed, None if job.has_ended else status_view(job.id)
+        return StatusLook(embed=embed, view=None if job.has_ended else status_view(job.id))
 
     async def tell_moderators(job: Job) -> None:
         if job.guild_id is not None:
@@ -69,13 +73,28 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
                 f"in <#{job.channel_id}> nor by DM; its quota was given back.",
             )
 
+    told_about_gallery: set[tuple[int, str]] = set()
+
+    async def gallery_refused(job: Job, gallery_id: int, why: str) -> None:
+        """Once per gallery and reason while the bot runs: the moderators can fix it."""
+        if job.guild_id is None or (gallery_id, why) in told_about_gallery:
+            return
+        told_about_gallery.add((gallery_id, why))
+        await post_to_mod_log(
+            bot,
+            job.guild_id,
+            f"🖼️ I couldn't copy job #{job.id} to the gallery <#{gallery_id}>: {why}. "
+            "Fix it, or change the gallery with `/videoadmin settings results`.",
+        )
+
     editor = StatusEditor(bot, jobs, render)
     poster = DiscordResultChannel(
         bot,
         jobs,
         editor=editor,
-        view_for_result=lambda job: result_view(job.id),
+        view_for_result=result_view,
         on_undeliverable=tell_moderators,
+        on_gallery_refused=gallery_refused,
         clock=bot.clock,
     )
     budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock)
@@ -85,12 +104,17 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         reconcile_window=settings.reconcile_window_seconds,
     )
     steps: JobSteps
+    videos = JobVideos(
+        jobs, bot.session, services.ffmpeg, poster, fresh_link=lambda job: steps.fresh_result_link(job)
+    )
     delivery = Delivery(
         jobs,
         poster,
-        bot.session,
+        videos,
         bot.clock,
-        fresh_link=lambda job: steps.fresh_result_link(job),
+        ffmpeg=services.ffmpeg,
+        destinations=services.destinations,
+        lineages=services.lineages,
     )
     steps = JobSteps(
         jobs,
@@ -98,6 +122,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         delivery,
         budget=budget,
         estimator=services.estimator,
+        first_frames=FirstFrames(jobs, videos, services.ffmpeg, poster),
         timing=timing,
         clock=bot.clock,
     )

@@ -2,9 +2,11 @@
 
 Discord lets a bot edit about 5 messages per 5 seconds in one channel. Requests to refresh
 a job's status message are queued per channel and coalesced (a job is edited once with its
-newest state, however many changes piled up), ended jobs go first (their final look
-matters most), an edit is skipped when what it would show is what is shown, and a failed
-edit is retried (a bounded number of times). Nothing here ever blocks the job's pipeline:
+newest state, however many changes piled up; a change waits `SETTLE_SECONDS` for the ones
+right behind it, so a job that rushes through its states is edited once, not once a
+state), ended jobs go first (their final look matters most), an edit is skipped when what
+it would show is what is shown, and a failed edit is retried (a bounded number of times).
+Other edits of status messages (a continuation's first frame) take their slot here too. Nothing here ever blocks the job's pipeline:
 `request` only queues. Once a settled job's final look is on screen the job records it
 (``status_shown``), so after a crash the stale ones are found and repaired.
 """
@@ -16,6 +18,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -23,20 +27,38 @@ from bot.backoff import full_jitter
 from bot.db.jobs import JobRepository
 from bot.jobs.model import Job
 from bot.tasks import BackgroundTasks
+from cogs.shared import NO_MENTIONS
 
 log = logging.getLogger(__name__)
 
 EDITS_PER_WINDOW = 5
 EDIT_WINDOW = 5.0
+SETTLE_SECONDS = 0.25
 MAX_TRIES = 5
 
-Render = Callable[[Job], Awaitable[tuple[discord.Embed, discord.ui.View | None]]]
+@dataclass(frozen=True)
+class StatusLook:
+    """What a status message shows: while the job runs, an embed (and its Cancel button);
+    once it is settled, one line of text pointing at the result, and nothing else (the
+    frame a continuation started from, attached while it ran, goes too)."""
+
+    content: str | None = None
+    embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
+
+    def key(self) -> str:
+        """To tell whether an edit would change anything."""
+        buttons = [getattr(i, "custom_id", None) for i in self.view.children] if self.view else []
+        return repr((self.content, self.embed.to_dict() if self.embed else None, buttons))
+
+    def edit(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {"content": self.content, "embed": self.embed, "view": self.view}
+        if self.embed is None:
+            changes["attachments"] = []
+        return changes
 
 
-def _look(embed: discord.Embed, view: discord.ui.View | None) -> str:
-    """What a status message shows, to tell whether an edit would change anything."""
-    buttons = [getattr(item, "custom_id", None) for item in view.children] if view else []
-    return repr((embed.to_dict(), buttons))
+Render = Callable[[Job], Awaitable[StatusLook]]
 
 
 class StatusEditor:
@@ -68,6 +90,7 @@ class StatusEditor:
     async def _work(self, channel_id: int) -> None:
         pending = self._pending[channel_id]
         while pending:
+            await asyncio.sleep(SETTLE_SECONDS)
             await self._slot(channel_id)
             ended = [job_id for job_id, has_ended in pending.items() if has_ended]
             job_id = ended[0] if ended else next(iter(pending))
@@ -86,9 +109,14 @@ class StatusEditor:
             if wait > 0:
                 await asyncio.sleep(wait)
 
+    async def take_slot(self, channel_id: int) -> None:
+        """For an edit made elsewhere: wait for room in the channel's limit, and count it."""
+        await self._slot(channel_id)
+        self._recent[channel_id].append(time.monotonic())
+
     async def _edit(self, job: Job) -> None:
-        embed, view = await self.render(job)
-        look = _look(embed, view)
+        shown = await self.render(job)
+        look = shown.key()
         if self._shown.get(job.id) == look:
             await self._settled(job)
             return
@@ -98,7 +126,7 @@ class StatusEditor:
         ).get_partial_message(job.status_message_id)
         self._recent[job.channel_id].append(time.monotonic())
         try:
-            await message.edit(embed=embed, view=view)
+            await message.edit(**shown.edit(), allowed_mentions=NO_MENTIONS)
         except (discord.NotFound, discord.Forbidden) as error:
             log.info("job %d: status message can't be edited (%s)", job.id, error)
             self._forget(job.id)

@@ -24,6 +24,7 @@ from discord.ext import commands
 
 from bot.db.audit import AuditEntry
 from bot.errors import InvalidInput
+from bot.jobs.destinations import ResultsIn
 from bot.jobs.model import Job
 from bot.markup import plural
 from bot.model_offer import RESOLUTIONS
@@ -33,11 +34,13 @@ from cogs.shared import (
     NO_MENTIONS,
     JobReference,
     clip,
+    delete_job_messages,
     member_requester,
     plain,
     post_to_mod_log,
     requester_of,
 )
+from cogs.video.poster import missing_post_permissions, missing_thread_permissions
 
 from . import render
 from .parsing import parse_expiry
@@ -52,6 +55,10 @@ AUDIT_PAGE_SIZE = 20
 EVENTS_PAGE_SIZE = 20
 NAME_LOOKUPS = 50
 
+RESULTS_IN_CHOICES = [
+    app_commands.Choice(name=render.RESULTS_IN_WORDS[where], value=where.value)
+    for where in ResultsIn
+]
 LIMIT_CHOICES = [
     app_commands.Choice(name=render.limit_choice_label(name), value=name) for name in LIMITS
 ]
@@ -73,6 +80,27 @@ VALUE_HINTS = {
 @functools.cache
 def _timezones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def _thread_permission_note(guild: discord.Guild, allowed: frozenset[int]) -> str | None:
+    """Where members generate but the bot can't start result threads (results there stay
+    in the channel), named with what it lacks."""
+    channels = [c for c in guild.text_channels if not allowed or c.id in allowed]
+    lacking = []
+    for channel in channels:
+        perms = channel.permissions_for(guild.me)
+        if not perms.view_channel:
+            continue
+        missing = missing_thread_permissions(perms)
+        if missing:
+            lacking.append(f"{channel.mention} (missing {', '.join(missing)})")
+    if not lacking:
+        return None
+    return clip(
+        "⚠️ I can't start threads in " + ", ".join(lacking) + ": results there stay in the "
+        "channel until I can.",
+        1024,
+    )
 
 
 def _scope(role: discord.Role | None, member: discord.Member | None) -> tuple[str, int | None]:
@@ -371,6 +399,44 @@ class VideoAdminCog(
         budget = await self.services.standings.budget(interaction.guild_id)
         await self._changed(interaction, entry, render.budget_text(budget, self.currency))
 
+    @settings.command(
+        name="results", description="Post results in the channel, or in a thread per job."
+    )
+    @app_commands.describe(where="In the channel (a reply to each job), or in a thread per job.")
+    @app_commands.choices(where=RESULTS_IN_CHOICES)
+    async def settings_results(self, interaction: discord.Interaction, where: str) -> None:
+        entry = await self.services.server_settings.set_results_in(requester_of(interaction), where)
+        note = None
+        if where == ResultsIn.THREAD and interaction.guild is not None:
+            note = _thread_permission_note(interaction.guild, await self._allowed(interaction))
+        await self._changed(interaction, entry, note)
+
+    @settings.command(
+        name="gallery", description="Name a channel that gets a copy of every finished video."
+    )
+    @app_commands.describe(channel="The gallery channel; leave it empty to have none.")
+    async def settings_gallery(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        note = None
+        if channel is not None:
+            missing = missing_post_permissions(
+                channel.permissions_for(channel.guild.me), is_thread=False
+            )
+            if missing:
+                note = (
+                    f"⚠️ I can't post in {channel.mention} yet: give me {', '.join(missing)} "
+                    "there, or no copies will arrive."
+                )
+        entry = await self.services.server_settings.set_gallery_channel(
+            requester_of(interaction), channel.id if channel else None
+        )
+        await self._changed(interaction, entry, note)
+
+    async def _allowed(self, interaction: discord.Interaction) -> frozenset[int]:
+        assert interaction.guild_id is not None
+        return (await self.services.servers.get(interaction.guild_id)).allowed_channel_ids
+
     # -- /videoadmin channels ------------------------------------------------------------
 
     @channels.command(name="allow", description="Allow generating in a channel (and its threads).")
@@ -603,7 +669,7 @@ class VideoAdminCog(
     ) -> None:
         result = await self.services.job_service.delete(requester_of(interaction), job.id)
         await self._job_done(interaction, result.job, "Deleted", result.audit)
-        await self._delete_job_messages(result.job)
+        await delete_job_messages(self.bot, result.job)
 
     async def _job_done(
         self,
@@ -618,18 +684,6 @@ class VideoAdminCog(
             await interaction.response.send_message(
                 f"{verb} your job #{job.id}.", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
-
-    async def _delete_job_messages(self, job: Job) -> None:
-        """The status and result messages of a deleted job go too (best effort)."""
-        channel = self.bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        ids = [job.status_message_id]
-        if job.delivered_via == "channel":
-            ids.append(job.result_message_id)
-        for message_id in [i for i in ids if i]:
-            try:
-                await channel.get_partial_message(message_id).delete()
-            except discord.HTTPException as error:
-                log.info("job %d: message %d not deleted (%s)", job.id, message_id, error)
 
     # -- /videoadmin quota ---------------------------------------------------------------
 

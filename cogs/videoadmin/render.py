@@ -27,6 +27,7 @@ from cogs.shared import clip, literal
 
 CHANGED = discord.Colour.green()
 INFO = discord.Colour.blurple()
+RESULTS_IN_WORDS = {"channel": "in the channel", "thread": "in a thread per job"}
 
 
 # -- the audit log, from raw values to a sentence -----------------------------------------
@@ -90,6 +91,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.REFUNDS: lambda s: "set refunds for",
     AuditAction.MODERATORS_EXEMPT: lambda s: "set whether moderators are exempt from limits in",
     AuditAction.BUDGET: lambda s: "set the monthly budget of",
+    AuditAction.RESULTS_IN: lambda s: "set where results go in",
+    AuditAction.GALLERY: lambda s: "set the gallery channel of",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
     AuditAction.BLOCK: lambda s: "blocked",
@@ -105,6 +108,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
 _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.MOD_ROLE: lambda v, _: f"<@&{v}>",
     AuditAction.MOD_LOG: lambda v, _: f"<#{v}>",
+    AuditAction.RESULTS_IN: lambda v, _: RESULTS_IN_WORDS.get(v, v),
+    AuditAction.GALLERY: lambda v, _: f"<#{v}>",
     AuditAction.REFUNDS: lambda v, _: "on" if v == "1" else "off",
     AuditAction.MODERATORS_EXEMPT: lambda v, _: "exempt" if v == "1" else "not exempt",
     AuditAction.BUDGET: _budget_text,
@@ -242,6 +247,13 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
     )
     embed.add_field(name="Monthly budget", value=budget_text(budget, currency), inline=False)
     embed.add_field(name="Generation channels", value=channels_text(settings), inline=False)
+    embed.add_field(
+        name="Results", value=RESULTS_IN_WORDS.get(settings.results_in, settings.results_in)
+    )
+    embed.add_field(
+        name="Gallery",
+        value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
+    )
     return embed
 
 

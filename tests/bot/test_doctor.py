@@ -267,3 +267,22 @@ def test_parameters_read_as_the_provider_wrote_their_bounds():
     assert describe_parameter(seed) == "seed (integer 0-4294967295)"
     scale = ModelParameter(name="cfg", type="number", raw={"minimum": 0.5, "default": 1})
     assert describe_parameter(scale) == "cfg (number 0.5-, default 1)"
+
+
+async def test_thread_and_gallery_permissions_are_checked_where_the_server_chose_them(env, fakecord):
+    world = fakecord.default
+    gallery = world.guild.add_text_channel("gallery")
+    gallery.set_bot_permissions(attach_files=False)
+    world.channel.set_bot_permissions(create_public_threads=False)
+    db = await migrated(env)
+    async with db.transaction() as conn:
+        servers = ServerSettingsRepository(db)
+        await servers.set_value(world.guild.id, "results_in", "thread", at=0.0, conn=conn)
+        await servers.set_value(world.guild.id, "gallery_channel_id", gallery.id, at=0.0, conn=conn)
+    await db.close()
+    found = await check(env)
+    assert failed(found) == [("server Test Server", "gallery #gallery")]
+    assert "missing attach_files" in found[("server Test Server", "gallery #gallery")][1]
+    verdict, detail = found[("server Test Server", "threads in #general")]
+    assert verdict is Verdict.WARN and "missing create_public_threads" in detail
+    assert ("server Test Server", "threads in #gallery") not in found  # the bot may start them there

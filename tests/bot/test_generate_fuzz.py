@@ -192,7 +192,10 @@ async def test_every_generate_request_is_stored_valid_or_refused_with_nothing_st
     event("stored")
     assert await services.jobs.count_for_user(requester.user_id, GUILD) == before + 1
     stored = await services.jobs.get(job.id)
-    assert stored is not None and stored.request == request
+    assert stored is not None and stored.request.seed is not None  # picked when none was given
+    assert stored.request == request.with_changes(
+        seed=stored.request.seed if request.seed is None else request.seed
+    )
     assert validate(stored.request, prompt_max_chars=PROMPT_MAX_CHARS) == []
     assert allow_private or local_link_problems(stored.request) == []
     assert stored.request_id is None  # stored before any provider call, never submitted here

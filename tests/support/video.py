@@ -7,6 +7,8 @@
   done, with that call left out of ``gmi_sim``'s log (closed at teardown by the emulator fixture);
   ``clock=`` gives the bot a clock the test can move (window resets, cooldowns, expiries).
 - ``person``: a `Person` helper: run `/video generate` as someone and read what they see.
+- `final_status(emu, status)`: the status message's last look, one line pointing at the
+  result (no embed, no buttons, no file).
 """
 
 from __future__ import annotations
@@ -96,6 +98,16 @@ class Person:
         await self.emu.wait_for(lambda: self.replies_to(status), timeout, "the result reply")
         (reply,) = self.replies_to(status)
         return reply
+
+
+async def final_status(emu: FakeDiscord, status: Message, timeout: float = 5.0) -> str:
+    """Wait until the status message has shrunk to its one line; return the line."""
+    await emu.wait_for(
+        lambda: status.content and not status.embeds and not status.components
+        and not status.attachments,
+        timeout, "the status message's one-line final look",
+    )  # fmt: skip
+    return status.content
 
 
 @pytest.fixture

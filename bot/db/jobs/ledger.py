@@ -12,6 +12,8 @@ they counted, so deleting never gives back quota or budget). Two flags per job:
   job that reached it (``request_id`` set) is still generated and billed; only jobs the
   provider reported failed are free. Running jobs count as reserved.
 
+A stitch (clips joined with ffmpeg, never sent to the provider) is not in the ledger at all.
+
 A cancelled or timed-out job that never reached the provider counts nowhere, whatever the
 refund setting: nothing was generated or spent.
 """
@@ -29,6 +31,7 @@ from bot.jobs.lifecycle import (
     JobOutcome,
     JobState,
 )
+from bot.jobs.model import JobOrigin
 
 
 def _values(states: Iterable[JobState | JobOutcome]) -> str:
@@ -41,7 +44,7 @@ _LEDGER = f"""
                origin, created_at, request_id, duration, resolution, estimated_cost,
                CASE WHEN state = 'undeliverable' THEN 1 ELSE 0 END AS undeliverable,
                0 AS deleted
-        FROM jobs WHERE guild_id = :guild
+        FROM jobs WHERE guild_id = :guild AND origin != '{JobOrigin.STITCH.value}'
         UNION ALL
         SELECT job_id, user_id, channel_id, outcome, outcome, 'deleted', created_at, request_id,
                duration, resolution, estimated_cost, undeliverable, 1
@@ -77,7 +80,7 @@ _SPENT_SQL = _ledger_sql(
 _LAST_JOB_SQL = _ledger_sql("MAX(created_at)", "WHERE user_id = :user")
 _ACTIVE_JOBS_SQL = (
     "SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND user_id = ? "  # noqa: S608
-    f"AND state IN ({_values(ACTIVE_STATES)})"
+    f"AND state IN ({_values(ACTIVE_STATES)}) AND origin != '{JobOrigin.STITCH.value}'"
 )
 _TOTALS = """
     COUNT(*) AS jobs,

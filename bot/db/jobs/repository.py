@@ -14,8 +14,8 @@ from typing import Any
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
 from bot.jobs.lifecycle import JobOutcome, JobState, check_transition
-from bot.jobs.model import Job, NewJob
-from bot.params import GenerationRequest, canonical_payload
+from bot.jobs.model import Credit, Job, JobOrigin, NewJob
+from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
 
@@ -44,6 +44,9 @@ _UPDATABLE = frozenset(
         "reconcile_until",
         "interaction_token",
         "status_shown",
+        "result_channel_id",
+        "gallery_channel_id",
+        "gallery_message_id",
     }
 )
 
@@ -67,13 +70,15 @@ class JobRepository:
             now = self.clock()
             if admission is not None:
                 await admission(conn, new, now)
+            payload = new.request.to_payload() if new.calls_provider else {}
             row = await conn.fetchone(
                 """
                 INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
-                                  next_check_at, deadline_at, interaction_token)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  next_check_at, deadline_at, interaction_token,
+                                  first_frame_from, source_user_id, source_message_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -82,7 +87,7 @@ class JobRepository:
                     new.user_id,
                     new.model,
                     new.request.to_json(),
-                    canonical_payload(new.request.to_payload()),
+                    canonical_payload(payload),
                     new.request.duration,
                     new.request.resolution,
                     str(new.origin),
@@ -94,9 +99,17 @@ class JobRepository:
                     now + new.first_step_after,
                     now + deadline_seconds,
                     new.interaction_token,
+                    new.first_frame_from,
+                    new.source_user_id,
+                    new.source_message_id,
                 ),
             )
             assert row is not None, "an INSERT ... RETURNING returns its row"
+            await conn.executemany(
+                "INSERT INTO stitch_clips (job_id, place, clip_job_id, user_id) "
+                "VALUES (?, ?, ?, ?)",
+                [(row["id"], place, c.job_id, c.user_id) for place, c in enumerate(new.clips)],
+            )
             return _job(row)
 
         return await self.db.batched(insert)
@@ -132,6 +145,21 @@ class JobRepository:
             ids,
         )
         return {row[0] for row in rows}
+
+    async def clips(self, job_id: int) -> list[Credit]:
+        """A stitch's clips, in the order they play."""
+        rows = await self.db.reader.fetchall(
+            "SELECT clip_job_id, user_id FROM stitch_clips WHERE job_id = ? ORDER BY place",
+            (job_id,),
+        )
+        return [Credit(row["clip_job_id"], row["user_id"]) for row in rows]
+
+    async def children(self, job_id: int, *, limit: int) -> list[Job]:
+        """The jobs made from this one (re-rolls, remixes, continuations...), oldest first."""
+        rows = await self.db.reader.fetchall(
+            "SELECT * FROM jobs WHERE parent_job_id = ? ORDER BY id LIMIT ?", (job_id, limit)
+        )
+        return [_job(r) for r in rows]
 
     async def recent_for_user(
         self, user_id: int, guild_id: int | None, *, limit: int, offset: int = 0
@@ -246,6 +274,7 @@ class JobRepository:
         count_attempt: bool = False,
         count_poll: bool = False,
         count_delivery: bool = False,
+        count_gallery: bool = False,
         **fields: Any,
     ) -> Job | None:
         """Compare-and-set: apply the change only if the job is still in one of
@@ -270,6 +299,8 @@ class JobRepository:
             assignments.append("poll_count = poll_count + 1")
         if count_delivery:
             assignments.append("delivery_attempts = delivery_attempts + 1")
+        if count_gallery:
+            assignments.append("gallery_attempts = gallery_attempts + 1")
         if "next_check_at" in fields:
             fields.setdefault("leased_until", None)
         for name, value in fields.items():
@@ -299,6 +330,45 @@ class JobRepository:
 
         await self.db.batched(record)
 
+    async def set_first_frame(self, job_id: int, frame: MediaInput) -> Job | None:
+        """A waiting continuation gets its first frame: its request and the payload it will
+        be sent with change together. ``None`` if the job is no longer waiting to be sent."""
+        job = await self.get(job_id)
+        if job is None or job.state is not JobState.ACCEPTED:
+            return None
+        request = job.request.with_changes(first_frame=frame)
+        async with self.db.transaction() as conn:
+            row = await conn.fetchone(
+                "UPDATE jobs SET params_json = ?, payload_json = ?, updated_at = ? "
+                "WHERE id = ? AND state = ? RETURNING *",
+                (
+                    request.to_json(),
+                    canonical_payload(request.to_payload()),
+                    self.clock(),
+                    job_id,
+                    JobState.ACCEPTED.value,
+                ),
+            )
+        return _job(row) if row else None
+
+    async def extend_lease(self, job_id: int, until: float) -> None:
+        """A step still at work keeps its job: a lease it already gave up stays given up."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE jobs SET leased_until = ? WHERE id = ? AND leased_until IS NOT NULL",
+                (until, job_id),
+            )
+
+    async def wake_dependents(self, job_id: int) -> int:
+        """Jobs waiting for this one (a continuation of it, a stitch with it) are due now."""
+        async with self.db.transaction() as conn:
+            return await conn.execute(
+                "UPDATE jobs SET next_check_at = ? WHERE state = ? AND next_check_at IS NOT NULL "
+                "AND (first_frame_from = ? "
+                "OR id IN (SELECT job_id FROM stitch_clips WHERE clip_job_id = ?))",
+                (self.clock(), JobState.ACCEPTED.value, job_id, job_id),
+            )
+
     async def set_status_shown(self, job_id: int, state: JobState) -> None:
         """The status message now shows ``state`` (written after a successful edit)."""
         async with self.db.transaction() as conn:
@@ -321,20 +391,24 @@ class JobRepository:
     ) -> bool:
         """Move a settled job (its outcome posted, or never postable) to ``deleted_jobs``,
         which keeps what it counted, so a deletion never gives back quota or budget that
-        was spent. False, and nothing changed, when the job isn't settled (or is gone)."""
+        was spent (a stitch counted nothing: it just goes). False, and nothing changed,
+        when the job isn't settled (or is gone)."""
         settled = [JobState.DELIVERED.value, JobState.UNDELIVERABLE.value]
-        moved = await conn.execute(
+        await conn.execute(
             "INSERT INTO deleted_jobs (job_id, guild_id, channel_id, user_id, outcome, "
             "request_id, duration, resolution, estimated_cost, created_at, deleted_by, "
             "deleted_at, undeliverable) SELECT id, guild_id, channel_id, user_id, outcome, "
             "request_id, duration, resolution, estimated_cost, created_at, ?, ?, "
             "CASE WHEN state = 'undeliverable' THEN 1 ELSE 0 END "
-            "FROM jobs WHERE id = ? AND state IN (?, ?)",
-            (deleted_by, now, job_id, *settled),
+            "FROM jobs WHERE id = ? AND state IN (?, ?) AND origin != ?",
+            (deleted_by, now, job_id, *settled, JobOrigin.STITCH.value),
         )
-        if moved:
-            await conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        return moved > 0
+        deleted = await conn.execute(
+            "DELETE FROM jobs WHERE id = ? AND state IN (?, ?)", (job_id, *settled)
+        )
+        if deleted:
+            await conn.execute("DELETE FROM stitch_clips WHERE job_id = ?", (job_id,))
+        return deleted > 0
 
     async def state_of(self, job_id: int, conn: Connection | None = None) -> JobState | None:
         value = await self.db.read(conn).fetchval("SELECT state FROM jobs WHERE id = ?", (job_id,))
@@ -383,4 +457,11 @@ def _job(row: Row) -> Job:
         reconcile_until=row["reconcile_until"],
         status_shown=row["status_shown"],
         interaction_token=row["interaction_token"],
+        first_frame_from=row["first_frame_from"],
+        source_user_id=row["source_user_id"],
+        source_message_id=row["source_message_id"],
+        result_channel_id=row["result_channel_id"],
+        gallery_channel_id=row["gallery_channel_id"],
+        gallery_message_id=row["gallery_message_id"],
+        gallery_attempts=row["gallery_attempts"],
     )

@@ -7,88 +7,25 @@ Discord emulator in ``tests/cogs/video/test_video_e2e.py``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
 
 import aiohttp
 import pytest
 
 from bot.backoff import full_jitter
-from bot.db.database import Database
-from bot.db.jobs import JobRepository
-from bot.db.timings import TimingRepository
-from bot.gmi.budget import ProviderBudget
-from bot.jobs.delivery import Delivery, DeliveryRetry, Outcome, Posted
-from bot.jobs.estimates import FinishEstimator
+from bot.jobs.delivery import Posted
 from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.model import Job, NewJob
-from bot.jobs.polling import PollPlan
-from bot.jobs.scheduler import Scheduler
-from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS, JobSteps, StepTiming
-from bot.params import GenerationRequest
+from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS
 from bot.simulator import BACKEND_400_ERROR
 from tests.support.jobwait import wait_for_job
-
-FAST = StepTiming(
-    plan=PollPlan(min_interval=0.01, max_interval=0.05),
-    lease_seconds=0.5,
-    retry_base=0.01,
-    reconcile_window=0.2,
+from tests.support.pipeline import (
+    MemoryChat,
+    accept,
+    delivered,
+    open_store,
+    running_poller,
+    scheduler_for,
 )
-
-
-class MemoryChat:
-    """A `ResultChannel` that keeps posts in a list; it can fail on demand."""
-
-    def __init__(self, limit: int = 10 * 2**20) -> None:
-        self.limit = limit
-        self.posts: list[tuple[Job, Outcome]] = []
-        self.states: list[JobState | JobOutcome] = []
-        self.fail_posts = 0
-        self.lose_after_post = 0  # post, then raise as if the answer was lost
-        self.changed = asyncio.Event()
-        self.undelivered: list[Job] = []
-
-    async def upload_limit(self, job):
-        return self.limit
-
-    async def find_posted(self, job):
-        for index, (posted, _) in enumerate(self.posts):
-            if posted.id == job.id:
-                return Posted(index, "channel")
-        return None
-
-    async def post(self, job, outcome):
-        if self.fail_posts:
-            self.fail_posts -= 1
-            raise DeliveryRetry("Discord had a hiccup")
-        self.posts.append((job, outcome))
-        self.changed.set()
-        if self.lose_after_post:
-            self.lose_after_post -= 1
-            raise DeliveryRetry("connection reset after the post")
-        return Posted(len(self.posts) - 1, "channel")
-
-    def show_state(self, job):
-        self.states.append(job.phase)
-
-    async def find_status_message(self, job):
-        return 1  # these jobs have no Discord message; say it was shown
-
-    async def undeliverable(self, job):
-        self.undelivered.append(job)
-        self.changed.set()
-
-
-@contextlib.asynccontextmanager
-async def open_store(location):
-    """The job repository on a real clock, over the database at ``location``."""
-    db = await Database.open(location)
-    try:
-        yield JobRepository(db, time.time)
-    finally:
-        await db.close()
 
 
 @pytest.fixture
@@ -97,54 +34,11 @@ async def store(database_location):
         yield store
 
 
-def scheduler_for(store, gmi_client, chat, session, *, delivery_store=None) -> Scheduler:
-    """A scheduler whose steps deliver into ``chat``, with fast timings."""
-    steps: JobSteps
-    delivery = Delivery(
-        delivery_store or store, chat, session, time.time,
-        fresh_link=lambda job: steps.fresh_result_link(job),
-    )
-    budget = ProviderBudget(36000, time.time)
-    steps = JobSteps(
-        store, gmi_client, delivery, budget=budget,
-        estimator=FinishEstimator(TimingRepository(store.db)), timing=FAST, clock=time.time,
-    )
-    return Scheduler(
-        store, steps, budget=budget, lease_seconds=FAST.lease_seconds,
-        idle_retry=FAST.plan.min_interval, clock=time.time,
-    )
-
-
-@contextlib.asynccontextmanager
-async def running_poller(store, gmi_client, chat, *, delivery_store=None):
-    """A started scheduler that delivers into ``chat``; stopped on exit."""
-    async with aiohttp.ClientSession() as session:
-        poller = scheduler_for(store, gmi_client, chat, session, delivery_store=delivery_store)
-        poller.start()
-        try:
-            yield poller
-        finally:
-            await poller.stop()
-
-
 @pytest.fixture
 async def pipeline(store, gmi_client):
     chat = MemoryChat()
     async with running_poller(store, gmi_client, chat) as poller:
         yield poller, chat
-
-
-async def accept(store, prompt="a red fox", deadline=60.0, **fields) -> Job:
-    request = GenerationRequest(prompt=prompt, **fields)
-    return await store.accept(
-        NewJob(guild_id=1, channel_id=2, user_id=3, request=request, model="seedance-2-0-fast-260128"),
-        deadline_seconds=deadline,
-    )
-
-
-async def delivered(store, job_id, within=10.0) -> Job:
-    return await wait_for_job(store, job_id, lambda job: job.is_delivered, within)
-
 
 async def test_text_to_video_posts_the_mp4_once(store, pipeline, gmi_sim):
     poller, chat = pipeline
@@ -248,7 +142,7 @@ async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
     assert done.delivery_attempts >= 2
 
 
-async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
+async def test_a_video_over_the_limit_is_fitted_and_its_original_linked(store, gmi_client, gmi_sim):
     chat = MemoryChat(limit=50_000)
     gmi_sim.script_next(video_bytes=60_000)
     async with running_poller(store, gmi_client, chat) as poller:
@@ -256,8 +150,20 @@ async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
         poller.wake()
         await delivered(store, job.id)
     outcome = chat.posts[0][1]
+    assert outcome.video is not None and len(outcome.video) <= 50_000 and outcome.fitted
+    assert outcome.link and outcome.link_expires_at  # the original, until it expires
+    assert "Re-encoded from 0.1 MiB" in outcome.note and "upload limit" in outcome.note
+
+
+async def test_a_video_that_cannot_be_fitted_becomes_a_link_saying_why(store, gmi_client, gmi_sim):
+    chat = MemoryChat(limit=2_000)  # no watchable encode of a second of video is that small
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)
+        poller.wake()
+        await delivered(store, job.id)
+    outcome = chat.posts[0][1]
     assert outcome.video is None and outcome.link and outcome.link_expires_at
-    assert "upload limit" in outcome.note
+    assert "couldn't make it fit" in outcome.note and "watchable" in outcome.note
 
 
 async def test_restart_mid_job_resumes_and_posts_once(database_location, gmi_client, gmi_sim):
@@ -441,7 +347,7 @@ async def test_bytes_that_are_not_a_video_are_never_posted(store, pipeline, gmi_
 
 async def test_an_outcome_that_can_be_posted_nowhere_is_undeliverable(store, gmi_client, gmi_sim):
     class NowhereChat(MemoryChat):
-        async def post(self, job, outcome):
+        async def post(self, job, outcome, results_in):
             return Posted(None, "undeliverable")
 
     chat = NowhereChat()

@@ -3,12 +3,18 @@ spread out, never all at once and never in lockstep."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 
+from bot.db.jobs import JobRepository
+from bot.gmi.budget import ProviderBudget
 from bot.jobs.lifecycle import JobState
 from bot.jobs.model import NewJob
+from bot.jobs.scheduler import Scheduler
 from bot.params import GenerationRequest
 from tests.support.domain import START
+from tests.support.pipeline import open_store
 
 
 async def accepted(store, n: int):
@@ -39,3 +45,51 @@ async def test_a_restart_spreads_leased_and_overdue_jobs_and_keeps_planned_ones(
     assert {j.id for j in claimed} <= {j.id for j in resumed}
     assert (await store.get(planned.id)).next_check_at == START + 500
     assert await store.claim_due(clock(), 100, lease_seconds=60) == []  # none due at once
+
+
+async def test_a_step_longer_than_its_lease_keeps_the_job_from_another_process(tmp_path):
+    """Fitting a video or joining clips outlasts a lease: the step renews it as it goes, so a
+    second process sharing the database never runs the same job at the same time."""
+    lease = 0.2
+    async with open_store(tmp_path / "jobs.sqlite3") as first:
+        second = JobRepository(first.db, time.time)  # the other process's view of the same rows
+        (job,) = await accepted(first, 1)
+        # Due once both processes have started (a start resumes the jobs another process
+        # held as if that process were gone), for whichever looks first.
+        await first.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=time.time() + 0.5)
+        steps = [SlowSteps(store, seconds=4 * lease) for store in (first, second)]
+        schedulers = [
+            Scheduler(store, slow, budget=ProviderBudget(36000, time.time), lease_seconds=lease,
+                      idle_retry=lease / 4, clock=time.time)
+            for store, slow in zip((first, second), steps, strict=True)
+        ]
+        for scheduler in schedulers:
+            scheduler.start()
+        try:
+            await asyncio.wait_for(next_done(steps), 5)
+        finally:
+            for scheduler in schedulers:
+                await scheduler.stop()
+    assert sum(slow.runs for slow in steps) == 1
+
+
+async def next_done(steps) -> None:
+    await asyncio.wait([asyncio.ensure_future(slow.done.wait()) for slow in steps],
+                       return_when=asyncio.FIRST_COMPLETED)
+
+
+class SlowSteps:
+    """Steps whose every step takes ``seconds``, then plans nothing more."""
+
+    def __init__(self, store, *, seconds: float) -> None:
+        self.store, self.seconds, self.runs = store, seconds, 0
+        self.done = asyncio.Event()
+
+    async def advance(self, job) -> None:
+        self.runs += 1
+        await asyncio.sleep(self.seconds)
+        await self.store.transition(job.id, from_states={job.state}, next_check_at=None)
+        self.done.set()
+
+    async def retry_later(self, job) -> None:
+        raise AssertionError("no step fails here")

@@ -12,7 +12,7 @@ from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.service import STATUS_MESSAGE_GRACE
 from bot.moderation.requester import Requester
 from tests.support.jobwait import wait_until_gone
-from tests.support.video import job_when
+from tests.support.video import final_status, job_when
 
 
 def moderator(world) -> Requester:
@@ -55,7 +55,7 @@ async def test_an_expired_link_is_renewed_and_a_lost_video_is_said_plainly_and_r
     lost = await alice.wait_result(status)
     assert not lost.attachments and "http" not in lost.content  # no dead link
     assert "could not be had" in lost.content and "quota was given back" in lost.content
-    await fakecord.wait_for(lambda: "Video lost" in status.embeds[0]["title"], 5, "the lost look")
+    assert "could not be had" in await final_status(fakecord, status)
     assert "1 of 3 videos" in await quota_text(fakecord, alice.member, alice.channel)
 
 
@@ -88,11 +88,7 @@ async def test_a_crash_before_the_status_message_was_recorded_still_ends_as_a_re
     bot.dispatch("video_job_due")
     result = await alice.wait_result(status)  # a reply to the status message, as always
     assert result.attachments
-    await fakecord.wait_for(
-        lambda: status.embeds[0]["title"].endswith("Delivered") and not status.components,
-        5,
-        "the final look, without a Cancel button",
-    )
+    assert "is ready" in await final_status(fakecord, status)  # without a Cancel button
     job = await job_when(bot, 1, lambda j: j.status_message_id == status.id)
     assert job.interaction_token is None  # forgotten once no longer needed
 
@@ -133,7 +129,7 @@ async def test_a_post_is_found_however_busy_the_channel_has_been(
         await fakecord.say(world.bob, world.channel, f"chatter {i}")
     async with bot.services.db.transaction() as conn:  # as a crash right after posting leaves it
         await conn.execute(
-            "UPDATE jobs SET state = 'posting', delivered_at = NULL, result_message_id = NULL, "
+            "UPDATE jobs SET state = 'posting', delivered_at = NULL, result_message_id = NULL, delivered_via = NULL, "
             "next_check_at = ? WHERE id = 1",
             (bot.clock(),),
         )

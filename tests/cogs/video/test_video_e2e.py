@@ -6,14 +6,19 @@ what only they saw, and what the provider received.
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from bot.clock import ManualClock
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import NewJob
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest
-from bot.simulator import mp4_duration
+from bot.simulator import VideoSpec, mp4_duration
 from tests.support import sample_files
-from tests.support.video import job_when
+from tests.support.media import decode
+from tests.support.video import final_status, job_when
 
 
 def unsigned(url: str) -> str:
@@ -46,8 +51,10 @@ async def test_text_to_video_posts_the_mp4_as_a_reply(fakecord, video_bot, perso
     assert len(gmi_sim.calls("media")) == 1  # fetched once from the provider's result link
     (submit,) = gmi_sim.calls("submit")
     assert submit.body_json["payload"]["duration"] == 6
-    # the status message followed the job to its end
-    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Delivered"), 5, "final status")
+    # the status message followed the job to its end, and now only points at the result
+    line = await final_status(fakecord, status)
+    assert line.startswith("✅ **#1** by") and line.endswith(f"/{result.id}")
+    assert status.mentions == []  # the pointer pings no one
 
 
 async def test_first_and_last_frame_from_attachments_reach_the_api(fakecord, video_bot, person, gmi_sim):
@@ -142,8 +149,8 @@ async def test_provider_refusal_is_shown_in_status_and_reply(fakecord, video_bot
     status = await alice.status_message(ix)
     result = await alice.wait_result(status)
     assert "failed" in result.content and "1080p" in result.content
-    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Failed"), 5, "failed status")
-    assert any("1080p" in f["value"] for f in status.embeds[0]["fields"] if f["name"] == "Reason")
+    assert "failed" in await final_status(fakecord, status)
+    assert any("1080p" in f["value"] for f in result.embeds[0]["fields"] if f["name"] == "Reason")
 
 
 async def test_failed_generation_reason_is_cleaned(fakecord, video_bot, person, gmi_sim):
@@ -203,14 +210,26 @@ async def test_timed_out_job_is_reported(fakecord, video_bot, person, gmi_sim):
     assert "timed out" in result.content
 
 
-async def test_video_over_the_upload_limit_becomes_a_link(fakecord, video_bot, person, gmi_sim):
+async def test_a_15s_1080p_result_over_the_limit_is_fitted_and_stays_in_the_server(
+    fakecord, video_bot, person, gmi_sim, ffmpeg
+):
     await video_bot()
-    gmi_sim.script_next(video_bytes=10 * 2**20 + 1000)
+    gmi_sim.script_next(video=VideoSpec(1920, 1080, duration=15.0, fps=24, footage="realistic"))
     alice = person()
-    result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
-    assert not result.attachments
-    assert "/media/" in result.content and "expires" in result.content
-    assert "upload limit" in result.content
+    status = await alice.status_message(
+        await alice.generate(prompt="a long take", duration=15, resolution="1080p")
+    )
+    result = await alice.wait_result(status, timeout=90)
+    (video,) = result.attachments
+    (fitted,) = [f for f in result.embeds[0]["fields"] if f["name"] == "Fitted to the upload limit"]
+    original = float(re.search(r"Re-encoded from ([\d.]+) MiB", fitted["value"])[1])
+    assert video.size <= 10 * 2**20 and original > 10  # it was over the limit; now it fits
+    played = await decode(ffmpeg, video.data)
+    assert played.errors == [] and played.seconds == pytest.approx(15.0, abs=0.1)
+    assert played.frames == 15 * 24  # the whole length, every frame
+    assert "10 MiB upload limit" in fitted["value"] and "/media/" in fitted["value"]
+    assert "<t:" in fitted["value"]  # the original's link, and when it expires
+    assert "/media/" not in result.content  # one video in the channel: no link preview twin
 
 
 async def test_lost_attach_files_delivers_by_dm(fakecord, video_bot, person, gmi_sim):
@@ -339,8 +358,7 @@ async def test_status_message_follows_the_provider_state(fakecord, video_bot, pe
     assert status.button(label="Cancel") is not None
     gmi_sim.release(next(iter(gmi_sim.requests)))
     await alice.wait_result(status)
-    await fakecord.wait_for(lambda: status.embeds[0]["title"].endswith("Delivered"), 5, "final status")
-    assert status.button(label="Cancel") is None, "a finished job offers no Cancel button"
+    assert "is ready" in await final_status(fakecord, status)  # no Cancel button left
 
 
 async def test_history_pages_through_older_jobs(fakecord, video_bot, person):
@@ -374,7 +392,7 @@ async def test_a_post_that_may_have_failed_is_found_not_repeated(fakecord, video
     assert job.result_message_id == result.id
     async with bot.services.db.transaction() as conn:  # back to how a crash mid-post leaves it
         await conn.execute(
-            "UPDATE jobs SET state = 'posting', delivered_at = NULL, result_message_id = NULL, "
+            "UPDATE jobs SET state = 'posting', delivered_at = NULL, result_message_id = NULL, delivered_via = NULL, "
             "next_check_at = ? WHERE id = 1", (bot.clock(),))
     bot.dispatch("video_job_due")
     again = await job_when(bot, 1, lambda j: j.is_delivered)

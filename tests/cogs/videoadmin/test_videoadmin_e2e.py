@@ -17,6 +17,7 @@ from bot.quotas.catalogue import Window
 from bot.quotas.windows import window_bounds
 from tests.fakecord import ScenarioError
 from tests.support import sample_files
+from tests.support.video import final_status
 
 
 def seen(ix) -> str:
@@ -579,7 +580,7 @@ async def test_job_cancel_and_delete_by_a_moderator_not_by_another_member(
     assert f"cancelled job #{job.id} of <@{world.bob.id}>" in seen(ix)
     result = await bob.wait_result(status)
     assert "cancelled" in result.content
-    await fakecord.wait_for(lambda: "Cancelled" in status.embeds[0]["title"], 5, "cancelled status")
+    assert "was cancelled" in await final_status(fakecord, status)
     await outcome_recorded(bot, job.id)  # a job is deleted only once its outcome is posted
 
     ix = await admin(fakecord, "job delete", job=str(job.id))
