@@ -42,7 +42,7 @@ class Phase(enum.Enum):
         return cls.PENDING
 
 
-def _timestamp(value: Any) -> float | None:
+def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -53,6 +53,16 @@ def _timestamp(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _instant(value: Any) -> float | None:
+    """A provider timestamp. GMI's are whole Unix seconds, cut down from when the change
+    happened: the middle of that second is the unbiased reading (half a second matters when
+    checks are timed to a generation that varies by a second or two)."""
+    seconds = _number(value)
+    if seconds is None:
+        return None
+    return seconds + 0.5 if seconds.is_integer() else seconds
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -165,8 +175,8 @@ class GMIRequest:
             video_url=video_url,
             thumbnail_url=thumbnail_url,
             failure_reason=reason,
-            created_at=_timestamp(data.get("created_at")),
-            updated_at=_timestamp(data.get("updated_at")),
+            created_at=_instant(data.get("created_at")),
+            updated_at=_instant(data.get("updated_at")),
             raw=data,
         )
 
@@ -204,7 +214,7 @@ class PriceInfo:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PriceInfo:
         return cls(
-            price=_timestamp(data.get("price")),
+            price=_number(data.get("price")),
             pricing_type=_str_or_none(data.get("pricing_type")),
             unit=_str_or_none(data.get("unit")),
             raw=data,

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from bot.jobs.estimates import Duration
 
 # Where the checks go once processing started: quantiles of the generation's duration.
-FINISH_QUANTILES = (0.3, 0.6, 0.85, 0.95, 0.99)
+FINISH_QUANTILES = (0.5, 0.8, 0.95, 0.99)
 WINDOW_OPENS = 0.02  # the quantile before which the video can't be ready yet
-WINDOW_GAP = 8.0  # the longest wait between checks once it could be
+WINDOW_GAP = 5.0  # the longest wait between checks once it could be
 FIRST_CHECK_SHARE = 0.2  # of the shortest expected generation (its 10th percentile)
 QUEUE_CHECK_SHARE = 0.9  # of the same: checks while queued
 
