@@ -263,8 +263,14 @@ def status_pointer(job: Job) -> str | None:
     return f"{head} {verb}{where}: {message_link(job.guild_id, channel_id, job.result_message_id)}"
 
 
+def pings_requester(job: Job) -> bool:
+    """Whether the result pings its requester: not when they cancelled it themselves."""
+    return not (job.outcome is JobOutcome.CANCELLED and job.cancelled_by == job.user_id)
+
+
 def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention: str) -> str:
-    """The reply's text: it pings the requester (and only them, by allowed_mentions)."""
+    """The reply's text: it pings the requester (and only them, by allowed_mentions), unless
+    `pings_requester` says they know already."""
     who = f"<@{job.user_id}>"
     where = f" (I couldn't post it in {channel_mention}, so it's here)" if via_dm else ""
     what = "your video" if job.calls_provider else "your stitched film"
@@ -281,6 +287,8 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
             text = f"{who} {what} is ready{where}.{note}\n{outcome.link}\n{expiry.strip()}"
         else:
             text = f"{who} {what} finished but could not be posted{where}. {outcome.note or ''}"
+    elif job.outcome is JobOutcome.CANCELLED and not pings_requester(job):
+        text = f"{who} cancelled this video generation{where}."
     elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
     elif job.outcome is JobOutcome.TIMED_OUT:
@@ -392,10 +400,12 @@ def origin_words(job: Job) -> str | None:
 
 
 def history_line(job: Job) -> str:
+    # A stitch's prompt is its origin ("Stitch of #1, #2"): said once.
+    prompt = literal(clip(job.request.prompt, 80)) if job.calls_provider else None
     parts = (
         f"{ICONS[job.phase]} **#{job.id}** {job.display_state}",
         discord_time(job.created_at),
-        literal(clip(job.request.prompt, 80)),
+        prompt,
         origin_words(job),
         job_links(job),
     )

@@ -33,6 +33,7 @@ from cogs.shared import NO_MENTIONS, clip
 from .messages import (
     gallery_content,
     message_link,
+    pings_requester,
     result_content,
     result_embed,
     result_marker,
@@ -299,8 +300,9 @@ class DiscordResultChannel:
         content = result_content(
             job, outcome, via_dm=via_dm, channel_mention=f"<#{job.channel_id}>"
         )
+        pinged = [discord.Object(job.user_id)] if pings_requester(job) else []
         mentions = discord.AllowedMentions(
-            everyone=False, roles=False, users=[discord.Object(job.user_id)], replied_user=False
+            everyone=False, roles=False, users=pinged, replied_user=False
         )
         return await self._send(
             target, job, outcome, content=content, mentions=mentions, reference=reference,

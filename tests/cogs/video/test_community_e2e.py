@@ -245,6 +245,10 @@ async def test_stitch_three_clips_picked_by_a_member(fakecord, video_bot, person
                                             refunds_enabled=True)
     assert usage.generations == 0  # ...and no quota
     assert [b["label"] for b in film.buttons()] == ["Continue", "Delete"]
+    ix = await fakecord.run_command(world.owner, films, "video history")
+    await ix.wait_acknowledged()
+    (line,) = ix.ephemeral_messages[0].embeds[0]["description"].splitlines()
+    assert line.lower().count("stitch of #1, #2, #3") == 1, line  # said once
 
 
 async def test_stitch_on_a_result_joins_the_chain_of_continuations(

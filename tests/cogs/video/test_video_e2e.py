@@ -196,10 +196,26 @@ async def test_cancel_button_stops_the_job(fakecord, video_bot, person, gmi_sim)
     click = await fakecord.click(alice.member, status, label="Cancel")
     await click.wait_acknowledged()
     result = await alice.wait_result(status)
-    assert "cancelled" in result.content
+    assert result.content == f"<@{alice.member.id}> cancelled this video generation."
+    assert result.mentions == []  # she knows: no ping for her own click
     job = await job_when(bot, 1, lambda j: j.is_delivered)
     assert job.outcome is JobOutcome.CANCELLED and job.state is JobState.DELIVERED
     assert len(gmi_sim.requests) == 1
+
+
+async def test_a_moderator_cancelling_a_job_pings_its_requester(fakecord, video_bot, person, gmi_sim):
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("submit")
+    click = await fakecord.click(fakecord.default.mod, status, label="Cancel")
+    await click.wait_acknowledged()
+    result = await alice.wait_result(status)
+    assert result.content == f"<@{alice.member.id}> the video generation was cancelled."
+    assert result.mentions == [alice.member.id]
+    reason = [f["value"] for f in result.embeds[0]["fields"] if f["name"] == "Reason"]
+    assert reason == [f"Cancelled by <@{fakecord.default.mod.id}>."]
 
 
 async def test_timed_out_job_is_reported(fakecord, video_bot, person, gmi_sim):
