@@ -69,6 +69,11 @@ class NewJob:
         return self.origin != JobOrigin.STITCH
 
 
+# The provider status recorded when the provider refused a submit outright (HTTP 400, or
+# a 5xx wrapping a 4xx): no request exists upstream, and the same one would be refused.
+REFUSED_STATUS = "refused"
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -145,6 +150,12 @@ class Job:
     @property
     def succeeded(self) -> bool:
         return self.outcome is JobOutcome.SUCCEEDED
+
+    @property
+    def refused_by_provider(self) -> bool:
+        """The provider refused the request itself (a bad parameter, its content policy):
+        sent again with another seed it would be refused again."""
+        return self.provider_status == REFUSED_STATUS
 
     @property
     def phase(self) -> JobState | JobOutcome:

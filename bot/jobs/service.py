@@ -237,6 +237,16 @@ class JobService:
         if not await self.jobs.delete_unsent(job.id):
             log.warning("job %d: its status message failed but it was already sent", job.id)
 
+    def reroll_request(self, job: Job) -> GenerationRequest:
+        """The request of ``job`` with a new seed (picked at `accept`); refused when the
+        provider refused the request itself, which a new seed can't change."""
+        if job.refused_by_provider:
+            raise Conflict(
+                f"The provider refused #{job.id} itself ({job.error or 'no reason given'}), "
+                "so a new seed would be refused too. Press **Remix** to change the prompt."
+            )
+        return self.rerun_request(job, seed=None)
+
     def rerun_request(self, job: Job, **changes: Any) -> GenerationRequest:
         """The request of ``job`` again (for a re-roll or remix), if its inputs still exist.
         A continuation's first frame is taken afresh from its source (pass the job's

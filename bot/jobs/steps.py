@@ -40,6 +40,7 @@ from bot.gmi import (
     GMIClient,
     GMIError,
     GMIRequest,
+    InvalidRequest,
     NotFound,
     Phase,
     ProviderError,
@@ -50,7 +51,7 @@ from bot.jobs.continuation import FirstFrames, FrameUnavailableForNow
 from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry, StatusSearch
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
-from bot.jobs.model import Job
+from bot.jobs.model import REFUSED_STATUS, Job
 from bot.jobs.polling import PollPlan
 from bot.jobs.sources import SourceFailed, sources_ready
 
@@ -260,10 +261,15 @@ class JobSteps:
                 reconcile_until=now + self.timing.reconcile_window,
                 next_check_at=now + self.timing.retry_delay(job.attempts),
             )
-        elif isinstance(error, ProviderError) and error.wrapped_status is not None:
-            # The backend refused it (the client already retried): report its reason.
+        elif isinstance(error, InvalidRequest) or (
+            isinstance(error, ProviderError) and error.wrapped_status is not None
+        ):
+            # The provider refused the request itself (a wrapped 4xx was already retried by
+            # the client): report its reason; a re-roll would be refused the same way.
             log.warning("job %d: the provider refused the submit: %s", job.id, error)
-            await self.finish(job, JobOutcome.FAILED, error=error.message)
+            await self.finish(
+                job, JobOutcome.FAILED, error=error.message, provider_status=REFUSED_STATUS
+            )
         elif isinstance(error, RateLimited | ProviderError) and not out_of_attempts:
             log.warning("job %d: submit refused for now (%s); will retry", job.id, error)
             await self.jobs.transition(

@@ -74,8 +74,11 @@ def status_view(job_id: int) -> discord.ui.View:
 
 def result_view(job: Job) -> discord.ui.View:
     """What can be done with a result: anyone may re-roll, remix, continue or stitch it
-    (the new job is theirs); only its requester and moderators may delete it."""
+    (the new job is theirs); only its requester and moderators may delete it. A request
+    the provider refused offers no re-roll: only a changed prompt can get through."""
     actions = [JobAction.REROLL, JobAction.REMIX] if job.calls_provider else []
+    if job.refused_by_provider:
+        actions.remove(JobAction.REROLL)
     if job.succeeded:
         actions.append(JobAction.CONTINUE)
         if job.calls_provider:

@@ -136,7 +136,7 @@ async def reroll(interaction: discord.Interaction, job_id: int) -> None:
     """The same request with a new seed, as a new job of the member who clicked."""
     service = video_bot(interaction).services.job_service
     job = await service.get(job_id)
-    request = service.rerun_request(job, seed=None)  # the job service picks a new one
+    request = service.reroll_request(job)
     await start_job(
         interaction, request, origin=JobOrigin.REROLL, parent=job,
         first_frame_from=job.first_frame_from,

@@ -13,7 +13,7 @@ from bot.db.servers import ServerSettingsRepository
 from bot.errors import Conflict, Refused
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.model import Credit, JobOrigin, NewJob
+from bot.jobs.model import REFUSED_STATUS, Credit, JobOrigin, NewJob
 from bot.media import last_frame
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest, MediaInput
@@ -192,6 +192,17 @@ async def test_continue_video_refuses_a_source_without_a_video(services):
     failed = await finish(services.jobs, job.id, JobOutcome.FAILED)
     with pytest.raises(Conflict, match="no video to continue"):
         await services.job_service.continue_video(BOB, failed)
+
+
+async def test_a_request_the_provider_refused_is_not_re_rolled(services):
+    job = await services.job_service.accept(ALICE, GenerationRequest(prompt="x", seed=7))
+    refused = await finish(services.jobs, job.id, JobOutcome.FAILED, provider_status=REFUSED_STATUS,
+                           error="The request was rejected by the content policy.")
+    with pytest.raises(Conflict, match="content policy.*Remix"):
+        services.job_service.reroll_request(refused)
+    failed = await finish(services.jobs, (await services.job_service.accept(
+        ALICE, GenerationRequest(prompt="y", seed=7))).id, JobOutcome.FAILED)
+    assert services.job_service.reroll_request(failed).seed is None  # picked when accepted
 
 
 async def test_a_rerun_of_a_continuation_takes_its_frame_afresh(services, clock):

@@ -61,6 +61,7 @@ async def test_failed_job_reports_the_providers_reason(store, pipeline, gmi_sim)
     done = await delivered(store, job.id)
     assert done.outcome is JobOutcome.FAILED
     assert "content policy" in done.error
+    assert not done.refused_by_provider  # it failed while generating: another seed may not
     assert chat.posts[0][1].video is None
 
 
@@ -71,6 +72,7 @@ async def test_invalid_request_fails_without_retry(store, pipeline, gmi_sim):
     poller.wake()
     done = await delivered(store, job.id)
     assert done.outcome is JobOutcome.FAILED and "1080p" in done.error
+    assert done.refused_by_provider  # a re-roll would be refused the same way
     assert len(gmi_sim.calls("submit")) == 1
 
 
@@ -292,7 +294,7 @@ async def test_a_backend_refusal_wrapped_in_a_500_is_reported_with_its_reason(
     poller.wake()
     done = await delivered(store, job.id)
     assert done.outcome is JobOutcome.FAILED
-    assert "Backend error (400)" in done.error
+    assert "Backend error (400)" in done.error and done.refused_by_provider
     assert len(gmi_sim.calls("submit")) == 3 and gmi_sim.calls("list") == []
 
 

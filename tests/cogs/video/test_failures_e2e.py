@@ -186,3 +186,20 @@ async def test_members_see_only_jobs_in_channels_they_can_see(fakecord, video_bo
     await nope.wait_acknowledged()
     assert answers["bob"].content == nope.ephemeral_messages[0].content.replace("#99", "#1")
     assert not answers["bob"].embeds
+
+
+async def test_a_request_the_provider_refuses_offers_a_remix_but_no_re_roll(
+    fakecord, video_bot, person, gmi_sim
+):
+    await video_bot()
+    alice = person()
+    refused = await alice.wait_result(
+        await alice.status_message(await alice.generate(prompt="a policy-violation, please"))
+    )
+    assert "content policy" in refused.content
+    assert [b["label"] for b in refused.buttons()] == ["Remix", "Delete"]  # a seed can't help
+    assert len(gmi_sim.calls("submit")) == 1
+    # A failure during generation may go another way with another seed: Re-roll stays.
+    gmi_sim.script_next(fail_reason="The generation failed", reason_in="outcome")
+    failed = await alice.wait_result(await alice.status_message(await alice.generate(prompt="b")))
+    assert [b["label"] for b in failed.buttons()] == ["Re-roll", "Remix", "Delete"]
