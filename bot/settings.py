@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.chaos import KillAt
 from bot.quotas.pricing import PriceTable
 
 GMI_PRODUCTION_BASE_URL = "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey"
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     provider_recheck_max_seconds: float = Field(300.0, ge=1, le=3600)
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # Testing aid only (`bot.chaos`): die with SIGKILL at a named instant of a job's life.
+    chaos_kill_at: KillAt | None = None
 
     @field_validator("gmi_api_base_url", "discord_api_base_url")
     @classmethod
@@ -92,6 +95,11 @@ class Settings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str | None) -> str | None:
         return _url(value, ("ws", "wss"))
+
+    @field_validator("chaos_kill_at", mode="before")
+    @classmethod
+    def _kill_at(cls, value: Any) -> Any:
+        return KillAt.parse(value) if isinstance(value, str) else value
 
     @field_validator("command_guild_ids", mode="before")
     @classmethod

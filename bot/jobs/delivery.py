@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 
 import aiohttp
 
+from bot.chaos import crash_point
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
 from bot.jobs.lifecycle import UNPOSTED_STATES, JobOutcome, JobState
@@ -156,6 +157,7 @@ class Delivery:
             return
         outcome = await self._outcome(posting)
         posted = await self.channel.post(outcome.job, outcome)
+        crash_point("after_posting")
         delivered = await self._mark_delivered(outcome.job, posted) or outcome.job
         if delivered.state is JobState.UNDELIVERABLE:
             await self.channel.undeliverable(delivered)

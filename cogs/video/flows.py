@@ -14,6 +14,7 @@ import random
 
 import discord
 
+from bot.chaos import crash_point
 from bot.errors import PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
 from bot.params import SEED_RANGE, GenerationRequest, local_link_problems
@@ -61,6 +62,7 @@ async def start_job(
         parent_job_id=parent.id if parent else None,
         interaction_token=interaction.token,
     )
+    crash_point("after_storing")
     try:
         response = await interaction.response.send_message(
             embed=status_embed(job, currency=bot.settings.currency, now=bot.clock()),
@@ -70,6 +72,7 @@ async def start_job(
     except Exception:
         await service.abandon(job)
         raise
+    crash_point("after_status_message")
     message_id = response.message_id
     if message_id is None:  # pragma: no cover - Discord always returns it
         message_id = (await interaction.original_response()).id

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.backoff import full_jitter
+from bot.chaos import crash_point
 from bot.db.jobs import JobRepository
 from bot.jobs.model import Job
 from bot.tasks import BackgroundTasks
@@ -106,6 +107,7 @@ class StatusEditor:
         except discord.HTTPException as error:
             self._retry(job, error)
             return
+        crash_point("during_status_edits")
         self.edits += 1
         self._shown[job.id] = look
         await self._settled(job)
