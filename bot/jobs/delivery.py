@@ -148,7 +148,7 @@ class Delivery:
             earlier = await self.channel.find_posted(job)
             if earlier is not None:
                 log.info("job %d: found the result posted by an earlier attempt", job.id)
-                await self._mark_delivered(job, earlier)
+                self.job_updated(await self._mark_delivered(job, earlier) or job)
                 return
         posting = await self.jobs.transition(
             job.id, from_states={job.state}, to_state=JobState.POSTING, count_delivery=True

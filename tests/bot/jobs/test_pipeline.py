@@ -45,6 +45,7 @@ class MemoryChat:
         self.limit = limit
         self.posts: list[tuple[Job, Outcome]] = []
         self.states: list[JobState | JobOutcome] = []
+        self.shown: list[Job] = []  # every job whose status message was to be refreshed
         self.fail_posts = 0
         self.lose_after_post = 0  # post, then raise as if the answer was lost
         self.changed = asyncio.Event()
@@ -72,6 +73,7 @@ class MemoryChat:
 
     def show_state(self, job):
         self.states.append(job.phase)
+        self.shown.append(job)
 
     async def find_status_message(self, job):
         return 1  # these jobs have no Discord message; say it was shown
@@ -245,6 +247,22 @@ async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
     done = await delivered(store, job.id)
     assert len(chat.posts) == 1, "the result was posted twice"
     assert done.delivery_attempts >= 2
+
+
+async def test_a_post_found_by_a_later_attempt_still_shows_the_job_delivered(
+    store, pipeline, gmi_sim
+):
+    """The answer to the post was lost, so the next attempt finds the post instead: the
+    status message must still be told (it showed "Done", not "Delivered", for good)."""
+    poller, chat = pipeline
+    chat.lose_after_post = 1
+    job = await accept(store)
+    poller.wake()
+    await delivered(store, job.id)
+    async with asyncio.timeout(5):
+        while not any(shown.id == job.id and shown.is_delivered for shown in chat.shown):
+            await asyncio.sleep(0.01)
+    assert len(chat.posts) == 1
 
 
 async def test_too_large_video_becomes_a_link(store, gmi_client, gmi_sim):
