@@ -144,6 +144,7 @@ class Delivery:
     async def deliver(self, job: Job) -> None:
         if job.state not in UNPOSTED_STATES:
             return
+        job = await self._with_status_message(job)
         if job.state is JobState.POSTING:
             earlier = await self.channel.find_posted(job)
             if earlier is not None:
@@ -162,6 +163,18 @@ class Delivery:
         if delivered.state is JobState.UNDELIVERABLE:
             await self.channel.undeliverable(delivered)
         self.job_updated(delivered)
+
+    async def _with_status_message(self, job: Job) -> Job:
+        """A job that ended before its unrecorded status message was looked up (cancelled
+        from it after a crash between answering and recording): find it now, so that the
+        result replies to it and it shows how the job ended."""
+        if job.status_message_id is not None:
+            return job
+        found = await self.channel.find_status_message(job)
+        if isinstance(found, StatusSearch):
+            return job
+        await self.jobs.set_status_message(job.id, found)
+        return replace(job, status_message_id=found)
 
     async def _mark_delivered(self, job: Job, posted: Posted) -> Job | None:
         settled = JobState.UNDELIVERABLE if posted.via == "undeliverable" else JobState.DELIVERED

@@ -403,3 +403,27 @@ async def test_a_job_can_be_named_by_a_link_to_its_message(fakecord, video_bot, 
     ix = await fakecord.run_command(world.alice, world.channel, "video status", request_id=elsewhere)
     await ix.wait_acknowledged()
     assert "can't find a job" in ix.ephemeral_messages[0].content
+
+
+async def test_a_job_cancelled_before_its_status_message_was_recorded_still_shows_it(
+    fakecord, video_bot, person, gmi_sim
+):
+    """As after a crash between answering and recording the answer's id: the member cancels
+    from the status message before the bot looked it up. The result replies to it, and it
+    ends showing the cancellation, without its Cancel button."""
+    bot = await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("submit")
+    async with bot.services.db.transaction() as conn:
+        await conn.execute("UPDATE jobs SET status_message_id = NULL WHERE id = 1")
+    click = await fakecord.click(alice.member, status, label="Cancel")
+    await click.wait_acknowledged()
+    result = await alice.wait_result(status)
+    assert "cancelled" in result.content
+    await fakecord.wait_for(
+        lambda: status.embeds[0]["title"].endswith("Cancelled") and not status.buttons(),
+        5, "the status message to show the cancellation",
+    )  # fmt: skip
+    assert (await job_when(bot, 1, lambda j: j.is_delivered)).status_message_id == status.id
