@@ -69,7 +69,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
                 f"in <#{job.channel_id}> nor by DM; its quota was given back.",
             )
 
-    editor = StatusEditor(bot, jobs, render)
+    editor = StatusEditor(bot, jobs, render, bot.clock)
     poster = DiscordResultChannel(
         bot,
         jobs,

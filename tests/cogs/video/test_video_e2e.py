@@ -427,3 +427,25 @@ async def test_a_job_cancelled_before_its_status_message_was_recorded_still_show
         5, "the status message to show the cancellation",
     )  # fmt: skip
     assert (await job_when(bot, 1, lambda j: j.is_delivered)).status_message_id == status.id
+
+
+async def test_a_final_status_edit_outlasts_a_discord_hiccup(
+    fakecord, video_bot, person, gmi_sim, monkeypatch
+):
+    """Edits fail for a while just as the job ends: the final look is retried until it
+    lands (a running job's looks only a few times: a newer one comes anyway)."""
+    from cogs.video import status_edits
+
+    monkeypatch.setattr(status_edits, "RETRY_CAP", 0.05)
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("get")
+    fakecord.fail_next("PATCH", "/channels/{channel_id}/messages/{message_id}", status=503,
+                       times=status_edits.MAX_TRIES + 2)  # fmt: skip
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+    await alice.wait_result(status)
+    await fakecord.wait_for(  # edits stay within Discord's 5 per 5 s, failed ones too
+        lambda: status.embeds[0]["title"].endswith("Delivered"), 20, "the final status"
+    )
