@@ -263,6 +263,10 @@ class Harness:
         )
 
     def _inject_faults(self) -> None:
+        """This life's faults; those of the life before that nothing met are forgotten
+        (else they pile up, and a lone job meets them all at the end)."""
+        self.sim.clear_faults()
+        self.emu.clear_failures()
         posting = self.channels[:2]  # the thread follows its channel
         for channel in posting:
             channel.set_bot_permissions(send_messages=None)
