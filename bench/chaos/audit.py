@@ -173,7 +173,7 @@ def audit(seen: Observed) -> Audit:
         job = seen.jobs.get(job_id)
         if not results or job is None:
             out.lost += 1
-            why = "no outcome posted" if not results else "missing from the database"
+            why = "missing from the database" if job is None else f"{job.state}, not posted"
             out.problems.append(f"job #{job_id}: lost ({why})")
         if len(results) > 1:
             out.posted_twice += 1
