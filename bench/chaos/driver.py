@@ -404,9 +404,15 @@ class Harness:
         self.bot.env.pop("CHAOS_KILL_AT", None)
         self._inject_faults()
         await self.bot.start()
-        with contextlib.suppress(WaitTimeout):
+        try:
             await self.emu.wait_for(
                 lambda: self._unsettled() == 0, self.config.settle_seconds, "every job to end"
+            )
+        except WaitTimeout:
+            # Owed jobs left so are counted lost; this also names any nobody was shown.
+            self.report.audit.problems.append(
+                f"after {self.config.settle_seconds:g} s of the last life, {self._unsettled()} "
+                "jobs still unsettled or their status message not known to show it"
             )
 
     async def usage(self) -> dict[int, Charge]:
