@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-from bot import VERSION, heartbeat
+from bot import VERSION, chaos, heartbeat
 from bot.app import VideoBot
 from bot.discord_endpoints import point_discord_at
 from bot.logs import configure_logging
@@ -167,6 +167,7 @@ def run() -> int:
         return 2
     configure_logging(settings.log_level, secrets=settings.secrets)
     point_discord_at(settings.discord_api_base_url, settings.discord_gateway_url)
+    chaos.arm(settings.chaos_kill_at)
     return asyncio.run(serve(settings))
 
 

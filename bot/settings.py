@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.chaos import KillAt
 from bot.db.dialect import POSTGRES_SCHEMES, url_secrets
 from bot.quotas.pricing import PriceTable
 
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     provider_recheck_max_seconds: float = Field(300.0, ge=1, le=3600)
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+    # Testing aid only (`bot.chaos`): die with SIGKILL at a named instant of a job's life.
+    chaos_kill_at: KillAt | None = None
 
     @field_validator("gmi_api_base_url", "discord_api_base_url")
     @classmethod
@@ -102,6 +105,11 @@ class Settings(BaseSettings):
         if value is not None and urlparse(value).scheme not in POSTGRES_SCHEMES:
             raise ValueError("must be a postgresql://user:password@host:port/database URL")
         return value
+
+    @field_validator("chaos_kill_at", mode="before")
+    @classmethod
+    def _kill_at(cls, value: Any) -> Any:
+        return KillAt.parse(value) if isinstance(value, str) else value
 
     @field_validator("command_guild_ids", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from bot.chaos import crash_point
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
 from bot.jobs.destinations import Destinations, ResultsIn
@@ -165,6 +166,7 @@ class Delivery:
     async def deliver(self, job: Job) -> None:
         if job.state not in UNPOSTED_STATES:
             return
+        job = await self._with_status_message(job)
         outcome: Outcome | None = None
         if job.state is JobState.POSTING and job.delivered_via is None:
             earlier = await self.channel.find_posted(job)
@@ -180,10 +182,23 @@ class Delivery:
             outcome = await self._outcome(posting)
             results_in = await self.destinations.results_in(outcome.job)
             posted = await self.channel.post(outcome.job, outcome, results_in)
+            crash_point("after_posting")
             job = await self._record(outcome.job, posted) or outcome.job
         if job.delivered_via == "channel":
             await self._copy_to_gallery(job, outcome)
         await self._settle(job)
+
+    async def _with_status_message(self, job: Job) -> Job:
+        """A job that ended before its unrecorded status message was looked up (cancelled
+        from it after a crash between answering and recording): find it now, so that the
+        result replies to it and it shows how the job ended."""
+        if job.status_message_id is not None:
+            return job
+        found = await self.channel.find_status_message(job)
+        if isinstance(found, StatusSearch):
+            return job
+        await self.jobs.set_status_message(job.id, found)
+        return replace(job, status_message_id=found)
 
     async def _record(self, job: Job, posted: Posted) -> Job | None:
         """Where the result went (so a retry only has the gallery left to do)."""

@@ -32,7 +32,9 @@ from bot.quotas.admission import Admission
 
 log = logging.getLogger(__name__)
 
-# A new job waits this long for its status message before the scheduler sends it anyway.
+# A new job waits this long for its status message's id (the process that answers records
+# it at once) before the scheduler looks the message up; after a restart, it is looked up
+# at once (`JobRepository.resume`).
 STATUS_MESSAGE_GRACE = 30.0
 # Discord signs attachment links for about a day; older uploads can't be sent again.
 ATTACHMENT_LINK_LIFETIME = 20 * 3600.0

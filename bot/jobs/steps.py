@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.backoff import full_jitter
+from bot.chaos import crash_point
 from bot.clock import Clock
 from bot.db.jobs import JobRepository
 from bot.gmi import (
@@ -190,6 +191,7 @@ class JobSteps:
         except GMIError as error:
             await self._submit_failed(claimed, error)
             return
+        crash_point("after_submit")
         await self._record_request(claimed, request)
 
     async def _sources_ready(self, job: Job) -> bool:
@@ -504,6 +506,7 @@ class JobSteps:
         )
         if finished is None:
             return
+        crash_point("after_provider_finished")
         log.info("job %d: %s", job.id, outcome.value)
         if outcome is JobOutcome.SUCCEEDED and finished.calls_provider:
             await self.estimator.record(finished)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 
+from bot.chaos import crash_point
 from bot.errors import Conflict, PermissionDenied, Refused
 from bot.jobs.model import Job, JobOrigin
 from bot.moderation.requester import Requester
@@ -99,6 +100,7 @@ async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) 
     bot = video_bot(interaction)
     service = bot.services.job_service
     job = await accept(requester_of(interaction), interaction.token)
+    crash_point("after_storing")
     try:
         lineage = await bot.services.lineages.of(job)
         response = await interaction.response.send_message(
@@ -109,6 +111,7 @@ async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) 
     except Exception:
         await service.abandon(job)
         raise
+    crash_point("after_status_message")
     message_id = response.message_id
     if message_id is None:  # pragma: no cover - Discord always returns it
         message_id = (await interaction.original_response()).id

@@ -87,7 +87,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             "Fix it, or change the gallery with `/videoadmin settings results`.",
         )
 
-    editor = StatusEditor(bot, jobs, render)
+    editor = StatusEditor(bot, jobs, render, bot.clock)
     poster = DiscordResultChannel(
         bot,
         jobs,

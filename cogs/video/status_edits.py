@@ -5,8 +5,11 @@ a job's status message are queued per channel and coalesced (a job is edited onc
 newest state, however many changes piled up; a change waits `SETTLE_SECONDS` for the ones
 right behind it, so a job that rushes through its states is edited once, not once a
 state), ended jobs go first (their final look matters most), an edit is skipped when what
-it would show is what is shown, and a failed edit is retried (a bounded number of times).
-Other edits of status messages (a continuation's first frame) take their slot here too. Nothing here ever blocks the job's pipeline:
+it would show is what is shown, and a failed edit is retried: a running job's look a few
+times (a newer one comes anyway), a settled job's final look for as long as its result
+post would be (a day), since nothing else would ever correct it. Other edits of status
+messages (a continuation's first frame) take their slot here too. Nothing here ever
+blocks the job's pipeline:
 `request` only queues. Once a settled job's final look is on screen the job records it
 (``status_shown``), so after a crash the stale ones are found and repaired.
 """
@@ -24,7 +27,10 @@ from typing import Any
 import discord
 
 from bot.backoff import full_jitter
+from bot.chaos import crash_point
+from bot.clock import Clock
 from bot.db.jobs import JobRepository
+from bot.jobs.delivery import RESULT_URL_LIFETIME
 from bot.jobs.model import Job
 from bot.tasks import BackgroundTasks
 from cogs.shared import NO_MENTIONS
@@ -34,7 +40,8 @@ log = logging.getLogger(__name__)
 EDITS_PER_WINDOW = 5
 EDIT_WINDOW = 5.0
 SETTLE_SECONDS = 0.25
-MAX_TRIES = 5
+MAX_TRIES = 5  # consecutive failures of a running job's look before it is left
+RETRY_CAP = 30.0  # seconds between tries, at most
 
 @dataclass(frozen=True)
 class StatusLook:
@@ -62,10 +69,13 @@ Render = Callable[[Job], Awaitable[StatusLook]]
 
 
 class StatusEditor:
-    def __init__(self, client: discord.Client, jobs: JobRepository, render: Render) -> None:
+    def __init__(
+        self, client: discord.Client, jobs: JobRepository, render: Render, clock: Clock
+    ) -> None:
         self.client = client
         self.jobs = jobs
         self.render = render
+        self.clock = clock
         self._pending: dict[int, dict[int, bool]] = {}  # channel -> {job id: has ended}
         self._recent: dict[int, deque[float]] = {}  # channel -> monotonic times of edits
         self._shown: dict[int, str] = {}  # job -> the look last put on screen
@@ -134,8 +144,10 @@ class StatusEditor:
         except discord.HTTPException as error:
             self._retry(job, error)
             return
+        crash_point("during_status_edits")
         self.edits += 1
         self._shown[job.id] = look
+        self._tries.pop(job.id, None)
         await self._settled(job)
 
     async def _settled(self, job: Job) -> None:
@@ -146,12 +158,16 @@ class StatusEditor:
 
     def _retry(self, job: Job, error: discord.HTTPException) -> None:
         tries = self._tries.get(job.id, 0) + 1
-        if tries >= MAX_TRIES:
+        if job.is_delivered:
+            gives_up = self.clock() > (job.delivered_at or self.clock()) + RESULT_URL_LIFETIME
+        else:
+            gives_up = tries >= MAX_TRIES
+        if gives_up:
             log.warning("job %d: giving up on its status message (%s)", job.id, error)
             self._forget(job.id)
             return
         self._tries[job.id] = tries
-        delay = full_jitter(tries, base=1.0, cap=30.0)
+        delay = full_jitter(tries, base=1.0, cap=RETRY_CAP)
         log.info("job %d: status edit failed (%s); again in %.1f s", job.id, error, delay)
         self._workers.spawn(self._again(job, delay), name=f"retry-{job.id}")
 

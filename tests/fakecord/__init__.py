@@ -49,6 +49,7 @@ Cheat sheet::
 
     emu.clock.advance(16 * 60)                               # tokens expire; unanswered interactions fail
     emu.fail_next("POST", "/channels/{channel_id}/messages", status=429, retry_after=0.5, times=1)
+    emu.clear_failures()                                     # forget those not met yet
 
     # Discord's rate limits are on (FakeDiscord(rate_limits=False) or emu.rate_limits.enabled = False)
     emu.rate_limits.set("PATCH", "/channels/{channel_id}/messages/{message_id}", limit=2, per=1)

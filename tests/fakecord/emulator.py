@@ -371,6 +371,10 @@ class FakeDiscord:
             message or {429: "You are being rate limited."}.get(status, f"{status}: injected failure"),
             is_global, times))
 
+    def clear_failures(self) -> None:
+        """Forget the injected failures that no request has met yet."""
+        self._failures.clear()
+
     def requests_by_route(self) -> Counter[tuple[str, str]]:
         """How many API requests the bot made, by (method, discord.py route template)."""
         return Counter((r.method, r.route) for r in self.requests)

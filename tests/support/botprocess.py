@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,25 +60,28 @@ class BotProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._signalled = 0.0
 
-    async def start(self) -> None:
+    async def start(self, *, may_die: bool = False) -> bool:
+        """Start it and wait until it connected; False if it died first, which only
+        ``may_die`` allows (a chaos run kills it at any instant, start-up included)."""
         sessions_before = self.emu.gateway.identifies
         log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
+        self.process = process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=REPO, env=self.env, stdout=log, stderr=log
         )
         log.close()
         await self.emu.wait_for(
-            lambda: (
-                self.emu.gateway.identifies > sessions_before or self.process.returncode is not None
-            ),
+            lambda: self.emu.gateway.identifies > sessions_before or process.returncode is not None,
             20,
             "the bot process to connect",
         )
-        assert self.process.returncode is None, self.log_path.read_text()
+        alive = process.returncode is None
+        assert alive or may_die, self.log_path.read_text()
+        return alive
 
     async def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have died on its own
+            self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
     def signal(self, sig: signal.Signals) -> None:

@@ -63,6 +63,7 @@ class MemoryChat:
         self.fail_gallery = 0
         self.changed = asyncio.Event()
         self.undelivered: list[Job] = []
+        self.shown: list[Job] = []  # every job whose status message was to be refreshed
 
     async def upload_limit(self, job: Job) -> int:
         return self.limit
@@ -111,6 +112,7 @@ class MemoryChat:
 
     def show_state(self, job: Job) -> None:
         self.states.append(job.phase)
+        self.shown.append(job)
 
     async def find_status_message(self, job: Job) -> int:
         return 1  # these jobs have no Discord message; say it was shown

@@ -208,16 +208,18 @@ class JobRepository:
 
     async def resume(self, started: float, spread: float, rng: Callable[[], float]) -> int:
         """At start (``started``): a job that was leased was being handled by a process
-        that is gone, and a job whose check was due before the start is late: both are due
-        again within ``spread`` seconds, each at its own random moment (never all at once,
-        never in lockstep); the others, and jobs accepted since, keep their plan. Returns
-        how many jobs were leased or late."""
+        that is gone, a job whose check was due before the start is late, and a job still
+        waiting for its status message's id waits for a process that is gone (it would
+        have recorded it at once): all are due again within ``spread`` seconds, each at
+        its own random moment (never all at once, never in lockstep); the others, and jobs
+        accepted since, keep their plan. Returns how many jobs were resumed so."""
         now = started
         async with self.db.transaction() as conn:
             rows = await conn.fetchall(
                 "SELECT id FROM jobs WHERE next_check_at IS NOT NULL "
-                "AND (next_check_at < ? OR leased_until IS NOT NULL)",
-                (started,),
+                "AND (next_check_at < ? OR leased_until IS NOT NULL "
+                "OR (state = ? AND status_message_id IS NULL AND created_at < ?))",
+                (started, JobState.ACCEPTED.value, started),
             )
             await conn.executemany(
                 "UPDATE jobs SET next_check_at = ?, leased_until = NULL WHERE id = ?",

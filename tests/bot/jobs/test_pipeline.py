@@ -144,6 +144,22 @@ async def test_delivery_retries_and_never_posts_twice(store, pipeline, gmi_sim):
     assert done.delivery_attempts >= 2
 
 
+async def test_a_post_found_by_a_later_attempt_still_shows_the_job_delivered(
+    store, pipeline, gmi_sim
+):
+    """The answer to the post was lost, so the next attempt finds the post instead: the
+    status message must still be told (it showed "Done", not "Delivered", for good)."""
+    poller, chat = pipeline
+    chat.lose_after_post = 1
+    job = await accept(store)
+    poller.wake()
+    await delivered(store, job.id)
+    async with asyncio.timeout(5):
+        while not any(s.id == job.id and s.is_delivered for s in chat.shown):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # the refresh may come a moment after the row changed
+    assert len(chat.posts) == 1
+
+
 async def test_a_video_over_the_limit_is_fitted_and_its_original_linked(store, gmi_client, gmi_sim):
     chat = MemoryChat(limit=50_000)
     gmi_sim.script_next(video_bytes=60_000)

@@ -455,3 +455,45 @@ async def test_a_job_can_be_named_by_a_link_to_its_message(fakecord, video_bot, 
     ix = await fakecord.run_command(world.alice, world.channel, "video status", request_id=elsewhere)
     await ix.wait_acknowledged()
     assert "can't find a job" in ix.ephemeral_messages[0].content
+
+
+async def test_a_job_cancelled_before_its_status_message_was_recorded_still_shows_it(
+    fakecord, video_bot, person, gmi_sim
+):
+    """As after a crash between answering and recording the answer's id: the member cancels
+    from the status message before the bot looked it up. The result replies to it, and it
+    ends showing the cancellation, without its Cancel button."""
+    bot = await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("submit")
+    async with bot.services.db.transaction() as conn:
+        await conn.execute("UPDATE jobs SET status_message_id = NULL WHERE id = 1")
+    click = await fakecord.click(alice.member, status, label="Cancel")
+    await click.wait_acknowledged()
+    result = await alice.wait_result(status)
+    assert "cancelled" in result.content
+    assert "was cancelled" in await final_status(fakecord, status)  # and no Cancel button
+    assert (await job_when(bot, 1, lambda j: j.is_delivered)).status_message_id == status.id
+
+
+async def test_a_final_status_edit_outlasts_a_discord_hiccup(
+    fakecord, video_bot, person, gmi_sim, monkeypatch
+):
+    """Edits fail for a while just as the job ends: the final look is retried until it
+    lands (a running job's looks only a few times: a newer one comes anyway)."""
+    from cogs.video import status_edits
+
+    monkeypatch.setattr(status_edits, "RETRY_CAP", 0.05)
+    await video_bot()
+    gmi_sim.script_next(hold=True)
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="x"))
+    await gmi_sim.wait_for_calls("get")
+    fakecord.fail_next("PATCH", "/channels/{channel_id}/messages/{message_id}", status=503,
+                       times=status_edits.MAX_TRIES + 2)  # fmt: skip
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+    await alice.wait_result(status)
+    # Edits stay within Discord's 5 per 5 s, failed ones too.
+    assert "is ready" in await final_status(fakecord, status, timeout=20)

@@ -254,6 +254,9 @@ async def test_rate_limit_on_demand_is_retried_after_retry_after(fakecord, bot, 
     await ix.wait_acknowledged()
     assert [r.status for r in fakecord.requests_to("POST", "/interactions/{webhook_id}/{webhook_token}/callback")] \
         == [429, 200]
+    fakecord.fail_next("POST", "/channels/{channel_id}/messages", status=503, times=3)
+    fakecord.clear_failures()  # not met yet: forgotten
+    await general.send("fine again")
 
 
 async def test_unknown_routes_fail_the_test(fakecord):
