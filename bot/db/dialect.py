@@ -101,6 +101,16 @@ def _sqlite_errors() -> AbstractContextManager[None]:
     return _constraint_errors(sqlite3.IntegrityError)
 
 
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(?:\s+SKIP\s+LOCKED)?\b", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def to_sqlite(sql: str) -> str:
+    """``sql`` without PostgreSQL's row locks (``FOR UPDATE [SKIP LOCKED]``): SQLite has
+    one writer at a time, so a transaction's rows are its own anyway."""
+    return _ROW_LOCK.sub("", sql) if "FOR UPDATE" in sql.upper() else sql
+
+
 class SQLiteConnection(Connection):
     def __init__(self, raw: aiosqlite.Connection) -> None:
         super().__init__()
@@ -108,22 +118,22 @@ class SQLiteConnection(Connection):
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return list(await cursor.fetchall())
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with _sqlite_errors():
-            await self._raw.executemany(sql, rows)
+            await self._raw.executemany(to_sqlite(sql), rows)
 
     def _savepoint(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # a failed statement undoes itself; the transaction goes on
@@ -167,10 +177,11 @@ class SQLiteEngine(Engine):
         return cls(conn, conn, read_only=True)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
         """One writer at a time in this process (the lock), and across processes:
         ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so a check and the write
-        that depends on it cannot be interleaved by anyone."""
+        that depends on it cannot be interleaved by anyone. Every transaction is
+        serialised, whatever ``serialised`` says."""
         async with self._write_lock:
             conn = SQLiteConnection(self._writer)
             await conn.execute("BEGIN IMMEDIATE")
@@ -472,7 +483,7 @@ class PostgresEngine(Engine):
         return engine
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
         """One writer at a time, across connections and processes: the transaction first
         takes a transaction-scoped advisory lock (`WRITE_LOCK`), which PostgreSQL releases
         at COMMIT or ROLLBACK, after the commit is visible to everyone. So a transaction
@@ -485,10 +496,12 @@ class PostgresEngine(Engine):
         transaction, and a ``with`` block can't be re-run; callers also act outside the
         database within one (they schedule background work, raise refusals). The cost,
         one writer at a time, is what SQLite has always had; transactions are short. A
-        later step can take finer locks (per server, or ``FOR UPDATE SKIP LOCKED`` to
-        claim due jobs) where several processes contend."""
+        where several processes contend, work that locks the rows it touches instead
+        (``FOR UPDATE SKIP LOCKED`` to claim due jobs) asks for ``serialised=False``: no
+        advisory lock, so claims never queue behind every other writer."""
         async with self._writer.acquire() as raw, raw.transaction():
-            await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            if serialised:
+                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             yield PostgresConnection(lambda: nullcontext(raw))
 
     async def schema_version(self, conn: Connection) -> int:
