@@ -361,4 +361,8 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE deleted_jobs ADD COLUMN undeliverable INTEGER NOT NULL DEFAULT 0
     """,
     _adjustments_expire_with_their_window,
+    # Several processes: which one holds a job's lease (it renews only its own).
+    """
+    ALTER TABLE jobs ADD COLUMN leased_by TEXT
+    """,
 ]

@@ -6,6 +6,12 @@ delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with
 how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
 paced separately by the steps' `ProviderBudget`.
 
+Several processes may share the database, each serving some Discord shards (the job
+repository's `ShardScope` says which jobs it claims). While a step runs its lease is
+renewed, so no other process takes the job however long the step takes, and a process that
+dies loses its leases within one lease; a graceful stop gives up the leases of the steps it
+cut, so they are taken up again at once.
+
 At start, jobs keep their own planned checks; those whose check is overdue resume spread
 over the time the budget needs for them, each at a random moment, so a restart never
 stampedes the provider nor polls every job in lockstep afterwards.
@@ -62,6 +68,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -71,6 +78,8 @@ class Scheduler:
             self._started_at = self.clock()
             self._runner = asyncio.create_task(self._run(), name="job-scheduler")
             self._runner.add_done_callback(self._runner_ended)
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_leases(), name="job-leases")
 
     def _runner_ended(self, task: asyncio.Task[None]) -> None:
         """The loop never ends on its own; if it ever dies, say so loudly and start again."""
@@ -82,14 +91,25 @@ class Scheduler:
 
     async def stop(self, grace: float = 0.0) -> None:
         """Take no more due jobs; steps in flight get ``grace`` seconds to finish, then are
-        cancelled (their lease brings them back after a restart)."""
+        cancelled and their leases given up (they are due again at once, for this process
+        after a restart or for another now)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
         if not await self._in_flight.drain(timeout=grace) and grace > 0:
             log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
+        cut = self._running_jobs()
         await self._in_flight.close()
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        if cut:
+            try:
+                await self.jobs.release_leases(cut)
+            except Exception:  # the database may be going away too: the leases just run out
+                log.warning("could not give up the leases of %d cut step(s)", len(cut), exc_info=True)
 
     def wake(self) -> None:
         """A job became due now (accepted, cancelled...): look at once."""
@@ -181,6 +201,23 @@ class Scheduler:
             await self.steps.retry_later(job)
         finally:
             self._wake.set()
+
+    def _running_jobs(self) -> list[int]:
+        return [job_id for job_id in self._in_flight.keys() if isinstance(job_id, int)]
+
+    async def _renew_leases(self) -> None:
+        """Every third of a lease, extend the leases of the steps still running."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            running = self._running_jobs()
+            if not running:
+                continue
+            try:
+                await self.jobs.renew_leases(running, self.clock() + self.lease_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not renew the leases of %d running step(s)", len(running))
 
     async def _sleep_until(self, due: float | None) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
