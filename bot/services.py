@@ -19,6 +19,7 @@ from bot.db.limits import LimitRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.estimates import FinishEstimator
+from bot.jobs.model import ShardScope
 from bot.jobs.service import JobService
 from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
@@ -94,12 +95,14 @@ def build_services(
     on_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
+    shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
-    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`)."""
+    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
+    ``shards``: the jobs this process serves (by default all: the whole bot)."""
     tasks = BackgroundTasks("services")
-    jobs = JobRepository(db, clock)
+    jobs = JobRepository(db, clock, shards)
     ledger = JobLedger(db)
     servers = ServerSettingsRepository(db)
     limits = LimitRepository(db)

@@ -81,6 +81,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock)
     timing = StepTiming(
         plan=PollPlan(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        lease_seconds=settings.job_lease_seconds,
         retry_base=2 * settings.poll_min_interval,  # retries pace themselves like the checks
         reconcile_window=settings.reconcile_window_seconds,
     )

@@ -47,6 +47,8 @@ def test_the_logged_version_is_the_projects():
 def test_a_heartbeat_is_healthy_only_while_fresh_and_running(tmp_path):
     path = heartbeat.heartbeat_path(tmp_path / "bot.sqlite3")
     assert path == tmp_path / "bot.heartbeat"
+    # processes serving some shards each beat their own file beside it
+    assert heartbeat.heartbeat_path(tmp_path / "bot.sqlite3", (0, 2)) == tmp_path / "bot.shards-0-2.heartbeat"
     assert heartbeat.verdict(heartbeat.read(path), now=1000.0)[0] is False  # none yet
 
     heartbeat.write(path, heartbeat.Beat(1000.0, 42, heartbeat.RUNNING, "unavailable", 3))
