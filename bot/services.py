@@ -16,6 +16,7 @@ from bot.db.database import Database
 from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
+from bot.db.provider_budget import ProviderBudgetRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.estimates import FinishEstimator
@@ -66,6 +67,7 @@ class Services:
     filters: FilterRepository
     audit_entries: AuditRepository
     timings: TimingRepository
+    provider_budget: ProviderBudgetRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -152,6 +154,7 @@ def build_services(
         filters=filters,
         audit_entries=audit_entries,
         timings=timings,
+        provider_budget=ProviderBudgetRepository(db),
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
