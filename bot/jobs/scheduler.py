@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MIN_IN_FLIGHT = 32
 MIN_RESUME_SPREAD = 5.0
+MAX_RESCAN = 10.0  # seconds; see `Scheduler.rescan_every`
 STATS_EVERY = 60.0  # seconds between the scheduler's statistics lines in the log
 
 
@@ -135,7 +136,20 @@ class Scheduler:
             except Exception:
                 log.exception("job scheduler tick failed; retrying shortly")
                 next_due = self.clock() + self.idle_retry
+            if self.rescan_every is not None:
+                rescan = self.clock() + self.rescan_every
+                next_due = rescan if next_due is None else min(next_due, rescan)
             await self._sleep_until(next_due)
+
+    @property
+    def rescan_every(self) -> float | None:
+        """How often a process that serves some shards looks for jobs it could take over
+        (half the takeover wait, so one is taken within 1.5 of it); ``None`` for the whole
+        bot, which writes every job itself and so is always woken."""
+        shards = self.jobs.shards
+        if shards.every_shard:
+            return None
+        return min(max(shards.takeover_after / 2, self.idle_retry), MAX_RESCAN)
 
     @property
     def max_in_flight(self) -> int:
