@@ -29,6 +29,10 @@ def shard_of(guild) -> int:
     return (guild.id >> 22) % SHARDS
 
 
+def said(message) -> str:
+    return " ".join([message.content, *(str(embed) for embed in message.embeds)])
+
+
 def replies_to(channel, status):
     return [m for m in channel.messages if m.reply_to == status.id]
 
@@ -71,9 +75,8 @@ async def test_twenty_requests_over_three_processes_with_five_left_accept_exactl
     asked = await at_once(fakecord, world.alice, world.channel, 20)
     accepted = [ix for ix in asked if ix.public_messages]
     assert len(accepted) == 5
-    assert all("generations_per_day" in ix.ephemeral_messages[0].content or
-               "videos" in ix.ephemeral_messages[0].content
-               for ix in asked if not ix.public_messages)
+    refusals = [said(ix.ephemeral_messages[0]) for ix in asked if not ix.public_messages]
+    assert all("You've used 5 of your 5 videos today" in text for text in refusals), refusals
     sessions = fakecord.gateway.connected_sessions
     assert len(sessions) == 3 and all(  # each process was handed some of them
         any(frame.get("t") == "INTERACTION_CREATE" for frame in s.buffer) for s in sessions
@@ -82,6 +85,8 @@ async def test_twenty_requests_over_three_processes_with_five_left_accept_exactl
     # Three jobs' worth of the monthly budget is left: twenty more from bob take exactly three.
     more = await at_once(fakecord, world.bob, world.channel, 20)
     assert sum(1 for ix in more if ix.public_messages) == 3
+    assert all("monthly video budget is used up" in said(ix.ephemeral_messages[0])
+               for ix in more if not ix.public_messages)
     stored = await processes[0].jobs.recent_in_guild(world.guild.id, limit=100)
     assert len(stored) == 8
     assert sum(job.estimated_cost for job in stored) <= 8 * COST + 1e-9  # never overshot
