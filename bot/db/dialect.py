@@ -382,6 +382,7 @@ STATEMENT_TIMEOUT = 30.0  # seconds one statement (or waiting for the write lock
 CONNECT_TIMEOUT = 10.0
 CONNECT_ATTEMPTS = 5  # at start, while the server may still be coming up
 READERS = 4  # connections for plain reads
+LOCKERS = 2  # connections for transactions that rely on row locks
 # The key of the transaction-scoped advisory lock every write transaction holds.
 WRITE_LOCK = 0x5EED_0001
 
@@ -436,15 +437,22 @@ class PostgresConnection(Connection):
 
 
 class PostgresEngine(Engine):
-    """A writer pool of one connection runs every transaction (a pool, so a connection the
-    server dropped is replaced); a pool of readers answers plain reads, each statement in
-    its own implicit transaction, so it sees committed data only (READ COMMITTED)."""
+    """A writer pool of one connection runs every serialised transaction (a pool, so a
+    connection the server dropped is replaced); a pool of two runs the transactions that
+    rely on row locks (``serialised=False``: claims, provider tokens, lease renewals), so
+    they never wait for this process's other writes either; a pool of readers answers
+    plain reads, each statement in its own implicit transaction, so it sees committed data
+    only (READ COMMITTED)."""
 
     name = "postgresql"
 
-    def __init__(self, writer: asyncpg.Pool[asyncpg.Record], readers: asyncpg.Pool[asyncpg.Record]) -> None:
-        self._writer = writer
-        self._readers = readers
+    def __init__(
+        self,
+        writer: asyncpg.Pool[asyncpg.Record],
+        lockers: asyncpg.Pool[asyncpg.Record],
+        readers: asyncpg.Pool[asyncpg.Record],
+    ) -> None:
+        self._pools = (writer, lockers, readers)
         self.reader = PostgresConnection(readers.acquire)
         self._versioned = True  # the schema_version table exists
 
@@ -456,7 +464,7 @@ class PostgresEngine(Engine):
         log.info("database: PostgreSQL at %s", redacted_url(url))
         if read_only:
             pool = await _pool(url, size=1, read_only=True)
-            engine = cls(pool, pool)
+            engine = cls(pool, pool, pool)
             try:
                 engine._versioned = bool(
                     await engine.reader.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
@@ -465,13 +473,15 @@ class PostgresEngine(Engine):
                 await engine.close()
                 raise
             return engine
-        writer = await _pool(url, size=1)
+        pools: list[asyncpg.Pool[asyncpg.Record]] = []
         try:
-            readers = await _pool(url, size=READERS)
+            for size in (1, LOCKERS, READERS):
+                pools.append(await _pool(url, size=size))
         except BaseException:
-            await writer.close()
+            for opened in pools:
+                await opened.close()
             raise
-        engine = cls(writer, readers)
+        engine = cls(*pools)
         try:
             async with engine.transaction() as conn:
                 await conn.execute(
@@ -495,11 +505,14 @@ class PostgresEngine(Engine):
         Why not SERIALIZABLE with retries: a serialisation failure must re-run the whole
         transaction, and a ``with`` block can't be re-run; callers also act outside the
         database within one (they schedule background work, raise refusals). The cost,
-        one writer at a time, is what SQLite has always had; transactions are short. A
-        where several processes contend, work that locks the rows it touches instead
+        one writer at a time, is what SQLite has always had; transactions are short.
+
+        Where several processes contend, work that locks the rows it touches instead
         (``FOR UPDATE SKIP LOCKED`` to claim due jobs) asks for ``serialised=False``: no
-        advisory lock, so claims never queue behind every other writer."""
-        async with self._writer.acquire() as raw, raw.transaction():
+        advisory lock, on a connection of its own, so claims never queue behind other
+        writers, in this process or any other."""
+        writer, lockers, _ = self._pools
+        async with (writer if serialised else lockers).acquire() as raw, raw.transaction():
             if serialised:
                 await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             yield PostgresConnection(lambda: nullcontext(raw))
@@ -520,9 +533,8 @@ class PostgresEngine(Engine):
         return None  # the server keeps (and checkpoints) its own write-ahead log
 
     async def close(self) -> str:
-        await self._readers.close()
-        if self._writer is not self._readers:
-            await self._writer.close()
+        for pool in dict.fromkeys(reversed(self._pools)):  # each once (read-only: one)
+            await pool.close()
         return "connections to PostgreSQL closed"
 
 

@@ -203,31 +203,30 @@ class JobRepository:
 
     async def renew_leases(self, job_ids: Iterable[int], until: float) -> int:
         """Extend this process's leases on the jobs it is still working on (never one that
-        ran out and another process took); returns how many it still held."""
+        ran out and another process took); returns how many it renewed. A row another
+        transaction has locked right now is skipped (never waited for: no deadlock with
+        it) and renewed next time."""
+        return await self._own_leases(job_ids, "leased_until = ?", [until], "AND leased_until IS NOT NULL")
+
+    async def _own_leases(
+        self, job_ids: Iterable[int], assignment: str, values: list[Any], condition: str = ""
+    ) -> int:
         ids = list(job_ids)
         if not ids:
             return 0
         placeholders = ", ".join("?" for _ in ids)
         async with self.db.locking_rows() as conn:
             return await conn.execute(
-                f"UPDATE jobs SET leased_until = ? WHERE leased_by = ? "  # noqa: S608
-                f"AND leased_until IS NOT NULL AND id IN ({placeholders})",
-                [until, self.shards.worker, *ids],
+                f"UPDATE jobs SET {assignment} WHERE id IN (SELECT id FROM jobs "  # noqa: S608
+                f"WHERE leased_by = ? {condition} AND id IN ({placeholders}) "
+                "FOR UPDATE SKIP LOCKED)",
+                [*values, self.shards.worker, *ids],
             )
 
     async def release_leases(self, job_ids: Iterable[int]) -> int:
         """At a graceful stop: give up this process's leases on the jobs whose steps were
         cut, so they are due again at once, for whichever process takes them."""
-        ids = list(job_ids)
-        if not ids:
-            return 0
-        placeholders = ", ".join("?" for _ in ids)
-        async with self.db.locking_rows() as conn:
-            return await conn.execute(
-                f"UPDATE jobs SET leased_until = NULL WHERE leased_by = ? "  # noqa: S608
-                f"AND id IN ({placeholders})",
-                [self.shards.worker, *ids],
-            )
+        return await self._own_leases(job_ids, "leased_until = NULL", [])
 
     async def resume(self, started: float, spread: float, rng: Callable[[], float]) -> int:
         """At start (``started``): this process's shards' jobs whose check was due before
