@@ -386,10 +386,12 @@ async def main() -> None:
           f"x {MEMBERS} members", flush=True)  # fmt: skip
     runs: list[int | None] = list(args.processes) + ([None] if args.sqlite else [])
     for processes in runs:
-        results = [await one_run(args, processes) for _ in range(args.repeat)]
-        for result in results:
+        results = []
+        for _ in range(args.repeat):
+            result = await one_run(args, processes)
             print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in result.items()), flush=True)  # fmt: skip
+            results.append(result)
         if len(results) > 1:
             for key in ("jobs_per_s", "provider_calls_per_job", "ack_p50_ms", "ack_p99_ms",
                         "finish_to_post_p50_s", "finish_to_post_p95_s",
