@@ -62,14 +62,20 @@ class DrainsWork(Protocol):
         """Take no new work; give what is under way ``grace`` seconds to finish."""
 
 
-class VideoBot(commands.Bot):
+class VideoBot(commands.AutoShardedBot):
+    """Connects the shards the settings name (all of ``SHARD_COUNT`` unless ``SHARD_IDS``
+    picks some) and serves their servers' jobs (`bot.jobs.model.ShardScope`)."""
+
     def __init__(self, settings: Settings, *, clock: Clock = time.time, **options: Any) -> None:
         # A video bot never joins voice: don't warn operators about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True
         self.settings = settings
+        self.shard_scope = settings.shards
         self.clock = clock
+        if settings.shard_ids:  # else every shard of SHARD_COUNT
+            options = {"shard_ids": list(settings.shard_ids), **options}
         self.health = ProviderHealth(clock, recheck_cap=settings.provider_recheck_max_seconds)
         self.metrics = Metrics(clock, provider_taking_jobs=lambda: self.health.taking_jobs)
         super().__init__(
@@ -79,6 +85,7 @@ class VideoBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             http_trace=discord_trace(self.metrics),
+            shard_count=settings.shard_count,
             **options,
         )
         self.session: aiohttp.ClientSession
@@ -121,6 +128,7 @@ class VideoBot(commands.Bot):
             on_due=lambda: self.dispatch("video_job_due"),
             on_prompt_refused=self._prompt_refused,
             offer=lambda: self.health.offer,
+            shards=self.shard_scope,
         )
         self.gmi = GMIClient(
             self.session,
@@ -217,6 +225,10 @@ class VideoBot(commands.Bot):
             f"Seedance video bot {VERSION} started (pid {os.getpid()})",
             f"  discord:   connected as {self.user} to {plural(len(self.guilds), 'server')}"
             + (f": {', '.join(names)}" if names else ": invite it (see the README)"),
+            f"  shards:    {self.shard_scope.describe()} (its servers' jobs are this "
+            f"process's; others' after {settings.shard_takeover_seconds:.0f}s unclaimed)"
+            if not self.shard_scope.every_shard
+            else f"  shards:    {self.shard_scope.describe()}, all in this process",
             f"  model:     {settings.seedance_model}",
             f"  provider:  {provider_host(settings.gmi_api_base_url)}: {self._provider_line()}",
             f"  dry run:   {self._dry_run_line()}",
@@ -247,10 +259,16 @@ class VideoBot(commands.Bot):
 
     # -- heartbeat -------------------------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        """Every shard's gateway connection is open."""
+        shards = self.shards.values()
+        return bool(shards) and not any(shard.is_closed() for shard in shards)
+
     async def _keep_heartbeat(self) -> None:
         await self.wait_until_ready()
         while True:
-            if self.ws is not None and self.ws.open:
+            if self.connected:
                 self._beat(heartbeat.STOPPING if self.stopping else heartbeat.RUNNING)
             await asyncio.sleep(heartbeat.INTERVAL)
 
@@ -263,7 +281,8 @@ class VideoBot(commands.Bot):
             servers=len(self.guilds),
         )
         try:
-            heartbeat.write(heartbeat.heartbeat_path(self.settings.database_path), beat)
+            path = heartbeat.heartbeat_path(self.settings.database_path, self.settings.shard_ids)
+            heartbeat.write(path, beat)
         except OSError as error:
             log.warning("could not write the heartbeat file: %s", error)
 

@@ -155,7 +155,7 @@ def healthcheck() -> int:
     settings = load_settings()
     if settings is None:
         return 1
-    beat = heartbeat.read(heartbeat.heartbeat_path(settings.database_path))
+    beat = heartbeat.read(heartbeat.heartbeat_path(settings.database_path, settings.shard_ids))
     healthy, why = heartbeat.verdict(beat, time.time())
     print(f"{'healthy' if healthy else 'unhealthy'}: {why}")
     return 0 if healthy else 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,10 +23,12 @@ STALE_AFTER = 4 * INTERVAL
 RUNNING, STOPPING, STOPPED = "running", "stopping", "stopped"
 
 
-def heartbeat_path(database_path: Path) -> Path:
+def heartbeat_path(database_path: Path, shard_ids: Sequence[int] = ()) -> Path:
     """Beside the database, on the same persistent volume: ``data/bot.sqlite3`` ->
-    ``data/bot.heartbeat``."""
-    return database_path.with_name(database_path.stem + ".heartbeat")
+    ``data/bot.heartbeat``; a process that serves some shards (``SHARD_IDS``) has its own,
+    ``data/bot.shards-0-1.heartbeat``, so processes sharing a folder never mix them up."""
+    shards = f".shards-{'-'.join(map(str, shard_ids))}" if shard_ids else ""
+    return database_path.with_name(f"{database_path.stem}{shards}.heartbeat")
 
 
 @dataclass(frozen=True)

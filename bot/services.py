@@ -16,11 +16,13 @@ from bot.db.database import Database
 from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
+from bot.db.provider_budget import ProviderBudgetRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.destinations import Destinations
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lineage import Lineages
+from bot.jobs.model import ShardScope
 from bot.jobs.service import JobService
 from bot.media import FFmpeg
 from bot.model_offer import DOCUMENTED, ModelOffer
@@ -68,6 +70,7 @@ class Services:
     filters: FilterRepository
     audit_entries: AuditRepository
     timings: TimingRepository
+    provider_budget: ProviderBudgetRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -100,12 +103,14 @@ def build_services(
     on_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
+    shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
-    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`)."""
+    ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
+    ``shards``: the jobs this process serves (by default all: the whole bot)."""
     tasks = BackgroundTasks("services")
-    jobs = JobRepository(db, clock)
+    jobs = JobRepository(db, clock, shards)
     ledger = JobLedger(db)
     servers = ServerSettingsRepository(db)
     limits = LimitRepository(db)
@@ -156,6 +161,7 @@ def build_services(
         filters=filters,
         audit_entries=audit_entries,
         timings=timings,
+        provider_budget=ProviderBudgetRepository(db),
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),

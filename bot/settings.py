@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from bot.chaos import KillAt
 from bot.db.dialect import POSTGRES_SCHEMES, url_secrets
+from bot.jobs.model import ShardScope
 from bot.quotas.pricing import PriceTable
 
 GMI_PRODUCTION_BASE_URL = "https://console.gmicloud.ai/api/v1/ie/requestqueue/apikey"
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # Testing aid only (`bot.chaos`): die with SIGKILL at a named instant of a job's life.
     chaos_kill_at: KillAt | None = None
+    # Several processes (bot.jobs.model.ShardScope): Discord's shards, the ones this process
+    # connects, how long a lease on a job lasts, and when another shard's job is taken over.
+    shard_count: int = Field(1, ge=1, le=4096)
+    shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    job_lease_seconds: float = Field(60.0, ge=0.5, le=3600)
+    shard_takeover_seconds: float = Field(30.0, ge=0, le=3600)
 
     @field_validator("gmi_api_base_url", "discord_api_base_url")
     @classmethod
@@ -126,6 +133,22 @@ class Settings(BaseSettings):
             ids.append(int(part))
         return tuple(ids)
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: Any) -> Any:
+        """``0,2`` or ranges: ``0-3,8``."""
+        if not isinstance(value, str):
+            return value
+        ids: set[int] = set()
+        for part in value.replace(";", ",").split(","):
+            low, _, high = part.strip().partition("-")
+            if not low:
+                continue
+            if not low.isdigit() or (high and not high.isdigit()):
+                raise ValueError(f"must be shard numbers like 0,2 or 0-3, got {part.strip()!r}")
+            ids.update(range(int(low), int(high or low) + 1))
+        return tuple(sorted(ids))
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -136,6 +159,28 @@ class Settings(BaseSettings):
         if self.poll_min_interval > self.poll_max_interval:
             raise ValueError("POLL_MIN_INTERVAL must not be larger than POLL_MAX_INTERVAL")
         return self
+
+    @model_validator(mode="after")
+    def _shards(self) -> Settings:
+        outside = [i for i in self.shard_ids if i >= self.shard_count]
+        if outside:
+            raise ValueError(
+                f"SHARD_IDS {', '.join(map(str, outside))} are not below SHARD_COUNT "
+                f"({self.shard_count}): shards are numbered from 0"
+            )
+        if not self.shards.every_shard and self.database_url is None:
+            raise ValueError(
+                "SHARD_IDS names only some shards, so other processes serve the rest: they "
+                "must share one database, set DATABASE_URL (PostgreSQL)"
+            )
+        return self
+
+    @property
+    def shards(self) -> ShardScope:
+        """The jobs this process serves (all of them unless SHARD_IDS names some shards);
+        each call names a new worker, so the bot takes it once."""
+        ids = frozenset(self.shard_ids) if self.shard_ids else frozenset(range(self.shard_count))
+        return ShardScope(self.shard_count, ids, takeover_after=self.shard_takeover_seconds)
 
     @property
     def price_table(self) -> PriceTable:

@@ -41,6 +41,10 @@ class BackgroundTasks:
         task = self._keyed.get(key)
         return task if task is not None and not task.done() else None
 
+    def keys(self) -> list[Hashable]:
+        """The keys of the keyed tasks still running."""
+        return [key for key, task in self._keyed.items() if not task.done()]
+
     def release(self, key: Hashable) -> None:
         """The keyed task goes on, but no longer counts as `running` under ``key``."""
         self._keyed.pop(key, None)

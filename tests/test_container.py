@@ -1,6 +1,7 @@
 """The container setup, checked without a Docker engine: the Dockerfile runs what the
 Procfile and the README run, installs the same requirements, and its health check is a real
-command that works; the compose file's services and profiles fit together."""
+command that works; the compose file's services and profiles fit together, and the scale
+profile's processes are settings the bot accepts, covering every shard once."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from bot import heartbeat
+from bot.settings import Settings
 from bot.simulator import API_PREFIX
 from bot.simulator.__main__ import parse_args as simulator_args
 
 REPO = Path(__file__).resolve().parents[1]
+SHARD_SERVICES = ("bot-shard-0", "bot-shard-1", "bot-shard-2")
 
 
 def dockerfile() -> list[tuple[str, str]]:
@@ -112,7 +116,7 @@ def test_the_health_check_is_a_command_that_works_when_run_directly(tmp_path):
 
 def test_compose_starts_the_live_bot_by_default_and_the_dry_run_on_its_profile():
     services = compose()["services"]
-    assert set(services) == {"bot", "bot-dry-run", "simulator"}
+    assert set(services) == {"bot", "bot-dry-run", "simulator", "postgres", *SHARD_SERVICES}
     assert services["bot"]["profiles"] == ["live"]
     assert services["bot-dry-run"]["profiles"] == ["dry-run"]
     assert services["simulator"]["profiles"] == ["dry-run"]
@@ -152,13 +156,37 @@ async def test_the_simulators_health_check_works(gmi_sim):
 
 
 def test_compose_gives_the_bot_longer_than_its_grace_to_stop():
-    from bot.settings import Settings
-
     grace = Settings.model_fields["shutdown_grace_seconds"].default
     period = compose()["services"]["bot"]["stop_grace_period"]
     assert period.endswith("s") and float(period[:-1]) > grace
 
 
-@pytest.mark.parametrize("command", ["docker compose up", "docker compose --profile dry-run up"])
-def test_the_readme_shows_both_ways_to_start_it(command):
+def test_the_scale_profile_runs_one_process_per_shard_on_the_postgresql_it_starts():
+    services = compose()["services"]
+    postgres = services["postgres"]
+    assert postgres["profiles"] == ["scale"]
+    user, database = postgres["environment"]["POSTGRES_USER"], postgres["environment"]["POSTGRES_DB"]
+    assert postgres["healthcheck"]["test"] == [
+        "CMD", "pg_isready", "--username", user, "--dbname", database]
+    served = []
+    for name in SHARD_SERVICES:
+        bot = services[name]
+        assert bot["profiles"] == ["scale"] and bot["build"] == "." and "command" not in bot
+        assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+        env = {key: str(value) for key, value in bot["environment"].items()}
+        url = urlsplit(env["DATABASE_URL"])
+        assert (url.username, url.hostname, url.path) == (user, "postgres", f"/{database}")
+        assert url.password == "${POSTGRES_PASSWORD:-}" == postgres["environment"]["POSTGRES_PASSWORD"]
+        env["DATABASE_URL"] = env["DATABASE_URL"].replace(url.password, "from-the-env-file")
+        settings = Settings.from_env({"DISCORD_TOKEN": "t", "GMI_API_KEY": "k", **env})
+        assert not settings.shards.every_shard  # the budget and the leases are shared
+        served += sorted(settings.shards.ids)
+        assert settings.shard_count == len(SHARD_SERVICES)
+    assert served == list(range(len(SHARD_SERVICES)))  # every shard, each by one process
+    assert "POSTGRES_PASSWORD=" in (REPO / ".env.example").read_text().splitlines()
+
+
+@pytest.mark.parametrize("command", ["docker compose up", "docker compose --profile dry-run up",
+                                     "docker compose --profile scale up"])
+def test_the_readme_shows_each_way_to_start_it(command):
     assert command in (REPO / "README.md").read_text()

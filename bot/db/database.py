@@ -37,7 +37,9 @@ How to write a query that works on both engines (the tests run every one on each
 - ``LIKE`` ignores case on SQLite only: compare ``lower(col) LIKE lower(?)``.
 - Within a transaction, never catch a database error and carry on: PostgreSQL aborts the
   transaction at its first error. Use ``ON CONFLICT`` (or check first) instead.
-- A check and the write it decides belong in one `Database.transaction`.
+- A check and the write it decides belong in one `Database.transaction`. Only work that
+  locks its own rows (``SELECT ... FOR UPDATE [SKIP LOCKED]``, which SQLite, alone in
+  writing, drops) may run in `Database.locking_rows` instead.
 """
 
 from __future__ import annotations
@@ -149,9 +151,10 @@ class Engine(ABC):
     reader: Connection
 
     @abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+    def transaction(self, *, serialised: bool = True) -> AbstractAsyncContextManager[Connection]:
         """A transaction that no other writer (connection or process) interleaves with, on
-        a `Connection` of its own (its `after_commit` list starts empty)."""
+        a `Connection` of its own (its `after_commit` list starts empty); with
+        ``serialised=False`` one that relies on the row locks its statements take."""
 
     @abstractmethod
     async def schema_version(self, conn: Connection) -> int: ...
@@ -253,6 +256,18 @@ class Database:
         rolled back if the block raises. The `Connection.after_commit` callbacks run once
         the commit is visible to every reader."""
         async with self._engine.transaction() as conn:
+            yield conn
+        conn._committed()
+
+    @asynccontextmanager
+    async def locking_rows(self) -> AsyncIterator[Connection]:
+        """A write transaction for work that locks the rows it touches and decides nothing
+        from any other row (``SELECT ... FOR UPDATE [SKIP LOCKED]``, a single-row
+        compare-and-set): claiming due jobs, taking provider tokens. On PostgreSQL it
+        takes no global write lock, so several processes claiming at once neither queue
+        behind every other writer nor behind each other. SQLite has one writer anyway:
+        there it is `transaction`."""
+        async with self._engine.transaction(serialised=False) as conn:
             yield conn
         conn._committed()
 

@@ -101,6 +101,16 @@ def _sqlite_errors() -> AbstractContextManager[None]:
     return _constraint_errors(sqlite3.IntegrityError)
 
 
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(?:\s+SKIP\s+LOCKED)?\b", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def to_sqlite(sql: str) -> str:
+    """``sql`` without PostgreSQL's row locks (``FOR UPDATE [SKIP LOCKED]``): SQLite has
+    one writer at a time, so a transaction's rows are its own anyway."""
+    return _ROW_LOCK.sub("", sql) if "FOR UPDATE" in sql.upper() else sql
+
+
 class SQLiteConnection(Connection):
     def __init__(self, raw: aiosqlite.Connection) -> None:
         super().__init__()
@@ -108,22 +118,22 @@ class SQLiteConnection(Connection):
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return list(await cursor.fetchall())
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         with _sqlite_errors():
-            async with self._raw.execute(sql, params) as cursor:
+            async with self._raw.execute(to_sqlite(sql), params) as cursor:
                 return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with _sqlite_errors():
-            await self._raw.executemany(sql, rows)
+            await self._raw.executemany(to_sqlite(sql), rows)
 
     def _savepoint(self) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # a failed statement undoes itself; the transaction goes on
@@ -167,10 +177,11 @@ class SQLiteEngine(Engine):
         return cls(conn, conn, read_only=True)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
         """One writer at a time in this process (the lock), and across processes:
         ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so a check and the write
-        that depends on it cannot be interleaved by anyone."""
+        that depends on it cannot be interleaved by anyone. Every transaction is
+        serialised, whatever ``serialised`` says."""
         async with self._write_lock:
             conn = SQLiteConnection(self._writer)
             await conn.execute("BEGIN IMMEDIATE")
@@ -388,6 +399,7 @@ STATEMENT_TIMEOUT = 30.0  # seconds one statement (or waiting for the write lock
 CONNECT_TIMEOUT = 10.0
 CONNECT_ATTEMPTS = 5  # at start, while the server may still be coming up
 READERS = 4  # connections for plain reads
+LOCKERS = 2  # connections for transactions that rely on row locks
 # The key of the transaction-scoped advisory lock every write transaction holds.
 WRITE_LOCK = 0x5EED_0001
 
@@ -442,15 +454,22 @@ class PostgresConnection(Connection):
 
 
 class PostgresEngine(Engine):
-    """A writer pool of one connection runs every transaction (a pool, so a connection the
-    server dropped is replaced); a pool of readers answers plain reads, each statement in
-    its own implicit transaction, so it sees committed data only (READ COMMITTED)."""
+    """A writer pool of one connection runs every serialised transaction (a pool, so a
+    connection the server dropped is replaced); a pool of two runs the transactions that
+    rely on row locks (``serialised=False``: claims, provider tokens, lease renewals), so
+    they never wait for this process's other writes either; a pool of readers answers
+    plain reads, each statement in its own implicit transaction, so it sees committed data
+    only (READ COMMITTED)."""
 
     name = "postgresql"
 
-    def __init__(self, writer: asyncpg.Pool[asyncpg.Record], readers: asyncpg.Pool[asyncpg.Record]) -> None:
-        self._writer = writer
-        self._readers = readers
+    def __init__(
+        self,
+        writer: asyncpg.Pool[asyncpg.Record],
+        lockers: asyncpg.Pool[asyncpg.Record],
+        readers: asyncpg.Pool[asyncpg.Record],
+    ) -> None:
+        self._pools = (writer, lockers, readers)
         self.reader = PostgresConnection(readers.acquire)
         self._versioned = True  # the schema_version table exists
 
@@ -462,7 +481,7 @@ class PostgresEngine(Engine):
         log.info("database: PostgreSQL at %s", redacted_url(url))
         if read_only:
             pool = await _pool(url, size=1, read_only=True)
-            engine = cls(pool, pool)
+            engine = cls(pool, pool, pool)
             try:
                 engine._versioned = bool(
                     await engine.reader.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
@@ -471,13 +490,15 @@ class PostgresEngine(Engine):
                 await engine.close()
                 raise
             return engine
-        writer = await _pool(url, size=1)
+        pools: list[asyncpg.Pool[asyncpg.Record]] = []
         try:
-            readers = await _pool(url, size=READERS)
+            for size in (1, LOCKERS, READERS):
+                pools.append(await _pool(url, size=size))
         except BaseException:
-            await writer.close()
+            for opened in pools:
+                await opened.close()
             raise
-        engine = cls(writer, readers)
+        engine = cls(*pools)
         try:
             async with engine.transaction() as conn:
                 await conn.execute(
@@ -489,7 +510,7 @@ class PostgresEngine(Engine):
         return engine
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
         """One writer at a time, across connections and processes: the transaction first
         takes a transaction-scoped advisory lock (`WRITE_LOCK`), which PostgreSQL releases
         at COMMIT or ROLLBACK, after the commit is visible to everyone. So a transaction
@@ -501,11 +522,16 @@ class PostgresEngine(Engine):
         Why not SERIALIZABLE with retries: a serialisation failure must re-run the whole
         transaction, and a ``with`` block can't be re-run; callers also act outside the
         database within one (they schedule background work, raise refusals). The cost,
-        one writer at a time, is what SQLite has always had; transactions are short. A
-        later step can take finer locks (per server, or ``FOR UPDATE SKIP LOCKED`` to
-        claim due jobs) where several processes contend."""
-        async with self._writer.acquire() as raw, raw.transaction():
-            await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+        one writer at a time, is what SQLite has always had; transactions are short.
+
+        Where several processes contend, work that locks the rows it touches instead
+        (``FOR UPDATE SKIP LOCKED`` to claim due jobs) asks for ``serialised=False``: no
+        advisory lock, on a connection of its own, so claims never queue behind other
+        writers, in this process or any other."""
+        writer, lockers, _ = self._pools
+        async with (writer if serialised else lockers).acquire() as raw, raw.transaction():
+            if serialised:
+                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             yield PostgresConnection(lambda: nullcontext(raw))
 
     async def schema_version(self, conn: Connection) -> int:
@@ -524,9 +550,8 @@ class PostgresEngine(Engine):
         return None  # the server keeps (and checkpoints) its own write-ahead log
 
     async def close(self) -> str:
-        await self._readers.close()
-        if self._writer is not self._readers:
-            await self._writer.close()
+        for pool in dict.fromkeys(reversed(self._pools)):  # each once (read-only: one)
+            await pool.close()
         return "connections to PostgreSQL closed"
 
 

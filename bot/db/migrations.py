@@ -394,4 +394,18 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE guild_settings ADD COLUMN results_in TEXT NOT NULL DEFAULT 'channel';
     ALTER TABLE guild_settings ADD COLUMN gallery_channel_id INTEGER
     """,
+    # Several processes: which one holds a job's lease (it renews only its own).
+    """
+    ALTER TABLE jobs ADD COLUMN leased_by TEXT
+    """,
+    # The provider's hourly budget, one token bucket for every process (bot.db.provider_budget).
+    """
+    CREATE TABLE provider_budget (
+        id           INTEGER PRIMARY KEY,
+        tokens       REAL NOT NULL,
+        refilled_at  REAL NOT NULL,
+        paused_until REAL NOT NULL
+    );
+    INSERT INTO provider_budget (id, tokens, refilled_at, paused_until) VALUES (1, 0, 0, 0)
+    """,
 ]

@@ -10,6 +10,14 @@ together instead of jobs failing.
 
 It also bounds how many calls are in flight at once, sized from the rate and the observed
 round trip (Little's law, with headroom), not a fixed number.
+
+Processes that serve some of the bot's shards share the hourly budget: given a
+`SharedTokens` (the database's `bot.db.provider_budget`), the bucket is one row for them
+all. Each process then takes tokens from it in small batches, only as many as callers are
+waiting for, and hands them out here in the same priority order; a 429 pauses every
+process. A take that the database does not answer within `TAKE_TIMEOUT` is tried again
+with backoff (one warning per outage): calls wait meanwhile, and no token the database did
+not grant is ever spent.
 """
 
 from __future__ import annotations
@@ -17,11 +25,17 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
+from bot.backoff import full_jitter
 from bot.clock import Clock
+from bot.db.provider_budget import Taken
+
+log = logging.getLogger(__name__)
 
 SUBMIT = 0  # the priority class of a submit; checks and lists come after
 CHECK = 1
@@ -30,15 +44,32 @@ MIN_CONCURRENCY = 4
 MAX_CONCURRENCY = 256
 RTT_SMOOTHING = 0.2
 DEFAULT_PAUSE = 5.0
+MAX_TAKE = 32  # tokens one take from a shared bucket may ask for
+TAKE_TIMEOUT = 5.0
+TAKE_RETRY_CAP = 10.0
+
+
+class SharedTokens(Protocol):
+    """A token bucket several processes spend together (`bot.db.provider_budget`)."""
+
+    async def take(self, wanted: int, *, rate: float, capacity: float, now: float) -> Taken: ...
+
+    async def pause(self, until: float) -> None: ...
 
 
 class ProviderBudget:
-    def __init__(self, requests_per_hour: float, clock: Clock) -> None:
+    def __init__(
+        self, requests_per_hour: float, clock: Clock, shared: SharedTokens | None = None
+    ) -> None:
         self.rate = requests_per_hour / 3600.0
         self.capacity = max(10.0, requests_per_hour / 60.0)
         self.clock = clock
-        self._tokens = self.capacity
+        self.shared = shared
+        # The tokens this process may spend: the whole bucket, or those taken from the shared one.
+        self._tokens = self.capacity if shared is None else 0.0
         self._refilled_at = clock()
+        self._taking: asyncio.Task[None] | None = None
+        self._pausing: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
         self._waiters: list[tuple[tuple[int, float], int, asyncio.Future[None]]] = []
         self._order = itertools.count()
@@ -73,10 +104,30 @@ class ProviderBudget:
             self._serve()
 
     def rate_limited_for(self, retry_after: float | None) -> None:
-        """The provider said 429: no calls until it allows them again."""
+        """The provider said 429: no calls until it allows them again (in every process
+        that shares the bucket)."""
         self.rate_limited += 1
         self._tokens = 0.0
         self._paused_until = max(self._paused_until, self.clock() + (retry_after or DEFAULT_PAUSE))
+        if self.shared is not None:
+            task = asyncio.get_running_loop().create_task(self._pause_everyone(self._paused_until))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
+    async def close(self) -> None:
+        """Stop taking tokens from the shared bucket (at shutdown)."""
+        tasks = [t for t in (self._taking, *self._pausing) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _pause_everyone(self, until: float) -> None:
+        assert self.shared is not None
+        try:
+            async with asyncio.timeout(TAKE_TIMEOUT):
+                await self.shared.pause(until)
+        except Exception as error:  # this process pauses anyway; the others find their own 429
+            log.warning("could not share the provider's 429 pause: %s", error)
 
     async def _acquire(self, priority: tuple[int, float]) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -95,6 +146,8 @@ class ProviderBudget:
         self._serve()
 
     def _refill(self, now: float) -> None:
+        if self.shared is not None:
+            return  # tokens come from the shared bucket (`_take`)
         if now > self._refilled_at:
             self._tokens = min(self.capacity, self._tokens + (now - self._refilled_at) * self.rate)
             self._refilled_at = now
@@ -124,6 +177,43 @@ class ProviderBudget:
             return  # a finishing call serves the queue
         if now < self._paused_until:
             delay = self._paused_until - now
+        elif self.shared is not None:
+            if self._taking is None or self._taking.done():
+                self._taking = asyncio.get_running_loop().create_task(self._take())
+            return  # the take serves the queue
         else:
             delay = max(0.0, (1 - self._tokens) / self.rate)
         self._wakeup = asyncio.get_running_loop().call_later(delay, self._serve)
+
+    def _wanted(self) -> int:
+        """Tokens to ask the shared bucket for: one per waiting caller that a free call
+        slot could serve, less what is held, at most `MAX_TAKE` (never hoard)."""
+        waiting = sum(1 for _, _, future in self._waiters if not future.done())
+        free = self.concurrency - self._in_flight
+        return max(0, min(waiting, free, MAX_TAKE) - math.floor(self._tokens))
+
+    async def _take(self) -> None:
+        """Take tokens from the shared bucket while callers wait for them."""
+        assert self.shared is not None
+        failures = 0
+        while (wanted := self._wanted()) > 0:
+            try:
+                async with asyncio.timeout(TAKE_TIMEOUT):
+                    taken = await self.shared.take(
+                        wanted, rate=self.rate, capacity=self.capacity, now=self.clock()
+                    )
+            except Exception as error:  # a slow or unreachable database: calls wait
+                failures += 1
+                if failures == 1:
+                    log.warning("provider budget: no tokens from the database (%r); waiting", error)
+                await asyncio.sleep(full_jitter(failures, base=0.5, cap=TAKE_RETRY_CAP))
+                continue
+            if failures:
+                log.info("provider budget: the database answers again")
+                failures = 0
+            self._tokens += taken.tokens
+            if not taken.tokens:  # come back when the bucket has one (or the pause ends)
+                wait = max(taken.wait, 0.001)
+                self._wakeup = asyncio.get_running_loop().call_later(wait, self._serve)
+                return
+            self._serve()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 
 from bot.jobs.lifecycle import (
@@ -12,6 +15,46 @@ from bot.jobs.lifecycle import (
     JobState,
 )
 from bot.params import GenerationRequest
+
+
+def _worker_name() -> str:
+    """This process, on the leases it takes: host and pid to read, a random part to stay
+    unique across restarts (a container's pid is the same every time)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ShardScope:
+    """The jobs one bot process serves: those of the servers on its Discord shards.
+
+    A job belongs to the shard of its server, ``(guild_id >> 22) % count`` (Discord's
+    formula; DMs are shard 0's). A process claims its own shards' due jobs at once, and
+    another shard's only once they have been due for ``takeover_after`` seconds unclaimed:
+    their process is gone or overloaded, and delivery works over REST from any process.
+    A process that serves every shard is the whole bot: at start, every lease it finds was
+    taken by a process that is gone (see `bot.db.jobs.JobRepository.resume`)."""
+
+    count: int = 1
+    ids: frozenset[int] = frozenset({0})
+    takeover_after: float = 30.0
+    worker: str = field(default_factory=_worker_name)
+
+    @property
+    def every_shard(self) -> bool:
+        return self.ids >= frozenset(range(self.count))
+
+    def shard_of(self, guild_id: int | None) -> int:
+        return 0 if guild_id is None else (guild_id >> 22) % self.count
+
+    def serves(self, guild_id: int | None) -> bool:
+        return self.shard_of(guild_id) in self.ids
+
+    def describe(self) -> str:
+        """``shards 0, 2 of 3`` (or ``the only shard``), for the log."""
+        if self.count == 1:
+            return "the only shard"
+        ids = ", ".join(str(i) for i in sorted(self.ids))
+        return f"shard{'s' if len(self.ids) > 1 else ''} {ids} of {self.count}"
 
 
 class JobOrigin(enum.StrEnum):
@@ -109,6 +152,7 @@ class Job:
     next_check_at: float | None
     deadline_at: float
     leased_until: float | None = None
+    leased_by: str | None = None  # the process (`ShardScope.worker`) that last claimed it
     provider_created_at: float | None = None  # the provider's clock, Unix seconds
     processing_started_at: float | None = None
     provider_finished_at: float | None = None

@@ -3,10 +3,15 @@
 Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
 restart forgets nothing: the loop claims due jobs with a lease (so a crash mid-step only
 delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with a bound on
-how many run at once, and sleeps until the next due time or a `wake`. A step that outlives
-half its lease (fitting a video, joining clips) renews it as it goes, so no other process
-takes the job from under it. Provider calls are paced separately by the steps'
-`ProviderBudget`.
+how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
+paced separately by the steps' `ProviderBudget`.
+
+Several processes may share the database, each serving some Discord shards (the job
+repository's `ShardScope` says which jobs it claims). While a step runs its lease is
+renewed (fitting a video or joining clips can outlast one), so no other process takes the
+job however long the step takes, and a process that dies loses its leases within one
+lease; a graceful stop gives up the leases of the steps it cut, so they are taken up again
+at once.
 
 At start, jobs keep their own planned checks; those whose check is overdue resume spread
 over the time the budget needs for them, each at a random moment, so a restart never
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIN_IN_FLIGHT = 32
 MIN_RESUME_SPREAD = 5.0
+MAX_RESCAN = 10.0  # seconds; see `Scheduler.rescan_every`
 STATS_EVERY = 60.0  # seconds between the scheduler's statistics lines in the log
 
 
@@ -64,6 +70,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -73,6 +80,8 @@ class Scheduler:
             self._started_at = self.clock()
             self._runner = asyncio.create_task(self._run(), name="job-scheduler")
             self._runner.add_done_callback(self._runner_ended)
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self._renew_leases(), name="job-leases")
 
     def _runner_ended(self, task: asyncio.Task[None]) -> None:
         """The loop never ends on its own; if it ever dies, say so loudly and start again."""
@@ -84,14 +93,25 @@ class Scheduler:
 
     async def stop(self, grace: float = 0.0) -> None:
         """Take no more due jobs; steps in flight get ``grace`` seconds to finish, then are
-        cancelled (their lease brings them back after a restart)."""
+        cancelled and their leases given up (they are due again at once, for this process
+        after a restart or for another now)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
         if not await self._in_flight.drain(timeout=grace) and grace > 0:
             log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
+        cut = self._running_jobs()
         await self._in_flight.close()
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        if cut:
+            try:
+                await self.jobs.release_leases(cut)
+            except Exception:  # the database may be going away too: the leases just run out
+                log.warning("could not give up the leases of %d cut step(s)", len(cut), exc_info=True)
 
     def wake(self) -> None:
         """A job became due now (accepted, cancelled...): look at once."""
@@ -117,7 +137,20 @@ class Scheduler:
             except Exception:
                 log.exception("job scheduler tick failed; retrying shortly")
                 next_due = self.clock() + self.idle_retry
+            if self.rescan_every is not None:
+                rescan = self.clock() + self.rescan_every
+                next_due = rescan if next_due is None else min(next_due, rescan)
             await self._sleep_until(next_due)
+
+    @property
+    def rescan_every(self) -> float | None:
+        """How often a process that serves some shards looks for jobs it could take over
+        (half the takeover wait, so one is taken within 1.5 of it); ``None`` for the whole
+        bot, which writes every job itself and so is always woken."""
+        shards = self.jobs.shards
+        if shards.every_shard:
+            return None
+        return min(max(shards.takeover_after / 2, self.idle_retry), MAX_RESCAN)
 
     @property
     def max_in_flight(self) -> int:
@@ -174,7 +207,6 @@ class Scheduler:
         )
 
     async def _step(self, job: Job) -> None:
-        lease = asyncio.create_task(self._hold_lease(job.id), name=f"lease-{job.id}")
         try:
             await self.steps.advance(job)
         except asyncio.CancelledError:
@@ -183,18 +215,24 @@ class Scheduler:
             log.exception("job %d: unexpected error; will retry", job.id)
             await self.steps.retry_later(job)
         finally:
-            lease.cancel()
-            await asyncio.wait([lease])
             self._wake.set()
 
-    async def _hold_lease(self, job_id: int) -> None:
-        """Renew the job's lease every half lease while its step runs."""
+    def _running_jobs(self) -> list[int]:
+        return [job_id for job_id in self._in_flight.keys() if isinstance(job_id, int)]
+
+    async def _renew_leases(self) -> None:
+        """Every third of a lease, extend the leases of the steps still running."""
         while True:
-            await asyncio.sleep(self.lease_seconds / 2)
+            await asyncio.sleep(self.lease_seconds / 3)
+            running = self._running_jobs()
+            if not running:
+                continue
             try:
-                await self.jobs.extend_lease(job_id, self.clock() + self.lease_seconds)
+                await self.jobs.renew_leases(running, self.clock() + self.lease_seconds)
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.warning("job %d: could not renew its lease", job_id, exc_info=True)
+                log.exception("could not renew the leases of %d running step(s)", len(running))
 
     async def _sleep_until(self, due: float | None) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation

@@ -41,6 +41,7 @@ class Pipeline:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.budget.close()
         await self.editor.close()
 
 
@@ -97,9 +98,12 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         on_gallery_refused=gallery_refused,
         clock=bot.clock,
     )
-    budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock)
+    # Processes that serve some shards spend one hourly budget, kept in the database.
+    shared = None if bot.shard_scope.every_shard else services.provider_budget
+    budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock, shared)
     timing = StepTiming(
         plan=PollPlan(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
+        lease_seconds=settings.job_lease_seconds,
         retry_base=2 * settings.poll_min_interval,  # retries pace themselves like the checks
         reconcile_window=settings.reconcile_window_seconds,
     )

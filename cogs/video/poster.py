@@ -115,9 +115,16 @@ class DiscordResultChannel:
         return channel if isinstance(channel, discord.abc.Messageable) else None
 
     async def _usable_channel(self, job: Job) -> discord.abc.Messageable | None:
-        """The job's channel if the bot may post results there, else ``None`` (use a DM)."""
+        """The job's channel if the bot may post results there, else ``None`` (use a DM).
+
+        A server on a shard this process doesn't connect (a job taken over from a process
+        that is gone) has no gateway state here to compute permissions from: the channel
+        is fetched over REST and used as it is; if Discord refuses the post, the result
+        goes by DM as usual. Its upload limit is then the unboosted one."""
         channel = await self._channel(job)
         if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+            return channel
+        if self.client.get_guild(channel.guild.id) is None:
             return channel
         perms = channel.permissions_for(channel.guild.me)
         if missing_post_permissions(perms, is_thread=isinstance(channel, discord.Thread)):

@@ -36,7 +36,7 @@ def test_env_example_explains_every_setting_and_only_settings():
     documented = {name for names, text in setting_docs() for name in names if text}
     listed = {name for names, _ in setting_docs() for name in names}
     assert documented >= SETTINGS
-    assert listed - SETTINGS == {"COMPOSE_PROFILES"}  # read by docker compose, said so
+    assert listed - SETTINGS == {"COMPOSE_PROFILES", "POSTGRES_PASSWORD"}  # read by docker compose
 
 
 def test_the_logged_version_is_the_projects():
@@ -47,6 +47,8 @@ def test_the_logged_version_is_the_projects():
 def test_a_heartbeat_is_healthy_only_while_fresh_and_running(tmp_path):
     path = heartbeat.heartbeat_path(tmp_path / "bot.sqlite3")
     assert path == tmp_path / "bot.heartbeat"
+    # processes serving some shards each beat their own file beside it
+    assert heartbeat.heartbeat_path(tmp_path / "bot.sqlite3", (0, 2)) == tmp_path / "bot.shards-0-2.heartbeat"
     assert heartbeat.verdict(heartbeat.read(path), now=1000.0)[0] is False  # none yet
 
     heartbeat.write(path, heartbeat.Beat(1000.0, 42, heartbeat.RUNNING, "unavailable", 3))

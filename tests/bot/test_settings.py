@@ -64,3 +64,27 @@ def test_a_bad_database_url_is_reported_without_its_password():
         Settings.from_env({**SECRETS, "DATABASE_URL": "mysql://bot:db-secret-789@db/bot"})
     assert "DATABASE_URL" in str(caught.value)
     assert "db-secret-789" not in str(caught.value)
+
+
+def test_one_process_serves_every_shard_unless_shard_ids_names_some():
+    whole = Settings.from_env(SECRETS).shards
+    assert (whole.count, whole.ids, whole.every_shard) == (1, frozenset({0}), True)
+    three = Settings.from_env({**SECRETS, "SHARD_COUNT": "3"}).shards
+    assert three.ids == frozenset({0, 1, 2}) and three.every_shard
+    some = Settings.from_env({**SECRETS, "DATABASE_URL": DATABASE_URL, "SHARD_COUNT": "8",
+                              "SHARD_IDS": "0-2, 6", "SHARD_TAKEOVER_SECONDS": "12"})
+    assert some.shard_ids == (0, 1, 2, 6) and not some.shards.every_shard
+    assert some.shards.takeover_after == 12.0
+    assert some.shards.describe() == "shards 0, 1, 2, 6 of 8"
+    assert some.shards.worker != some.shards.worker  # each scope names a new worker
+
+
+def test_shard_ids_must_be_below_the_count_and_some_shards_need_a_shared_database():
+    with pytest.raises(SettingsError, match="SHARD_IDS 3 are not below SHARD_COUNT"):
+        Settings.from_env({**SECRETS, "DATABASE_URL": DATABASE_URL, "SHARD_COUNT": "3",
+                           "SHARD_IDS": "0,3"})
+    with pytest.raises(SettingsError, match="must share one database, set DATABASE_URL"):
+        Settings.from_env({**SECRETS, "SHARD_COUNT": "2", "SHARD_IDS": "1"})
+    with pytest.raises(SettingsError, match="SHARD_IDS: must be shard numbers"):
+        Settings.from_env({**SECRETS, "SHARD_COUNT": "2", "SHARD_IDS": "one"})
+    assert Settings.from_env({**SECRETS, "SHARD_COUNT": "2", "SHARD_IDS": "0,1"}).shards.every_shard

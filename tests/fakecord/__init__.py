@@ -59,6 +59,7 @@ Cheat sheet::
     emu.max_channel_edits        # most edits of visible messages in one channel in any 5 s
     emu.requests_by_route(); emu.counters()   # all of these as JSON (GET /_control/rate_limits)
     emu.gateway.recommended_shards = 2; emu.gateway.max_guilds_per_shard = 2500
+    emu.gateway.balance_interactions = True  # each interaction to one session of its shard, in turn
     emu.violations / emu.expect_violation(50035, ACK_TIMEOUT) / emu.violations_allowed = True
     emu.unknown_routes, emu.internal_errors, emu.client_errors / emu.expect_client_error("substring")
     emu.requests / emu.requests_to("POST", "/channels/{channel_id}/messages")  # .status of each
@@ -123,7 +124,8 @@ Behaviour choices (what Discord does, as far as known):
 - Sharding (:mod:`tests.fakecord.gateway`): IDENTIFY's ``shard`` picks the guilds
   (``(guild_id >> 22) % shard_count``) in READY, GUILD_CREATE and every guild event,
   interactions included; DMs go to shard 0; 4010 for a shard outside its count, 4011 past
-  ``max_guilds_per_shard``. ``GET /gateway/bot`` answers the emulator's gateway URL, a shard
+  ``max_guilds_per_shard``. Several sessions may serve one shard: each gets every event,
+  or with ``balance_interactions`` each interaction goes to one of them in turn. ``GET /gateway/bot`` answers the emulator's gateway URL, a shard
   per 1000 guilds (or ``recommended_shards``) and ``session_start_limit``.
 Left out: voice, presences, reactions by others (the bot's own work), pins, webhooks other than
 interaction ones, forum channels, private threads, stickers, polls' votes, the IDENTIFY rate

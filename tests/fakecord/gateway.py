@@ -5,7 +5,10 @@ gets only the guilds with ``(guild_id >> 22) % shard_count == shard_id`` (in REA
 and every guild event, interactions included); DMs go to shard 0. A shard outside the count is
 closed with 4010 (Invalid shard), a shard that would hold more than :attr:`Gateway.
 max_guilds_per_shard` guilds with 4011 (Sharding required). Several sessions may be connected
-at once.
+at once, several on one shard too (Discord allows it, "for load balancing"): each gets every
+event of its shard, unless :attr:`Gateway.balance_interactions` hands each interaction to
+one of them in turn (Discord does not document how it splits them; tests use this to spread
+one server's commands over several bot processes).
 
 Frames are JSON text (the client asks for zlib in the URL and reads text frames uncompressed).
 Each session keeps its sequence number and a replay buffer, so a RESUME after a RECONNECT (or
@@ -139,6 +142,8 @@ class Gateway:
         self.identifies = 0
         self.max_guilds_per_shard = GUILDS_PER_SHARD
         self.recommended_shards: int | None = None  # None: one per 1000 guilds, as Discord
+        self.balance_interactions = False
+        self._turn = 0
 
     def shards_to_recommend(self) -> int:
         if self.recommended_shards is not None:
@@ -159,14 +164,19 @@ class Gateway:
         return [s for s in self.live_sessions if s.connection is not None]
 
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send an event to every live session whose intents ask for it."""
+        """Send an event to every live session whose intents ask for it (an interaction to
+        one of them in turn, with `balance_interactions`)."""
         bot_id = self.emu.world.bot_user.id
-        for session in self.live_sessions:
-            if session.wants(event, data, bot_id):
-                payload = data
-                if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
-                    payload = self._message_for(session, data)
-                session.dispatch(event, payload)
+        sessions = [s for s in self.live_sessions if s.wants(event, data, bot_id)]
+        if event == "INTERACTION_CREATE" and self.balance_interactions and sessions:
+            connected = [s for s in sessions if s.connection is not None] or sessions
+            self._turn += 1
+            sessions = [connected[self._turn % len(connected)]]
+        for session in sessions:
+            payload = data
+            if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+                payload = self._message_for(session, data)
+            session.dispatch(event, payload)
 
     def _message_for(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
         """Without the MESSAGE_CONTENT intent, others' messages arrive without their content."""

@@ -2,6 +2,9 @@
 
 - ``bot_process``: a `BotProcess` (not started) on ``database_location``, so it runs on each
   database engine; killed at teardown if still running.
+- ``bot_processes``: ``spawn(**env)`` makes another `BotProcess` on the same database, the
+  emulator and the simulator, with its own folder (log, heartbeat) and extra settings
+  (``SHARD_IDS="0"``...); all killed at teardown.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from tests.support.gmi import GMI_TEST_KEY
 from tests.support.jobwait import wait_for_job
 
 REPO = Path(__file__).resolve().parents[2]
+STARTED = "started (pid"  # in the start-up block (`bot.app.VideoBot._log_start`)
 
 
 class BotProcess:
@@ -61,21 +65,23 @@ class BotProcess:
         self._signalled = 0.0
 
     async def start(self, *, may_die: bool = False) -> bool:
-        """Start it and wait until it connected; False if it died first, which only
-        ``may_die`` allows (a chaos run kills it at any instant, start-up included)."""
-        sessions_before = self.emu.gateway.identifies
+        """Start it and return once its start-up block is logged: every shard it serves is
+        connected and its servers are known (so it answers commands from now on). False if
+        it died first, which only ``may_die`` allows (a chaos run kills it at any instant,
+        start-up included)."""
         log = self.log_path.open("ab")
+        starts = self.log.count(STARTED)
         self.process = process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", cwd=REPO, env=self.env, stdout=log, stderr=log
         )
         log.close()
         await self.emu.wait_for(
-            lambda: self.emu.gateway.identifies > sessions_before or process.returncode is not None,
+            lambda: self.log.count(STARTED) > starts or process.returncode is not None,
             20,
-            "the bot process to connect",
+            "the bot process to start",
         )
         alive = process.returncode is None
-        assert alive or may_die, self.log_path.read_text()
+        assert alive or may_die, self.log
         return alive
 
     async def kill(self) -> None:
@@ -118,17 +124,32 @@ class BotProcess:
 
     @property
     def log(self) -> str:
-        return self.log_path.read_text()
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
 
 @pytest.fixture
-async def bot_process(
+async def bot_processes(
     fakecord: Any, gmi_sim: Any, database_location: str | Path, tmp_path: Path
-) -> AsyncIterator[BotProcess]:
+) -> AsyncIterator[Callable[..., BotProcess]]:
     db = await Database.open(database_location)
-    process = BotProcess(fakecord, gmi_sim, JobRepository(db, time.time), database_location, tmp_path)
+    jobs = JobRepository(db, time.time)
+    made: list[BotProcess] = []
+
+    def spawn(**env: str) -> BotProcess:
+        data = tmp_path / f"process-{len(made)}"
+        data.mkdir()
+        process = BotProcess(fakecord, gmi_sim, jobs, database_location, data)
+        process.env.update(env)
+        made.append(process)
+        return process
+
     try:
-        yield process
+        yield spawn
     finally:
-        await process.stop()
+        await asyncio.gather(*(process.stop() for process in made))
         await db.close()
+
+
+@pytest.fixture
+def bot_process(bot_processes: Callable[..., BotProcess]) -> BotProcess:
+    return bot_processes()

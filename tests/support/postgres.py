@@ -4,7 +4,9 @@ as a child process on a free port of 127.0.0.1, removed when the session ends.
 PostgreSQL refuses to run as root, so when the tests run as root (CI does) the server runs
 as the ``postgres`` system user that Debian's package creates. ``setpriv --pdeathsig``
 makes the server quit if the test process dies without cleaning up (a SIGKILL). The
-server trades durability for speed (``fsync=off``): nothing in it outlives the session.
+server trades durability for speed (``fsync=off``): nothing in it outlives the session;
+``PostgresServer.start(durable=True)`` keeps PostgreSQL's own settings instead, for a
+benchmark to compare with a durable SQLite file.
 Each test gets its own database (`PostgresServer.new_database`).
 """
 
@@ -98,10 +100,13 @@ class PostgresServer:
     _databases: int = 0
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, *, durable: bool = False, parent: Path | None = None) -> PostgresServer:
+        """``durable``: PostgreSQL's own defaults (fsync, synchronous commits), for a
+        benchmark against SQLite; ``parent``: the folder's filesystem (by default memory
+        when there is room)."""
         bindir = find_bindir()
         run_as = _run_as()
-        parent = Path(_memory_folder() or tempfile.gettempdir())
+        parent = parent or Path(_memory_folder() or tempfile.gettempdir())
         _remove_abandoned_folders(parent)
         folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=parent))
         try:
@@ -109,7 +114,7 @@ class PostgresServer:
             _initdb(bindir, folder, run_as)
             for _ in range(3):  # a free port can be taken between choosing and binding it
                 port = _free_port()
-                process = _launch(bindir, folder, port, run_as)
+                process = _launch(bindir, folder, port, run_as, durable=durable)
                 if _wait_ready(folder, process):
                     return cls(bindir, folder, port, process)
             log = (folder / "server.log").read_text(errors="replace")
@@ -216,15 +221,16 @@ def _initdb(bindir: Path, folder: Path, run_as: list[str]) -> None:
         raise ServerUnavailable(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _launch(bindir: Path, folder: Path, port: int, run_as: list[str]) -> subprocess.Popen[bytes]:
+def _launch(
+    bindir: Path, folder: Path, port: int, run_as: list[str], *, durable: bool
+) -> subprocess.Popen[bytes]:
     settings = {
         "listen_addresses": "127.0.0.1",
         "unix_socket_directories": str(folder),
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
         "max_connections": "200",
     }
+    if not durable:
+        settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
     options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
     with open(folder / "server.log", "ab") as log:
         return subprocess.Popen(

@@ -14,7 +14,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
 from bot.jobs.lifecycle import JobOutcome, JobState, check_transition
-from bot.jobs.model import Credit, Job, JobOrigin, NewJob
+from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
@@ -51,10 +51,25 @@ _UPDATABLE = frozenset(
 )
 
 
+# When a job's next step is due: a leased job counts from when its lease ends.
+_DUE = "CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END"
+
+
 class JobRepository:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    """``shards``: the jobs this process serves (by default every job: the whole bot)."""
+
+    def __init__(self, db: Database, clock: Clock, shards: ShardScope | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.shards = shards if shards is not None else ShardScope()
+
+    def _ours(self) -> tuple[str, list[Any]]:
+        """SQL that is true for the jobs of this process's shards, and its parameters."""
+        if self.shards.every_shard:
+            return "1 = 1", []
+        ids = sorted(self.shards.ids)
+        placeholders = ", ".join("?" for _ in ids)
+        return f"COALESCE((guild_id >> 22) % ?, 0) IN ({placeholders})", [self.shards.count, *ids]
 
     # -- accepting ---------------------------------------------------------------------
 
@@ -191,48 +206,101 @@ class JobRepository:
     async def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[Job]:
         """Take the jobs whose next step is due and lease them for ``lease_seconds``, so that
         a crash while one is being handled only delays it: the lease runs out and the job
-        is taken again. Planning a job's next check (``next_check_at``) ends its lease."""
-        async with self.db.transaction() as conn:
+        is taken again. Planning a job's next check (``next_check_at``) ends its lease.
+
+        This process's shards' jobs are taken as soon as they are due, another shard's
+        once they have waited ``shards.takeover_after`` seconds unclaimed. On PostgreSQL
+        the rows are locked with ``SKIP LOCKED`` and no global write lock is taken, so
+        processes claiming at once each get different jobs and never wait for each other."""
+        ours, params = self._ours()
+        stale = now - self.shards.takeover_after
+        sql = (
+            "UPDATE jobs SET leased_until = ?, leased_by = ? WHERE id IN ("  # noqa: S608
+            "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+            "AND (leased_until IS NULL OR leased_until <= ?) "
+            f"AND ({ours} OR {_DUE} <= ?) "
+            "ORDER BY next_check_at, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *"
+        )
+        until = now + lease_seconds
+        async with self.db.locking_rows() as conn:
             rows = await conn.fetchall(
-                "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
-                "AND (leased_until IS NULL OR leased_until <= ?) ORDER BY next_check_at LIMIT ?",
-                (now, now, limit),
+                sql, [until, self.shards.worker, now, now, *params, stale, limit]
             )
-            ids = [int(row[0]) for row in rows]
-            await conn.executemany(
-                "UPDATE jobs SET leased_until = ? WHERE id = ?",
-                [(now + lease_seconds, job_id) for job_id in ids],
+        jobs = [_job(row) for row in rows]
+        return sorted(jobs, key=lambda job: (job.next_check_at or 0.0, job.id))
+
+    async def renew_leases(self, job_ids: Iterable[int], until: float) -> int:
+        """Extend this process's leases on the jobs it is still working on (never one that
+        ran out and another process took); returns how many it renewed. A row another
+        transaction has locked right now is skipped (never waited for: no deadlock with
+        it) and renewed next time."""
+        return await self._own_leases(job_ids, "leased_until = ?", [until], "AND leased_until IS NOT NULL")
+
+    async def _own_leases(
+        self, job_ids: Iterable[int], assignment: str, values: list[Any], condition: str = ""
+    ) -> int:
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        placeholders = ", ".join("?" for _ in ids)
+        async with self.db.locking_rows() as conn:
+            return await conn.execute(
+                f"UPDATE jobs SET {assignment} WHERE id IN (SELECT id FROM jobs "  # noqa: S608
+                f"WHERE leased_by = ? {condition} AND id IN ({placeholders}) "
+                "FOR UPDATE SKIP LOCKED)",
+                [*values, self.shards.worker, *ids],
             )
-            jobs = [await self.get(job_id, conn=conn) for job_id in ids]
-        return [job for job in jobs if job is not None]
+
+    async def release_leases(self, job_ids: Iterable[int]) -> int:
+        """At a graceful stop: give up this process's leases on the jobs whose steps were
+        cut, so they are due again at once, for whichever process takes them."""
+        return await self._own_leases(job_ids, "leased_until = NULL", [])
 
     async def resume(self, started: float, spread: float, rng: Callable[[], float]) -> int:
-        """At start (``started``): a job that was leased was being handled by a process
-        that is gone, a job whose check was due before the start is late, and a job still
-        waiting for its status message's id waits for a process that is gone (it would
-        have recorded it at once): all are due again within ``spread`` seconds, each at
-        its own random moment (never all at once, never in lockstep); the others, and jobs
-        accepted since, keep their plan. Returns how many jobs were resumed so."""
-        now = started
-        async with self.db.transaction() as conn:
+        """At start (``started``): this process's shards' jobs whose check was due before
+        the start are late, and a job still waiting for its status message's id waits for a
+        process that is gone (it would have recorded it at once): they are due again within
+        ``spread`` seconds, each at its own random moment (never all at once, never in
+        lockstep); the others, and jobs accepted since, keep their plan. Returns how many
+        jobs were resumed so.
+
+        A process that serves every shard is the whole bot: a lease it finds was taken by
+        a process that is gone, so leased jobs resume too. A process that serves some
+        shards never breaks another's lease: it may be alive (a lease ends by time)."""
+        ours, params = self._ours()
+        late = "next_check_at < ? OR (state = ? AND status_message_id IS NULL AND created_at < ?)"
+        values: list[Any] = [started, JobState.ACCEPTED.value, started]
+        if self.shards.every_shard:
+            leases = f"AND ({late} OR leased_until IS NOT NULL)"
+        else:
+            leases = f"AND ({late}) AND (leased_until IS NULL OR leased_until <= ?)"
+            values.append(started)
+        async with self.db.locking_rows() as conn:
             rows = await conn.fetchall(
-                "SELECT id FROM jobs WHERE next_check_at IS NOT NULL "
-                "AND (next_check_at < ? OR leased_until IS NOT NULL "
-                "OR (state = ? AND status_message_id IS NULL AND created_at < ?))",
-                (started, JobState.ACCEPTED.value, started),
+                f"SELECT id FROM jobs WHERE next_check_at IS NOT NULL {leases} "  # noqa: S608
+                f"AND {ours} FOR UPDATE SKIP LOCKED",
+                [*values, *params],
             )
             await conn.executemany(
                 "UPDATE jobs SET next_check_at = ?, leased_until = NULL WHERE id = ?",
-                [(now + spread * rng(), int(row[0])) for row in rows],
+                [(started + spread * rng(), int(row[0])) for row in rows],
             )
         return len(rows)
 
     async def next_due_at(self) -> float | None:
-        """When the next check is due (a leased job counts from when its lease ends)."""
-        value = await self.db.reader.fetchval(
-            "SELECT MIN(CASE WHEN leased_until > next_check_at THEN leased_until "
-            "ELSE next_check_at END) FROM jobs WHERE next_check_at IS NOT NULL"
-        )
+        """When the next check this process may claim is due (a leased job counts from when
+        its lease ends; another shard's job from when this process would take it over)."""
+        if self.shards.every_shard:
+            value = await self.db.reader.fetchval(
+                f"SELECT MIN({_DUE}) FROM jobs WHERE next_check_at IS NOT NULL"  # noqa: S608
+            )
+        else:
+            ours, params = self._ours()
+            value = await self.db.reader.fetchval(
+                f"SELECT MIN(CASE WHEN {ours} THEN {_DUE} ELSE {_DUE} + ? END) "  # noqa: S608
+                "FROM jobs WHERE next_check_at IS NOT NULL",
+                [*params, self.shards.takeover_after],
+            )
         return None if value is None else float(value)
 
     async def count_in_flight(self) -> int:
@@ -255,12 +323,14 @@ class JobRepository:
         )
 
     async def with_stale_status(self, since: float, limit: int) -> list[Job]:
-        """Jobs settled since ``since`` whose status message may not show it yet."""
+        """This process's shards' jobs settled since ``since`` whose status message may not
+        show it yet."""
+        ours, params = self._ours()
         rows = await self.db.reader.fetchall(
-            "SELECT * FROM jobs WHERE status_message_id IS NOT NULL AND state IN (?, ?) "
+            "SELECT * FROM jobs WHERE status_message_id IS NOT NULL AND state IN (?, ?) "  # noqa: S608
             "AND (status_shown IS NULL OR status_shown != state) AND updated_at >= ? "
-            "ORDER BY updated_at LIMIT ?",
-            (JobState.DELIVERED.value, JobState.UNDELIVERABLE.value, since, limit),
+            f"AND {ours} ORDER BY updated_at, id LIMIT ?",
+            [JobState.DELIVERED.value, JobState.UNDELIVERABLE.value, since, *params, limit],
         )
         return [_job(r) for r in rows]
 
@@ -353,14 +423,6 @@ class JobRepository:
             )
         return _job(row) if row else None
 
-    async def extend_lease(self, job_id: int, until: float) -> None:
-        """A step still at work keeps its job: a lease it already gave up stays given up."""
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE jobs SET leased_until = ? WHERE id = ? AND leased_until IS NOT NULL",
-                (until, job_id),
-            )
-
     async def wake_dependents(self, job_id: int) -> int:
         """Jobs waiting for this one (a continuation of it, a stitch with it) are due now."""
         async with self.db.transaction() as conn:
@@ -452,6 +514,7 @@ def _job(row: Row) -> Job:
         next_check_at=row["next_check_at"],
         deadline_at=row["deadline_at"],
         leased_until=row["leased_until"],
+        leased_by=row["leased_by"],
         provider_created_at=row["provider_created_at"],
         processing_started_at=row["processing_started_at"],
         provider_finished_at=row["provider_finished_at"],

@@ -277,3 +277,23 @@ async def test_size_and_journal_per_engine(database_location, database_engine):
     assert await db.journal_mode() == ("wal" if database_engine == "sqlite" else None)
     closed = await db.close()
     assert ("checkpointed" in closed) == (database_engine == "sqlite")
+
+
+@pytest.mark.engines("postgresql")
+async def test_work_on_locked_rows_does_not_wait_for_the_global_write_lock(scratch, database_location):
+    """A claim (`Database.locking_rows`) goes ahead while another process holds a long
+    serialised transaction; a row that transaction locked is skipped, not waited for."""
+    async with scratch.transaction() as conn:
+        await add(conn, "busy")
+        await add(conn, "free")
+    other = await Database.open(database_location)
+    try:
+        async with scratch.transaction() as conn:  # holds the write lock and the row "busy"
+            await conn.execute("UPDATE scratch SET at = 0 WHERE name = 'busy'")
+            async with asyncio.timeout(5), other.locking_rows() as claim:
+                names = await claim.fetchall(
+                    "SELECT name FROM scratch ORDER BY id FOR UPDATE SKIP LOCKED"
+                )
+        assert [row["name"] for row in names] == ["free"]
+    finally:
+        await other.close()

@@ -1,11 +1,22 @@
-"""SQLite's SQL in PostgreSQL's spelling (`bot.db.dialect.to_postgres`), and the database
-URL's password kept out of what is shown. Pure text: no database needed."""
+"""SQLite's SQL in PostgreSQL's spelling (`bot.db.dialect.to_postgres`), PostgreSQL's row
+locks left out for SQLite (`to_sqlite`), and the database URL's password kept out of what
+is shown. Pure text: no database needed."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.db.dialect import redacted_url, to_postgres, url_secrets
+from bot.db.dialect import redacted_url, to_postgres, to_sqlite, url_secrets
+
+
+def test_row_locks_are_postgresqls_alone():
+    claim = "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM t LIMIT ? FOR UPDATE SKIP LOCKED)"
+    assert to_sqlite(claim) == "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM t LIMIT ?)"
+    assert to_sqlite("SELECT tokens FROM b WHERE id = 1\n  for update") == (
+        "SELECT tokens FROM b WHERE id = 1"
+    )
+    assert to_postgres(claim)[0].endswith("LIMIT $1 FOR UPDATE SKIP LOCKED)")
+    assert to_sqlite("SELECT 'FOR UPDATE'") == "SELECT 'FOR UPDATE'"
 
 
 def test_positional_parameters_are_numbered():

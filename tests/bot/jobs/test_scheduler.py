@@ -1,5 +1,6 @@
 """The scheduler after a restart: jobs keep their own plans; leased and overdue ones resume
-spread out, never all at once and never in lockstep."""
+spread out, never all at once and never in lockstep. A process that serves some shards
+looks again on its own for jobs to take over."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from bot.db.jobs import JobRepository
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.lifecycle import JobState
-from bot.jobs.model import NewJob
+from bot.jobs.model import NewJob, ShardScope
 from bot.jobs.scheduler import Scheduler
 from bot.params import GenerationRequest
 from tests.support.domain import START
@@ -109,3 +110,14 @@ class SlowSteps:
 
     async def retry_later(self, job) -> None:
         raise AssertionError("no step fails here")
+
+
+def test_a_process_serving_some_shards_looks_again_for_jobs_to_take_over(store):
+    def scheduler(shards: ShardScope) -> Scheduler:
+        store.shards = shards
+        return Scheduler(store, None, budget=None, lease_seconds=60, idle_retry=1.0, clock=store.clock)  # type: ignore[arg-type]
+
+    assert scheduler(ShardScope()).rescan_every is None  # the whole bot is woken by every job
+    assert scheduler(ShardScope(2, frozenset({1}), takeover_after=30)).rescan_every == 10.0
+    assert scheduler(ShardScope(2, frozenset({1}), takeover_after=4)).rescan_every == 2.0
+    assert scheduler(ShardScope(2, frozenset({1}), takeover_after=0)).rescan_every == 1.0

@@ -63,6 +63,24 @@ async def test_guilds_spread_over_shards_reach_only_their_shard(fakecord):
                    for event in ("GUILD_CREATE", "CHANNEL_CREATE") for d in frames_of(s0, event))
 
 
+async def test_sessions_on_one_shard_each_get_every_event_or_take_interactions_in_turn(fakecord):
+    w = fakecord.default
+    first = ShardedRecorder(shard_ids=[0], shard_count=1)
+    second = ShardedRecorder(shard_ids=[0], shard_count=1)
+    async with run_client(fakecord, first), run_client(fakecord, second):
+        assert len(fakecord.gateway.connected_sessions) == 2
+        fakecord.gateway.balance_interactions = True
+        for _ in range(4):
+            ix = await fakecord.run_command(w.alice, w.channel, "ping")
+            await ix.wait_acknowledged()
+        assert first.pinged_on == [0, 0] and second.pinged_on == [0, 0]
+        fakecord.gateway.balance_interactions = False
+        w.guild.add_text_channel("news")  # a guild event still reaches both
+        await fakecord.wait_for(lambda: all(
+            len(bot.get_guild(w.guild.id).text_channels) == len(w.guild.text_channels)
+            for bot in (first, second)))
+
+
 async def test_auto_sharded_bot_asks_gateway_bot_for_url_and_shard_count(fakecord):
     fakecord.add_guilds(3, shard_count=3)
     fakecord.gateway.recommended_shards = 3
