@@ -112,6 +112,11 @@ class NewJob:
         return self.origin != JobOrigin.STITCH
 
 
+# A new job waits this long for its status message's id (the process that answers records
+# it at once) before the scheduler looks the message up; after a restart, it is looked up
+# at once (`JobRepository.resume`).
+STATUS_MESSAGE_GRACE = 30.0
+
 # The provider status recorded when the provider refused a submit outright (HTTP 400, or
 # a 5xx wrapping a 4xx): no request exists upstream, and the same one would be refused.
 REFUSED_STATUS = "refused"

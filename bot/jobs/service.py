@@ -23,7 +23,7 @@ from bot.db.jobs import JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
 from bot.jobs.lineage import Lineages
-from bot.jobs.model import Credit, Job, JobOrigin, NewJob
+from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobOrigin, NewJob
 from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
@@ -32,10 +32,6 @@ from bot.quotas.admission import Admission
 
 log = logging.getLogger(__name__)
 
-# A new job waits this long for its status message's id (the process that answers records
-# it at once) before the scheduler looks the message up; after a restart, it is looked up
-# at once (`JobRepository.resume`).
-STATUS_MESSAGE_GRACE = 30.0
 # Discord signs attachment links for about a day; older uploads can't be sent again.
 ATTACHMENT_LINK_LIFETIME = 20 * 3600.0
 # A stitch joins at most this many clips, this long together: a film members make by hand,

@@ -52,7 +52,7 @@ from bot.jobs.continuation import FirstFrames, FrameUnavailableForNow
 from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry, StatusSearch
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
-from bot.jobs.model import REFUSED_STATUS, Job
+from bot.jobs.model import REFUSED_STATUS, STATUS_MESSAGE_GRACE, Job
 from bot.jobs.polling import PollPlan
 from bot.jobs.sources import SourceFailed, sources_ready
 
@@ -238,6 +238,14 @@ class JobSteps:
                 from_states={JobState.ACCEPTED},
                 failed_checks=job.failed_checks + 1,
                 next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
+            )
+            return False
+        grace_ends = job.created_at + STATUS_MESSAGE_GRACE
+        if found is StatusSearch.NEVER_SHOWN and self.clock() < grace_ends:
+            # Woken early (the video it builds on is ready): its answer may still be on
+            # its way to Discord. It is withdrawn only if still unseen once its grace ends.
+            await self.jobs.transition(
+                job.id, from_states={JobState.ACCEPTED}, next_check_at=grace_ends
             )
             return False
         if found is StatusSearch.NEVER_SHOWN:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import pytest
 
 from bot.backoff import full_jitter
-from bot.jobs.delivery import Posted
+from bot.jobs.delivery import Posted, StatusSearch
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.steps import MAX_SUBMIT_ATTEMPTS
 from bot.simulator import BACKEND_400_ERROR
@@ -380,3 +381,29 @@ async def test_an_outcome_that_can_be_posted_nowhere_is_undeliverable(store, gmi
                 await chat.changed.wait()
     assert done.state is JobState.UNDELIVERABLE and done.display_state == "Could not be delivered"
     assert [j.id for j in chat.undelivered] == [job.id]
+
+
+async def test_a_job_woken_before_its_answer_reached_discord_is_kept_until_its_grace_ends(
+    store, gmi_client, gmi_sim
+):
+    """A stitch or continuation is woken the moment the video it builds on is posted, which
+    can be before its own status message is recorded: not yet seen is not never seen."""
+
+    class AnswerOnItsWay(MemoryChat):
+        async def find_status_message(self, job):
+            return StatusSearch.NEVER_SHOWN  # Discord has no @original for it yet
+
+    chat = AnswerOnItsWay()
+    async with running_poller(store, gmi_client, chat) as poller:
+        job = await accept(store)  # due at once, as a woken dependent is
+        poller.wake()
+        # Withdrawn, it would be gone: the wait would time out.
+        waiting = await wait_for_job(
+            store, job.id, lambda j: (j.next_check_at or 0) > time.time() + 20, 5.0
+        )
+        assert waiting.state is JobState.ACCEPTED
+        assert gmi_sim.calls("submit") == []
+        await store.set_status_message(job.id, 77)  # the answer arrives: it starts now
+        poller.wake()
+        done = await delivered(store, job.id)
+    assert done.outcome is JobOutcome.SUCCEEDED and len(gmi_sim.calls("submit")) == 1

@@ -9,7 +9,7 @@ import discord
 
 from bot.clock import ManualClock
 from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.service import STATUS_MESSAGE_GRACE
+from bot.jobs.model import STATUS_MESSAGE_GRACE
 from bot.moderation.requester import Requester
 from tests.support.jobwait import wait_until_gone
 from tests.support.video import final_status, job_when
