@@ -420,9 +420,11 @@ class DiscordResultChannel:
         status = self.client.get_partial_messageable(
             job.channel_id, guild_id=job.guild_id
         ).get_partial_message(job.status_message_id)
-        await self.editor.take_slot(job.channel_id)
         try:
-            shown = await status.edit(attachments=[discord.File(io.BytesIO(image), filename)])
+            async with self.editor.slot(job.channel_id):
+                shown = await status.edit(
+                    attachments=[discord.File(io.BytesIO(image), filename)]
+                )
         except (discord.NotFound, discord.Forbidden) as error:
             raise SourceFailed(
                 f"I couldn't attach its first frame to its status message ({error.text})."

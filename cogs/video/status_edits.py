@@ -17,10 +17,11 @@ blocks the job's pipeline:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,7 @@ class StatusEditor:
         self.clock = clock
         self._pending: dict[int, dict[int, bool]] = {}  # channel -> {job id: has ended}
         self._recent: dict[int, deque[float]] = {}  # channel -> monotonic times of edits
+        self._locks: dict[int, asyncio.Lock] = {}  # channel -> one edit at a time
         self._shown: dict[int, str] = {}  # job -> the look last put on screen
         self._tries: dict[int, int] = {}
         self._workers = BackgroundTasks("status-edits")
@@ -101,7 +103,6 @@ class StatusEditor:
         pending = self._pending[channel_id]
         while pending:
             await asyncio.sleep(SETTLE_SECONDS)
-            await self._slot(channel_id)
             ended = [job_id for job_id, has_ended in pending.items() if has_ended]
             job_id = ended[0] if ended else next(iter(pending))
             del pending[job_id]
@@ -111,18 +112,22 @@ class StatusEditor:
         # No await since the queue was seen empty: a request from now on starts a worker.
         self._workers.release(channel_id)
 
-    async def _slot(self, channel_id: int) -> None:
-        """Wait until an edit in this channel stays within Discord's limit."""
-        recent = self._recent.setdefault(channel_id, deque(maxlen=EDITS_PER_WINDOW))
-        if len(recent) == EDITS_PER_WINDOW:
-            wait = recent[0] + EDIT_WINDOW - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-
-    async def take_slot(self, channel_id: int) -> None:
-        """For an edit made elsewhere: wait for room in the channel's limit, and count it."""
-        await self._slot(channel_id)
-        self._recent[channel_id].append(time.monotonic())
+    @contextlib.asynccontextmanager
+    async def slot(self, channel_id: int) -> AsyncIterator[None]:
+        """Room for one edit in this channel within Discord's limit: one edit at a time per
+        channel, each counted when Discord has answered it (it arrived no later, so the
+        window counted here never ends before Discord's does)."""
+        lock = self._locks.setdefault(channel_id, asyncio.Lock())
+        async with lock:
+            recent = self._recent.setdefault(channel_id, deque(maxlen=EDITS_PER_WINDOW))
+            if len(recent) == EDITS_PER_WINDOW:
+                wait = recent[0] + EDIT_WINDOW - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                recent.append(time.monotonic())
 
     async def _edit(self, job: Job) -> None:
         shown = await self.render(job)
@@ -134,9 +139,9 @@ class StatusEditor:
         message = self.client.get_partial_messageable(
             job.channel_id, guild_id=job.guild_id
         ).get_partial_message(job.status_message_id)
-        self._recent[job.channel_id].append(time.monotonic())
         try:
-            await message.edit(**shown.edit(), allowed_mentions=NO_MENTIONS)
+            async with self.slot(job.channel_id):
+                await message.edit(**shown.edit(), allowed_mentions=NO_MENTIONS)
         except (discord.NotFound, discord.Forbidden) as error:
             log.info("job %d: status message can't be edited (%s)", job.id, error)
             self._forget(job.id)
