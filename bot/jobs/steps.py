@@ -159,8 +159,11 @@ class JobSteps:
     # -- submit and reconcile ----------------------------------------------------------
 
     async def submit(self, job: Job) -> None:
-        if job.status_message_id is None and not await self._status_message_found(job):
-            return
+        if job.status_message_id is None:
+            shown = await self._status_message_found(job)
+            if shown is None:
+                return
+            job = shown  # with its status message: a continuation's frame goes on it
         if not await self._sources_ready(job):
             return
         if not job.calls_provider:
@@ -226,9 +229,10 @@ class JobSteps:
             log.info("job %d: starts from the last frame of #%s", job.id, job.first_frame_from)
         return framed
 
-    async def _status_message_found(self, job: Job) -> bool:
+    async def _status_message_found(self, job: Job) -> Job | None:
         """A job whose status message was never recorded (a crash right after answering,
-        or before): recover the message, or withdraw the job the member never saw."""
+        or before): the job with its message recovered, or None when it can't go on now
+        (withdrawn, as the member never saw it, or to be looked up again later)."""
         try:
             found = await self.reporter.find_status_message(job)
         except DeliveryRetry as error:
@@ -239,7 +243,7 @@ class JobSteps:
                 failed_checks=job.failed_checks + 1,
                 next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
             )
-            return False
+            return None
         grace_ends = job.created_at + STATUS_MESSAGE_GRACE
         if found is StatusSearch.NEVER_SHOWN and self.clock() < grace_ends:
             # Woken early (the video it builds on is ready): its answer may still be on
@@ -247,17 +251,17 @@ class JobSteps:
             await self.jobs.transition(
                 job.id, from_states={JobState.ACCEPTED}, next_check_at=grace_ends
             )
-            return False
+            return None
         if found is StatusSearch.NEVER_SHOWN:
             log.info("job %d: its member never saw it; withdrawn unsent, nothing charged", job.id)
             await self.jobs.delete_unsent(job.id)
-            return False
+            return None
         if found is StatusSearch.UNKNOWN:
             log.warning("job %d: its status message can't be found; running it without", job.id)
-            return True
+            return job
         log.info("job %d: found its status message after a restart", job.id)
         await self.jobs.set_status_message(job.id, found)
-        return True
+        return replace(job, status_message_id=found)
 
     async def _submit_failed(self, job: Job, error: GMIError) -> None:
         now = self.clock()

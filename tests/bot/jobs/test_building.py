@@ -14,6 +14,7 @@ from bot.errors import Conflict, Refused
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import REFUSED_STATUS, Credit, JobOrigin, NewJob
+from bot.jobs.sources import SourceFailed
 from bot.media import last_frame
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest, MediaInput
@@ -268,3 +269,30 @@ async def test_deleting_a_stitch_gives_nothing_back_because_it_took_nothing(serv
     assert await services.jobs.get(film.id) is None and await services.jobs.clips(film.id) == []
     assert await services.ledger.usage(1, BOB.user_id, 0, 2**40, refunds_enabled=True) == before
     assert await services.db.reader.fetchval("SELECT COUNT(*) FROM deleted_jobs") == 0
+
+
+async def test_a_continuation_whose_status_message_is_looked_up_gets_its_frame_on_it(
+    store, gmi_client, gmi_sim
+):
+    """Its first step finds the unrecorded status message, then attaches the frame to that
+    message (as Discord's side does: no message, no frame) in the same step."""
+
+    class FramesOnStatusMessages(MemoryChat):
+        async def find_status_message(self, job):
+            return 4321
+
+        async def publish_frame(self, job, image, filename):
+            if job.status_message_id is None:
+                raise SourceFailed("Its status message is gone, so its first frame can't be posted.")
+            return await super().publish_frame(job, image, filename)
+
+    chat = FramesOnStatusMessages()
+    async with running_poller(store, gmi_client, chat) as poller:
+        source = await accept(store, prompt="shot one")
+        poller.wake()
+        await delivered(store, source.id)
+        follow = await continuation_of(store, source)
+        poller.wake()
+        done = await delivered(store, follow.id)
+    assert done.outcome is JobOutcome.SUCCEEDED, done.error
+    assert done.status_message_id == 4321 and len(chat.frames) == 1
