@@ -192,16 +192,21 @@ class Harness:
         self.named_tries = 0
         self.report = Report(Audit(), workdir=workdir)
         self.bot: BotProcess
+        self.db: Database
 
     async def __aenter__(self) -> Harness:
         await self.emu.start()
         await self.sim.start()
-        self.bot = BotProcess(self.emu, self.sim, self.database, self.workdir / "bot.log")
+        # BotProcess reads the jobs through its own connection (the audit opens another).
+        self.db = await Database.open(self.database)
+        jobs = JobRepository(self.db, time.time)
+        self.bot = BotProcess(self.emu, self.sim, jobs, self.database, self.workdir)  # bot.log
         self.bot.env.update(BOT_SETTINGS)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.bot.stop()
+        await self.db.close()
         await self.sim.close()
         await self.emu.close()
 
@@ -375,7 +380,7 @@ class Harness:
         duration = rng.choice(DURATIONS)
         prompt = f"chaos clip {number}"
         await self.emu.run_command(
-            member, channel, "video generate",
+            member, channel, "video generate text",
             prompt=prompt, duration=duration, resolution=rng.choice(RESOLUTIONS),
         )  # fmt: skip
         self.asked[prompt] = Asked(prompt, member.id, duration)
