@@ -6,5 +6,5 @@ simulator, kills it again and again (at random instants, and at the named ones o
 job has ended; `audit` counts, from what the emulator and the simulator saw and what the
 database says, the jobs lost, posted twice, submitted twice, left with a stale status
 message or wrongly charged. ``python -m bench.chaos`` prints one table per run;
-``tests/bot/test_chaos.py`` runs a short one with a fixed seed.
+``tests/bench/test_chaos.py`` runs a short one with a fixed seed.
 """

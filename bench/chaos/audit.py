@@ -2,14 +2,18 @@
 emulator's channels and DMs), what the provider was asked (the simulator's requests) and
 what the database says, never from the bot's own logs.
 
-- **jobs**: commands the member was answered for: a public status message names the job.
-  A member whose interaction failed (never answered) is owed nothing.
+- **jobs**: commands the member was answered for: the public answer to their command (its
+  status message) names the job. A member whose interaction failed (never answered) is
+  owed nothing.
 - **lost**: an owed job with no outcome posted (channel or DM), or missing from the database.
 - **posted twice**: a job with more than one result message.
 - **extra submits**: requests created upstream beyond one per owed job (a job nobody was
   shown should never reach the provider at all).
-- **stale status**: a settled job whose status message does not show its final state, or
-  still offers Cancel.
+- **stale status**: a settled job whose status message does not show how it ended: once the
+  result is posted, the status message is one line of text and nothing else (no embed, no
+  buttons, no attachment) saying the job's outcome, by whom, and where the result is (a
+  link to the result posted in the channel, none when it went by DM); an undeliverable job
+  keeps its embed, showing that, without Cancel.
 - **quota wrong**: a member whose usage, as ``/video quota`` reports it, is not what the
   posted outcomes say: each job posted as done counts once with its seconds, every other
   outcome is refunded (`bot.db.jobs.ledger`), and an unanswered command counts nothing.
@@ -26,10 +30,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bot.jobs.lifecycle import OUTCOME_LABELS, SETTLED_STATES, JobOutcome
+from bot.jobs.lifecycle import OUTCOME_LABELS, SETTLED_STATES, JobOutcome, JobState
 from bot.jobs.model import Job
-from cogs.video.components import CANCEL
-from cogs.video.messages import job_title, result_marker, status_marker
+from cogs.video.components import JobAction
+from cogs.video.messages import (
+    FILM_ICON,
+    ICONS,
+    STATUS_VERBS,
+    job_title,
+    message_link,
+    result_marker,
+    status_marker,
+)
 
 # The table's columns (name, heading); all but the first two count failures (target: 0).
 COLUMNS = (
@@ -54,6 +66,12 @@ def footer_pattern(marker: Callable[[int], str]) -> re.Pattern[str]:
 
 STATUS_FOOTER = footer_pattern(status_marker)
 RESULT_FOOTER = footer_pattern(result_marker)
+# A settled job's status message: "✅ **#1** by <@11> is ready: <link to the result>".
+STATUS_LINE = re.compile(r"(?P<icon>\S+) \*\*#(?P<job>\d+)\*\* by <@(?P<user>\d+)> (?P<says>.+)", re.S)
+# A result's embed title: "✅ #1 · Done".
+RESULT_TITLE = re.compile(r"(?P<icon>\S+) #(?P<job>\d+) · (?P<label>.+)")
+CANCEL = JobAction.CANCEL.template
+LINK = re.compile(r"https://discord\.com/channels/(?:\d+|@me)/\d+/\d+")
 
 
 class Charge(NamedTuple):
@@ -70,6 +88,7 @@ class Asked:
     prompt: str
     member_id: int
     duration: int
+    interaction: int  # its id: the bot's answer to it is the job's status message
 
 
 @dataclass(frozen=True)
@@ -77,10 +96,15 @@ class Shown:
     """One of the bot's messages that names a job, as members see it."""
 
     job_id: int
-    title: str
-    description: str
-    buttons: tuple[str, ...]  # custom ids
+    title: str = ""  # its first embed's ("" without one)
+    description: str = ""
+    buttons: tuple[str, ...] = ()  # custom ids
     in_dm: bool = False
+    content: str = ""
+    embeds: int = 0
+    attachments: int = 0
+    link: str = ""  # to the message itself
+    answers: int | None = None  # the id of the interaction it answered, if any
 
     @property
     def offers_cancel(self) -> bool:
@@ -88,31 +112,54 @@ class Shown:
 
     @property
     def outcome(self) -> JobOutcome | None:
-        """The outcome a result message announces (its title is "<icon> <label>")."""
-        return LABEL_OUTCOMES.get(self.title.partition(" ")[2])
+        """The outcome a result message announces (its title is "<icon> #<job> · <label>",
+        the icon and the label both the outcome's; a film's success has its own)."""
+        title = RESULT_TITLE.fullmatch(self.title)
+        if title is None or int(title["job"]) != self.job_id:
+            return None
+        if title["icon"] == FILM_ICON:
+            return JobOutcome.SUCCEEDED
+        outcome = LABEL_OUTCOMES.get(title["label"])
+        return outcome if outcome is not None and ICONS[outcome] == title["icon"] else None
 
 
-QUOTA_USED = re.compile(r"(\d+) of [\d.e+]+ (videos|seconds)")
+QUOTA_USED = re.compile(r"(\d+) of [\d.e+]+ (video|second)s?\b")
 
 
 def charge_shown(quota: str) -> Charge:
     """What ``/video quota``'s text says was used (-1 where it says nothing)."""
     used = {kind: int(number) for number, kind in QUOTA_USED.findall(quota)}
-    return Charge(used.get("videos", -1), used.get("seconds", -1))
+    return Charge(used.get("video", -1), used.get("second", -1))
+
+
+def named_job(message: Any, footer: re.Pattern[str]) -> int | None:
+    """The job ``message`` is about: its first embed's footer names it so, or (a status
+    message, ``footer`` being `STATUS_FOOTER`) its one line does, having no embed."""
+    if message.embeds:
+        match = footer.match((message.embeds[0].get("footer") or {}).get("text", ""))
+        return None if match is None else int(match[1])
+    line = STATUS_LINE.fullmatch(message.content or "") if footer is STATUS_FOOTER else None
+    return None if line is None else int(line["job"])
 
 
 def shown(message: Any, footer: re.Pattern[str]) -> Shown | None:
-    """``message`` (a fakecord message) if its first embed's footer names a job so."""
-    if not message.embeds:
+    """``message`` (a fakecord message) as members see it, if it names a job (`named_job`)."""
+    job_id = named_job(message, footer)
+    if job_id is None:
         return None
-    embed = message.embeds[0]
-    match = footer.match((embed.get("footer") or {}).get("text", ""))
-    if match is None:
-        return None
-    buttons = tuple(b.get("custom_id", "") for b in message.buttons())
-    in_dm = message.channel.guild is None
+    embed = message.embeds[0] if message.embeds else {}
+    guild = message.channel.guild
     return Shown(
-        int(match[1]), embed.get("title", ""), embed.get("description", ""), buttons, in_dm
+        job_id,
+        title=embed.get("title", ""),
+        description=embed.get("description", ""),
+        buttons=tuple(b.get("custom_id", "") for b in message.buttons()),
+        in_dm=guild is None,
+        content=message.content or "",
+        embeds=len(message.embeds),
+        attachments=len(message.attachments),
+        link=message_link(guild.id if guild else None, message.channel.id, message.id),
+        answers=message.interaction.id if message.interaction is not None else None,
     )
 
 
@@ -120,7 +167,7 @@ def shown(message: Any, footer: re.Pattern[str]) -> Shown | None:
 class Observed:
     """Everything the audit reads."""
 
-    asked: Mapping[str, Asked]  # by prompt
+    asked: Mapping[str, Asked]  # by prompt (each prompt is sent once)
     status: Mapping[int, list[Shown]]  # job id -> its status messages
     results: Mapping[int, list[Shown]]  # job id -> its result messages
     submits: Counter[str]  # prompt -> requests created upstream
@@ -151,12 +198,54 @@ def group(messages: Iterable[Any], footer: re.Pattern[str]) -> dict[int, list[Sh
     return found
 
 
+def looks(status: Shown) -> str:
+    """A status message's look, in a few words, for the problems."""
+    parts = [repr(status.content)] if status.content else []
+    if status.embeds:
+        parts.append(f"an embed {status.title!r}")
+    if status.buttons:
+        parts.append("Cancel" if status.offers_cancel else f"buttons {list(status.buttons)}")
+    if status.attachments:
+        parts.append(f"{status.attachments} attachment(s)")
+    return " with ".join(parts) or "nothing"
+
+
+def stale(status: Shown, job: Job, asked: Asked, results: list[Shown]) -> str | None:
+    """What is wrong with the look of settled ``job``'s status message (None: it shows
+    how the job ended), read from the message against the database and the results."""
+    if job.state is not JobState.DELIVERED:  # nothing to point at: the embed stays
+        if status.title == job_title(job) and not status.offers_cancel:
+            return None
+        return f"shows {looks(status)}, not {job_title(job)!r} without Cancel"
+    if status.embeds or status.buttons or status.attachments:
+        return f"shows {looks(status)}, not one line"
+    line = STATUS_LINE.fullmatch(status.content)
+    if line is None:
+        return f"shows {looks(status)}, not its final line"
+    assert job.outcome is not None, "a delivered job has an outcome"
+    icon = FILM_ICON if not job.calls_provider and job.succeeded else ICONS[job.outcome]
+    verb = STATUS_VERBS[job.outcome]
+    if (line["icon"], int(line["job"]), int(line["user"])) != (icon, job.id, asked.member_id):
+        return f"says {status.content!r}, not {icon} #{job.id} by <@{asked.member_id}>"
+    if not line["says"].startswith(verb):
+        return f"says {status.content!r}, not that it {verb}"
+    # Where the result is (a job with none posted is counted lost, not here).
+    links = set(LINK.findall(line["says"]))
+    posted = {r.link for r in results if not r.in_dm}
+    if posted and not links & posted:
+        return f"says {status.content!r}, linking to no result posted ({sorted(posted)})"
+    if results and not posted and links:
+        return f"says {status.content!r}, but the result went by DM"
+    return None
+
+
 def audit(seen: Observed) -> Audit:
     out = Audit()
     owed: dict[int, Asked] = {}
+    by_interaction = {asked.interaction: asked for asked in seen.asked.values()}
     for job_id, views in sorted(seen.status.items()):
-        prompts = {v.description for v in views}
-        asked = [seen.asked[p] for p in prompts if p in seen.asked]
+        answered = {v.answers for v in views}
+        asked = [by_interaction[i] for i in answered if i in by_interaction]
         if len(asked) != 1:
             out.problems.append(f"job #{job_id}: its status message names no command sent")
             continue
@@ -190,13 +279,10 @@ def audit(seen: Observed) -> Audit:
             )
         if job is not None and job.state in SETTLED_STATES:
             for status in seen.status[job_id]:
-                if status.title != job_title(job) or status.offers_cancel:
+                wrong = stale(status, job, asked, results)
+                if wrong is not None:
                     out.stale_status += 1
-                    out.problems.append(
-                        f"job #{job_id}: status shows {status.title!r}"
-                        f"{' with Cancel' if status.offers_cancel else ''}, "
-                        f"not {job_title(job)!r}"
-                    )
+                    out.problems.append(f"job #{job_id}: its status message {wrong}")
 
     owed_prompts = {asked.prompt for asked in owed.values()}
     for prompt, count in sorted(seen.submits.items()):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import signal
 import sqlite3
 import tempfile
@@ -47,6 +48,7 @@ from tests.support.botprocess import BotProcess
 from tests.support.gmi import GMI_TEST_KEY
 
 from .audit import (
+    CANCEL,
     FAILURES,
     RESULT_FOOTER,
     STATUS_FOOTER,
@@ -192,16 +194,21 @@ class Harness:
         self.named_tries = 0
         self.report = Report(Audit(), workdir=workdir)
         self.bot: BotProcess
+        self.db: Database
 
     async def __aenter__(self) -> Harness:
         await self.emu.start()
         await self.sim.start()
-        self.bot = BotProcess(self.emu, self.sim, self.database, self.workdir / "bot.log")
+        # BotProcess reads the jobs through its own connection (the audit opens another).
+        self.db = await Database.open(self.database)
+        jobs = JobRepository(self.db, time.time)
+        self.bot = BotProcess(self.emu, self.sim, jobs, self.database, self.workdir)  # bot.log
         self.bot.env.update(BOT_SETTINGS)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.bot.stop()
+        await self.db.close()
         await self.sim.close()
         await self.emu.close()
 
@@ -374,27 +381,30 @@ class Harness:
         channel = rng.choice(self.channels)
         duration = rng.choice(DURATIONS)
         prompt = f"chaos clip {number}"
-        await self.emu.run_command(
-            member, channel, "video generate",
+        ix = await self.emu.run_command(
+            member, channel, "video generate text",
             prompt=prompt, duration=duration, resolution=rng.choice(RESOLUTIONS),
         )  # fmt: skip
-        self.asked[prompt] = Asked(prompt, member.id, duration)
+        self.asked[prompt] = Asked(prompt, member.id, duration, ix.id)
 
     async def _cancel_one(self) -> None:
+        """The requester of a running job (its status message offers Cancel) clicks it."""
         me = self.emu.bot_user.id
         running = [
-            m
+            (m, button)
             for chan in self.channels
             for m in chan.messages
-            if m.author.id == me and any(b.get("label") == "Cancel" for b in m.buttons())
+            if m.author.id == me and m.interaction is not None
+            for button in [b.get("custom_id", "") for b in m.buttons()]
+            if re.fullmatch(CANCEL, button)
         ]
         if not running:
             return
-        message = self.rng.choice(running)
-        asked = self.asked.get(message.embeds[0].get("description", ""))
+        message, button = self.rng.choice(running)
+        asked = next((a for a in self.asked.values() if a.interaction == message.interaction.id), None)
         member = next((m for m in self.members if asked and m.id == asked.member_id), None)
         if member is not None:
-            await self.emu.click(member, message, label="Cancel")
+            await self.emu.click(member, message, custom_id=button)
 
     # -- the end ------------------------------------------------------------------------
 

@@ -240,6 +240,16 @@ def _add_lineage(embed: discord.Embed, job: Job, lineage: Lineage) -> None:
         embed.add_field(name="Builds on", value=clip(text, 1024), inline=False)
 
 
+# How the status message's last line says each outcome ("✅ **#1** by @a is ready: …").
+STATUS_VERBS: dict[JobOutcome, str] = {
+    JobOutcome.SUCCEEDED: "is ready",
+    JobOutcome.FAILED: "failed",
+    JobOutcome.CANCELLED: "was cancelled",
+    JobOutcome.TIMED_OUT: "timed out",
+    JobOutcome.LOST: "could not be had",
+}
+
+
 def status_pointer(job: Job) -> str | None:
     """The status message's last look: one line pointing at the result (None while the
     job runs, or when there is no result to point at and the embed must stay)."""
@@ -247,13 +257,7 @@ def status_pointer(job: Job) -> str | None:
         return None
     icon = FILM_ICON if not job.calls_provider and job.succeeded else ICONS[job.outcome]
     head = f"{icon} **#{job.id}** by <@{job.user_id}>"
-    verb = {
-        JobOutcome.SUCCEEDED: "is ready",
-        JobOutcome.FAILED: "failed",
-        JobOutcome.CANCELLED: "was cancelled",
-        JobOutcome.TIMED_OUT: "timed out",
-        JobOutcome.LOST: "could not be had",
-    }[job.outcome]
+    verb = STATUS_VERBS[job.outcome]
     if job.delivered_via == "dm":
         return f"{head} {verb}; I couldn't post here, so it went by DM."
     if job.result_message_id is None:
