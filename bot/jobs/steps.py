@@ -218,16 +218,20 @@ class JobSteps:
             return None
         except (FrameUnavailableForNow, DeliveryRetry) as error:
             log.warning("job %d: its first frame can't be had yet (%s)", job.id, error)
-            await self.jobs.transition(
-                job.id,
-                from_states={JobState.ACCEPTED},
-                failed_checks=job.failed_checks + 1,
-                next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
-            )
+            await self._not_yet(job)
             return None
         if framed is not None:
             log.info("job %d: starts from the last frame of #%s", job.id, job.first_frame_from)
         return framed
+
+    async def _not_yet(self, job: Job) -> None:
+        """A step that can't be taken yet for a passing reason: again later, with backoff."""
+        await self.jobs.transition(
+            job.id,
+            from_states={job.state},
+            failed_checks=job.failed_checks + 1,
+            next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
+        )
 
     async def _status_message_found(self, job: Job) -> Job | None:
         """A job whose status message was never recorded (a crash right after answering,
@@ -237,12 +241,7 @@ class JobSteps:
             found = await self.reporter.find_status_message(job)
         except DeliveryRetry as error:
             log.warning("job %d: can't tell yet whether it was shown (%s)", job.id, error)
-            await self.jobs.transition(
-                job.id,
-                from_states={JobState.ACCEPTED},
-                failed_checks=job.failed_checks + 1,
-                next_check_at=self.clock() + self.timing.retry_delay(job.failed_checks + 1),
-            )
+            await self._not_yet(job)
             return None
         grace_ends = job.created_at + STATUS_MESSAGE_GRACE
         if found is StatusSearch.NEVER_SHOWN and self.clock() < grace_ends:
@@ -314,12 +313,7 @@ class JobSteps:
             )
         except GMIError as error:
             log.warning("job %d: cannot list requests to reconcile (%s)", job.id, error)
-            await self.jobs.transition(
-                job.id,
-                from_states={JobState.SUBMITTING},
-                failed_checks=job.failed_checks + 1,
-                next_check_at=now + self.timing.retry_delay(job.failed_checks + 1),
-            )
+            await self._not_yet(job)
             return
         sent = json.loads(job.payload_json)
         candidates = [r for r in listed if _payload_matches(sent, r.payload)]

@@ -71,6 +71,7 @@ async def test_a_step_longer_than_its_lease_keeps_the_job_from_another_process(t
     async with open_store(tmp_path / "jobs.sqlite3") as first:
         second = JobRepository(first.db, time.time)  # the other process's view of the same rows
         (job,) = await accepted(first, 1)
+        await first.set_status_message(job.id, 1)  # answered: no start takes it for an orphan
         # Due once both processes have started (a start resumes the jobs another process
         # held as if that process were gone), for whichever looks first.
         await first.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=time.time() + 0.5)
