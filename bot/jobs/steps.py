@@ -131,6 +131,7 @@ class JobSteps:
         self.first_frames = first_frames
         self.timing = timing
         self.clock = clock
+        self.started_at = clock()  # jobs accepted before: their answering process is gone
 
     async def advance(self, job: Job) -> None:
         """Take one step for ``job`` according to its state."""
@@ -244,7 +245,8 @@ class JobSteps:
             await self._not_yet(job)
             return None
         grace_ends = job.created_at + STATUS_MESSAGE_GRACE
-        if found is StatusSearch.NEVER_SHOWN and self.clock() < grace_ends:
+        answering = job.created_at >= self.started_at  # this process may still answer it
+        if found is StatusSearch.NEVER_SHOWN and answering and self.clock() < grace_ends:
             # Woken early (the video it builds on is ready): its answer may still be on
             # its way to Discord. It is withdrawn only if still unseen once its grace ends.
             await self.jobs.transition(
