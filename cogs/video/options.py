@@ -40,8 +40,8 @@ DESCRIPTIONS = {
     "generate_audio": "Whether the video comes with generated sound (default on).",
     "watermark": "Whether the provider's watermark is added (default off).",
     "web_search": "Whether the model may look things up on the web for the prompt (default off).",
-    "confirm": "Show the estimated cost and what it leaves of your quota first, with Confirm "
-    "and Cancel (default off).",
+    "confirm": "See the estimated cost and what it leaves of your quota first, then confirm "
+    "(default off).",
 }
 CHOICES = {
     "resolution": [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS],
