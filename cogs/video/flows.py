@@ -121,7 +121,7 @@ async def confirm_preview(interaction: discord.Interaction, preview_id: int) -> 
         interaction,
         lambda requester, token: previews.confirm(requester, preview, interaction_token=token),
     )
-    await _settle_preview(bot, preview, f"✅ Confirmed: this is job #{job.id}, below.")
+    await _mark_confirmed(bot, preview, job)
 
 
 async def cancel_preview(interaction: discord.Interaction, preview_id: int) -> None:
@@ -133,15 +133,17 @@ async def cancel_preview(interaction: discord.Interaction, preview_id: int) -> N
     )
 
 
-async def _settle_preview(bot: VideoBot, preview: JobPreview, content: str) -> None:
-    """Edit the preview (through the token of the interaction that showed it) to say what
-    became of it, without its buttons. Best effort: a click on a stale one is told anyway."""
+async def _mark_confirmed(bot: VideoBot, preview: JobPreview, job: Job) -> None:
+    """Edit the preview (through the token of the interaction that showed it) to name its
+    job, without its buttons. Best effort: a click on a stale one is told anyway."""
     if preview.interaction_token is None or bot.application_id is None:
         return
     webhook = discord.Webhook.partial(bot.application_id, preview.interaction_token, client=bot)
     try:
         # "@original" names the interaction's answer (the preview); discord.py types ids as int.
-        await webhook.edit_message(cast(int, "@original"), content=content, view=None)
+        await webhook.edit_message(
+            cast(int, "@original"), content=f"✅ Confirmed: this is job #{job.id}, below.", view=None
+        )
     except discord.HTTPException as error:
         log.info("preview %d: could not mark it confirmed (%s)", preview.id, error.status)
 
