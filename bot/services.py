@@ -16,6 +16,7 @@ from bot.db.database import Database
 from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
+from bot.db.previews import PreviewRepository
 from bot.db.provider_budget import ProviderBudgetRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
@@ -23,6 +24,7 @@ from bot.jobs.destinations import Destinations
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lineage import Lineages
 from bot.jobs.model import ShardScope
+from bot.jobs.previews import JobPreviews
 from bot.jobs.service import JobService
 from bot.media import FFmpeg
 from bot.model_offer import DOCUMENTED, ModelOffer
@@ -71,6 +73,7 @@ class Services:
     audit_entries: AuditRepository
     timings: TimingRepository
     provider_budget: ProviderBudgetRepository
+    previews: PreviewRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -82,6 +85,7 @@ class Services:
     limit_admin: LimitAdministration
     usage: UsageReports
     job_service: JobService
+    job_previews: JobPreviews
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
@@ -148,6 +152,21 @@ def build_services(
         clock=clock,
         tasks=tasks,
     )
+    job_service = JobService(
+        db=db,
+        jobs=jobs,
+        admission=admission,
+        moderators=moderators,
+        audit=audit,
+        model=policy.model,
+        prompt_max_chars=policy.prompt_max_chars,
+        deadline_seconds=policy.deadline_seconds,
+        clock=clock,
+        lineages=lineages,
+        on_due=on_due,
+        offer=offer,
+    )
+    previews = PreviewRepository(db)
     return Services(
         db=db,
         clock=clock,
@@ -162,6 +181,7 @@ def build_services(
         audit_entries=audit_entries,
         timings=timings,
         provider_budget=ProviderBudgetRepository(db),
+        previews=previews,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -186,19 +206,14 @@ def build_services(
             moderators=moderators,
             clock=clock,
         ),
-        job_service=JobService(
-            db=db,
-            jobs=jobs,
+        job_service=job_service,
+        job_previews=JobPreviews(
+            previews=previews,
+            job_service=job_service,
             admission=admission,
-            moderators=moderators,
-            audit=audit,
-            model=policy.model,
-            prompt_max_chars=policy.prompt_max_chars,
-            deadline_seconds=policy.deadline_seconds,
+            config=config,
+            standings=standings,
             clock=clock,
-            lineages=lineages,
-            on_due=on_due,
-            offer=offer,
         ),
         estimator=FinishEstimator(timings),
         lineages=lineages,

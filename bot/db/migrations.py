@@ -408,4 +408,29 @@ MIGRATIONS: list[Migration] = [
     );
     INSERT INTO provider_budget (id, tokens, refilled_at, paused_until) VALUES (1, 0, 0, 0)
     """,
+    # Price before spending: a job a member (or the server, above an amount) asked to
+    # confirm waits as a preview, priced but not a job, until its member confirms it (then
+    # it names its job), cancels it, or it expires (bot.db.previews).
+    """
+    CREATE TABLE job_previews (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id          INTEGER NOT NULL,
+        channel_id        INTEGER NOT NULL,
+        user_id           INTEGER NOT NULL,
+        params_json       TEXT NOT NULL,
+        origin            TEXT NOT NULL,
+        parent_job_id     INTEGER,
+        first_frame_from  INTEGER,
+        source_user_id    INTEGER,
+        source_message_id INTEGER,
+        estimated_cost    REAL NOT NULL,
+        created_at        REAL NOT NULL,
+        expires_at        REAL NOT NULL,
+        state             TEXT NOT NULL,
+        job_id            INTEGER,
+        interaction_token TEXT
+    );
+    CREATE INDEX job_previews_by_expiry ON job_previews (expires_at);
+    ALTER TABLE guild_settings ADD COLUMN confirm_above REAL
+    """,
 ]

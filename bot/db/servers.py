@@ -19,6 +19,7 @@ SETTING_COLUMNS = frozenset(
         "moderators_exempt",
         "results_in",
         "gallery_channel_id",
+        "confirm_above",
     }
 )
 
@@ -36,6 +37,7 @@ class GuildSettings:
     moderators_exempt: bool = False  # moderators skip member limits (the budget still holds)
     results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
     gallery_channel_id: int | None = None  # gets a copy of every finished video
+    confirm_above: float | None = None  # members confirm jobs estimated above it; None: off
 
 
 class ServerSettingsRepository:
@@ -63,6 +65,7 @@ class ServerSettingsRepository:
             moderators_exempt=bool(row["moderators_exempt"]),
             results_in=row["results_in"],
             gallery_channel_id=row["gallery_channel_id"],
+            confirm_above=row["confirm_above"],
         )
 
     async def set_value(

@@ -72,6 +72,19 @@ class JobOrigin(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class JobDraft:
+    """What a member asks for before it is a job: the request and what it builds on, as
+    `JobService.accept_draft` takes it and a preview (`bot.db.previews`) keeps it."""
+
+    request: GenerationRequest
+    origin: JobOrigin = JobOrigin.GENERATE
+    parent_job_id: int | None = None
+    first_frame_from: int | None = None  # see `NewJob`
+    source_user_id: int | None = None
+    source_message_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Credit:
     """A job and the member who asked for it: how a video is credited where it is used
     (the parent of a re-roll or a continuation, each clip of a stitch)."""

@@ -19,11 +19,11 @@ from typing import Any
 from bot.clock import Clock
 from bot.db.audit import AuditEntry
 from bot.db.database import Database
-from bot.db.jobs import JobRepository
+from bot.db.jobs import Claim, JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
 from bot.jobs.lineage import Lineages
-from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobOrigin, NewJob
+from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobDraft, JobOrigin, NewJob
 from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
@@ -93,25 +93,24 @@ class JobService:
         source_user_id: int | None = None,
         source_message_id: int | None = None,
         interaction_token: str | None = None,
+        claim: Claim | None = None,
     ) -> Job:
         """Validate, then store the job with its cost estimate; the server's limits are
-        checked and reserved in the same transaction. A request without a seed gets one
-        picked here, so the result shows it and can be made again.
+        checked and reserved in the same transaction (with ``claim``, if given: a preview
+        the member confirmed). A request without a seed gets one picked here, so the
+        result shows it and can be made again.
 
         ``first_frame_from`` makes it a continuation of that job (see `continue_video`);
         ``source_user_id``/``source_message_id`` credit whose message the inputs came from.
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
-        problems = validate(
-            request, prompt_max_chars=self.prompt_max_chars, offer=self.offer()
-        )
-        if problems:
-            raise Refused(*problems)
+        self.check_request(request)
         if request.seed is None:
             request = request.with_changes(seed=self.pick_seed())
         return await self._admit(
             requester,
             request,
+            claim=claim,
             origin=origin,
             parent_job_id=parent_job_id,
             first_frame_from=first_frame_from,
@@ -120,22 +119,53 @@ class JobService:
             interaction_token=interaction_token,
         )
 
-    def check_inputs(self, request: GenerationRequest) -> None:
-        """Refuse (`Refused`) the request's files and settings now, before the member is
-        asked for the prompt: the checks and the words of `accept`."""
-        problems = validate(
-            request.with_changes(prompt="…"),
-            prompt_max_chars=self.prompt_max_chars,
-            offer=self.offer(),
+    async def accept_draft(
+        self,
+        requester: Requester,
+        draft: JobDraft,
+        *,
+        interaction_token: str | None = None,
+        claim: Claim | None = None,
+    ) -> Job:
+        """`accept` what a member asked for (a command, a button, a confirmed preview)."""
+        return await self.accept(
+            requester,
+            draft.request,
+            origin=draft.origin,
+            parent_job_id=draft.parent_job_id,
+            first_frame_from=draft.first_frame_from,
+            source_user_id=draft.source_user_id,
+            source_message_id=draft.source_message_id,
+            interaction_token=interaction_token,
+            claim=claim,
         )
+
+    async def precheck(self, requester: Requester, draft: JobDraft) -> None:
+        """Refuse now what `accept_draft` would refuse whatever the member used: the
+        request's problems and the moderators' rules on who, where and what."""
+        self.check_request(draft.request)
+        new = self._new_job(
+            requester,
+            draft.request,
+            origin=draft.origin,
+            parent_job_id=draft.parent_job_id,
+            first_frame_from=draft.first_frame_from,  # a continuation passes the image gate
+        )
+        await self.admission.precheck(requester, new)
+
+    def check_request(self, request: GenerationRequest) -> None:
+        """Refuse (`Refused`, with every problem) a request the provider would refuse."""
+        problems = validate(request, prompt_max_chars=self.prompt_max_chars, offer=self.offer())
         if problems:
             raise Refused(*problems)
 
-    async def _admit(
-        self, requester: Requester, request: GenerationRequest, **lineage: Any
-    ) -> Job:
-        """Store the job through the admission (its rules, its quota reservation)."""
-        new = NewJob(
+    def check_inputs(self, request: GenerationRequest) -> None:
+        """Refuse (`Refused`) the request's files and settings now, before the member is
+        asked for the prompt: the checks and the words of `accept`."""
+        self.check_request(request.with_changes(prompt="…"))
+
+    def _new_job(self, requester: Requester, request: GenerationRequest, **lineage: Any) -> NewJob:
+        return NewJob(
             guild_id=requester.guild_id,
             channel_id=requester.channel_id,
             user_id=requester.user_id,
@@ -144,7 +174,20 @@ class JobService:
             first_step_after=STATUS_MESSAGE_GRACE,
             **lineage,
         )
-        job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
+
+    async def _admit(
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        *,
+        claim: Claim | None = None,
+        **lineage: Any,
+    ) -> Job:
+        """Store the job through the admission (its rules, its quota reservation)."""
+        new = self._new_job(requester, request, **lineage)
+        job = await self.admission.admit(
+            requester, new, deadline_seconds=self.deadline_seconds, claim=claim
+        )
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, new.origin)
         return job
 
@@ -162,6 +205,22 @@ class JobService:
         with its settings (the prompt, length and seed may change). Anyone may continue
         anyone's video here. ``source`` may still be running: the frame is taken when the
         new job is about to be sent, so a storyboard can accept its shots at once."""
+        draft = self.continuation_draft(
+            requester, source, prompt=prompt, duration=duration, seed=seed
+        )
+        return await self.accept_draft(requester, draft, interaction_token=interaction_token)
+
+    def continuation_draft(
+        self,
+        requester: Requester,
+        source: Job,
+        *,
+        prompt: str | None = None,
+        duration: int | None = None,
+        seed: int | None = None,
+    ) -> JobDraft:
+        """What `continue_video` accepts, refused (`Conflict`) if ``source`` can't be
+        continued here."""
         if source.guild_id != requester.guild_id:
             raise self.not_found(f"#{source.id}")
         if source.has_ended and not source.succeeded:
@@ -178,13 +237,8 @@ class JobService:
             generate_audio=source.request.generate_audio,
             web_search=source.request.web_search,
         )
-        return await self.accept(
-            requester,
-            request,
-            origin=JobOrigin.CONTINUE,
-            parent_job_id=source.id,
-            first_frame_from=source.id,
-            interaction_token=interaction_token,
+        return JobDraft(
+            request, origin=JobOrigin.CONTINUE, parent_job_id=source.id, first_frame_from=source.id
         )
 
     async def stitch(

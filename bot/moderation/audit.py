@@ -15,6 +15,7 @@ settings.refunds      server                           "1" on, "0" off
 settings.budget       server                           an amount
 settings.results_in   server                           "channel" or "thread"
 settings.gallery      server                           a channel id
+settings.confirm      server                           an amount (jobs above it are confirmed)
 channel.allow / ...   channel:ID
 member.block          user:ID                          {"reason", "expires_at"}
 member.unblock        user:ID                          {"reason", "expires_at"} / none
@@ -49,6 +50,7 @@ class AuditAction(enum.StrEnum):
     MODERATORS_EXEMPT = "settings.moderators_exempt"
     RESULTS_IN = "settings.results_in"
     GALLERY = "settings.gallery"
+    CONFIRM_ABOVE = "settings.confirm"
     CHANNEL_ALLOW = "channel.allow"
     CHANNEL_DISALLOW = "channel.disallow"
     BLOCK = "member.block"

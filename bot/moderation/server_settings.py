@@ -1,7 +1,8 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
 windows reset, refunds, the monthly budget, whether moderators are exempt from member
-limits, the channels where members may generate, and where results go (the channel or a
-thread per job, and a gallery channel)."""
+limits, the channels where members may generate, where results go (the channel or a
+thread per job, and a gallery channel), and above which estimated cost members confirm a
+job before it is stored."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _ACTIONS = {
     "moderators_exempt": AuditAction.MODERATORS_EXEMPT,
     "results_in": AuditAction.RESULTS_IN,
     "gallery_channel_id": AuditAction.GALLERY,
+    "confirm_above": AuditAction.CONFIRM_ABOVE,
 }
 
 
@@ -93,6 +95,12 @@ class ServerSettings:
         if amount is not None and amount < 0:
             raise InvalidInput("The budget can't be negative; use no amount to remove it.")
         return await self._set(actor, "monthly_budget", amount)
+
+    async def set_confirm_above(self, actor: Requester, amount: float | None) -> AuditEntry:
+        """Members confirm every job estimated above ``amount`` (None: only when they ask)."""
+        if amount is not None and amount < 0:
+            raise InvalidInput("The amount can't be negative; use no amount to stop asking.")
+        return await self._set(actor, "confirm_above", amount)
 
     async def set_results_in(self, actor: Requester, where: str) -> AuditEntry:
         """In the channel (a reply to each status message) or in a thread per job."""

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from bot.clock import Clock
 from bot.db.database import Connection
 from bot.db.filters import BlockedPattern
-from bot.db.jobs import JobLedger, JobRepository, Usage
+from bot.db.jobs import Claim, JobLedger, JobRepository, Usage
 from bot.db.servers import GuildSettings
 from bot.errors import Refused
 from bot.jobs.model import Job, NewJob
@@ -277,13 +277,39 @@ class Admission:
     def estimate(self, request: GenerationRequest) -> float:
         return self.price_table.estimate(request) if self.price_table is not None else 0.0
 
-    async def admit(self, requester: Requester, new: NewJob, *, deadline_seconds: float) -> Job:
-        """Price the job, then accept it with every rule checked in the same transaction.
-        Raises `AdmissionRefused`; nothing is stored then."""
+    async def admit(
+        self,
+        requester: Requester,
+        new: NewJob,
+        *,
+        deadline_seconds: float,
+        claim: Claim | None = None,
+    ) -> Job:
+        """Price the job, then accept it with every rule checked in the same transaction
+        (which takes ``claim`` too, if given). Raises `AdmissionRefused`; nothing is stored
+        then."""
         if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
             raise ValueError("the job and the requester disagree on who is asking")
         if self.price_table is not None and new.calls_provider:
             new = replace(new, estimated_cost=self.estimate(new.request))
+        check = await self._checked(requester, new)
+        if not new.calls_provider:
+            return await self.jobs.accept(new, deadline_seconds=deadline_seconds, claim=claim)
+
+        async def counted(conn: Connection, job: NewJob, now: float) -> None:
+            await self._apply(COUNTED, replace(check, conn=conn, new=job, now=now))
+
+        return await self.jobs.accept(
+            new, deadline_seconds=deadline_seconds, admission=counted, claim=claim
+        )
+
+    async def precheck(self, requester: Requester, new: NewJob) -> None:
+        """The rules that read only settings (who, where, what), without counting: a job
+        they refuse is refused before a member is asked to confirm it."""
+        await self._checked(requester, new)
+
+    async def _checked(self, requester: Requester, new: NewJob) -> AdmissionCheck:
+        """Apply the rules that need no transaction; the check the counted rules start from."""
         if requester.guild_id is None:
             raise AdmissionRefused(
                 refusal("dm", "bot", None, "Videos can only be generated inside a server.")
@@ -291,15 +317,8 @@ class Admission:
         config = await self.config.get(requester.guild_id)
         limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
         check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
-        if not new.calls_provider:
-            await self._apply(UNCOUNTED, check)
-            return await self.jobs.accept(new, deadline_seconds=deadline_seconds)
-        await self._apply(CHECKS, check)
-
-        async def counted(conn: Connection, job: NewJob, now: float) -> None:
-            await self._apply(COUNTED, replace(check, conn=conn, new=job, now=now))
-
-        return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=counted)
+        await self._apply(CHECKS if new.calls_provider else UNCOUNTED, check)
+        return check
 
     async def _apply(self, rules: tuple[Rule, ...], check: AdmissionCheck) -> None:
         for rule in rules:

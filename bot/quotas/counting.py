@@ -44,6 +44,10 @@ class Meter:
     def remaining(self) -> float | None:
         return None if self.limit is None else max(0.0, self.limit - self.used)
 
+    def left_after(self, asked: Usage) -> float | None:
+        """What would be left once ``asked`` is used too; below zero, it doesn't fit."""
+        return None if self.limit is None else self.limit - self.used - usage_of(asked, self.metric)
+
 
 @dataclass(frozen=True)
 class WindowStanding:
@@ -69,6 +73,10 @@ class BudgetStanding:
     @property
     def remaining(self) -> float | None:
         return None if self.budget is None else max(0.0, self.budget - self.spent)
+
+    def left_after(self, cost: float) -> float | None:
+        """The budget left once ``cost`` is spent too; below zero, it doesn't fit."""
+        return None if self.budget is None else self.budget - self.spent - cost
 
 
 class QuotaCounter:

@@ -109,6 +109,27 @@ class HistoryPageButton(_Routed, Button, template=components.HISTORY):
         await flows.turn_history_page(interaction, self.user_id, self.page)
 
 
+class PreviewButton(_Routed, Button, template=components.PREVIEW):
+    """Confirm or Cancel on a job's preview: the custom id carries the preview's id."""
+
+    def __init__(self, preview_id: int, choice: str) -> None:
+        self.preview_id = preview_id
+        self.choice = choice
+        super().__init__(components.preview_button(preview_id, choice))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> PreviewButton:
+        return cls(int(match["preview"]), match["choice"])
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        if self.choice == "confirm":
+            await flows.confirm_preview(interaction, self.preview_id)
+        else:
+            await flows.cancel_preview(interaction, self.preview_id)
+
+
 DYNAMIC_ITEMS = (
     CancelButton,
     RerollButton,
@@ -117,4 +138,5 @@ DYNAMIC_ITEMS = (
     StitchButton,
     DeleteButton,
     HistoryPageButton,
+    PreviewButton,
 )

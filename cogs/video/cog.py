@@ -87,7 +87,9 @@ class VideoCog(
         settings: options.VideoSettings,
     ) -> None:
         request = settings.request(prompt)
-        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
+        await flows.start_job(
+            interaction, request, origin=JobOrigin.GENERATE, confirm=settings.confirm
+        )
 
     @generate.command(
         name="frames", description="Make a video that starts on an image, and may end on another."
@@ -122,7 +124,9 @@ class VideoCog(
                 "with `first_frame_url`. For a video from words alone, use `/video generate "
                 "text`."
             )
-        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
+        await flows.start_job(
+            interaction, request, origin=JobOrigin.GENERATE, confirm=settings.confirm
+        )
 
     @generate.command(
         name="references",
@@ -174,7 +178,9 @@ class VideoCog(
                 "video) or an asset id. For a video from words alone, use `/video generate "
                 "text`."
             )
-        await flows.start_job(interaction, request, origin=JobOrigin.GENERATE)
+        await flows.start_job(
+            interaction, request, origin=JobOrigin.GENERATE, confirm=settings.confirm
+        )
 
     # -- /video status -------------------------------------------------------------------
 

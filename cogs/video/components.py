@@ -15,6 +15,7 @@ import discord
 from bot.jobs.model import Job
 
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
+PREVIEW = r"video:preview:(?P<preview>\d+):(?P<choice>confirm|cancel)"
 
 
 class JobAction(enum.StrEnum):
@@ -85,6 +86,24 @@ def result_view(job: Job) -> discord.ui.View:
             actions.append(JobAction.STITCH)
     actions.append(JobAction.DELETE)
     return _view(job.id, actions)
+
+
+def preview_button(preview_id: int, choice: str) -> discord.ui.Button[discord.ui.View]:
+    """Confirm or Cancel on a job's preview (`bot.jobs.previews`)."""
+    confirm = choice == "confirm"
+    return discord.ui.Button(
+        label="Confirm" if confirm else "Cancel",
+        emoji="✅" if confirm else "✖️",
+        style=discord.ButtonStyle.success if confirm else discord.ButtonStyle.secondary,
+        custom_id=f"video:preview:{preview_id}:{choice}",
+    )
+
+
+def preview_view(preview_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(preview_button(preview_id, "confirm"))
+    view.add_item(preview_button(preview_id, "cancel"))
+    return view
 
 
 def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:

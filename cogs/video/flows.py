@@ -1,5 +1,6 @@
-"""The member flows behind the video commands, buttons and menus: start a job, cancel one,
-re-roll, remix or continue one, stitch several, delete one, page through history.
+"""The member flows behind the video commands, buttons and menus: start a job (or show its
+price first, then confirm or cancel it), cancel one, re-roll, remix or continue one, stitch
+several, delete one, page through history.
 
 Each flow takes the interaction and the values it needs, asks the domain, and answers. It
 raises `bot.errors.UserError` for anything it won't do; the command tree's error handler
@@ -10,14 +11,17 @@ none imports another.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import discord
 
 from bot.chaos import crash_point
+from bot.db.previews import JobPreview
 from bot.errors import Conflict, PermissionDenied, Refused
-from bot.jobs.model import Job, JobOrigin
+from bot.jobs.model import Job, JobDraft, JobOrigin
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest, local_link_problems
 from cogs.shared import (
@@ -31,10 +35,15 @@ from cogs.shared import (
 )
 from cogs.videoadmin.render import audit_line
 
-from .components import history_view, status_view
-from .messages import chain_text, history_line, job_links, made_by, status_embed
+from .components import history_view, preview_view, status_view
+from .messages import chain_text, history_line, job_links, made_by, preview_embed, status_embed
 from .modals import FormValues, JobForm
 from .poster import missing_post_permissions
+
+if TYPE_CHECKING:
+    from bot.app import VideoBot
+
+log = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 8
 CHILDREN_SHOWN = 10
@@ -52,30 +61,91 @@ async def start_job(
     parent: Job | None = None,
     first_frame_from: int | None = None,
     source: discord.Message | None = None,
+    confirm: bool = False,
 ) -> None:
-    """Accept the job, answer with its public status message, then let the scheduler go.
+    """Accept the job, answer with its public status message, then let the scheduler go;
+    or, if the member asked to ``confirm`` or the server wants this job's price confirmed,
+    answer with its preview (`start_draft`).
+
+    ``source`` is a member's message whose files the job uses (credited to its author).
+    """
+    draft = JobDraft(
+        request,
+        origin=origin,
+        parent_job_id=parent.id if parent else None,
+        first_frame_from=first_frame_from,
+        source_user_id=source.author.id if source else None,
+        source_message_id=source.id if source else None,
+    )
+    await start_draft(interaction, draft, confirm=confirm)
+
+
+async def start_draft(
+    interaction: discord.Interaction, draft: JobDraft, *, confirm: bool = False
+) -> None:
+    """Every job a member starts comes here (commands, buttons, forms, Apps menus).
 
     Everything before the answer is local (validation, one SQLite transaction), so the
     3 s deadline holds; the provider is called only after the status message exists.
     Links a member typed must point at the public internet unless the operator allows
-    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests). ``source`` is a
-    member's message whose files the job uses (credited to its author).
+    private ones (``ALLOW_PRIVATE_MEDIA_URLS``, for dry runs and tests).
     """
-    check_can_start(interaction, request)
-    service = video_bot(interaction).services.job_service
+    check_can_start(interaction, draft.request)
+    bot = video_bot(interaction)
+    requester = requester_of(interaction)
+    previews = bot.services.job_previews
+    if await previews.wanted(requester, draft, asked=confirm):
+        preview = await previews.propose(requester, draft, interaction_token=interaction.token)
+        await interaction.response.send_message(
+            embed=preview_embed(preview, bot.settings.currency),
+            view=preview_view(preview.preview.id),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        return
+    service = bot.services.job_service
     await answer_with_new_job(
         interaction,
-        lambda requester, token: service.accept(
-            requester,
-            request,
-            origin=origin,
-            parent_job_id=parent.id if parent else None,
-            first_frame_from=first_frame_from,
-            source_user_id=source.author.id if source else None,
-            source_message_id=source.id if source else None,
-            interaction_token=token,
-        ),
+        lambda requester, token: service.accept_draft(requester, draft, interaction_token=token),
     )
+
+
+async def confirm_preview(interaction: discord.Interaction, preview_id: int) -> None:
+    """Store the previewed job (the limits are checked now) and answer with its public
+    status message, as for any job; then the preview says it was confirmed."""
+    bot = video_bot(interaction)
+    previews = bot.services.job_previews
+    preview = await previews.usable(requester_of(interaction), preview_id)
+    check_can_start(interaction, preview.draft.request)
+    job = await answer_with_new_job(
+        interaction,
+        lambda requester, token: previews.confirm(requester, preview, interaction_token=token),
+    )
+    await _mark_confirmed(bot, preview, job)
+
+
+async def cancel_preview(interaction: discord.Interaction, preview_id: int) -> None:
+    await video_bot(interaction).services.job_previews.cancel(
+        requester_of(interaction), preview_id
+    )
+    await interaction.response.edit_message(
+        content="Cancelled: nothing was stored or charged.", embed=None, view=None
+    )
+
+
+async def _mark_confirmed(bot: VideoBot, preview: JobPreview, job: Job) -> None:
+    """Edit the preview (through the token of the interaction that showed it) to name its
+    job, without its buttons. Best effort: a click on a stale one is told anyway."""
+    if preview.interaction_token is None or bot.application_id is None:
+        return
+    webhook = discord.Webhook.partial(bot.application_id, preview.interaction_token, client=bot)
+    try:
+        # "@original" names the interaction's answer (the preview); discord.py types ids as int.
+        await webhook.edit_message(
+            cast(int, "@original"), content=f"✅ Confirmed: this is job #{job.id}, below.", view=None
+        )
+    except discord.HTTPException as error:
+        log.info("preview %d: could not mark it confirmed (%s)", preview.id, error.status)
 
 
 def check_can_start(interaction: discord.Interaction, request: GenerationRequest | None) -> None:
@@ -94,7 +164,7 @@ def check_can_start(interaction: discord.Interaction, request: GenerationRequest
             raise Refused(*local_links)
 
 
-async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) -> None:
+async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) -> Job:
     """Accept a job and answer with its status message; a job whose answer Discord refused
     is withdrawn (the member never saw it)."""
     bot = video_bot(interaction)
@@ -116,6 +186,7 @@ async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) 
     if message_id is None:  # pragma: no cover - Discord always returns it
         message_id = (await interaction.original_response()).id
     await service.status_message_posted(job, message_id)
+    return job
 
 
 def _missing_permissions(interaction: discord.Interaction) -> list[str]:
@@ -202,18 +273,14 @@ async def continue_submitted(
 ) -> None:
     service = video_bot(interaction).services.job_service
     source = await service.get(job_id)
-    check_can_start(interaction, None)
-    await answer_with_new_job(
-        interaction,
-        lambda requester, token: service.continue_video(
-            requester,
-            source,
-            prompt=values.prompt,
-            duration=values.duration,
-            seed=values.seed,
-            interaction_token=token,
-        ),
+    draft = service.continuation_draft(
+        requester_of(interaction),
+        source,
+        prompt=values.prompt,
+        duration=values.duration,
+        seed=values.seed,
     )
+    await start_draft(interaction, draft)
 
 
 async def stitch_chain(interaction: discord.Interaction, job_id: int) -> None:

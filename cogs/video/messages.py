@@ -1,4 +1,5 @@
-"""What jobs look like in Discord: the status embed, the result message, the quota view.
+"""What jobs look like in Discord: the status embed, the result message, the quota view,
+the price shown before a job is confirmed.
 
 One message per job carries it all: while a job runs its status message shows where it is;
 once it ends, the result (a reply, or the first post of its thread) carries the video, the
@@ -23,10 +24,11 @@ from bot.jobs.delivery import Outcome
 from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
 from bot.jobs.lineage import NO_LINEAGE, Lineage
 from bot.jobs.model import Credit, Job, JobOrigin
+from bot.jobs.previews import Preview
 from bot.markup import discord_time, money, plural, when
 from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
-from bot.quotas.counting import Meter
+from bot.quotas.counting import Meter, usage_of
 from bot.quotas.standing import Standing
 from cogs.shared import clip, literal
 
@@ -446,14 +448,18 @@ def chain_text(chain: list[Job], lineage: Lineage) -> str:
 _METRIC_NOUNS = {Metric.GENERATIONS: "video", Metric.SECONDS: "second"}
 
 
+def _amount(meter: Meter, value: float, currency: str) -> str:
+    if meter.metric is Metric.COST:
+        return f"{money(value, currency)} of estimated cost"
+    return plural(value, _METRIC_NOUNS[meter.metric])
+
+
 def meter_text(meter: Meter, currency: str) -> str:
     """``1 of 2 videos (set for the whole server)``, as the member reads their own."""
     limit = meter.limit or 0.0
 
     def amount(value: float) -> str:
-        if meter.metric is Metric.COST:
-            return f"{money(value, currency)} of estimated cost"
-        return plural(value, _METRIC_NOUNS[meter.metric])
+        return _amount(meter, value, currency)
 
     if meter.used > limit:
         text = f"{amount(meter.used)}, over your limit of {amount(limit)}"
@@ -506,3 +512,89 @@ def quota_embed(standing: Standing, currency: str) -> discord.Embed:
         description=clip("\n".join(standing_lines(standing, currency)), 4096),
         colour=discord.Colour.blurple(),
     )
+
+
+# -- a job's preview (price before spending) ---------------------------------------------
+
+
+def left_text(meter: Meter, preview: Preview, currency: str) -> str:
+    """``4 of 5 videos left``: what one limit keeps once the previewed job is counted."""
+    left = meter.left_after(preview.asked) or 0.0
+    if left < -1e-9:
+        needs = _amount(meter, usage_of(preview.asked, meter.metric), currency)
+        remaining = _amount(meter, meter.remaining or 0.0, currency)
+        return f"⚠️ not enough: {remaining} left, this needs {needs}"
+    if meter.metric is Metric.COST:
+        return f"{money(left, currency)} of {money(meter.limit or 0.0, currency)} left"
+    return f"{left:g} of {_amount(meter, meter.limit or 0.0, currency)} left"
+
+
+def leaves_lines(preview: Preview, currency: str) -> list[str]:
+    """What the job leaves in each window that limits the member, and of the budget."""
+    standing, out = preview.standing, []
+    for window in standing.windows:
+        parts = [left_text(m, preview, currency) for m in window.meters if m.limit is not None]
+        if parts:
+            out.append(
+                f"**{window.window.this.capitalize()}:** "
+                + ", ".join(parts)
+                + f" (resets {discord_time(window.resets_at)})"
+            )
+    budget = standing.budget
+    left = budget.left_after(preview.preview.estimated_cost)
+    if budget.budget is not None and left is not None:
+        if left < -1e-9:
+            out.append(
+                f"**Server budget:** ⚠️ not enough: {money(budget.remaining or 0.0, currency)} "
+                f"left this month, this needs {money(preview.preview.estimated_cost, currency)}"
+            )
+        else:
+            out.append(
+                f"**Server budget:** {money(left, currency)} of "
+                f"{money(budget.budget, currency)} left this month"
+            )
+    if not out:
+        out.append("No quota or budget limits this job here.")
+    if standing.limits.exempt:
+        out.append("🛡️ As a moderator you're exempt from member limits here.")
+    return out
+
+
+def preview_embed(preview: Preview, currency: str) -> discord.Embed:
+    """The private answer that shows a job's price before it is stored: what it asks,
+    what it costs, and what it leaves; Confirm stores it, Cancel drops it."""
+    shown = preview.preview
+    draft = shown.draft
+    embed = discord.Embed(
+        title="💰 Confirm this video?",
+        description=clip(literal(draft.request.prompt), 1000),
+        colour=discord.Colour.gold(),
+    )
+    embed.add_field(name="Settings", value=describe_settings(draft.request), inline=True)
+    embed.add_field(
+        name="Estimated cost", value=format_cost(shown.estimated_cost, currency), inline=True
+    )
+    if draft.parent_job_id is not None:
+        embed.add_field(name="Builds on", value=f"#{draft.parent_job_id}", inline=True)
+    if draft.first_frame_from is not None:
+        embed.add_field(
+            name="First frame",
+            value=f"the last frame of #{draft.first_frame_from}",
+            inline=False,
+        )
+    inputs = describe_inputs(draft.request)
+    if inputs:
+        embed.add_field(name="Inputs", value=inputs, inline=False)
+    embed.add_field(
+        name="What it leaves you",
+        value=clip("\n".join(leaves_lines(preview, currency)), 1024),
+        inline=False,
+    )
+    embed.add_field(
+        name="Confirm by", value=discord_time(shown.expires_at, "R"), inline=False
+    )
+    embed.set_footer(
+        text="Nothing is stored or charged until you press Confirm; your limits are checked "
+        "again then."
+    )
+    return embed

@@ -40,6 +40,8 @@ DESCRIPTIONS = {
     "generate_audio": "Whether the video comes with generated sound (default on).",
     "watermark": "Whether the provider's watermark is added (default off).",
     "web_search": "Whether the model may look things up on the web for the prompt (default off).",
+    "confirm": "See the estimated cost and what it leaves of your quota first, then confirm "
+    "(default off).",
 }
 CHOICES = {
     "resolution": [app_commands.Choice(name=r, value=r) for r in RESOLUTIONS],
@@ -58,10 +60,13 @@ class VideoSettings:
     generate_audio: bool = True
     watermark: bool = False
     web_search: bool = False
+    confirm: bool = False  # see the price first (`bot.jobs.previews`): not sent to the model
 
     def request(self, prompt: str, **inputs: Any) -> GenerationRequest:
         """The request: these settings, the prompt and one mode's inputs."""
-        return GenerationRequest(prompt=prompt, **asdict(self), **inputs)
+        settings = asdict(self)
+        del settings["confirm"]
+        return GenerationRequest(prompt=prompt, **settings, **inputs)
 
 
 _SETTINGS_OPTIONS = [
@@ -74,6 +79,7 @@ _SETTINGS_OPTIONS = [
         ("generate_audio", bool, True),
         ("watermark", bool, False),
         ("web_search", bool, False),
+        ("confirm", bool, False),
     )
 ]
 

@@ -400,6 +400,24 @@ class VideoAdminCog(
         await self._changed(interaction, entry, render.budget_text(budget, self.currency))
 
     @settings.command(
+        name="confirm",
+        description="Show members the price first of every job estimated above an amount.",
+    )
+    @app_commands.describe(
+        amount="Jobs estimated above it wait for their member's Confirm; leave it empty to stop."
+    )
+    async def settings_confirm(
+        self,
+        interaction: discord.Interaction,
+        amount: app_commands.Range[float, 0, 1_000_000] | None = None,
+    ) -> None:
+        entry = await self.services.server_settings.set_confirm_above(
+            requester_of(interaction), amount
+        )
+        settings = await self.services.server_settings.get(entry.guild_id)
+        await self._changed(interaction, entry, render.confirm_text(settings, self.currency))
+
+    @settings.command(
         name="results", description="Post results in the channel, or in a thread per job."
     )
     @app_commands.describe(where="In the channel (a reply to each job), or in a thread per job.")

@@ -71,7 +71,7 @@ def _reset_text(value: str, currency: str) -> str:
     )
 
 
-def _budget_text(value: str, currency: str) -> str:
+def _money_text(value: str, currency: str) -> str:
     return money(float(value), currency)
 
 
@@ -93,6 +93,7 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.BUDGET: lambda s: "set the monthly budget of",
     AuditAction.RESULTS_IN: lambda s: "set where results go in",
     AuditAction.GALLERY: lambda s: "set the gallery channel of",
+    AuditAction.CONFIRM_ABOVE: lambda s: "set the cost above which members confirm jobs in",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
     AuditAction.BLOCK: lambda s: "blocked",
@@ -112,7 +113,8 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.GALLERY: lambda v, _: f"<#{v}>",
     AuditAction.REFUNDS: lambda v, _: "on" if v == "1" else "off",
     AuditAction.MODERATORS_EXEMPT: lambda v, _: "exempt" if v == "1" else "not exempt",
-    AuditAction.BUDGET: _budget_text,
+    AuditAction.BUDGET: _money_text,
+    AuditAction.CONFIRM_ABOVE: _money_text,
     AuditAction.BLOCK: lambda v, _: _block_text(v),
     AuditAction.UNBLOCK: lambda v, _: _block_text(v),
     AuditAction.QUOTA_GRANT: _grant_text,
@@ -246,6 +248,7 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
         value="exempt from member limits" if settings.moderators_exempt else "limited like members",
     )
     embed.add_field(name="Monthly budget", value=budget_text(budget, currency), inline=False)
+    embed.add_field(name="Confirm before spending", value=confirm_text(settings, currency))
     embed.add_field(name="Generation channels", value=channels_text(settings), inline=False)
     embed.add_field(
         name="Results", value=RESULTS_IN_WORDS.get(settings.results_in, settings.results_in)
@@ -255,6 +258,12 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
         value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
     )
     return embed
+
+
+def confirm_text(settings: GuildSettings, currency: str) -> str:
+    if settings.confirm_above is None:
+        return "when a member asks (the `confirm` option)"
+    return f"every job estimated above {money(settings.confirm_above, currency)}"
 
 
 def channels_text(settings: GuildSettings) -> str:

@@ -46,11 +46,12 @@ async def test_generate_has_one_subcommand_per_mode_each_with_only_its_inputs(fa
     (video,) = [c for c in await synced_schema(fakecord, video_bot) if c["name"] == "video"]
     (generate,) = [o for o in video["options"] if o["name"] == "generate"]
     modes = {o["name"]: [x["name"] for x in o["options"]] for o in generate["options"]}
-    shared = ["duration", "resolution", "ratio", "seed", "generate_audio", "watermark", "web_search"]
+    shared = ["duration", "resolution", "ratio", "seed", "generate_audio", "watermark", "web_search",
+              "confirm"]
     assert modes["text"] == ["prompt", *shared]
     assert modes["frames"] == [
         "prompt", "first_frame", "first_frame_url", "last_frame", "last_frame_url", *shared
     ]  # fmt: skip
-    assert modes["references"][0] == "prompt" and modes["references"][-7:] == shared
+    assert modes["references"][0] == "prompt" and modes["references"][-len(shared):] == shared
     assert not any(name.startswith(("first", "last")) for name in modes["references"])
     assert all(len(names) <= 25 for names in modes.values())

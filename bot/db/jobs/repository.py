@@ -9,7 +9,7 @@ move the same job forward.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
@@ -18,6 +18,16 @@ from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
+
+
+class Claim(Protocol):
+    """Something the new job uses up, taken in the transaction that stores it (a preview
+    the member confirmed): ``check`` reads and raises to refuse, before anything is
+    written; ``settle`` records the job against it and never raises."""
+
+    async def check(self, conn: Connection, now: float) -> None: ...
+
+    async def settle(self, conn: Connection, job: Job) -> None: ...
 
 # Columns a caller may set through `transition`; names never come from user input.
 _UPDATABLE = frozenset(
@@ -74,15 +84,23 @@ class JobRepository:
     # -- accepting ---------------------------------------------------------------------
 
     async def accept(
-        self, new: NewJob, *, deadline_seconds: float, admission: Admission | None = None
+        self,
+        new: NewJob,
+        *,
+        deadline_seconds: float,
+        admission: Admission | None = None,
+        claim: Claim | None = None,
     ) -> Job:
         """Store a job in state ACCEPTED, due ``new.first_step_after`` seconds from now.
 
-        ``admission`` runs inside the same transaction (quota checks and reservations); if it
-        raises, nothing is written and the exception propagates.
+        ``claim`` and ``admission`` run inside the same transaction (in that order: what the
+        job uses up, then quota checks and reservations); if either raises, nothing is
+        written and the exception propagates.
         """
         async def insert(conn: Connection) -> Job:
             now = self.clock()
+            if claim is not None:
+                await claim.check(conn, now)
             if admission is not None:
                 await admission(conn, new, now)
             payload = new.request.to_payload() if new.calls_provider else {}
@@ -125,7 +143,10 @@ class JobRepository:
                 "VALUES (?, ?, ?, ?)",
                 [(row["id"], place, c.job_id, c.user_id) for place, c in enumerate(new.clips)],
             )
-            return _job(row)
+            job = _job(row)
+            if claim is not None:
+                await claim.settle(conn, job)
+            return job
 
         return await self.db.batched(insert)
 
