@@ -84,17 +84,13 @@ class KeptFile:
     attachment_id: int
 
 
+# What is known of a file, kept with the asset under the same names as `MediaInput`'s.
+_FILE_FIELDS = ("filename", "content_type", "size", "width", "height", "detected")
+
+
 def kept_media(asset: LibraryAsset, url: str) -> MediaInput:
     """The asset's file as a model input, at ``url``: the link Discord gave just now."""
-    return MediaInput(
-        url=url,
-        filename=asset.filename,
-        content_type=asset.content_type,
-        size=asset.size,
-        width=asset.width,
-        height=asset.height,
-        detected=asset.detected,
-    )
+    return MediaInput(url=url, **{name: getattr(asset, name) for name in _FILE_FIELDS})
 
 
 def with_assets(
@@ -187,22 +183,11 @@ class AssetLibrary:
         self, actor: Requester, name: str, checked: CheckedFile, kept: KeptFile
     ) -> AuditEntry:
         """Register the file the bot now keeps in ``kept`` under ``name``."""
-        media = checked.media
+        known = {name: getattr(checked.media, name) for name in _FILE_FIELDS}
         return await self._add(
-            actor,
-            name,
-            kind=checked.kind,
-            channel_id=kept.channel_id,
-            message_id=kept.message_id,
-            attachment_id=kept.attachment_id,
-            filename=media.filename,
-            content_type=media.content_type,
-            size=media.size,
-            width=media.width,
-            height=media.height,
-            detected=media.detected,
-            seconds=checked.seconds,
-        )
+            actor, name, kind=checked.kind, seconds=checked.seconds, **known,
+            channel_id=kept.channel_id, message_id=kept.message_id, attachment_id=kept.attachment_id,
+        )  # fmt: skip
 
     async def add_provider_asset(self, actor: Requester, name: str, asset_id: str) -> AuditEntry:
         """Register an asset uploaded to the provider, by its id, under ``name``."""

@@ -68,11 +68,13 @@ async def with_library_assets(
         async with asyncio.timeout(HEAD_READ_TIMEOUT):
             media = await asyncio.gather(*(_fresh(bot, asset) for asset in assets))
     except TimeoutError:
-        raise Refused(
-            "Discord didn't give me the library's files in time, so I can't use them just "
-            "now. Try again in a moment."
-        ) from None
+        raise _try_again("the library's files") from None
     return with_assets(request, list(zip(assets, media, strict=True)))
+
+
+def _try_again(what: str) -> Refused:
+    """Discord failed the bot just now: nothing wrong with what the member asked."""
+    return Refused(f"Discord didn't give me {what} just now. Try again in a moment.")
 
 
 async def _fresh(bot: VideoBot, asset: LibraryAsset) -> MediaInput | None:
@@ -88,10 +90,7 @@ async def _fresh(bot: VideoBot, asset: LibraryAsset) -> MediaInput | None:
         message = None
     except discord.HTTPException as error:
         log.warning("asset %d: Discord failed to give its message (%s)", asset.id, error)
-        raise Refused(
-            f"Discord didn't give me the file of the asset {quoted(asset.name)} just now. "
-            "Try again in a moment."
-        ) from None
+        raise _try_again(f"the file of the asset {quoted(asset.name)}") from None
     files = message.attachments if message is not None else []
     attachment = next((a for a in files if a.id == asset.attachment_id), None)
     if attachment is None:
@@ -152,10 +151,7 @@ async def read_upload(attachment: discord.Attachment) -> tuple[MediaInput, bytes
         data = await attachment.read()
     except discord.HTTPException as error:
         log.warning("could not read attachment %d from the CDN: %r", attachment.id, error)
-        raise Refused(
-            f"I couldn't read {quoted(attachment.filename)} from Discord just now. Try again "
-            "in a moment."
-        ) from None
+        raise _try_again(quoted(attachment.filename)) from None
     return upload_media(attachment, data[:HEAD_BYTES]), data
 
 
