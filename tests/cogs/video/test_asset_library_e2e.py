@@ -206,3 +206,19 @@ async def test_a_deleted_file_is_refused_and_the_moderators_are_told_once(
     status = await alice.status_message(await alice.generate(prompt="still fine", asset="Hero"))
     await alice.wait_result(status)
     assert len(modlog.messages) == 5
+
+
+async def test_the_library_survives_a_restart(fakecord, video_bot, person, gmi_sim, dance):
+    first = await video_bot()
+    await stocked(fakecord, dance)
+    await first.close()
+    await video_bot()
+    choices = await fakecord.autocomplete(fakecord.default.alice, fakecord.default.channel,
+                                          "video generate references", focused="asset")  # fmt: skip
+    assert [c["value"] for c in choices] == ["Castle", "Dance", "Hero"]
+    alice = person()
+    status = await alice.status_message(await alice.generate(prompt="again", asset="Dance"))
+    await alice.wait_result(status)
+    (submit,) = gmi_sim.calls("submit")
+    (video,) = submit.body_json["payload"]["reference_videos"]
+    assert await status_of(video) == (200, dance)
