@@ -33,6 +33,8 @@ from bot.media import FFmpeg, MediaError, clip_length
 from bot.moderation.audit import AuditAction, AuditLog
 from bot.moderation.requester import Moderators, Requester, guild_of
 from bot.params import (
+    CLIP_LENGTH_TOLERANCE,
+    REFERENCE_CLIP_SECONDS,
     GenerationRequest,
     MediaInput,
     asset_id_problem,
@@ -98,7 +100,8 @@ def with_assets(
 ) -> GenerationRequest:
     """``request`` with the assets added to its references, each where its kind goes: a
     file (with its fresh link) among the reference images, videos or audio, a provider
-    asset among the asset ids. An asset named twice is refused."""
+    asset among the asset ids. An asset named twice is refused, and so are clips longer
+    together than the provider takes (the library knows their lengths)."""
     names = [asset.name_key for asset, _ in used]
     repeated = sorted({asset.name for asset, _ in used if names.count(asset.name_key) > 1})
     if repeated:
@@ -106,6 +109,13 @@ def with_assets(
             f"Each asset can be used once in a video: {', '.join(map(quoted, repeated))} "
             "was given more than once."
         )
+    for kind, words in (("video", "videos"), ("audio", "audio clips")):
+        seconds = sum(asset.seconds or 0 for asset, _ in used if asset.kind == kind)
+        if seconds > REFERENCE_CLIP_SECONDS[1] + CLIP_LENGTH_TOLERANCE:
+            raise Refused(
+                f"The library's {words} you picked last {seconds:.1f} s together; reference "
+                f"{words} may last at most {REFERENCE_CLIP_SECONDS[1]} s together. Pick fewer."
+            )
     changes: dict[str, tuple[object, ...]] = {}
     for asset, media in used:
         field = _FIELDS.get(asset.kind, "reference_asset_ids")

@@ -246,6 +246,18 @@ def test_assets_join_the_references_of_their_kind_and_count_toward_the_limits():
         with_assets(request, [(image, IMAGE), (image, IMAGE)])
 
 
+def test_clips_of_the_library_may_last_fifteen_seconds_together():
+    def clip(name, seconds, kind="video"):
+        return stored(name=name, name_key=name, kind=kind, seconds=seconds), IMAGE
+
+    request = GenerationRequest(prompt="x")
+    assert len(with_assets(request, [clip("a", 7.5), clip("b", 7.5)]).reference_videos) == 2
+    with pytest.raises(Refused, match="videos you picked last 16.0 s together"):
+        with_assets(request, [clip("a", 8.0), clip("b", 8.0)])
+    with pytest.raises(Refused, match="audio clips you picked last 20.0 s together"):
+        with_assets(request, [clip("a", 10.0, "audio"), clip("b", 10.0, "audio")])
+
+
 async def test_the_library_is_per_server(services):
     await services.library.add_provider_asset(ADMIN, "castle", "a-1")
     await services.library.add_provider_asset(ELSEWHERE, "castle", "b-2")

@@ -162,6 +162,13 @@ async def test_only_moderators_add_or_remove_and_removed_names_are_refused(
     assert bob == []
     ix = await admin(fakecord, "asset add", name="hero", asset_id="other")
     assert "already has an asset called `hero`" in refusal(ix)
+    posted = len(world.channel.messages)
+    ix = await add_file(fakecord, "Tiny", "tiny.png", sample_files.png(100, 100),
+                        content_type="image/png", width=1280, height=720)  # fmt: skip
+    assert "`tiny.png` is 100x100 px; each side must be 300 to 6000 px" in refusal(ix)
+    ix = await add_file(fakecord, "Blip", "blip.wav", sample_files.wav(), content_type="audio/wav")
+    assert "a reference clip must last 2 to 15 seconds" in refusal(ix)
+    assert len(world.channel.messages) == posted  # nothing kept
 
     ix = await admin(fakecord, "asset remove", name="Castle")
     assert "removed the asset `Castle` from the library of the server" in seen(ix)
