@@ -26,9 +26,9 @@ from bot.media.sniff import HEAD_BYTES
 from bot.params import MB, GenerationRequest, MediaInput, quoted
 from cogs.shared import NO_MENTIONS, clip, post_to_mod_log, video_bot
 
-from .messages import ASSET_KIND_WORDS, asset_label
+from .messages import ASSET_KIND_WORDS, asset_label, message_link
 from .poster import missing_post_permissions
-from .uploads import HEAD_READ_TIMEOUT, upload_media
+from .uploads import upload_media
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ASSET_CHOICES = 25
+# For the messages of every asset of one command together. The member's own files are
+# read first (`HEAD_READ_TIMEOUT`), so both together stay within Discord's 3 s.
+ASSET_READ_TIMEOUT = 1.0
 
 
 async def asset_choices(
@@ -65,7 +68,7 @@ async def with_library_assets(
     bot = video_bot(interaction)
     assets = await bot.services.library.named(interaction.guild_id, wanted)
     try:
-        async with asyncio.timeout(HEAD_READ_TIMEOUT):
+        async with asyncio.timeout(ASSET_READ_TIMEOUT):
             media = await asyncio.gather(*(_fresh(bot, asset) for asset in assets))
     except TimeoutError:
         raise _try_again("the library's files") from None
@@ -102,15 +105,16 @@ async def _fresh(bot: VideoBot, asset: LibraryAsset) -> MediaInput | None:
 async def _lost(bot: VideoBot, asset: LibraryAsset) -> NoReturn:
     """Refuse the asset whose file is gone; the moderators hear of it the first time (in
     the background: the member's answer doesn't wait for the mod-log's rate limit)."""
+    assert asset.channel_id is not None and asset.message_id is not None
+    link = message_link(asset.guild_id, asset.channel_id, asset.message_id)
     if await bot.services.library.lost(asset):
         note = post_to_mod_log(
             bot,
             asset.guild_id,
             f"⚠️ The library asset {quoted(asset.name)} can't be used any more: the message "
-            f"I kept its file in (https://discord.com/channels/{asset.guild_id}/"
-            f"{asset.channel_id}/{asset.message_id}) was deleted, or I can't read "
-            f"<#{asset.channel_id}> any more. Add the file again with `/videoadmin asset "
-            "add`, or take the asset out with `/videoadmin asset remove`.",
+            f"I kept its file in ({link}) was deleted, or I can't read <#{asset.channel_id}> "
+            "any more. Add the file again with `/videoadmin asset add`, or take the asset "
+            "out with `/videoadmin asset remove`.",
         )
         bot.services.tasks.spawn(note, name=f"mod-log note of lost asset {asset.id}")
     raise Refused(
