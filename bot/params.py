@@ -43,6 +43,10 @@ IMAGE_SIDE_RANGE = (300, 6000)
 IMAGE_ASPECT_RANGE = (0.4, 2.5)
 VIDEOS_MAX_TOTAL_BYTES = 50 * MB
 AUDIO_MAX_BYTES = 15 * MB
+# How long each reference video or audio clip may be (upstream; "about" 2 s: a clip cut
+# at 2 s may probe a few hundredths short, which `CLIP_LENGTH_TOLERANCE` lets through).
+REFERENCE_CLIP_SECONDS = (2, 15)
+CLIP_LENGTH_TOLERANCE = 0.05
 # `MediaInput.detected` of an upload whose first bytes are no format the bot knows.
 UNKNOWN_FORMAT = "unknown"
 
@@ -286,9 +290,14 @@ def _check_modes(request: GenerationRequest, offer: ModelOffer, problems: list[s
             f"At most {MAX_REFERENCE_FILES} references are allowed in all; you gave "
             f"{request.reference_count}. Remove some."
         )
-    for asset_id in request.reference_asset_ids:
-        if not asset_id or len(asset_id) > 200 or not asset_id.isprintable() or " " in asset_id:
-            problems.append(f"`reference_asset_ids` has an invalid id {quoted(asset_id, 40)}.")
+    problems += [p for p in map(asset_id_problem, request.reference_asset_ids) if p]
+
+
+def asset_id_problem(asset_id: str) -> str | None:
+    """Why ``asset_id`` can't be an id of an asset uploaded to the provider (None: it can)."""
+    if not asset_id or len(asset_id) > 200 or not asset_id.isprintable() or " " in asset_id:
+        return f"`reference_asset_ids` has an invalid id {quoted(asset_id, 40)}."
+    return None
 
 
 def _check_media(request: GenerationRequest, problems: list[str]) -> None:
@@ -307,6 +316,26 @@ def _check_media(request: GenerationRequest, problems: list[str]) -> None:
             f"Reference videos total {video_bytes / MB:.1f} MB; the limit is "
             f"{VIDEOS_MAX_TOTAL_BYTES // MB} MB together. Use shorter or smaller clips."
         )
+
+
+def media_problems(media: MediaInput, kind: MediaKind) -> list[str]:
+    """The provider's rules for one reference file of ``kind`` (a library asset's, when a
+    moderator adds it); empty: fine."""
+    problems: list[str] = []
+    _check_one(media, kind, problems)
+    return problems
+
+
+def clip_length_problem(media: MediaInput, seconds: float) -> str | None:
+    """Why a reference video or audio clip ``seconds`` long is refused (None: it is not):
+    each must last at least about 2 s, and at most what all of them may last together."""
+    low, high = REFERENCE_CLIP_SECONDS
+    if low - CLIP_LENGTH_TOLERANCE <= seconds <= high + CLIP_LENGTH_TOLERANCE:
+        return None
+    return (
+        f"{quoted(media.label)} lasts {seconds:.1f} s; a reference clip must last {low} to "
+        f"{high} seconds. Trim it or pick another."
+    )
 
 
 _TYPES: dict[MediaKind, dict[str, Format]] = {

@@ -8,8 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.asset_library import AssetLibrary
 from bot.clock import Clock
 from bot.db.adjustments import AdjustmentRepository
+from bot.db.assets import AssetRepository
 from bot.db.audit import AuditRepository
 from bot.db.blocks import BlockRepository
 from bot.db.database import Database
@@ -74,6 +76,7 @@ class Services:
     timings: TimingRepository
     provider_budget: ProviderBudgetRepository
     previews: PreviewRepository
+    assets: AssetRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -89,6 +92,7 @@ class Services:
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
+    library: AssetLibrary
     ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
@@ -124,6 +128,8 @@ def build_services(
     audit_entries = AuditRepository(db)
     timings = TimingRepository(db)
     lineages = Lineages(jobs)
+    assets = AssetRepository(db)
+    ffmpeg = FFmpeg()
 
     moderators = Moderators(servers)
     config = ServerConfigCache(servers, limits, filters, blocks, clock)
@@ -182,6 +188,7 @@ def build_services(
         timings=timings,
         provider_budget=ProviderBudgetRepository(db),
         previews=previews,
+        assets=assets,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -218,5 +225,6 @@ def build_services(
         estimator=FinishEstimator(timings),
         lineages=lineages,
         destinations=Destinations(servers),
-        ffmpeg=FFmpeg(),
+        library=AssetLibrary(db, assets, moderators, audit, clock, ffmpeg),
+        ffmpeg=ffmpeg,
     )

@@ -433,4 +433,33 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX job_previews_by_expiry ON job_previews (expires_at);
     ALTER TABLE guild_settings ADD COLUMN confirm_above REAL
     """,
+    # The shared asset library (bot.asset_library): references moderators approved, by
+    # name, one name once per server (``name_key`` is the name as compared). A file is kept
+    # as the bot's own message (channel, message, which attachment), so each use asks
+    # Discord for a fresh link; a provider asset is its id. What the file was checked to be
+    # at registration is kept beside it; ``missing_since`` notes a message gone from Discord.
+    """
+    CREATE TABLE library_assets (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id          INTEGER NOT NULL,
+        name_key          TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('image', 'video', 'audio', 'asset')),
+        channel_id        INTEGER,
+        message_id        INTEGER,
+        attachment_id     INTEGER,
+        provider_asset_id TEXT,
+        filename          TEXT,
+        content_type      TEXT,
+        size              INTEGER,
+        width             INTEGER,
+        height            INTEGER,
+        detected          TEXT,
+        seconds           REAL,
+        added_by          INTEGER NOT NULL,
+        added_at          REAL NOT NULL,
+        missing_since     REAL,
+        UNIQUE (guild_id, name_key)
+    )
+    """,
 ]

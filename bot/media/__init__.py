@@ -11,7 +11,7 @@ from .errors import MediaError
 from .ffmpeg import FFmpeg
 from .fitting import FitPlan, FittedVideo, fit, plan_fit
 from .frames import last_frame
-from .probing import VideoInfo, probe
+from .probing import VideoInfo, clip_length, probe
 from .stitching import stitch
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "MediaError",
     "VideoInfo",
     "check_container",
+    "clip_length",
     "fit",
     "last_frame",
     "plan_fit",

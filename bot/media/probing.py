@@ -56,6 +56,35 @@ async def probe(ffmpeg: FFmpeg, data: bytes) -> VideoInfo:
     return info
 
 
+async def clip_length(ffmpeg: FFmpeg, data: bytes) -> float:
+    """How long a video or audio file lasts, in seconds; `MediaError` if ffmpeg can't read
+    it, its first second doesn't decode, or it doesn't say how long it is."""
+    with scratch_dir() as scratch:
+        await write_file(scratch / "in", data)
+        finished = await ffmpeg.run(
+            ["-i", "in", "-t", "1", "-f", "null", "-"],
+            cwd=scratch,
+            timeout=PROBE_TIMEOUT,
+            loglevel="info",
+        )
+    header = _input_header(finished.log)
+    if header is None or finished.returncode != 0:
+        raise MediaError(f"ffmpeg can't read it: {finished.reason}")
+    length = _length(header)
+    if length is None:
+        raise MediaError("the file does not say how long it is")
+    return length
+
+
+def _length(header: str) -> float | None:
+    """The ``Duration`` ffmpeg read in a file's header, in seconds."""
+    duration = _DURATION.search(header)
+    if duration is None:
+        return None
+    hours, minutes, seconds = duration.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def _parse_header(header: str, container: Container, size: int) -> VideoInfo:
     """A `VideoInfo` from the ``Input #0`` block ffmpeg prints about a file."""
     streams = _STREAM.findall(header)
@@ -67,11 +96,9 @@ def _parse_header(header: str, container: Container, size: int) -> VideoInfo:
     if not videos:
         raise MediaError("not a video: it has no video stream")
     codec, details = videos[0]
-    duration = _DURATION.search(header)
-    if duration is None:
+    length = _length(header)
+    if length is None:
         raise MediaError("the file does not say how long it is")
-    hours, minutes, seconds = duration.groups()
-    length = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     dimensions = _SIZE.search(details)
     if length <= 0 or dimensions is None:
         raise MediaError("the video has no length or no picture size")

@@ -24,6 +24,8 @@ quota.grant           user:ID          the window      {"generations", "seconds"
 quota.reset           user:ID          day/week/month  {window: usage before} / "0"
 job.cancel            user:ID (owner)  the job id      the job's state before / after
 job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / none
+asset.add / .remove   server           the asset name  {"kind", "filename", "channel_id",
+                                                       "message_id"} or {"kind", "asset_id"}
 ====================  ===============  ==============  ================================
 """
 
@@ -61,6 +63,8 @@ class AuditAction(enum.StrEnum):
     QUOTA_RESET = "quota.reset"
     JOB_CANCEL = "job.cancel"
     JOB_DELETE = "job.delete"
+    ASSET_ADD = "asset.add"
+    ASSET_REMOVE = "asset.remove"
 
 
 def user_target(user_id: int) -> str:

@@ -18,11 +18,12 @@ from discord.ext import commands
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
-from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
+from cogs.shared import NO_MENTIONS, JobReference, clip, literal, post_to_mod_log, requester_of
 
 from . import flows, options
+from .assets import asset_choices, with_library_assets
 from .buttons import DYNAMIC_ITEMS
-from .messages import quota_embed
+from .messages import library_embed, quota_embed
 from .model_info import model_embed
 from .pipeline import build_pipeline
 from .uploads import inspect_uploads
@@ -144,6 +145,9 @@ class VideoCog(
         reference_audio_1="Reference audio (MP3 or WAV, 2 to 15 seconds), with an image or video.",
         reference_audios="More reference audio as links, separated by spaces (3 in all).",
         reference_asset_ids="Ids of assets uploaded to the provider, separated by spaces.",
+        asset="An asset of this server's library, by name; start typing to pick one.",
+        asset_2="Another asset of the library.",
+        asset_3="Another asset of the library.",
     )
     async def generate_references(
         self,
@@ -159,6 +163,9 @@ class VideoCog(
         reference_audio_1: discord.Attachment | None = None,
         reference_audios: str | None = None,
         reference_asset_ids: str | None = None,
+        asset: options.AssetName | None = None,
+        asset_2: options.AssetName | None = None,
+        asset_3: options.AssetName | None = None,
         *,
         settings: options.VideoSettings,
     ) -> None:
@@ -172,14 +179,36 @@ class VideoCog(
             reference_audios=options.media_list(audios, reference_audios, uploads),
             reference_asset_ids=options.split_links(reference_asset_ids),
         )
+        request = await with_library_assets(interaction, request, [asset, asset_2, asset_3])
         if not request.reference_count:
             raise Refused(
                 "Give at least one reference: an image, a video, audio (with an image or "
-                "video) or an asset id. For a video from words alone, use `/video generate "
-                "text`."
+                "video), an asset of the library or an asset id. For a video from words "
+                "alone, use `/video generate text`."
             )
         await flows.start_job(
             interaction, request, origin=JobOrigin.GENERATE, confirm=settings.confirm
+        )
+
+    @generate_references.autocomplete("asset")
+    @generate_references.autocomplete("asset_2")
+    @generate_references.autocomplete("asset_3")
+    async def asset_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await asset_choices(interaction, current)
+
+    # -- /video assets -------------------------------------------------------------------
+
+    @app_commands.command(
+        name="assets", description="List the images, videos and audio of this server's library."
+    )
+    @app_commands.guild_only()
+    async def assets(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        library = await self.bot.services.library.listed(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=library_embed(library), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     # -- /video status -------------------------------------------------------------------

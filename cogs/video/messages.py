@@ -20,6 +20,7 @@ import re
 
 import discord
 
+from bot.db.assets import LibraryAsset
 from bot.jobs.delivery import Outcome
 from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
 from bot.jobs.lineage import NO_LINEAGE, Lineage
@@ -598,3 +599,38 @@ def preview_embed(preview: Preview, currency: str) -> discord.Embed:
         "again then."
     )
     return embed
+# -- the asset library -------------------------------------------------------------------
+
+ASSET_KIND_WORDS = {"image": "image", "video": "video", "audio": "audio", "asset": "provider asset"}
+
+
+def asset_label(asset: LibraryAsset) -> str:
+    """An asset as a choice or a list shows it: its name, what it is, whether it is gone."""
+    gone = ", file missing" if asset.missing_since is not None else ""
+    return f"{asset.name} ({ASSET_KIND_WORDS[asset.kind]}{gone})"
+
+
+def _asset_line(asset: LibraryAsset) -> str:
+    line = f"**{literal(asset.name)}** · {ASSET_KIND_WORDS[asset.kind]}"
+    if asset.channel_id is not None and asset.message_id is not None:
+        line += f" · [file]({message_link(asset.guild_id, asset.channel_id, asset.message_id)})"
+    if asset.seconds is not None:
+        line += f" · {asset.seconds:.1f} s"
+    line += f" · added by <@{asset.added_by}> {discord_time(asset.added_at)}"
+    if asset.missing_since is not None:
+        line += " · ⚠️ its file is gone from Discord: it can't be used"
+    return line
+
+
+def library_embed(assets: list[LibraryAsset]) -> discord.Embed:
+    """The server's library, for members and moderators alike."""
+    lines = [_asset_line(asset) for asset in assets]
+    return discord.Embed(
+        title="The server's asset library",
+        description=clip(
+            "\n".join(lines)
+            or "The library is empty: moderators add assets with `/videoadmin asset add`.",
+            4096,
+        ),
+        colour=discord.Colour.blurple(),
+    ).set_footer(text="Use them with the asset options of /video generate references.")

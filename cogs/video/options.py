@@ -29,6 +29,7 @@ from bot.params import GenerationRequest, MediaInput
 Prompt = app_commands.Range[str, 1, 4000]
 Duration = app_commands.Range[int, DURATION_RANGE[0], DURATION_RANGE[1]]
 Seed = app_commands.Range[int, SEED_RANGE[0], SEED_RANGE[1]]
+AssetName = app_commands.Range[str, 1, 100]
 
 PROMPT = "What happens in the video: subject, action, camera and style."
 DESCRIPTIONS = {

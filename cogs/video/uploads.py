@@ -57,7 +57,7 @@ async def inspect_uploads(
             f"I couldn't read {names} from Discord just now, so I can't check {them}. "
             "Try again in a moment."
         )
-    return {a.id: _media(a, head) for a, head in zip(files, heads, strict=True) if head is not None}
+    return {a.id: upload_media(a, head) for a, head in zip(files, heads, strict=True) if head is not None}
 
 
 async def _read_head(
@@ -94,7 +94,8 @@ async def _ranged_get(session: aiohttp.ClientSession, url: str) -> bytes:
         return bytes(head)
 
 
-def _media(attachment: discord.Attachment, head: bytes) -> MediaInput:
+def upload_media(attachment: discord.Attachment, head: bytes) -> MediaInput:
+    """The attachment as a model input, its format and pixel size read from ``head``."""
     found = sniff(head)
     width, height = attachment.width, attachment.height
     if found is not None and found.width is not None:

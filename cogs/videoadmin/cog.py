@@ -23,7 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.audit import AuditEntry
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, UserError
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.model import Job
 from bot.markup import plural
@@ -40,6 +40,14 @@ from cogs.shared import (
     post_to_mod_log,
     requester_of,
 )
+from cogs.video.assets import (
+    asset_choices,
+    check_can_keep,
+    forget_file,
+    keep_file,
+    read_upload,
+)
+from cogs.video.messages import library_embed
 from cogs.video.poster import missing_post_permissions, missing_thread_permissions
 
 from . import render
@@ -122,7 +130,7 @@ class VideoAdminCog(
     commands.GroupCog,
     name="videoadmin",
     group_name="videoadmin",
-    group_description="Moderate video generation: limits, blocks, usage, jobs and the audit log.",
+    group_description="Moderate video generation: limits, blocks, assets, usage, jobs, the audit log.",
 ):
     limit = app_commands.Group(
         name="limit", description="Set, clear and list limits per server, role or member."
@@ -146,6 +154,9 @@ class VideoAdminCog(
     quota = app_commands.Group(
         name="quota", description="Give a member extra quota or a fresh start."
     )
+    asset = app_commands.Group(
+        name="asset", description="Manage the library of references members use by name."
+    )
 
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
@@ -165,11 +176,15 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
     ) -> None:
         currency = self.bot.settings.currency
-        await interaction.response.send_message(
-            embed=render.change_embed(entry, currency, note),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        embed = render.change_embed(entry, currency, note)
+        if interaction.response.is_done():  # deferred while the change was worked out
+            await interaction.followup.send(
+                embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.response.send_message(
+                embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
         await post_to_mod_log(self.bot, entry.guild_id, render.audit_line(entry, currency))
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
@@ -749,6 +764,73 @@ class VideoAdminCog(
     ) -> None:
         entry = await self.services.limit_admin.reset(requester_of(interaction), member.id, window)
         await self._changed(interaction, entry)
+
+    # -- /videoadmin asset ---------------------------------------------------------------
+
+    @asset.command(
+        name="add", description="Add an image, video, audio file or provider asset to the library."
+    )
+    @app_commands.describe(
+        name="The name members pick it by (letters, digits, spaces; up to 40 characters).",
+        file="The image, video or audio file; I keep it as my own message in this channel.",
+        asset_id="Or the id of an asset already uploaded to the provider.",
+    )
+    async def asset_add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        file: discord.Attachment | None = None,
+        asset_id: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        library = self.services.library
+        actor = requester_of(interaction)
+        if (file is None) == (asset_id is None):
+            raise InvalidInput("Give the asset either as a `file` or as an `asset_id`: one of them.")
+        if asset_id is not None:
+            await self._changed(interaction, await library.add_provider_asset(actor, name, asset_id))
+            return
+        assert file is not None
+        name = await library.check_new_name(actor, name)
+        check_can_keep(interaction, file)
+        # Reading and checking the whole file (a clip's length) can take longer than 3 s.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        media, data = await read_upload(file)
+        checked = await library.check_file(media, data)
+        kept = await keep_file(interaction, name, checked, data)
+        try:
+            entry = await library.add_file(actor, name, checked, kept)
+        except UserError:
+            # Another moderator took the name meanwhile: the file posted is nobody's.
+            assert interaction.guild_id is not None
+            await forget_file(self.bot, interaction.guild_id, kept.channel_id, kept.message_id)
+            raise
+        await self._changed(interaction, entry)
+
+    @asset.command(name="remove", description="Take an asset out of the library.")
+    @app_commands.describe(name="The asset; start typing to pick one.")
+    async def asset_remove(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        removed, entry = await self.services.library.remove(requester_of(interaction), name)
+        await self._changed(interaction, entry)
+        if removed.channel_id is not None and removed.message_id is not None:
+            await forget_file(self.bot, removed.guild_id, removed.channel_id, removed.message_id)
+
+    @asset_remove.autocomplete("name")
+    async def asset_name_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if not await self._is_moderator(interaction):
+            return []
+        return await asset_choices(interaction, current)
+
+    @asset.command(name="list", description="List the library: each asset, who added it, when.")
+    async def asset_list(self, interaction: discord.Interaction) -> None:
+        await self.services.moderators.require(requester_of(interaction))
+        assert interaction.guild_id is not None
+        await self._show(
+            interaction, library_embed(await self.services.library.listed(interaction.guild_id))
+        )
 
     # -- /videoadmin audit ---------------------------------------------------------------
 

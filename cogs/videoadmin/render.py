@@ -75,6 +75,13 @@ def _money_text(value: str, currency: str) -> str:
     return money(float(value), currency)
 
 
+def _asset_text(value: str) -> str:
+    asset = json.loads(value)
+    if asset["kind"] == "asset":
+        return f"the provider's asset {quoted(asset['asset_id'])}"
+    return f"{asset['kind']} {quoted(asset['filename'])} kept in <#{asset['channel_id']}>"
+
+
 def _deleted_text(value: str) -> str:
     job = json.loads(value)
     return f"{job['outcome']}: “{literal(job['prompt'])}”"
@@ -104,6 +111,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.QUOTA_RESET: lambda s: f"reset the {s} quota of",
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
+    AuditAction.ASSET_ADD: lambda s: f"added the asset {quoted(s or '')} to the library of",
+    AuditAction.ASSET_REMOVE: lambda s: f"removed the asset {quoted(s or '')} from the library of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -120,6 +129,8 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.QUOTA_GRANT: _grant_text,
     AuditAction.QUOTA_RESET: _reset_text,
     AuditAction.JOB_DELETE: lambda v, _: _deleted_text(v),
+    AuditAction.ASSET_ADD: lambda v, _: _asset_text(v),
+    AuditAction.ASSET_REMOVE: lambda v, _: _asset_text(v),
 }
 
 

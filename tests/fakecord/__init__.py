@@ -33,6 +33,7 @@ Cheat sheet::
     ix3 = await emu.submit_modal(bob, ix2, {"prompt": "a dog"})  # inputs by custom_id or label
     ix4 = await emu.select(bob, msg, ["mint"], custom_id="flavour")
     await emu.say(bob, chan, "hello", reply_to=None)         # a user's message (MESSAGE_CREATE)
+    emu.delete(mod, msg)                  # their own, or with Manage Messages (MESSAGE_DELETE)
     msg = await emu.say(bob, thread, "my cat", attachments=[emu.attachment("cat.png", data)])
     ix5 = await emu.run_message_command(alice, msg, "Animate with Seedance")  # Apps > on a message:
         # data.type 3, data.target_id, data.resolved.messages (attachments freshly signed);

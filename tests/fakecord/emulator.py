@@ -661,6 +661,20 @@ class FakeDiscord:
                       type=19 if reply_to else 0, timestamp=self.clock.time())
         return self.rest.publish(msg)
 
+    def delete(self, member: Member | User, message: Message | int) -> None:
+        """``member`` deletes a message, as the Discord client lets them: their own, or
+        anyone's with Manage Messages in its channel (MESSAGE_DELETE goes to the bot; a
+        fetch of it then answers 404 / 10008 Unknown Message)."""
+        msg = self._message(message)
+        self._check_sees(member, msg)
+        user = member.user if isinstance(member, Member) else member
+        guild = msg.channel.guild
+        if msg.author.id != user.id:
+            found = guild.members.get(user.id) if guild is not None else None
+            if found is None or not guild.has(found, msg.channel, manage_messages=True):
+                raise ScenarioError(f"{user.name} may not delete others' messages here")
+        self.rest.remove(msg)
+
     def _message(self, message: Message | int) -> Message:
         if isinstance(message, Message):
             msg = message

@@ -68,7 +68,7 @@ def generate_command(options: dict[str, Any]) -> str:
     """The `/video generate` subcommand that takes these options."""
     if any(name.startswith(("first_frame", "last_frame")) for name in options):
         return "video generate frames"
-    if any(name.startswith("reference_") for name in options):
+    if any(name.startswith(("reference_", "asset")) for name in options):
         return "video generate references"
     return "video generate text"
 

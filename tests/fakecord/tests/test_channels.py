@@ -6,6 +6,7 @@ import aiohttp
 import discord
 import pytest
 
+from tests.fakecord import ScenarioError
 from tests.fakecord.samplebot import SampleBot
 
 
@@ -40,6 +41,23 @@ async def test_create_with_files_edit_fetch_delete(fakecord, bot, general):
     with pytest.raises(discord.NotFound) as exc:
         await general.fetch_message(sent.id)
     assert exc.value.code == 10008
+
+
+async def test_a_member_deletes_a_message_as_the_client_lets_them(fakecord, bot, general):
+    w = fakecord.default
+    sent = await general.send("the bot's", file=discord.File(io.BytesIO(b"x"), filename="a.png"))
+    own = await fakecord.say(w.alice, w.channel, "alice's")
+    with pytest.raises(ScenarioError, match="may not delete others' messages"):
+        fakecord.delete(w.alice, sent.id)
+    fakecord.delete(w.alice, own)
+    fakecord.delete(w.mod, sent.id)  # the Mods role has Manage Messages
+    assert w.channel.messages == []
+    fakecord.expect_violation(10008)
+    with pytest.raises(discord.NotFound) as exc:
+        await general.fetch_message(sent.id)
+    assert exc.value.code == 10008
+    with pytest.raises(ScenarioError, match="was deleted"):
+        fakecord.delete(w.mod, sent.id)
 
 
 async def test_attachment_links_expire_like_signed_cdn_links(fakecord, bot, general):
