@@ -17,6 +17,7 @@ from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.provider_budget import ProviderBudgetRepository
+from bot.db.reviews import ReviewRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.destinations import Destinations
@@ -31,6 +32,7 @@ from bot.moderation.blocks import MemberBlocks
 from bot.moderation.config import ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter
 from bot.moderation.requester import Moderators
+from bot.moderation.reviews import Reviews
 from bot.moderation.server_settings import ServerSettings
 from bot.quotas.administration import LimitAdministration
 from bot.quotas.admission import Admission
@@ -71,6 +73,7 @@ class Services:
     audit_entries: AuditRepository
     timings: TimingRepository
     provider_budget: ProviderBudgetRepository
+    job_reviews: ReviewRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -82,6 +85,7 @@ class Services:
     limit_admin: LimitAdministration
     usage: UsageReports
     job_service: JobService
+    reviews: Reviews
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
@@ -127,6 +131,17 @@ def build_services(
     prompt_filter = PromptFilter(
         db, filters, moderators, audit, clock, on_refused=on_prompt_refused
     )
+    job_reviews = ReviewRepository(db)
+    reviews = Reviews(
+        db=db,
+        jobs=jobs,
+        reviews=job_reviews,
+        moderators=moderators,
+        audit=audit,
+        deadline_seconds=policy.deadline_seconds,
+        clock=clock,
+        on_due=on_due,
+    )
     resolver = LimitResolver(servers, limits)
     counter = QuotaCounter(ledger, adjustments)
     standings = Standings(
@@ -147,6 +162,7 @@ def build_services(
         currency=policy.currency,
         clock=clock,
         tasks=tasks,
+        reviews=reviews,
     )
     return Services(
         db=db,
@@ -162,6 +178,7 @@ def build_services(
         audit_entries=audit_entries,
         timings=timings,
         provider_budget=ProviderBudgetRepository(db),
+        job_reviews=job_reviews,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -200,6 +217,7 @@ def build_services(
             on_due=on_due,
             offer=offer,
         ),
+        reviews=reviews,
         estimator=FinishEstimator(timings),
         lineages=lineages,
         destinations=Destinations(servers),

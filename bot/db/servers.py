@@ -19,6 +19,10 @@ SETTING_COLUMNS = frozenset(
         "moderators_exempt",
         "results_in",
         "gallery_channel_id",
+        "review_channel_id",
+        "review_cost_above",
+        "review_reference_videos",
+        "review_unless_role_id",
     }
 )
 
@@ -36,6 +40,11 @@ class GuildSettings:
     moderators_exempt: bool = False  # moderators skip member limits (the budget still holds)
     results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
     gallery_channel_id: int | None = None  # gets a copy of every finished video
+    # The approval lane (`bot.moderation.reviews`): where reviews go, and what needs one.
+    review_channel_id: int | None = None
+    review_cost_above: float | None = None  # jobs estimated above this need a review
+    review_reference_videos: bool = False  # jobs with reference videos need a review
+    review_unless_role_id: int | None = None  # members without this role need a review
 
 
 class ServerSettingsRepository:
@@ -63,6 +72,10 @@ class ServerSettingsRepository:
             moderators_exempt=bool(row["moderators_exempt"]),
             results_in=row["results_in"],
             gallery_channel_id=row["gallery_channel_id"],
+            review_channel_id=row["review_channel_id"],
+            review_cost_above=row["review_cost_above"],
+            review_reference_videos=bool(row["review_reference_videos"]),
+            review_unless_role_id=row["review_unless_role_id"],
         )
 
     async def set_value(

@@ -15,6 +15,8 @@ settings.refunds      server                           "1" on, "0" off
 settings.budget       server                           an amount
 settings.results_in   server                           "channel" or "thread"
 settings.gallery      server                           a channel id
+settings.review_*     server                           channel: a channel id; cost: an
+                                                       amount; videos: "1"/"0"; role: a role id
 channel.allow / ...   channel:ID
 member.block          user:ID                          {"reason", "expires_at"}
 member.unblock        user:ID                          {"reason", "expires_at"} / none
@@ -23,6 +25,8 @@ quota.grant           user:ID          the window      {"generations", "seconds"
 quota.reset           user:ID          day/week/month  {window: usage before} / "0"
 job.cancel            user:ID (owner)  the job id      the job's state before / after
 job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / none
+review.approve        user:ID (owner)  the job id      none / none
+review.deny           user:ID (owner)  the job id      none / the moderator's reason
 ====================  ===============  ==============  ================================
 """
 
@@ -49,6 +53,10 @@ class AuditAction(enum.StrEnum):
     MODERATORS_EXEMPT = "settings.moderators_exempt"
     RESULTS_IN = "settings.results_in"
     GALLERY = "settings.gallery"
+    REVIEW_CHANNEL = "settings.review_channel"
+    REVIEW_COST = "settings.review_cost"
+    REVIEW_VIDEOS = "settings.review_videos"
+    REVIEW_ROLE = "settings.review_role"
     CHANNEL_ALLOW = "channel.allow"
     CHANNEL_DISALLOW = "channel.disallow"
     BLOCK = "member.block"
@@ -59,6 +67,8 @@ class AuditAction(enum.StrEnum):
     QUOTA_RESET = "quota.reset"
     JOB_CANCEL = "job.cancel"
     JOB_DELETE = "job.delete"
+    REVIEW_APPROVE = "review.approve"
+    REVIEW_DENY = "review.deny"
 
 
 def user_target(user_id: int) -> str:
