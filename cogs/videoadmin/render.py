@@ -93,6 +93,10 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.BUDGET: lambda s: "set the monthly budget of",
     AuditAction.RESULTS_IN: lambda s: "set where results go in",
     AuditAction.GALLERY: lambda s: "set the gallery channel of",
+    AuditAction.REVIEW_CHANNEL: lambda s: "set the review channel of",
+    AuditAction.REVIEW_COST: lambda s: "set the estimated cost that needs approval in",
+    AuditAction.REVIEW_VIDEOS: lambda s: "set whether reference videos need approval in",
+    AuditAction.REVIEW_ROLE: lambda s: "set the role that needs no approval in",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
     AuditAction.BLOCK: lambda s: "blocked",
@@ -103,6 +107,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.QUOTA_RESET: lambda s: f"reset the {s} quota of",
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
+    AuditAction.REVIEW_APPROVE: lambda s: f"approved job #{s} of",
+    AuditAction.REVIEW_DENY: lambda s: f"denied job #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -110,6 +116,11 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.MOD_LOG: lambda v, _: f"<#{v}>",
     AuditAction.RESULTS_IN: lambda v, _: RESULTS_IN_WORDS.get(v, v),
     AuditAction.GALLERY: lambda v, _: f"<#{v}>",
+    AuditAction.REVIEW_CHANNEL: lambda v, _: f"<#{v}>",
+    AuditAction.REVIEW_COST: _budget_text,
+    AuditAction.REVIEW_VIDEOS: lambda v, _: "need approval" if v == "1" else "don't",
+    AuditAction.REVIEW_ROLE: lambda v, _: f"<@&{v}>",
+    AuditAction.REVIEW_DENY: lambda v, _: f"“{literal(v)}”",
     AuditAction.REFUNDS: lambda v, _: "on" if v == "1" else "off",
     AuditAction.MODERATORS_EXEMPT: lambda v, _: "exempt" if v == "1" else "not exempt",
     AuditAction.BUDGET: _budget_text,
@@ -254,7 +265,27 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
         name="Gallery",
         value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
     )
+    embed.add_field(name="Approval", value=review_text(settings, currency), inline=False)
     return embed
+
+
+def review_text(settings: GuildSettings, currency: str) -> str:
+    """Which jobs wait for a moderator's approval, and where."""
+    rules = []
+    if settings.review_cost_above is not None:
+        rules.append(f"estimated above {money(settings.review_cost_above, currency)}")
+    if settings.review_reference_videos:
+        rules.append("with reference videos")
+    if settings.review_unless_role_id is not None:
+        rules.append(f"of members without <@&{settings.review_unless_role_id}>")
+    if not rules:
+        return "no job needs approval"
+    where = (
+        f"reviewed in <#{settings.review_channel_id}>"
+        if settings.review_channel_id
+        else "⚠️ no review channel: such jobs end unmade"
+    )
+    return f"Jobs {', or '.join(rules)} (moderators' own excepted); {where}."
 
 
 def channels_text(settings: GuildSettings) -> str:
