@@ -77,10 +77,11 @@ class Decided:
 
 
 class AlreadyDecided(Conflict):
-    """The review was decided first by someone else (or its job ended meanwhile)."""
+    """The review was decided first by someone else, or its job ended meanwhile
+    (``review``: as it is now; ``None`` if its job is gone)."""
 
-    def __init__(self, message: str, review: Review | None) -> None:
-        super().__init__(message)
+    def __init__(self, review: Review | None) -> None:
+        super().__init__("That review is closed: someone decided first, or its job ended.")
         self.review = review
 
 
@@ -133,7 +134,7 @@ class Reviews:
         if review is None or review.guild_id != actor.guild_id:
             raise NotFound(f"There is no review of job #{job_id} in this server.")
         if review.decision is not None:
-            raise AlreadyDecided(decided_text(review), review)
+            raise AlreadyDecided(review)
         return review
 
     async def approve(self, actor: Requester, job_id: int) -> Decided:
@@ -195,8 +196,7 @@ class Reviews:
                     at=now,
                 )
         if job is None or decided is None:
-            review = await self.reviews.get(job_id)
-            raise AlreadyDecided(decided_text(review) if review else "That job is gone.", review)
+            raise AlreadyDecided(await self.reviews.get(job_id))
         self.on_due()
         return Decided(job, decided, audit)
 
@@ -258,19 +258,3 @@ _AUDITED = {
     ReviewDecision.APPROVED: AuditAction.REVIEW_APPROVE,
     ReviewDecision.DENIED: AuditAction.REVIEW_DENY,
 }
-
-
-def decided_text(review: Review) -> str:
-    """Why a review can't be decided any more, as the moderator who pressed late reads it."""
-    job = f"#{review.job_id}"
-    if review.decision is ReviewDecision.APPROVED:
-        return f"<@{review.decided_by}> already approved {job}."
-    if review.decision is ReviewDecision.DENIED:
-        return f"<@{review.decided_by}> already denied {job}."
-    if review.decision is ReviewDecision.EXPIRED:
-        return f"The review of {job} expired: nobody decided within a day."
-    if review.decision is ReviewDecision.WITHDRAWN:
-        return f"{job} ended before a decision (its member cancelled it)."
-    if review.decision is ReviewDecision.UNPOSTABLE:
-        return f"{job} ended: its review could not be posted."
-    return f"{job} is still waiting for a decision."

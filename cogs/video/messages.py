@@ -426,12 +426,13 @@ def review_embed(
     if job.status_message_id:
         link = message_link(job.guild_id, job.channel_id, job.status_message_id)
         embed.add_field(name="Status message", value=link, inline=False)
-    embed.add_field(name="Decision", value=clip(_decision_text(review), 1024), inline=False)
+    embed.add_field(name="Decision", value=clip(decision_text(review), 1024), inline=False)
     embed.set_footer(text=review_marker(job.id))
     return embed
 
 
-def _decision_text(review: Review) -> str:
+def decision_text(review: Review) -> str:
+    """Where a review stands: what to do, or who decided what and when."""
     at = discord_time(review.decided_at) if review.decided_at is not None else ""
     if review.decision is None:
         return (

@@ -23,7 +23,7 @@ from cogs.shared import NO_MENTIONS, post_to_mod_log, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
 from .components import review_view
-from .messages import review_embed, review_marker, review_notice
+from .messages import decision_text, review_embed, review_marker, review_notice
 from .modals import DenyForm
 from .poster import DiscordResultChannel
 
@@ -96,10 +96,12 @@ async def deny_submitted(interaction: discord.Interaction, reason: str, *, job_i
 
 async def _too_late(interaction: discord.Interaction, late: AlreadyDecided) -> None:
     """Tell the moderator who pressed second, and show the decision on the message."""
-    await interaction.response.send_message(
-        f"Too late: {late}", ephemeral=True, allowed_mentions=NO_MENTIONS
-    )
     review = late.review
+    await interaction.response.send_message(
+        f"Too late: {decision_text(review) if review else late}",
+        ephemeral=True,
+        allowed_mentions=NO_MENTIONS,
+    )
     if review is None or interaction.message is None:
         return
     bot = video_bot(interaction)

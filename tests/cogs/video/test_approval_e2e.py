@@ -56,6 +56,13 @@ async def review_posted(emu, reviews, count: int = 1):
     return reviews.messages[count - 1]
 
 
+async def held(emu, member, reviews, prompt: str):
+    """``member`` asks for a job that waits for review: their status message, and its
+    review message."""
+    status = await member.status_message(await member.generate(prompt=prompt))
+    return status, await review_posted(emu, reviews)
+
+
 async def result_of(emu, person, status):
     """The reply that carries the job's outcome (not the approval notice)."""
     def outcome():
@@ -66,10 +73,11 @@ async def result_of(emu, person, status):
     return reply
 
 
-async def quota_text(emu, person) -> str:
-    ix = await emu.run_command(person.member, person.channel, "video quota")
-    await ix.wait_acknowledged()
-    return ix.ephemeral_messages[0].embeds[0]["description"]
+async def told(emu, channel, text: str) -> None:
+    """Wait until a message in ``channel`` says ``text``."""
+    await emu.wait_for(
+        lambda: any(text in m.content for m in channel.messages), 5, f"{text!r} in #{channel.name}"
+    )
 
 
 async def test_a_job_above_the_cost_is_held_approved_then_made_and_posted(
@@ -111,8 +119,7 @@ async def test_a_job_above_the_cost_is_held_approved_then_made_and_posted(
     (notice,) = [m for m in alice.replies_to(status) if not m.embeds]
     assert notice.content == f"<@{world.alice.id}> <@{world.mod.id}> approved your video #2: it's being made now."
     assert notice.mentions == [world.alice.id]  # the member only, never the moderator
-    await fakecord.wait_for(lambda: any("approved job #2 of" in m.content for m in modlog.messages),
-                            5, "the decision in the mod-log")  # fmt: skip
+    await told(fakecord, modlog, "approved job #2 of")
 
 
 async def test_a_job_with_a_reference_video_denied_with_a_reason_gives_the_quota_back(
@@ -129,7 +136,7 @@ async def test_a_job_with_a_reference_video_denied_with_a_reason_gives_the_quota
     )
     review = await review_posted(fakecord, reviews)
     assert field(review, "Needs review because") == "it uses 1 reference video"
-    assert "1 of 2 videos" in await quota_text(fakecord, alice)  # reserved while it waits
+    assert "1 of 2 videos" in await alice.quota()  # reserved while it waits
 
     deny = await fakecord.click(world.mod, review, label="Deny")
     await deny.wait_acknowledged()
@@ -149,9 +156,8 @@ async def test_a_job_with_a_reference_video_denied_with_a_reason_gives_the_quota
     assert result.mentions == [world.alice.id] and result.mention_roles == []
     assert field(result, "Reason").startswith(f"Cancelled by <@{world.mod.id}>. Not approved:")
     assert gmi_sim.calls("submit") == []
-    assert "0 of 2 videos" in await quota_text(fakecord, alice)  # given back
-    await fakecord.wait_for(lambda: any("denied job #1 of" in m.content for m in modlog.messages),
-                            5, "the denial in the mod-log")  # fmt: skip
+    assert "0 of 2 videos" in await alice.quota()  # given back
+    await told(fakecord, modlog, "denied job #1 of")
     audit = await admin(fakecord, "audit")
     assert "denied job #1" in str(audit.ephemeral_messages[0].embeds[0])
 
@@ -178,8 +184,7 @@ async def test_a_member_may_not_approve_or_deny(fakecord, video_bot, person, gmi
     bot = await video_bot()
     world = fakecord.default
     reviews, _ = await lane(fakecord, cost={"amount": 0.5})
-    await person().status_message(await person().generate(prompt="x"))
-    review = await review_posted(fakecord, reviews)
+    _, review = await held(fakecord, person(), reviews, "x")
     for label in ("Approve", "Deny"):
         ix = await fakecord.click(world.bob, review, label=label)
         await ix.wait_acknowledged()
@@ -197,8 +202,7 @@ async def test_two_moderators_deciding_at_once_make_one_decision(
     world = fakecord.default
     reviews, _ = await lane(fakecord, cost={"amount": 0.5})
     alice = person()
-    status = await alice.status_message(await alice.generate(prompt="x"))
-    review = await review_posted(fakecord, reviews)
+    status, review = await held(fakecord, alice, reviews, "x")
     deny = await fakecord.click(world.owner, review, label="Deny")
     await deny.wait_acknowledged()
     clicks = await asyncio.gather(
@@ -209,7 +213,8 @@ async def test_two_moderators_deciding_at_once_make_one_decision(
     for ix in clicks:
         await ix.wait_acknowledged()
     late = [ix.ephemeral_messages[0].content for ix in clicks if ix.ephemeral_messages]
-    assert len(late) == 2 and all(text.startswith("Too late: <@") for text in late), late
+    assert len(late) == 2 and all(text.startswith(("Too late: Approved by <@", "Too late: Denied by <@"))
+                                  for text in late), late  # fmt: skip
     job = await job_when(bot, 1, lambda j: j.is_delivered)
     review_row = await bot.services.reviews.get(1)
     decided = "Approved" if review_row.decision == "approved" else "Denied"
@@ -229,8 +234,7 @@ async def test_a_pending_review_survives_a_restart_and_is_approved_after_it(
     world = fakecord.default
     reviews, _ = await lane(fakecord, cost={"amount": 0.5})
     alice = person()
-    status = await alice.status_message(await alice.generate(prompt="after the restart"))
-    review = await review_posted(fakecord, reviews)
+    status, review = await held(fakecord, alice, reviews, "after the restart")
     await first.close()
     second = await video_bot()
     assert gmi_sim.calls("submit") == []
@@ -248,8 +252,7 @@ async def test_an_undecided_review_expires_after_a_day_without_charge(
     bot = await video_bot(clock=clock)
     reviews, modlog = await lane(fakecord, cost={"amount": 0.5})
     alice = person()
-    status = await alice.status_message(await alice.generate(prompt="nobody looks"))
-    review = await review_posted(fakecord, reviews)
+    status, review = await held(fakecord, alice, reviews, "nobody looks")
     clock.advance(REVIEW_LIFETIME + 1)
     bot.dispatch("video_job_due")
     result = await result_of(fakecord, alice, status)
@@ -261,8 +264,7 @@ async def test_an_undecided_review_expires_after_a_day_without_charge(
         fakecord.default.guild.id, alice.member.id, 0, 2**40, refunds_enabled=False
     )
     assert used.generations == 0 and used.cost == 0
-    await fakecord.wait_for(lambda: any("within a day" in m.content for m in modlog.messages),
-                            5, "the expiry in the mod-log")  # fmt: skip
+    await told(fakecord, modlog, "within a day")
 
 
 async def test_without_a_review_channel_the_job_ends_unmade_and_everyone_is_told(
@@ -279,10 +281,7 @@ async def test_without_a_review_channel_the_job_ends_unmade_and_everyone_is_told
     result = await result_of(fakecord, alice, status)
     assert "needs a moderator's review for it, but no review channel is set" in result.content
     assert "Nothing was charged" in result.content and gmi_sim.calls("submit") == []
-    await fakecord.wait_for(
-        lambda: any("needed a review, but no review channel is set" in m.content
-                    for m in modlog.messages), 5, "the mod-log told",
-    )  # fmt: skip
+    await told(fakecord, modlog, "needed a review, but no review channel is set")
 
 
 async def test_a_review_channel_the_bot_cannot_post_in_is_said_not_held_silently(
@@ -296,10 +295,7 @@ async def test_a_review_channel_the_bot_cannot_post_in_is_said_not_held_silently
     status = await alice.status_message(await alice.generate(prompt="locked out"))
     result = await result_of(fakecord, alice, status)
     assert "I can't post in its review channel" in result.content
-    await fakecord.wait_for(
-        lambda: any(f"I can't post in <#{reviews.id}>" in m.content for m in modlog.messages),
-        5, "the mod-log told",
-    )  # fmt: skip
+    await told(fakecord, modlog, f"I can't post in <#{reviews.id}>")
     assert reviews.messages == [] and gmi_sim.calls("submit") == []
     assert world.alice.id in result.mentions
 
@@ -311,8 +307,7 @@ async def test_a_member_cancelling_a_held_job_closes_its_review(
     world = fakecord.default
     reviews, _ = await lane(fakecord, cost={"amount": 0.5})
     alice = person()
-    status = await alice.status_message(await alice.generate(prompt="never mind"))
-    review = await review_posted(fakecord, reviews)
+    status, review = await held(fakecord, alice, reviews, "never mind")
     ix = await fakecord.click(world.alice, status, label="Cancel")
     await ix.wait_acknowledged()
     await fakecord.wait_for(lambda: title(review).startswith("🚫 Withdrawn"), 5, "the review closed")
