@@ -56,6 +56,16 @@ async def review_posted(emu, reviews, count: int = 1):
     return reviews.messages[count - 1]
 
 
+async def review_recorded(bot, job_id: int):
+    """Wait (bounded) until the bot recorded the job's review message; return the review."""
+    for _ in range(250):
+        review = await bot.services.reviews.get(job_id)
+        if review is not None and review.message_id is not None:
+            return review
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id}: its review message was never recorded")
+
+
 async def held(emu, member, reviews, prompt: str):
     """``member`` asks for a job that waits for review: their status message, and its
     review message."""
@@ -313,3 +323,25 @@ async def test_a_member_cancelling_a_held_job_closes_its_review(
     await fakecord.wait_for(lambda: title(review).startswith("🚫 Withdrawn"), 5, "the review closed")
     assert buttons_disabled(review) and gmi_sim.calls("submit") == []
     assert "cancelled" in (await result_of(fakecord, alice, status)).content
+
+
+async def test_a_review_that_landed_before_it_was_recorded_is_found_not_posted_twice(
+    fakecord, video_bot, person, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, cost={"amount": 0.5})
+    alice = person()
+    status, review = await held(fakecord, alice, reviews, "posted once")
+    await review_recorded(bot, 1)
+    async with bot.services.db.transaction() as conn:  # as a crash before the post was recorded
+        await conn.execute(
+            "UPDATE job_reviews SET message_id = NULL, channel_id = NULL, post_lease = NULL "
+            "WHERE job_id = 1"
+        )
+    bot.dispatch("video_job_due")
+    assert (await review_recorded(bot, 1)).message_id == review.id
+    assert reviews.messages == [review]
+    ix = await fakecord.click(world.mod, review, label="Approve")
+    await ix.wait_acknowledged()
+    assert (await result_of(fakecord, alice, status)).attachments
