@@ -132,6 +132,10 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
 }
 
 
+# Actions whose value has no "before": a decision and its reason.
+_WITHOUT_BEFORE = frozenset({AuditAction.REVIEW_DENY})
+
+
 def _value(action: str, value: str | None, currency: str) -> str:
     if value is None:
         return "(none)"
@@ -147,7 +151,9 @@ def audit_line(entry: AuditEntry, currency: str) -> str:
     sentence = _SENTENCES.get(entry.action)
     action = sentence(entry.subject) if sentence else entry.action
     change = ""
-    if entry.old_value is not None or entry.new_value is not None:
+    if entry.action in _WITHOUT_BEFORE and entry.new_value is not None:
+        change = f": {_value(entry.action, entry.new_value, currency)}"
+    elif entry.old_value is not None or entry.new_value is not None:
         old = _value(entry.action, entry.old_value, currency)
         change = f": {old} → {_value(entry.action, entry.new_value, currency)}"
     return (

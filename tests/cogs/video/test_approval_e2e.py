@@ -167,7 +167,7 @@ async def test_a_job_with_a_reference_video_denied_with_a_reason_gives_the_quota
     assert field(result, "Reason").startswith(f"Cancelled by <@{world.mod.id}>. Not approved:")
     assert gmi_sim.calls("submit") == []
     assert "0 of 2 videos" in await alice.quota()  # given back
-    await told(fakecord, modlog, "denied job #1 of")
+    await told(fakecord, modlog, f"denied job #1 of <@{world.alice.id}>: “no clips of \\*\\*films\\*\\* \\<@&1>”")
     audit = await admin(fakecord, "audit")
     assert "denied job #1" in str(audit.ephemeral_messages[0].embeds[0])
 
