@@ -194,8 +194,8 @@ class ReviewDesk:
         job = await bot.services.jobs.get(review.job_id)
         settings = await bot.services.servers.get(review.guild_id)
         channel_id = settings.review_channel_id
-        if job is None:
-            return  # withdrawn before its member saw it: `close_due` takes the review away
+        if job is None or not job.held:
+            return  # withdrawn or cancelled before it was posted: `close_due` closes it
         if channel_id is None:
             await self._unpostable(review, "no review channel is set", None)
             return
