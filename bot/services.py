@@ -20,6 +20,7 @@ from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.previews import PreviewRepository
 from bot.db.provider_budget import ProviderBudgetRepository
+from bot.db.reviews import ReviewRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.destinations import Destinations
@@ -35,6 +36,7 @@ from bot.moderation.blocks import MemberBlocks
 from bot.moderation.config import ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter
 from bot.moderation.requester import Moderators
+from bot.moderation.reviews import Reviews
 from bot.moderation.server_settings import ServerSettings
 from bot.quotas.administration import LimitAdministration
 from bot.quotas.admission import Admission
@@ -77,6 +79,7 @@ class Services:
     provider_budget: ProviderBudgetRepository
     previews: PreviewRepository
     assets: AssetRepository
+    job_reviews: ReviewRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -89,6 +92,7 @@ class Services:
     usage: UsageReports
     job_service: JobService
     job_previews: JobPreviews
+    reviews: Reviews
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
@@ -137,6 +141,17 @@ def build_services(
     prompt_filter = PromptFilter(
         db, filters, moderators, audit, clock, on_refused=on_prompt_refused
     )
+    job_reviews = ReviewRepository(db)
+    reviews = Reviews(
+        db=db,
+        jobs=jobs,
+        reviews=job_reviews,
+        moderators=moderators,
+        audit=audit,
+        deadline_seconds=policy.deadline_seconds,
+        clock=clock,
+        on_due=on_due,
+    )
     resolver = LimitResolver(servers, limits)
     counter = QuotaCounter(ledger, adjustments)
     standings = Standings(
@@ -157,6 +172,7 @@ def build_services(
         currency=policy.currency,
         clock=clock,
         tasks=tasks,
+        reviews=reviews,
     )
     job_service = JobService(
         db=db,
@@ -189,6 +205,7 @@ def build_services(
         provider_budget=ProviderBudgetRepository(db),
         previews=previews,
         assets=assets,
+        job_reviews=job_reviews,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -222,6 +239,7 @@ def build_services(
             standings=standings,
             clock=clock,
         ),
+        reviews=reviews,
         estimator=FinishEstimator(timings),
         lineages=lineages,
         destinations=Destinations(servers),

@@ -462,4 +462,30 @@ MIGRATIONS: list[Migration] = [
         UNIQUE (guild_id, name_key)
     )
     """,
+    # The approval lane: what needs a moderator's review in each server and where reviews
+    # go; a held job (``held = 1``) is never sent until approved; one review per held job,
+    # with its message, its decision and the time it expires undecided.
+    """
+    ALTER TABLE guild_settings ADD COLUMN review_channel_id INTEGER;
+    ALTER TABLE guild_settings ADD COLUMN review_cost_above REAL;
+    ALTER TABLE guild_settings ADD COLUMN review_reference_videos INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE guild_settings ADD COLUMN review_unless_role_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE job_reviews (
+        job_id       INTEGER PRIMARY KEY,
+        guild_id     INTEGER NOT NULL,
+        reasons      TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        expires_at   REAL NOT NULL,
+        channel_id   INTEGER,
+        message_id   INTEGER,
+        post_attempts INTEGER NOT NULL DEFAULT 0,
+        post_lease   REAL,
+        decision     TEXT,
+        decided_by   INTEGER,
+        decided_at   REAL,
+        reason       TEXT
+    );
+    CREATE INDEX job_reviews_undecided ON job_reviews (expires_at) WHERE decision IS NULL
+    """,
 ]

@@ -20,6 +20,10 @@ SETTING_COLUMNS = frozenset(
         "results_in",
         "gallery_channel_id",
         "confirm_above",
+        "review_channel_id",
+        "review_cost_above",
+        "review_reference_videos",
+        "review_unless_role_id",
     }
 )
 
@@ -38,6 +42,11 @@ class GuildSettings:
     results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
     gallery_channel_id: int | None = None  # gets a copy of every finished video
     confirm_above: float | None = None  # members confirm jobs estimated above it; None: off
+    # The approval lane (`bot.moderation.reviews`): where reviews go, and what needs one.
+    review_channel_id: int | None = None
+    review_cost_above: float | None = None  # jobs estimated above this need a review
+    review_reference_videos: bool = False  # jobs with reference videos need a review
+    review_unless_role_id: int | None = None  # members without this role need a review
 
 
 class ServerSettingsRepository:
@@ -66,6 +75,10 @@ class ServerSettingsRepository:
             results_in=row["results_in"],
             gallery_channel_id=row["gallery_channel_id"],
             confirm_above=row["confirm_above"],
+            review_channel_id=row["review_channel_id"],
+            review_cost_above=row["review_cost_above"],
+            review_reference_videos=bool(row["review_reference_videos"]),
+            review_unless_role_id=row["review_unless_role_id"],
         )
 
     async def set_value(

@@ -57,6 +57,15 @@ class ShardScope:
         return f"shard{'s' if len(self.ids) > 1 else ''} {ids} of {self.count}"
 
 
+class ReviewReason(enum.StrEnum):
+    """Why a job waits for a moderator's review (the server's rules in
+    `bot.moderation.reviews`)."""
+
+    COST = "cost"  # estimated above the server's amount
+    REFERENCE_VIDEOS = "reference_videos"  # it uses reference videos
+    ROLE = "role"  # its member lacks the role that skips review
+
+
 class JobOrigin(enum.StrEnum):
     """How a job came to be. Re-rolls, remixes and continuations record the job they came
     from as their parent; an animation or a reference job records the job whose result it
@@ -112,6 +121,9 @@ class NewJob:
     source_user_id: int | None = None
     source_message_id: int | None = None
     clips: tuple[Credit, ...] = ()  # a stitch's clips, in order
+    # Why it needs a moderator's review (none: it doesn't). Such a job is stored held: its
+    # quota is reserved, but the scheduler never takes it until a moderator approves it.
+    review_reasons: tuple[ReviewReason, ...] = ()
     # Seconds before the scheduler may send it: the command posts its status message first
     # and then makes it due at once; the delay only matters if that never happens (a crash).
     first_step_after: float = 0.0
@@ -185,6 +197,7 @@ class Job:
     gallery_channel_id: int | None = None  # the server's gallery, when a copy went there
     gallery_message_id: int | None = None
     gallery_attempts: int = 0
+    held: bool = False  # waits for a moderator's review: never sent until approved
 
     @property
     def calls_provider(self) -> bool:
@@ -234,7 +247,7 @@ class Job:
     @property
     def display_state(self) -> str:
         if self.outcome is None:
-            return STATE_LABELS[self.state]
+            return "Waiting for a moderator's review" if self.held else STATE_LABELS[self.state]
         if self.outcome is JobOutcome.SUCCEEDED and self.state is JobState.DELIVERED:
             return "Delivered"
         if self.state is JobState.UNDELIVERABLE:

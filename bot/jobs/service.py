@@ -366,6 +366,7 @@ class JobService:
             finished_at=now,
             next_check_at=now,
             cancelled_by=actor.user_id,
+            held=0,  # a job waiting for review ends too (the review desk closes its review)
         )
         if moved is None:
             current = await self.jobs.get(job_id)

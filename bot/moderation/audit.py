@@ -16,6 +16,8 @@ settings.budget       server                           an amount
 settings.results_in   server                           "channel" or "thread"
 settings.gallery      server                           a channel id
 settings.confirm      server                           an amount (jobs above it are confirmed)
+settings.review_*     server                           channel: a channel id; cost: an
+                                                       amount; videos: "1"/"0"; role: a role id
 channel.allow / ...   channel:ID
 member.block          user:ID                          {"reason", "expires_at"}
 member.unblock        user:ID                          {"reason", "expires_at"} / none
@@ -26,6 +28,8 @@ job.cancel            user:ID (owner)  the job id      the job's state before / 
 job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / none
 asset.add / .remove   server           the asset name  {"kind", "filename", "channel_id",
                                                        "message_id"} or {"kind", "asset_id"}
+review.approve        user:ID (owner)  the job id      none / none
+review.deny           user:ID (owner)  the job id      none / the moderator's reason
 ====================  ===============  ==============  ================================
 """
 
@@ -53,6 +57,10 @@ class AuditAction(enum.StrEnum):
     RESULTS_IN = "settings.results_in"
     GALLERY = "settings.gallery"
     CONFIRM_ABOVE = "settings.confirm"
+    REVIEW_CHANNEL = "settings.review_channel"
+    REVIEW_COST = "settings.review_cost"
+    REVIEW_VIDEOS = "settings.review_videos"
+    REVIEW_ROLE = "settings.review_role"
     CHANNEL_ALLOW = "channel.allow"
     CHANNEL_DISALLOW = "channel.disallow"
     BLOCK = "member.block"
@@ -65,6 +73,8 @@ class AuditAction(enum.StrEnum):
     JOB_DELETE = "job.delete"
     ASSET_ADD = "asset.add"
     ASSET_REMOVE = "asset.remove"
+    REVIEW_APPROVE = "review.approve"
+    REVIEW_DENY = "review.deny"
 
 
 def user_target(user_id: int) -> str:

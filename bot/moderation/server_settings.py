@@ -1,8 +1,8 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
 windows reset, refunds, the monthly budget, whether moderators are exempt from member
 limits, the channels where members may generate, where results go (the channel or a
-thread per job, and a gallery channel), and above which estimated cost members confirm a
-job before it is stored."""
+thread per job, and a gallery channel), above which estimated cost members confirm a job
+before it is stored, and which jobs need a moderator's review and where reviews go."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ _ACTIONS = {
     "results_in": AuditAction.RESULTS_IN,
     "gallery_channel_id": AuditAction.GALLERY,
     "confirm_above": AuditAction.CONFIRM_ABOVE,
+    "review_channel_id": AuditAction.REVIEW_CHANNEL,
+    "review_cost_above": AuditAction.REVIEW_COST,
+    "review_reference_videos": AuditAction.REVIEW_VIDEOS,
+    "review_unless_role_id": AuditAction.REVIEW_ROLE,
 }
 
 
@@ -111,6 +115,27 @@ class ServerSettings:
     async def set_gallery_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
         """The channel that gets a copy of every finished video (None: no gallery)."""
         return await self._set(actor, "gallery_channel_id", channel_id)
+
+    # -- the approval lane (`bot.moderation.reviews`) ------------------------------------
+
+    async def set_review_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
+        """Where jobs that need a moderator's review are posted (None: nowhere, so such a
+        job ends at once, without charge, and says why)."""
+        return await self._set(actor, "review_channel_id", channel_id)
+
+    async def set_review_cost_above(self, actor: Requester, amount: float | None) -> AuditEntry:
+        """Jobs estimated to cost more than ``amount`` need a review (None: no such rule)."""
+        if amount is not None and amount < 0:
+            raise InvalidInput("The amount can't be negative; use no amount to remove the rule.")
+        return await self._set(actor, "review_cost_above", amount)
+
+    async def set_review_reference_videos(self, actor: Requester, required: bool) -> AuditEntry:
+        """Whether jobs with reference videos need a review."""
+        return await self._set(actor, "review_reference_videos", 1 if required else 0)
+
+    async def set_review_unless_role(self, actor: Requester, role_id: int | None) -> AuditEntry:
+        """Members without this role need a review for every job (None: no such rule)."""
+        return await self._set(actor, "review_unless_role_id", role_id)
 
     async def _set(self, actor: Requester, column: str, value: Any) -> AuditEntry:
         await self.moderators.require(actor)

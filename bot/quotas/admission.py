@@ -10,6 +10,10 @@ others run before it, on the reader, so the write lock is held only for what mus
 atomic (for a server without limits: the insert alone). A counted rule with no limit set
 reads nothing. A job the provider never sees (a stitch of finished clips) costs and counts
 nothing: only the moderators' say on who and where applies to it (`UNCOUNTED`).
+
+A job that passes every rule may still need a moderator's review (`bot.moderation.reviews`):
+it is stored held, its quota reserved like any job's, with its review opened in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bot.jobs.model import Job, NewJob
 from bot.moderation.config import ServerConfig, ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter, find_blocked_pattern
 from bot.moderation.requester import Requester
+from bot.moderation.reviews import Reviews, review_reasons
 from bot.params import GenerationRequest
 from bot.quotas import wording
 from bot.quotas.catalogue import GATES, Metric, Window, window_limit
@@ -263,8 +268,10 @@ class Admission:
         currency: str,
         clock: Clock,
         tasks: BackgroundTasks,
+        reviews: Reviews,
     ) -> None:
         self.jobs = jobs
+        self.reviews = reviews
         self.config = config
         self.prompt_filter = prompt_filter
         self.counter = counter
@@ -296,11 +303,20 @@ class Admission:
         if not new.calls_provider:
             return await self.jobs.accept(new, deadline_seconds=deadline_seconds, claim=claim)
 
+        reasons = review_reasons(check.settings, requester, new)
+
         async def counted(conn: Connection, job: NewJob, now: float) -> None:
             await self._apply(COUNTED, replace(check, conn=conn, new=job, now=now))
 
+        async def held(conn: Connection, job: Job) -> None:
+            await self.reviews.open(conn, job, reasons)
+
         return await self.jobs.accept(
-            new, deadline_seconds=deadline_seconds, admission=counted, claim=claim
+            replace(new, review_reasons=reasons),
+            deadline_seconds=deadline_seconds,
+            admission=counted,
+            claim=claim,
+            inserted=held if reasons else None,
         )
 
     async def precheck(self, requester: Requester, new: NewJob) -> None:

@@ -11,7 +11,7 @@ import discord
 
 from cogs.shared import report_to_tree
 
-from . import components, flows
+from . import components, flows, reviews
 from .components import JobAction
 
 Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
@@ -130,6 +130,27 @@ class PreviewButton(_Routed, Button, template=components.PREVIEW):
             await flows.cancel_preview(interaction, self.preview_id)
 
 
+class ReviewButton(_Routed, Button, template=components.REVIEW):
+    """Approve or Deny on a review message: moderators only (checked by the flow)."""
+
+    def __init__(self, decision: str, job_id: int) -> None:
+        self.decision = decision
+        self.job_id = job_id
+        super().__init__(components.review_button(decision, job_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> ReviewButton:
+        return cls(match["decision"], int(match["job"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        if self.decision == "approve":
+            await reviews.approve(interaction, self.job_id)
+        else:
+            await reviews.deny(interaction, self.job_id)
+
+
 DYNAMIC_ITEMS = (
     CancelButton,
     RerollButton,
@@ -139,4 +160,5 @@ DYNAMIC_ITEMS = (
     DeleteButton,
     HistoryPageButton,
     PreviewButton,
+    ReviewButton,
 )

@@ -59,7 +59,7 @@ class VideoCog(
 
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
-        self.pipeline.scheduler.wake()
+        self.pipeline.wake()
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:

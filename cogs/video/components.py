@@ -16,6 +16,7 @@ from bot.jobs.model import Job
 
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 PREVIEW = r"video:preview:(?P<preview>\d+):(?P<choice>confirm|cancel)"
+REVIEW = r"review:(?P<decision>approve|deny):(?P<job>\d+)"
 
 
 class JobAction(enum.StrEnum):
@@ -110,4 +111,32 @@ def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(history_button(user_id, max(page - 1, 0), "prev", disabled=page == 0))
     view.add_item(history_button(user_id, page + 1, "next", disabled=page >= pages - 1))
+    return view
+
+
+_REVIEW_LOOKS = {
+    "approve": ("Approve", "✅", discord.ButtonStyle.success),
+    "deny": ("Deny", "⛔", discord.ButtonStyle.danger),
+}
+
+
+def review_button(
+    decision: str, job_id: int, *, disabled: bool = False
+) -> discord.ui.Button[discord.ui.View]:
+    """Approve or Deny on a job's review message (``review:<decision>:<job id>``)."""
+    label, emoji, style = _REVIEW_LOOKS[decision]
+    return discord.ui.Button(
+        label=label,
+        emoji=emoji,
+        style=style,
+        custom_id=f"review:{decision}:{job_id}",
+        disabled=disabled,
+    )
+
+
+def review_view(job_id: int, *, disabled: bool = False) -> discord.ui.View:
+    """Both buttons; disabled once the review is decided."""
+    view = discord.ui.View(timeout=None)
+    for decision in _REVIEW_LOOKS:
+        view.add_item(review_button(decision, job_id, disabled=disabled))
     return view

@@ -21,10 +21,12 @@ import re
 import discord
 
 from bot.db.assets import LibraryAsset
+from bot.db.reviews import Review, ReviewDecision
+from bot.db.servers import GuildSettings
 from bot.jobs.delivery import Outcome
 from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
 from bot.jobs.lineage import NO_LINEAGE, Lineage
-from bot.jobs.model import Credit, Job, JobOrigin
+from bot.jobs.model import Credit, Job, JobOrigin, ReviewReason
 from bot.jobs.previews import Preview
 from bot.markup import discord_time, money, plural, when
 from bot.params import GenerationRequest
@@ -167,9 +169,10 @@ def _film_settings(job: Job, lineage: Lineage, seconds: float | None = None) -> 
 def reason_text(job: Job) -> str | None:
     """Why a job ended the way it did, as the member reads it (the provider's words shown
     as text)."""
+    error = literal(job.error) if job.error else None
     if job.outcome is JobOutcome.CANCELLED and job.cancelled_by:
-        return f"Cancelled by <@{job.cancelled_by}>."
-    return literal(job.error) if job.error else None
+        return f"Cancelled by <@{job.cancelled_by}>." + (f" {error}" if error else "")
+    return error
 
 
 def job_title(job: Job) -> str:
@@ -224,8 +227,11 @@ def status_embed(
             embed.add_field(name="Ready", value=f"about {discord_time(ready)}", inline=True)
     if job.calls_provider:
         embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
+    if job.held:
+        embed.add_field(name="Review", value=HELD_TEXT, inline=False)
     reason = reason_text(job)
-    if reason and job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT, JobOutcome.LOST):
+    explained = job.outcome in (JobOutcome.FAILED, JobOutcome.TIMED_OUT, JobOutcome.LOST)
+    if reason and (explained or job.outcome is JobOutcome.CANCELLED and job.error):
         embed.add_field(name="Reason", value=clip(reason, 1024), inline=False)
     if job.state is JobState.UNDELIVERABLE:
         embed.add_field(
@@ -235,6 +241,13 @@ def status_embed(
         )
     embed.set_footer(text=_footer(job))
     return embed
+
+
+HELD_TEXT = (
+    "This server's moderators review jobs like this one before they are made: it starts "
+    "once one approves it (its quota is held for it meanwhile), and you'll be told either "
+    "way. **Cancel** still works."
+)
 
 
 def _add_lineage(embed: discord.Embed, job: Job, lineage: Lineage) -> None:
@@ -298,6 +311,8 @@ def result_content(job: Job, outcome: Outcome, *, via_dm: bool, channel_mention:
         text = f"{who} cancelled this video generation{where}."
     elif job.outcome is JobOutcome.CANCELLED:
         text = f"{who} the video generation was cancelled{where}."
+        if job.error:  # why: a moderator's review, or none to be had
+            text += f" {literal(job.error)}"
     elif job.outcome is JobOutcome.TIMED_OUT:
         text = f"{who} the video generation timed out{where}: {reason_text(job) or ''}"
     elif job.outcome is JobOutcome.LOST:
@@ -361,6 +376,87 @@ def result_embed(job: Job, outcome: Outcome) -> discord.Embed:
         embed.set_image(url=job.thumbnail_url)  # a preview when only a link could be posted
     embed.set_footer(text=_footer(job, result_marker(job.id)))
     return embed
+
+
+def review_marker(job_id: int) -> str:
+    """The review message's footer (a retried post looks for it first)."""
+    return f"Review of job #{job_id}"
+
+
+REVIEW_LOOKS: dict[ReviewDecision | None, tuple[str, str, discord.Colour]] = {
+    None: ("🛂", "Waiting for review", discord.Colour.gold()),
+    ReviewDecision.APPROVED: ("✅", "Approved", discord.Colour.green()),
+    ReviewDecision.DENIED: ("⛔", "Denied", discord.Colour.red()),
+    ReviewDecision.EXPIRED: ("⌛", "Expired undecided", discord.Colour.orange()),
+    ReviewDecision.WITHDRAWN: ("🚫", "Withdrawn", discord.Colour.dark_grey()),
+    ReviewDecision.UNPOSTABLE: ("📭", "Not reviewable", discord.Colour.dark_grey()),
+}
+
+
+def review_reason_text(
+    reason: ReviewReason, job: Job, settings: GuildSettings, currency: str
+) -> str:
+    """One rule that holds the job, as the moderators read it (amounts as set now)."""
+    if reason is ReviewReason.COST:
+        above = settings.review_cost_above
+        limit = f" the review amount of {money(above, currency)}" if above is not None else " the review amount"
+        return f"its estimated cost, {money(job.estimated_cost, currency)}, is above{limit}"
+    if reason is ReviewReason.REFERENCE_VIDEOS:
+        return f"it uses {plural(len(job.request.reference_videos), 'reference video')}"
+    role = settings.review_unless_role_id
+    return f"<@{job.user_id}> doesn't have the <@&{role}> role" if role else "of its member's roles"
+
+
+def review_embed(
+    job: Job, review: Review, *, settings: GuildSettings, currency: str
+) -> discord.Embed:
+    """The message moderators decide on: the request (the prompt as typed, never
+    formatted), who asked, why it needs a review; once decided, who decided and why."""
+    icon, label, colour = REVIEW_LOOKS[review.decision]
+    embed = discord.Embed(
+        title=f"{icon} {label}: job #{job.id}",
+        description=clip(literal(job.request.prompt), 4000),
+        colour=colour,
+    )
+    embed.add_field(name="Requested by", value=f"<@{job.user_id}> in <#{job.channel_id}>")
+    embed.add_field(name="Estimated cost", value=format_cost(job.estimated_cost, currency))
+    embed.add_field(name="Settings", value=describe_settings(job.request), inline=False)
+    inputs = describe_inputs(job.request)
+    if inputs:
+        embed.add_field(name="Inputs", value=inputs, inline=False)
+    why = "; ".join(review_reason_text(r, job, settings, currency) for r in review.reasons)
+    embed.add_field(name="Needs review because", value=clip(why, 1024), inline=False)
+    if job.status_message_id:
+        link = message_link(job.guild_id, job.channel_id, job.status_message_id)
+        embed.add_field(name="Status message", value=link, inline=False)
+    embed.add_field(name="Decision", value=clip(decision_text(review), 1024), inline=False)
+    embed.set_footer(text=review_marker(job.id))
+    return embed
+
+
+def decision_text(review: Review) -> str:
+    """Where a review stands: what to do, or who decided what and when."""
+    at = discord_time(review.decided_at) if review.decided_at is not None else ""
+    if review.decision is None:
+        return (
+            f"Approve to make it, or Deny with a reason; undecided, it ends without charge "
+            f"{discord_time(review.expires_at)}."
+        )
+    if review.decision is ReviewDecision.APPROVED:
+        return f"Approved by <@{review.decided_by}> {at}."
+    if review.decision is ReviewDecision.DENIED:
+        return f"Denied by <@{review.decided_by}> {at}: {literal(review.reason or '')}"
+    if review.decision is ReviewDecision.EXPIRED:
+        return f"Nobody decided within a day; it ended without charge {at}."
+    if review.decision is ReviewDecision.WITHDRAWN:
+        return f"Its member cancelled it before a decision {at}."
+    return "It ended without charge: its review could not be posted."
+
+
+def review_notice(job: Job, review: Review) -> str:
+    """The reply on the member's status message when a moderator approved their job (a
+    denial reaches them as the job's outcome, like any other)."""
+    return f"<@{job.user_id}> <@{review.decided_by}> approved your video #{job.id}: it's being made now."
 
 
 def _footer(job: Job, first: str | None = None) -> str:

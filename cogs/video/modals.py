@@ -149,3 +149,26 @@ def _seed(text: str) -> int | None:
     if not value.isdigit() or not low <= int(value) <= high:
         raise InvalidInput(f"The seed must be a whole number from {low} to {high}, or empty.")
     return int(value)
+
+
+class DenyForm(RoutedModal):
+    """The reason a moderator denies a job for; the member reads it."""
+
+    def __init__(
+        self,
+        job_id: int,
+        *,
+        max_reason: int,
+        on_submit: Callable[[discord.Interaction, str], Awaitable[None]],
+    ) -> None:
+        super().__init__(title=f"Deny job #{job_id}")
+        self._submitted = on_submit
+        self.reason: discord.ui.TextInput[DenyForm] = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            max_length=max_reason,
+            placeholder="Why it won't be made: the member reads this",
+        )
+        self.add_item(discord.ui.Label(text="Reason", component=self.reason))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self._submitted(interaction, self.reason.value)

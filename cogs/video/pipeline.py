@@ -1,4 +1,5 @@
-"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord.
+"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord,
+and the review desk of the jobs held for a moderator's review.
 
 Built once when the cog loads, started in `cog_load` and stopped in `cog_unload`.
 """
@@ -22,6 +23,7 @@ from cogs.shared import post_to_mod_log
 from .components import result_view, status_view
 from .messages import status_embed, status_pointer
 from .poster import DiscordResultChannel
+from .reviews import ReviewDesk
 from .status_edits import StatusEditor, StatusLook
 
 if TYPE_CHECKING:
@@ -35,11 +37,19 @@ class Pipeline:
     budget: ProviderBudget
     steps: JobSteps
     scheduler: Scheduler
+    desk: ReviewDesk
 
     def start(self) -> None:
         self.scheduler.start()
+        self.desk.start()
+
+    def wake(self) -> None:
+        """A job became due now: a step to run, or a review to post or close."""
+        self.scheduler.wake()
+        self.desk.wake()
 
     async def stop(self) -> None:
+        await self.desk.stop()
         await self.scheduler.stop()
         await self.budget.close()
         await self.editor.close()
@@ -54,7 +64,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         if pointer is not None:
             return StatusLook(content=pointer)
         place = None
-        if job.state is JobState.ACCEPTED and job.status_message_id is not None:
+        if job.state is JobState.ACCEPTED and job.status_message_id is not None and not job.held:
             place = await jobs.waiting_to_submit(before=job.created_at) + 1
         embed = status_embed(
             job,
@@ -144,4 +154,4 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler)
+    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot, poster))

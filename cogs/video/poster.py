@@ -170,7 +170,7 @@ class DiscordResultChannel:
         channel = await self._channel(job)
         if channel is None:
             return StatusSearch.UNKNOWN
-        found = await self._search(channel, status_marker(job.id), job.created_at)
+        found = await self.search_own_post(channel, status_marker(job.id), job.created_at)
         return StatusSearch.NEVER_SHOWN if found is None else found
 
     async def undeliverable(self, job: Job) -> None:
@@ -185,13 +185,13 @@ class DiscordResultChannel:
         if channel is not None:
             thread = await self._existing_thread(job, channel)
             for place in (thread, channel):
-                found = await self._search(place, marker, since) if place is not None else None
+                found = await self.search_own_post(place, marker, since) if place is not None else None
                 if found is not None:
                     return Posted(found, "channel", getattr(place, "id", job.channel_id))
         user = await self._user(job.user_id)
         if user is not None:
             dm = user.dm_channel or await user.create_dm()
-            found = await self._search(dm, marker, since)
+            found = await self.search_own_post(dm, marker, since)
             if found is not None:
                 return Posted(found, "dm", dm.id)
         return None
@@ -210,7 +210,7 @@ class DiscordResultChannel:
             raise DeliveryRetry(f"could not read the status message: {error.status}") from error
         return status.thread
 
-    async def _search(
+    async def search_own_post(
         self, channel: discord.abc.Messageable, marker: str, since: float
     ) -> int | None:
         """Our message whose footer starts with ``marker``, among every message posted
@@ -364,7 +364,7 @@ class DiscordResultChannel:
 
     async def find_gallery_copy(self, job: Job, gallery_id: int) -> int | None:
         gallery = self.client.get_partial_messageable(gallery_id, guild_id=job.guild_id)
-        return await self._search(gallery, result_marker(job.id), job.finished_at or job.created_at)
+        return await self.search_own_post(gallery, result_marker(job.id), job.finished_at or job.created_at)
 
     async def post_gallery_copy(self, job: Job, outcome: Outcome, gallery_id: int) -> int | None:
         gallery = self.client.get_channel(gallery_id)

@@ -16,6 +16,7 @@ import functools
 import io
 import logging
 import zoneinfo
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -49,6 +50,7 @@ from cogs.video.assets import (
 )
 from cogs.video.messages import library_embed
 from cogs.video.poster import missing_post_permissions, missing_thread_permissions
+from cogs.video.reviews import missing_review_permissions
 
 from . import render
 from .parsing import parse_expiry
@@ -111,6 +113,25 @@ def _thread_permission_note(guild: discord.Guild, allowed: frozenset[int]) -> st
     )
 
 
+_MISSING_TO_POST: Callable[[discord.Permissions], list[str]] = functools.partial(
+    missing_post_permissions, is_thread=False
+)
+
+
+def _cannot_post_note(
+    channel: discord.TextChannel | None,
+    otherwise: str,
+    missing_in: Callable[[discord.Permissions], list[str]] = _MISSING_TO_POST,
+) -> str | None:
+    """A warning when the bot lacks what it needs to post in a channel just chosen."""
+    if channel is None:
+        return None
+    missing = missing_in(channel.permissions_for(channel.guild.me))
+    if not missing:
+        return None
+    return f"⚠️ I can't post in {channel.mention} yet: give me {', '.join(missing)} there, or {otherwise}."
+
+
 def _scope(role: discord.Role | None, member: discord.Member | None) -> tuple[str, int | None]:
     """Which level a limit command is about: a role, a member, else the server."""
     if role is not None and member is not None:
@@ -156,6 +177,9 @@ class VideoAdminCog(
     )
     asset = app_commands.Group(
         name="asset", description="Manage the library of references members use by name."
+    )
+    review = app_commands.Group(
+        name="review", description="Choose which jobs wait for a moderator's approval, and where."
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -451,20 +475,79 @@ class VideoAdminCog(
     async def settings_gallery(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        note = None
-        if channel is not None:
-            missing = missing_post_permissions(
-                channel.permissions_for(channel.guild.me), is_thread=False
-            )
-            if missing:
-                note = (
-                    f"⚠️ I can't post in {channel.mention} yet: give me {', '.join(missing)} "
-                    "there, or no copies will arrive."
-                )
         entry = await self.services.server_settings.set_gallery_channel(
             requester_of(interaction), channel.id if channel else None
         )
+        await self._changed(interaction, entry, _cannot_post_note(channel, "no copies will arrive"))
+
+    # -- /videoadmin review --------------------------------------------------------------
+
+    @review.command(name="channel", description="Choose where jobs that need approval are posted.")
+    @app_commands.describe(
+        channel="The review channel (moderators only, ideally); leave it empty to have none."
+    )
+    async def review_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        entry = await self.services.server_settings.set_review_channel(
+            requester_of(interaction), channel.id if channel else None
+        )
+        note = _cannot_post_note(
+            channel,
+            "jobs that need approval will end unmade (without charge)",
+            missing_review_permissions,
+        )
         await self._changed(interaction, entry, note)
+
+    @review.command(name="cost", description="Require approval for jobs above an estimated cost.")
+    @app_commands.describe(
+        amount="Jobs estimated above this need approval; leave it empty to remove the rule."
+    )
+    async def review_cost(
+        self,
+        interaction: discord.Interaction,
+        amount: app_commands.Range[float, 0, 1_000_000] | None = None,
+    ) -> None:
+        entry = await self.services.server_settings.set_review_cost_above(
+            requester_of(interaction), amount
+        )
+        await self._changed(interaction, entry, await self._review_channel_note(interaction))
+
+    @review.command(name="videos", description="Require approval for jobs with reference videos.")
+    @app_commands.describe(required="On: every job with a reference video waits for approval.")
+    async def review_videos(self, interaction: discord.Interaction, required: bool) -> None:
+        entry = await self.services.server_settings.set_review_reference_videos(
+            requester_of(interaction), required
+        )
+        await self._changed(interaction, entry, await self._review_channel_note(interaction))
+
+    @review.command(
+        name="role", description="Require approval for every job of members without a role."
+    )
+    @app_commands.describe(
+        role="Members without this role need approval; leave it empty to remove the rule."
+    )
+    async def review_role(
+        self, interaction: discord.Interaction, role: discord.Role | None = None
+    ) -> None:
+        if role is not None and role.is_default():
+            raise InvalidInput(
+                "Everyone has @everyone, so nobody would need approval: pick another role."
+            )
+        entry = await self.services.server_settings.set_review_unless_role(
+            requester_of(interaction), role.id if role else None
+        )
+        await self._changed(interaction, entry, await self._review_channel_note(interaction))
+
+    async def _review_channel_note(self, interaction: discord.Interaction) -> str | None:
+        assert interaction.guild_id is not None
+        settings = await self.services.servers.get(interaction.guild_id)
+        if settings.review_channel_id is not None:
+            return None
+        return (
+            "⚠️ No review channel is set: jobs that need approval end unmade (without charge) "
+            "until you choose one with `/videoadmin review channel`."
+        )
 
     async def _allowed(self, interaction: discord.Interaction) -> frozenset[int]:
         assert interaction.guild_id is not None

@@ -101,6 +101,10 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.RESULTS_IN: lambda s: "set where results go in",
     AuditAction.GALLERY: lambda s: "set the gallery channel of",
     AuditAction.CONFIRM_ABOVE: lambda s: "set the cost above which members confirm jobs in",
+    AuditAction.REVIEW_CHANNEL: lambda s: "set the review channel of",
+    AuditAction.REVIEW_COST: lambda s: "set the estimated cost that needs approval in",
+    AuditAction.REVIEW_VIDEOS: lambda s: "set whether reference videos need approval in",
+    AuditAction.REVIEW_ROLE: lambda s: "set the role that needs no approval in",
     AuditAction.CHANNEL_ALLOW: lambda s: "allowed generation in",
     AuditAction.CHANNEL_DISALLOW: lambda s: "stopped allowing generation in",
     AuditAction.BLOCK: lambda s: "blocked",
@@ -113,6 +117,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
     AuditAction.ASSET_ADD: lambda s: f"added the asset {quoted(s or '')} to the library of",
     AuditAction.ASSET_REMOVE: lambda s: f"removed the asset {quoted(s or '')} from the library of",
+    AuditAction.REVIEW_APPROVE: lambda s: f"approved job #{s} of",
+    AuditAction.REVIEW_DENY: lambda s: f"denied job #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -120,6 +126,11 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.MOD_LOG: lambda v, _: f"<#{v}>",
     AuditAction.RESULTS_IN: lambda v, _: RESULTS_IN_WORDS.get(v, v),
     AuditAction.GALLERY: lambda v, _: f"<#{v}>",
+    AuditAction.REVIEW_CHANNEL: lambda v, _: f"<#{v}>",
+    AuditAction.REVIEW_COST: _money_text,
+    AuditAction.REVIEW_VIDEOS: lambda v, _: "need approval" if v == "1" else "don't",
+    AuditAction.REVIEW_ROLE: lambda v, _: f"<@&{v}>",
+    AuditAction.REVIEW_DENY: lambda v, _: f"“{literal(v)}”",
     AuditAction.REFUNDS: lambda v, _: "on" if v == "1" else "off",
     AuditAction.MODERATORS_EXEMPT: lambda v, _: "exempt" if v == "1" else "not exempt",
     AuditAction.BUDGET: _money_text,
@@ -132,6 +143,10 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.ASSET_ADD: lambda v, _: _asset_text(v),
     AuditAction.ASSET_REMOVE: lambda v, _: _asset_text(v),
 }
+
+
+# Actions whose value has no "before": a decision and its reason.
+_WITHOUT_BEFORE = frozenset({AuditAction.REVIEW_DENY})
 
 
 def _value(action: str, value: str | None, currency: str) -> str:
@@ -149,7 +164,9 @@ def audit_line(entry: AuditEntry, currency: str) -> str:
     sentence = _SENTENCES.get(entry.action)
     action = sentence(entry.subject) if sentence else entry.action
     change = ""
-    if entry.old_value is not None or entry.new_value is not None:
+    if entry.action in _WITHOUT_BEFORE and entry.new_value is not None:
+        change = f": {_value(entry.action, entry.new_value, currency)}"
+    elif entry.old_value is not None or entry.new_value is not None:
         old = _value(entry.action, entry.old_value, currency)
         change = f": {old} → {_value(entry.action, entry.new_value, currency)}"
     return (
@@ -268,6 +285,7 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
         name="Gallery",
         value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
     )
+    embed.add_field(name="Approval", value=review_text(settings, currency), inline=False)
     return embed
 
 
@@ -275,6 +293,23 @@ def confirm_text(settings: GuildSettings, currency: str) -> str:
     if settings.confirm_above is None:
         return "when a member asks (the `confirm` option)"
     return f"every job estimated above {money(settings.confirm_above, currency)}"
+def review_text(settings: GuildSettings, currency: str) -> str:
+    """Which jobs wait for a moderator's approval, and where."""
+    rules = []
+    if settings.review_cost_above is not None:
+        rules.append(f"estimated above {money(settings.review_cost_above, currency)}")
+    if settings.review_reference_videos:
+        rules.append("with reference videos")
+    if settings.review_unless_role_id is not None:
+        rules.append(f"of members without <@&{settings.review_unless_role_id}>")
+    if not rules:
+        return "no job needs approval"
+    where = (
+        f"reviewed in <#{settings.review_channel_id}>"
+        if settings.review_channel_id
+        else "⚠️ no review channel: such jobs end unmade"
+    )
+    return f"Jobs {', or '.join(rules)} (moderators' own excepted); {where}."
 
 
 def channels_text(settings: GuildSettings) -> str:

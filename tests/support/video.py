@@ -94,6 +94,12 @@ class Person:
     def replies_to(self, message: Message) -> list[Message]:
         return [m for m in self.channel.messages if m.reply_to == message.id]
 
+    async def quota(self) -> str:
+        """What ``/video quota`` shows them (its embed's text)."""
+        ix = await self.emu.run_command(self.member, self.channel, "video quota")
+        await ix.wait_acknowledged()
+        return ix.ephemeral_messages[0].embeds[0]["description"]
+
     async def wait_result(self, status: Message, timeout: float = 15.0) -> Message:
         await self.emu.wait_for(lambda: self.replies_to(status), timeout, "the result reply")
         (reply,) = self.replies_to(status)

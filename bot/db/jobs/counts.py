@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.db.database import Database
+from bot.db.jobs.repository import NOT_HELD
 from bot.jobs.lifecycle import JobState
 
 
@@ -28,10 +29,12 @@ class JobCounts:
         return counts
 
     async def due(self, now: float) -> int:
-        """Jobs whose next step is due and not taken yet: the scheduler's backlog."""
+        """Jobs whose next step is due and not taken yet: the scheduler's backlog (a job
+        held for review is no part of it)."""
         return int(
             await self.db.reader.fetchval(
-                "SELECT COUNT(*) FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ?",
+                "SELECT COUNT(*) FROM jobs WHERE next_check_at IS NOT NULL "  # noqa: S608
+                f"AND next_check_at <= ? AND {NOT_HELD}",
                 (now,),
             )
         )

@@ -18,6 +18,8 @@ from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
+# Runs after the insert, in its transaction (a held job's review is opened so).
+Inserted = Callable[[Connection, Job], Awaitable[None]]
 
 
 class Claim(Protocol):
@@ -57,12 +59,16 @@ _UPDATABLE = frozenset(
         "result_channel_id",
         "gallery_channel_id",
         "gallery_message_id",
+        "held",
     }
 )
 
 
 # When a job's next step is due: a leased job counts from when its lease ends.
 _DUE = "CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END"
+# The one condition that keeps a job waiting for a moderator's review from the scheduler
+# (`bot.moderation.reviews`): every query that takes jobs to run has it.
+NOT_HELD = "held = 0"
 
 
 class JobRepository:
@@ -90,12 +96,14 @@ class JobRepository:
         deadline_seconds: float,
         admission: Admission | None = None,
         claim: Claim | None = None,
+        inserted: Inserted | None = None,
     ) -> Job:
-        """Store a job in state ACCEPTED, due ``new.first_step_after`` seconds from now.
+        """Store a job in state ACCEPTED, due ``new.first_step_after`` seconds from now;
+        held for review if ``new`` gives reasons for one.
 
         ``claim`` and ``admission`` run inside the same transaction (in that order: what the
-        job uses up, then quota checks and reservations); if either raises, nothing is
-        written and the exception propagates.
+        job uses up, then quota checks and reservations), and ``inserted`` after the insert;
+        if any raises, nothing is written and the exception propagates.
         """
         async def insert(conn: Connection) -> Job:
             now = self.clock()
@@ -110,8 +118,8 @@ class JobRepository:
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
                                   next_check_at, deadline_at, interaction_token,
-                                  first_frame_from, source_user_id, source_message_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  first_frame_from, source_user_id, source_message_id, held)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -135,6 +143,7 @@ class JobRepository:
                     new.first_frame_from,
                     new.source_user_id,
                     new.source_message_id,
+                    1 if new.review_reasons else 0,
                 ),
             )
             assert row is not None, "an INSERT ... RETURNING returns its row"
@@ -146,6 +155,8 @@ class JobRepository:
             job = _job(row)
             if claim is not None:
                 await claim.settle(conn, job)
+            if inserted is not None:
+                await inserted(conn, job)
             return job
 
         return await self.db.batched(insert)
@@ -227,7 +238,8 @@ class JobRepository:
     async def claim_due(self, now: float, limit: int, lease_seconds: float) -> list[Job]:
         """Take the jobs whose next step is due and lease them for ``lease_seconds``, so that
         a crash while one is being handled only delays it: the lease runs out and the job
-        is taken again. Planning a job's next check (``next_check_at``) ends its lease.
+        is taken again. Planning a job's next check (``next_check_at``) ends its lease. A
+        job held for review is never taken (`NOT_HELD`).
 
         This process's shards' jobs are taken as soon as they are due, another shard's
         once they have waited ``shards.takeover_after`` seconds unclaimed. On PostgreSQL
@@ -238,7 +250,7 @@ class JobRepository:
         sql = (
             "UPDATE jobs SET leased_until = ?, leased_by = ? WHERE id IN ("  # noqa: S608
             "SELECT id FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
-            "AND (leased_until IS NULL OR leased_until <= ?) "
+            f"AND {NOT_HELD} AND (leased_until IS NULL OR leased_until <= ?) "
             f"AND ({ours} OR {_DUE} <= ?) "
             "ORDER BY next_check_at, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *"
         )
@@ -313,13 +325,14 @@ class JobRepository:
         its lease ends; another shard's job from when this process would take it over)."""
         if self.shards.every_shard:
             value = await self.db.reader.fetchval(
-                f"SELECT MIN({_DUE}) FROM jobs WHERE next_check_at IS NOT NULL"  # noqa: S608
+                f"SELECT MIN({_DUE}) FROM jobs "  # noqa: S608
+                f"WHERE next_check_at IS NOT NULL AND {NOT_HELD}"
             )
         else:
             ours, params = self._ours()
             value = await self.db.reader.fetchval(
                 f"SELECT MIN(CASE WHEN {ours} THEN {_DUE} ELSE {_DUE} + ? END) "  # noqa: S608
-                "FROM jobs WHERE next_check_at IS NOT NULL",
+                f"FROM jobs WHERE next_check_at IS NOT NULL AND {NOT_HELD}",
                 [*params, self.shards.takeover_after],
             )
         return None if value is None else float(value)
@@ -337,8 +350,8 @@ class JobRepository:
         the bot's queue)."""
         return int(
             await self.db.reader.fetchval(
-                "SELECT COUNT(*) FROM jobs WHERE state = ? AND created_at < ? "
-                "AND status_message_id IS NOT NULL",
+                "SELECT COUNT(*) FROM jobs WHERE state = ? AND created_at < ? "  # noqa: S608
+                f"AND status_message_id IS NOT NULL AND {NOT_HELD}",
                 (JobState.ACCEPTED.value, before),
             )
         )
@@ -406,6 +419,54 @@ class JobRepository:
         )
         async with self.db.transaction() as conn:
             row = await conn.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+        return _job(row) if row else None
+
+    # -- a job held for review -----------------------------------------------------------
+
+    async def release_held(
+        self, job_id: int, *, deadline_at: float, conn: Connection
+    ) -> Job | None:
+        """Approved: the held job joins the scheduler's queue now, its deadline counted
+        from now (the wait for review is no part of it). ``None`` if it is no longer held
+        (cancelled, or decided already)."""
+        now = self.clock()
+        row = await conn.fetchone(
+            "UPDATE jobs SET held = 0, deadline_at = ?, next_check_at = ?, updated_at = ? "
+            "WHERE id = ? AND held = 1 AND state = ? RETURNING *",
+            (deadline_at, now, now, job_id, JobState.ACCEPTED.value),
+        )
+        return _job(row) if row else None
+
+    async def end_held(
+        self,
+        job_id: int,
+        outcome: JobOutcome,
+        *,
+        error: str,
+        cancelled_by: int | None,
+        conn: Connection,
+    ) -> Job | None:
+        """Denied, expired or unpostable: the held job ends, never sent (so it counts
+        nowhere, see `bot.db.jobs.ledger`), and is due for delivery, which tells the member.
+        ``None`` if it is no longer held."""
+        check_transition(frozenset({JobState.ACCEPTED}), JobState.FINISHED, outcome)
+        now = self.clock()
+        row = await conn.fetchone(
+            "UPDATE jobs SET held = 0, state = ?, outcome = ?, error = ?, cancelled_by = ?, "
+            "finished_at = ?, next_check_at = ?, leased_until = NULL, updated_at = ? "
+            "WHERE id = ? AND held = 1 AND state = ? RETURNING *",
+            (
+                JobState.FINISHED.value,
+                outcome.value,
+                error,
+                cancelled_by,
+                now,
+                now,
+                now,
+                job_id,
+                JobState.ACCEPTED.value,
+            ),
+        )
         return _job(row) if row else None
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
@@ -550,4 +611,5 @@ def _job(row: Row) -> Job:
         gallery_channel_id=row["gallery_channel_id"],
         gallery_message_id=row["gallery_message_id"],
         gallery_attempts=row["gallery_attempts"],
+        held=bool(row["held"]),
     )

@@ -19,12 +19,6 @@ def moderator(world) -> Requester:
     return Requester(world.mod.id, world.guild.id, world.channel.id, can_manage_guild=True)
 
 
-async def quota_text(fakecord, member, channel) -> str:
-    ix = await fakecord.run_command(member, channel, "video quota")
-    await ix.wait_acknowledged()
-    return ix.ephemeral_messages[0].embeds[0]["description"]
-
-
 async def test_a_submit_that_keeps_failing_ends_with_a_clear_failure_and_no_charge(
     fakecord, video_bot, person, gmi_sim
 ):
@@ -36,7 +30,7 @@ async def test_a_submit_that_keeps_failing_ends_with_a_clear_failure_and_no_char
     result = await alice.wait_result(await alice.status_message(await alice.generate(prompt="x")))
     assert "failed" in result.content and "could not be reached" in result.content
     assert len(gmi_sim.calls("submit")) == 5  # bounded, with backoff between
-    assert "0 of 3 videos" in await quota_text(fakecord, alice.member, alice.channel)
+    assert "0 of 3 videos" in await alice.quota()
 
 
 async def test_an_expired_link_is_renewed_and_a_lost_video_is_said_plainly_and_refunded(
@@ -56,7 +50,7 @@ async def test_an_expired_link_is_renewed_and_a_lost_video_is_said_plainly_and_r
     assert not lost.attachments and "http" not in lost.content  # no dead link
     assert "could not be had" in lost.content and "quota was given back" in lost.content
     assert "could not be had" in await final_status(fakecord, status)
-    assert "1 of 3 videos" in await quota_text(fakecord, alice.member, alice.channel)
+    assert "1 of 3 videos" in await alice.quota()
 
 
 async def test_an_html_page_served_as_the_video_is_never_uploaded(
@@ -165,7 +159,7 @@ async def test_an_outcome_posted_nowhere_says_so_refunds_and_tells_the_moderator
     assert f"Job #1 of <@{world.alice.id}>" in modlog.messages[-1].content
     assert modlog.messages[-1].mentions == []
     world.channel.set_bot_permissions(send_messages=None)
-    assert "0 of 3 videos" in await quota_text(fakecord, alice.member, alice.channel)
+    assert "0 of 3 videos" in await alice.quota()
 
 
 async def test_members_see_only_jobs_in_channels_they_can_see(fakecord, video_bot, person):
