@@ -8,10 +8,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.challenges import Challenges
 from bot.clock import Clock
 from bot.db.adjustments import AdjustmentRepository
 from bot.db.audit import AuditRepository
 from bot.db.blocks import BlockRepository
+from bot.db.challenges import ChallengeRepository
 from bot.db.database import Database
 from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
@@ -71,6 +73,7 @@ class Services:
     audit_entries: AuditRepository
     timings: TimingRepository
     provider_budget: ProviderBudgetRepository
+    challenge_records: ChallengeRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -85,6 +88,7 @@ class Services:
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
+    challenges: Challenges
     ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
@@ -101,11 +105,13 @@ def build_services(
     clock: Clock,
     *,
     on_due: Callable[[], None] = lambda: None,
+    on_challenge_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
+    ``on_challenge_due``: a challenge has work for its runner (an entry, a deadline);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
     ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
     ``shards``: the jobs this process serves (by default all: the whole bot)."""
@@ -120,6 +126,7 @@ def build_services(
     audit_entries = AuditRepository(db)
     timings = TimingRepository(db)
     lineages = Lineages(jobs)
+    challenge_repo = ChallengeRepository(db)
 
     moderators = Moderators(servers)
     config = ServerConfigCache(servers, limits, filters, blocks, clock)
@@ -148,6 +155,16 @@ def build_services(
         clock=clock,
         tasks=tasks,
     )
+    limit_admin = LimitAdministration(
+        db=db,
+        limits=limits,
+        adjustments=adjustments,
+        resolver=resolver,
+        counter=counter,
+        moderators=moderators,
+        audit=audit,
+        clock=clock,
+    )
     return Services(
         db=db,
         clock=clock,
@@ -162,6 +179,7 @@ def build_services(
         audit_entries=audit_entries,
         timings=timings,
         provider_budget=ProviderBudgetRepository(db),
+        challenge_records=challenge_repo,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -169,16 +187,7 @@ def build_services(
         prompt_filter=prompt_filter,
         admission=admission,
         standings=standings,
-        limit_admin=LimitAdministration(
-            db=db,
-            limits=limits,
-            adjustments=adjustments,
-            resolver=resolver,
-            counter=counter,
-            moderators=moderators,
-            audit=audit,
-            clock=clock,
-        ),
+        limit_admin=limit_admin,
         usage=UsageReports(
             ledger=ledger,
             servers=servers,
@@ -203,5 +212,15 @@ def build_services(
         estimator=FinishEstimator(timings),
         lineages=lineages,
         destinations=Destinations(servers),
+        challenges=Challenges(
+            db=db,
+            challenges=challenge_repo,
+            jobs=jobs,
+            moderators=moderators,
+            audit=audit,
+            limit_admin=limit_admin,
+            clock=clock,
+            on_due=on_challenge_due,
+        ),
         ffmpeg=FFmpeg(),
     )

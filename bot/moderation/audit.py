@@ -23,6 +23,9 @@ quota.grant           user:ID          the window      {"generations", "seconds"
 quota.reset           user:ID          day/week/month  {window: usage before} / "0"
 job.cancel            user:ID (owner)  the job id      the job's state before / after
 job.delete            user:ID (owner)  the job id      {"outcome", "prompt"} / none
+challenge.start       channel:ID       challenge id    {"theme", "ends_at", ...the terms}
+challenge.end         channel:ID       challenge id    {"winners": [[place, user id]...]}
+challenge.cancel      channel:ID       challenge id    the theme
 ====================  ===============  ==============  ================================
 """
 
@@ -59,6 +62,9 @@ class AuditAction(enum.StrEnum):
     QUOTA_RESET = "quota.reset"
     JOB_CANCEL = "job.cancel"
     JOB_DELETE = "job.delete"
+    CHALLENGE_START = "challenge.start"
+    CHALLENGE_END = "challenge.end"
+    CHALLENGE_CANCEL = "challenge.cancel"
 
 
 def user_target(user_id: int) -> str:

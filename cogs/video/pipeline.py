@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import discord
+
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.continuation import FirstFrames
 from bot.jobs.delivery import RESULT_URL_LIFETIME, Delivery
@@ -88,12 +90,17 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             "Fix it, or change the gallery with `/videoadmin settings results`.",
         )
 
+    async def result_buttons(job: Job) -> discord.ui.View:
+        """With Enter challenge while the server has a challenge open."""
+        open_challenge = job.succeeded and await services.challenges.open_in(job.guild_id)
+        return result_view(job, challenge_open=bool(open_challenge))
+
     editor = StatusEditor(bot, jobs, render, bot.clock)
     poster = DiscordResultChannel(
         bot,
         jobs,
         editor=editor,
-        view_for_result=result_view,
+        view_for_result=result_buttons,
         on_undeliverable=tell_moderators,
         on_gallery_refused=gallery_refused,
         clock=bot.clock,
