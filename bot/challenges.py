@@ -38,6 +38,7 @@ from bot.db.challenges import (
 from bot.db.database import Connection, Database
 from bot.db.jobs import JobRepository, Usage
 from bot.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Refused
+from bot.jobs.lifecycle import JobState
 from bot.markup import plural
 from bot.moderation.audit import AuditAction, AuditLog
 from bot.moderation.requester import Moderators, Requester, guild_of
@@ -249,7 +250,7 @@ class Challenges:
             raise PermissionDenied(
                 f"Only <@{job.user_id}>, who made #{job.id}, can enter it in a challenge."
             )
-        if not (job.succeeded and job.is_delivered):
+        if not (job.succeeded and job.state in (JobState.POSTING, JobState.DELIVERED)):
             raise Conflict(f"#{job.id} has no finished video to enter.")
         async with self.db.transaction() as conn:
             challenge = await self._open(job.guild_id, conn=conn)
@@ -440,6 +441,9 @@ class ChallengeRunner:
 
     async def _post_entries(self, challenge: Challenge) -> None:
         for entry in await self.repo.unposted_entries(challenge.id):
+            job = await self.challenges.jobs.get(entry.job_id)
+            if job is not None and not job.is_delivered:
+                continue  # its result is still being recorded: the next pass posts it
             found = await self.board.find_entry(challenge, entry) if entry.post_attempts else None
             if found is None:
                 await self.repo.entry_attempted(entry.id)

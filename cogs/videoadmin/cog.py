@@ -41,7 +41,7 @@ from cogs.shared import (
     post_to_mod_log,
     requester_of,
 )
-from cogs.video.challenges import announce, missing_challenge_permissions
+from cogs.video import challenges as challenge_posts  # a module: it imports our render
 from cogs.video.poster import missing_post_permissions, missing_thread_permissions
 
 from . import render
@@ -772,7 +772,7 @@ class VideoAdminCog(
         where = channel or interaction.channel
         if not isinstance(where, discord.TextChannel):
             raise InvalidInput("Name the text channel where the entries go (`channel`).")
-        missing = missing_challenge_permissions(where, thread=thread)
+        missing = challenge_posts.missing_challenge_permissions(where, thread=thread)
         if missing:
             raise InvalidInput(
                 f"I can't run a challenge in {where.mention}: give me {', '.join(missing)} there."
@@ -792,7 +792,7 @@ class VideoAdminCog(
         )
         challenge, entry = await self.services.challenges.start(requester_of(interaction), terms)
         try:
-            await announce(self.bot, challenge, where, thread=thread)
+            await challenge_posts.announce(self.bot, challenge, where, thread=thread)
         except discord.HTTPException:
             await self.services.challenges.cancel(requester_of(interaction))
             raise
