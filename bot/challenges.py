@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.clock import Clock
@@ -31,8 +31,8 @@ from bot.db.challenges import (
     CLOSED,
     Challenge,
     ChallengeRepository,
+    ChallengeTerms,
     Entry,
-    NewChallenge,
     Tally,
 )
 from bot.db.database import Connection, Database
@@ -55,21 +55,6 @@ MAX_THEME_CHARS = 200
 # The runner looks again at least this often (the clock may jump; jobs delivered in a
 # challenge's thread are entered on the next look).
 RESCAN_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ChallengeTerms:
-    """What a moderator sets when starting a challenge."""
-
-    channel_id: int  # where the announcement and the entries go
-    theme: str
-    ends_at: float
-    entries_per_member: int = 1
-    winners: int = 1
-    show_votes: bool = False
-    reward_generations: int = 0
-    reward_window: Window = Window.MONTH
-    reward_role_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,20 +136,10 @@ class Challenges:
                     "`/videoadmin challenge end` or `cancel` first."
                 )
             challenge = await self.challenges.add(
-                NewChallenge(
-                    guild_id=guild_id,
-                    channel_id=terms.channel_id,
-                    theme=theme,
-                    started_by=actor.user_id,
-                    started_at=now,
-                    ends_at=terms.ends_at,
-                    entries_per_member=terms.entries_per_member,
-                    winners=terms.winners,
-                    show_votes=terms.show_votes,
-                    reward_generations=terms.reward_generations,
-                    reward_window=terms.reward_window.value if terms.reward_generations else None,
-                    reward_role_id=terms.reward_role_id,
-                ),
+                replace(terms, theme=theme, reward_window=Window.parse(terms.reward_window).value),
+                guild_id,
+                actor.user_id,
+                now,
                 conn=conn,
             )
             entry = await self.audit.record(

@@ -68,46 +68,52 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class NewChallenge:
-    guild_id: int
-    channel_id: int
+class ChallengeTerms:
+    """What a moderator sets when starting a challenge."""
+
+    channel_id: int  # where the announcement and the entries go
     theme: str
-    started_by: int
-    started_at: float
     ends_at: float
-    entries_per_member: int
-    winners: int
-    show_votes: bool
-    reward_generations: int
-    reward_window: str | None
-    reward_role_id: int | None
+    entries_per_member: int = 1
+    winners: int = 1
+    show_votes: bool = False
+    reward_generations: int = 0
+    reward_window: str = "month"  # the quota window the extra videos count in
+    reward_role_id: int | None = None
 
 
 class ChallengeRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def _update(self, sql: str, params: tuple[int | float | None, ...]) -> None:
+        """One write on its own (what the runner records after each Discord step)."""
+        async with self.db.transaction() as conn:
+            await conn.execute(sql, params)
+
     # -- challenges ----------------------------------------------------------------------
 
-    async def add(self, new: NewChallenge, *, conn: Connection) -> Challenge:
+    async def add(
+        self, terms: ChallengeTerms, guild_id: int, started_by: int, at: float, *, conn: Connection
+    ) -> Challenge:
         row = await conn.fetchone(
             "INSERT INTO challenges (guild_id, channel_id, theme, started_by, started_at, "
             "ends_at, entries_per_member, winners, show_votes, reward_generations, "
             "reward_window, reward_role_id, state) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
-                new.guild_id,
-                new.channel_id,
-                new.theme,
-                new.started_by,
-                new.started_at,
-                new.ends_at,
-                new.entries_per_member,
-                new.winners,
-                int(new.show_votes),
-                new.reward_generations,
-                new.reward_window,
-                new.reward_role_id,
+                guild_id,
+                terms.channel_id,
+                terms.theme,
+                started_by,
+                at,
+                terms.ends_at,
+                terms.entries_per_member,
+                terms.winners,
+                int(terms.show_votes),
+                terms.reward_generations,
+                terms.reward_window if terms.reward_generations else None,
+                terms.reward_role_id,
                 OPEN,
             ),
         )
@@ -129,11 +135,10 @@ class ChallengeRepository:
     async def announced(
         self, challenge_id: int, message_id: int, thread_id: int | None
     ) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenges SET announcement_message_id = ?, thread_id = ? WHERE id = ?",
-                (message_id, thread_id, challenge_id),
-            )
+        await self._update(
+            "UPDATE challenges SET announcement_message_id = ?, thread_id = ? WHERE id = ?",
+            (message_id, thread_id, challenge_id),
+        )
 
     async def set_ends_at(self, challenge_id: int, ends_at: float, ended_by: int, *, conn: Connection) -> None:
         await conn.execute(
@@ -170,24 +175,21 @@ class ChallengeRepository:
         return [_challenge(r) for r in rows]
 
     async def results_attempted(self, challenge_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenges SET results_attempts = results_attempts + 1 WHERE id = ?",
-                (challenge_id,),
-            )
+        await self._update(
+            "UPDATE challenges SET results_attempts = results_attempts + 1 WHERE id = ?",
+            (challenge_id,),
+        )
 
     async def results_posted(self, challenge_id: int, message_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenges SET results_message_id = ? WHERE id = ?",
-                (message_id, challenge_id),
-            )
+        await self._update(
+            "UPDATE challenges SET results_message_id = ? WHERE id = ?",
+            (message_id, challenge_id),
+        )
 
     async def finished(self, challenge_id: int, at: float) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenges SET finished_at = ? WHERE id = ?", (at, challenge_id)
-            )
+        await self._update(
+            "UPDATE challenges SET finished_at = ? WHERE id = ?", (at, challenge_id)
+        )
 
     # -- entries -------------------------------------------------------------------------
 
@@ -242,17 +244,15 @@ class ChallengeRepository:
         return [_entry(r) for r in rows]
 
     async def entry_attempted(self, entry_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenge_entries SET post_attempts = post_attempts + 1 WHERE id = ?",
-                (entry_id,),
-            )
+        await self._update(
+            "UPDATE challenge_entries SET post_attempts = post_attempts + 1 WHERE id = ?",
+            (entry_id,),
+        )
 
     async def entry_posted(self, entry_id: int, message_id: int) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE challenge_entries SET message_id = ? WHERE id = ?", (message_id, entry_id)
-            )
+        await self._update(
+            "UPDATE challenge_entries SET message_id = ? WHERE id = ?", (message_id, entry_id)
+        )
 
     async def thread_jobs_to_enter(self, challenge: Challenge, limit: int = 50) -> list[tuple[int, int]]:
         """(job id, member) of succeeded jobs delivered in the challenge's thread since it

@@ -22,8 +22,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.challenges import ChallengeTerms
 from bot.db.audit import AuditEntry
+from bot.db.challenges import ChallengeTerms
 from bot.errors import InvalidInput
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.model import Job
@@ -787,7 +787,7 @@ class VideoAdminCog(
             winners=winners,
             show_votes=show_votes,
             reward_generations=reward_videos,
-            reward_window=Window.parse(reward_window),
+            reward_window=reward_window,
             reward_role_id=reward_role.id if reward_role else None,
         )
         challenge, entry = await self.services.challenges.start(requester_of(interaction), terms)
