@@ -129,6 +129,7 @@ class Challenges:
             raise InvalidInput(f"The number of winners must be 1 to {MAX_WINNERS}.")
         if terms.reward_generations < 0:
             raise InvalidInput("The reward can't be a negative number of videos.")
+        window = Window.parse(terms.reward_window)
         async with self.db.transaction() as conn:
             if await self.challenges.open_in(guild_id, conn=conn) is not None:
                 raise Conflict(
@@ -136,20 +137,18 @@ class Challenges:
                     "`/videoadmin challenge end` or `cancel` first."
                 )
             challenge = await self.challenges.add(
-                replace(terms, theme=theme, reward_window=Window.parse(terms.reward_window).value),
+                replace(terms, theme=theme, reward_window=window.value),
                 guild_id,
                 actor.user_id,
                 now,
                 conn=conn,
             )
-            entry = await self.audit.record(
+            entry = await self._audit(
                 conn,
-                guild_id=guild_id,
-                actor_id=actor.user_id,
-                action=AuditAction.CHALLENGE_START,
-                target=f"channel:{terms.channel_id}",
-                subject=str(challenge.id),
-                new=json.dumps(
+                challenge,
+                actor.user_id,
+                AuditAction.CHALLENGE_START,
+                json.dumps(
                     {
                         "theme": theme,
                         "ends_at": terms.ends_at,
@@ -161,7 +160,7 @@ class Challenges:
                         "reward_role_id": terms.reward_role_id,
                     }
                 ),
-                at=now,
+                now,
             )
             conn.after_commit(self.on_due)
         return challenge, entry
@@ -184,18 +183,31 @@ class Challenges:
             challenge = await self._open(guild_id, conn=conn)
             ended = await self.challenges.end(challenge.id, CANCELLED, now, conn=conn)
             assert ended is not None  # open, and we are the only writer
-            entry = await self.audit.record(
-                conn,
-                guild_id=guild_id,
-                actor_id=actor.user_id,
-                action=AuditAction.CHALLENGE_CANCEL,
-                target=f"channel:{challenge.channel_id}",
-                subject=str(challenge.id),
-                new=challenge.theme,
-                at=now,
+            entry = await self._audit(
+                conn, challenge, actor.user_id, AuditAction.CHALLENGE_CANCEL, challenge.theme, now
             )
             conn.after_commit(self.on_due)
         return ended, entry
+
+    async def _audit(
+        self,
+        conn: Connection,
+        challenge: Challenge,
+        actor_id: int,
+        action: AuditAction,
+        new: str,
+        at: float,
+    ) -> AuditEntry:
+        return await self.audit.record(
+            conn,
+            guild_id=challenge.guild_id,
+            actor_id=actor_id,
+            action=action,
+            target=f"channel:{challenge.channel_id}",
+            subject=str(challenge.id),
+            new=new,
+            at=at,
+        )
 
     async def _open(self, guild_id: int, *, conn: Connection) -> Challenge:
         challenge = await self.challenges.open_in(guild_id, conn=conn)
@@ -329,17 +341,13 @@ class Challenges:
                     )
             audit.insert(
                 0,
-                await self.audit.record(
+                await self._audit(
                     conn,
-                    guild_id=challenge.guild_id,
-                    actor_id=actor_id,
-                    action=AuditAction.CHALLENGE_END,
-                    target=f"channel:{challenge.channel_id}",
-                    subject=str(challenge.id),
-                    new=json.dumps(
-                        {"winners": [[p.place, p.tally.entry.user_id] for p in winners]}
-                    ),
-                    at=now,
+                    challenge,
+                    actor_id,
+                    AuditAction.CHALLENGE_END,
+                    json.dumps({"winners": [[p.place, p.tally.entry.user_id] for p in winners]}),
+                    now,
                 ),
             )
         return Closing(challenge, winners, audit)

@@ -1,10 +1,20 @@
-"""How places are decided at a challenge's close: ties share a place, and a tie at the
-last winning place makes more winners, never fewer; an entry with no votes never wins."""
+"""Challenges in the domain: how places are decided at the close (ties share a place, a
+tie at the last winning place makes more winners, an entry with no votes never wins), and
+the close happening once, across a crash after the results post landed."""
 
 from __future__ import annotations
 
-from bot.challenges import places
-from bot.db.challenges import Entry, Tally
+import pytest
+
+from bot.challenges import ChallengeRunner, Placed, places
+from bot.db.audit import AuditEntry
+from bot.db.challenges import Challenge, ChallengeTerms, Entry, Tally
+from bot.errors import Conflict
+from bot.jobs.lifecycle import JobOutcome
+from bot.moderation.requester import Requester
+from bot.params import GenerationRequest
+from bot.services import Services
+from tests.support.jobs import finish, posted
 
 
 def tally(entry_id: int, votes: int) -> Tally:
@@ -25,3 +35,84 @@ def test_ties_share_a_place_and_all_win_at_the_cut():
 def test_no_votes_no_winner():
     assert ranked([0, 0], winners=3) == []
     assert ranked([], winners=1) == []
+
+
+GUILD = 1
+MOD = Requester(user_id=2, guild_id=GUILD, channel_id=5, can_manage_guild=True)
+ALICE, BOB, CAROL = (Requester(user_id=u, guild_id=GUILD, channel_id=5) for u in (3, 4, 6))
+
+
+class CrashingBoard:
+    """Discord as the runner sees it: the results post lands, then the process dies
+    before recording it (the first time only)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, int] = {}
+        self.results: list[int] = []
+        self.crash_after_results = True
+        self.closed = 0
+
+    async def find_entry(self, challenge: Challenge, entry: Entry) -> int | None:
+        return self.entries.get(entry.id)
+
+    async def post_entry(self, challenge: Challenge, entry: Entry) -> int:
+        self.entries[entry.id] = 1000 + entry.id
+        return self.entries[entry.id]
+
+    async def find_results(self, challenge: Challenge) -> int | None:
+        return self.results[0] if self.results else None
+
+    async def post_results(self, challenge: Challenge, winners: list[Placed]) -> int:
+        self.results.append(2000 + len(self.results))
+        if self.crash_after_results:
+            self.crash_after_results = False
+            raise RuntimeError("killed after posting")
+        return self.results[-1]
+
+    async def close_voting(self, challenge: Challenge) -> None:
+        self.closed += 1
+
+    async def give_role(self, challenge: Challenge, user_ids: list[int]) -> None:
+        raise AssertionError("no role reward here")
+
+    async def report(self, challenge: Challenge, audit: list[AuditEntry]) -> None:
+        pass
+
+
+async def delivered_video(services: Services, member: Requester) -> int:
+    job = await services.job_service.accept(member, GenerationRequest(prompt="a city at night"))
+    await finish(services.jobs, job.id, JobOutcome.SUCCEEDED)
+    await posted(services.jobs, job.id, message_id=500 + job.id)
+    return job.id
+
+
+async def test_a_crash_after_the_results_landed_posts_them_once_and_closes_once(services, clock):
+    challenges = services.challenges
+    terms = ChallengeTerms(channel_id=5, theme="night", ends_at=clock() + 3600, reward_generations=1)
+    challenge, _ = await challenges.start(MOD, terms)
+    await services.challenge_records.announced(challenge.id, 900, None)
+    _, alice_entry = await challenges.enter(ALICE, await delivered_video(services, ALICE))
+    _, bob_entry = await challenges.enter(BOB, await delivered_video(services, BOB))
+    for voter, entry in [(BOB, alice_entry), (CAROL, alice_entry), (ALICE, bob_entry)]:
+        await challenges.vote(voter, entry.id)
+    board = CrashingBoard()
+    runner = ChallengeRunner(challenges, board, clock, serves=lambda guild_id: True)
+    await runner.tick()
+    assert sorted(board.entries) == [alice_entry.id, bob_entry.id] and board.results == []
+
+    clock.advance(3601)
+    with pytest.raises(RuntimeError, match="killed after posting"):
+        await runner.tick()  # closed and rewarded, the results posted but not recorded
+    restarted = ChallengeRunner(challenges, board, clock, serves=lambda guild_id: True)
+    await restarted.tick()
+    await restarted.tick()
+    assert board.results == [2000] and board.closed == 1  # found, not posted again
+    stored = await services.challenge_records.get(challenge.id)
+    assert stored is not None and stored.results_message_id == 2000 and stored.finished_at
+    entries = await services.audit_entries.listed(GUILD, limit=50, offset=0)
+    actions = [e.action for e in entries]
+    assert actions.count("challenge.end") == 1 and actions.count("quota.grant") == 1
+    (grant,) = [e for e in entries if e.action == "quota.grant"]
+    assert grant.target == f"user:{ALICE.user_id}" and grant.actor_id == MOD.user_id
+    with pytest.raises(Conflict, match="Voting in this challenge has closed"):
+        await challenges.vote(BOB, alice_entry.id)
