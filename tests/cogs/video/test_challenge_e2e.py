@@ -186,3 +186,30 @@ async def test_only_moderators_start_and_shown_counts_follow_the_votes(
     assert "cancelled challenge #1" in seen(ix)
     await fakecord.wait_for(lambda: entry.buttons()[0].get("disabled"), 10, "closed voting")
     assert results(world.channel) == []
+
+
+async def test_ending_early_without_manage_roles_tells_the_mod_log_who_won(
+    fakecord, video_bot, person, gmi_sim
+):
+    await video_bot()
+    world = fakecord.default
+    modlog = world.guild.add_text_channel("mod-log")
+    await admin(fakecord, "settings modlog", channel=modlog)
+    champions = world.guild.add_role("Champions")
+    ix = await admin(fakecord, "challenge start", theme="tides", deadline="1w", reward_role=champions)
+    assert "I can't give" in seen(ix) and "Manage Roles" in seen(ix)  # warned at once
+    result = await made(person(), "waves at dawn")
+    await clicked(fakecord, world.alice, result, "Enter challenge")
+    await fakecord.wait_for(lambda: entries(world.channel), 10, "the entry post")
+    await clicked(fakecord, world.bob, entries(world.channel)[0], "Vote")
+
+    ix = await admin(fakecord, "challenge end")
+    assert "Closing challenge #1 now" in seen(ix)
+    await fakecord.wait_for(lambda: results(world.channel), 10, "the results post")
+    refused = f"I couldn't give <@&{champions.id}> to the winners of challenge #1"
+    await fakecord.wait_for(lambda: any(refused in m.content for m in modlog.messages), 10, "the mod-log")
+    (line,) = [m.content for m in modlog.messages if refused in m.content]
+    assert "I need the Manage Roles permission" in line and f"<@{world.alice.id}>" in line
+    assert champions not in world.alice.roles
+    closed = [m.content for m in modlog.messages if "closed challenge #1" in m.content]
+    assert closed and f"<@{world.mod.id}> closed challenge #1" in closed[0]  # who ended it
