@@ -113,7 +113,7 @@ def entry_embed(challenge: Challenge, entry: Entry, job: Job | None) -> discord.
     made = f"#{entry.job_id} by <@{entry.user_id}>"
     lines = [f"**{made}**"]
     if job is not None:
-        lines.append(f"“{clip(literal(job.request.prompt), 500)}”")
+        lines.append(f"“{clip(literal(job.request.prompt), 1000)}”")
         if job.result_message_id is not None:
             where = job.result_channel_id or job.channel_id
             lines.append(f"[The original post]({message_link(job.guild_id, where, job.result_message_id)})")

@@ -91,9 +91,11 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         )
 
     async def result_buttons(job: Job) -> discord.ui.View:
-        """With Enter challenge while the server has a challenge open."""
-        open_challenge = job.succeeded and await services.challenges.open_in(job.guild_id)
-        return result_view(job, challenge_open=bool(open_challenge))
+        """With Enter challenge while the server has a challenge open (not in its thread:
+        a video made there enters by itself)."""
+        challenge = await services.challenges.open_in(job.guild_id) if job.succeeded else None
+        enters = challenge is not None and job.channel_id != challenge.thread_id
+        return result_view(job, challenge_open=enters)
 
     editor = StatusEditor(bot, jobs, render, bot.clock)
     poster = DiscordResultChannel(

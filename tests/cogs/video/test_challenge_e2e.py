@@ -32,10 +32,11 @@ async def thread_result(fakecord, person, prompt: str):
     """Generate in a thread: the result is the bot's next post there after the status."""
     ix = await person.generate(prompt=prompt)
     status = await person.status_message(ix)
-    await fakecord.wait_for(
-        lambda: [m for m in person.channel.messages if m.id > status.id and m.attachments],
-        15, "the result in the thread",
-    )  # fmt: skip
+    def posted():
+        return [m for m in person.channel.messages if m.id > status.id and m.attachments]
+
+    await fakecord.wait_for(posted, 15, "the result in the thread")
+    return posted()[0]
 
 
 async def clicked(fakecord, member, message, label: str):
@@ -86,7 +87,8 @@ async def test_a_challenge_from_entries_to_winners_and_rewards_across_a_restart(
     assert "this challenge's limit of 1 per member" in refusal(ix)
 
     # Generating in the challenge's thread enters the video once delivered.
-    await thread_result(fakecord, person(world.bob, thread), "a lighthouse over the city")
+    made_there = await thread_result(fakecord, person(world.bob, thread), "a lighthouse over the city")
+    assert "Enter challenge" not in [b["label"] for b in made_there.buttons()]  # it enters itself
     await fakecord.wait_for(lambda: entries(channel, world.bob.id), 10, "bob's entry from the thread")
     (bob_entry,) = entries(channel, world.bob.id)
 
