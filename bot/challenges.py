@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -359,6 +359,11 @@ class Challenges:
         return sorted(placed, key=lambda p: (p.place, p.tally.entry.id))
 
 
+class PostRefused(Exception):
+    """Discord refused a post for good (the channel is gone, or the bot lost its rights
+    there): it is not tried again, and the board has told the moderators."""
+
+
 class ChallengeBoard(Protocol):
     """Discord's side of challenges (`cogs.video.challenges`). Each post can be looked for
     (``find_``) after an attempt that may have landed, so it is made once."""
@@ -414,13 +419,26 @@ class ChallengeRunner:
             await self._sleep()
 
     async def tick(self) -> None:
+        """One pass over every challenge of this process; one failing (Discord down for
+        its channel) holds up no other, and is tried again on the next pass."""
         for challenge in await self.repo.open_ones():
             if self.serves(challenge.guild_id) and challenge.announcement_message_id:
-                await self.challenges.enter_from_thread(challenge)
-                await self._post_entries(challenge)
+                await self._isolated(challenge, self._take_entries(challenge))
         for challenge in await self.repo.unfinished(self.clock()):
             if self.serves(challenge.guild_id):
-                await self._end(challenge)
+                await self._isolated(challenge, self._end(challenge))
+
+    async def _isolated(self, challenge: Challenge, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("challenge %d: a step failed; trying again shortly", challenge.id)
+
+    async def _take_entries(self, challenge: Challenge) -> None:
+        await self.challenges.enter_from_thread(challenge)
+        await self._post_entries(challenge)
 
     async def _post_entries(self, challenge: Challenge) -> None:
         for entry in await self.repo.unposted_entries(challenge.id):
@@ -430,7 +448,11 @@ class ChallengeRunner:
             found = await self.board.find_entry(challenge, entry) if entry.post_attempts else None
             if found is None:
                 await self.repo.entry_attempted(entry.id)
-                found = await self.board.post_entry(challenge, entry)
+                try:
+                    found = await self.board.post_entry(challenge, entry)
+                except PostRefused:
+                    await self.repo.entry_abandoned(entry.id, self.clock())
+                    continue
             await self.repo.entry_posted(entry.id, found)
 
     async def _end(self, challenge: Challenge) -> None:
@@ -461,7 +483,10 @@ class ChallengeRunner:
         found = await self.board.find_results(challenge) if challenge.results_attempts else None
         if found is None:
             await self.repo.results_attempted(challenge.id)
-            found = await self.board.post_results(challenge, winners)
+            try:
+                found = await self.board.post_results(challenge, winners)
+            except PostRefused:
+                return  # the places and rewards stand; the moderators were told
         await self.repo.results_posted(challenge.id, found)
 
     async def _sleep(self) -> None:

@@ -238,7 +238,7 @@ class ChallengeRepository:
     async def unposted_entries(self, challenge_id: int) -> list[Entry]:
         rows = await self.db.reader.fetchall(
             "SELECT * FROM challenge_entries WHERE challenge_id = ? AND message_id IS NULL "
-            "ORDER BY id",
+            "AND abandoned_at IS NULL ORDER BY id",
             (challenge_id,),
         )
         return [_entry(r) for r in rows]
@@ -247,6 +247,12 @@ class ChallengeRepository:
         await self._update(
             "UPDATE challenge_entries SET post_attempts = post_attempts + 1 WHERE id = ?",
             (entry_id,),
+        )
+
+    async def entry_abandoned(self, entry_id: int, at: float) -> None:
+        """Discord refused its post for good: it stays unposted (and can't be voted for)."""
+        await self._update(
+            "UPDATE challenge_entries SET abandoned_at = ? WHERE id = ?", (at, entry_id)
         )
 
     async def entry_posted(self, entry_id: int, message_id: int) -> None:

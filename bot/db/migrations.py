@@ -410,7 +410,8 @@ MIGRATIONS: list[Migration] = [
     """,
     # Challenges (bot.challenges): at most one open per server; its entries (a member's
     # delivered job, posted where entries go with a Vote button, found again after a crash
-    # by its attempts) and one vote per member per challenge. Closing decides each entry's
+    # by its attempts, abandoned if Discord refuses it for good) and one vote per member per
+    # challenge. Closing decides each entry's
     # place; the results post and the Discord-side work afterwards are recorded too.
     """
     CREATE TABLE challenges (
@@ -447,6 +448,7 @@ MIGRATIONS: list[Migration] = [
         post_attempts INTEGER NOT NULL DEFAULT 0,
         message_id    INTEGER,
         place         INTEGER,
+        abandoned_at  REAL,
         UNIQUE (challenge_id, job_id)
     );
     CREATE INDEX challenge_entries_by_member ON challenge_entries (challenge_id, user_id);

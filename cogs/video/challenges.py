@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.challenges import Placed
+from bot.challenges import Placed, PostRefused
 from bot.db.audit import AuditEntry
 from bot.db.challenges import CANCELLED, Challenge, ChallengeRepository, Entry, Tally
 from bot.jobs.model import Job
@@ -281,15 +281,27 @@ class DiscordChallengeBoard:
         video = await self.posted_video(job)
         return None if video is None else discord.File(io.BytesIO(video), f"entry-{job.id}.mp4")
 
-    async def _send(self, challenge: Challenge, files: list[discord.File], **kwargs: Any) -> int:
-        """Send with the videos; too large together (413), without them (the links stay)."""
+    async def _send(
+        self, challenge: Challenge, what: str, files: list[discord.File], **kwargs: Any
+    ) -> int:
+        """Send with the videos; too large together (413), without them (the links stay).
+        Refused for good (`PostRefused`): the mod-log is told what could not be posted."""
         channel = self._channel(challenge)
         try:
-            return (await channel.send(files=files, **kwargs)).id
-        except discord.HTTPException as error:
-            if error.status != 413 or not files:
-                raise
-        return (await channel.send(**kwargs)).id
+            try:
+                return (await channel.send(files=files, **kwargs)).id
+            except discord.HTTPException as error:
+                if error.status != 413 or not files:
+                    raise
+            return (await channel.send(**kwargs)).id
+        except (discord.Forbidden, discord.NotFound) as error:
+            await post_to_mod_log(
+                self.bot,
+                challenge.guild_id,
+                f"🏆 I couldn't post {what} of challenge #{challenge.id} in "
+                f"<#{challenge.channel_id}> (Discord said {error.text}).",
+            )
+            raise PostRefused(error.text) from error
 
     async def find_entry(self, challenge: Challenge, entry: Entry) -> int | None:
         return await find_marked(self.bot, self._channel(challenge), entry_marker(challenge, entry), entry.entered_at)
@@ -300,6 +312,7 @@ class DiscordChallengeBoard:
         votes = await self.records.votes_for(entry.id) if challenge.show_votes else None
         return await self._send(
             challenge,
+            f"entry #{entry.id}",
             [file] if file else [],
             content=f"🎬 Entry #{entry.id} by <@{entry.user_id}>",
             embed=entry_embed(challenge, entry, job),
@@ -326,6 +339,7 @@ class DiscordChallengeBoard:
         )
         return await self._send(
             challenge,
+            "the results",
             files,
             content=content,
             embed=results_embed(challenge, winners),

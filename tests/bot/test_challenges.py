@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.challenges import ChallengeRunner, Placed, places
+from bot.challenges import ChallengeRunner, Placed, PostRefused, places
 from bot.db.audit import AuditEntry
 from bot.db.challenges import Challenge, ChallengeTerms, Entry, Tally
 from bot.errors import Conflict
@@ -101,8 +101,10 @@ async def test_a_crash_after_the_results_landed_posts_them_once_and_closes_once(
     assert sorted(board.entries) == [alice_entry.id, bob_entry.id] and board.results == []
 
     clock.advance(3601)
-    with pytest.raises(RuntimeError, match="killed after posting"):
-        await runner.tick()  # closed and rewarded, the results posted but not recorded
+    await runner.tick()  # closed and rewarded; the results landed, their record did not
+    crashed = await services.challenge_records.get(challenge.id)
+    assert crashed is not None and crashed.state == "closed" and crashed.results_message_id is None
+    assert board.results == [2000]
     restarted = ChallengeRunner(challenges, board, clock, serves=lambda guild_id: True)
     await restarted.tick()
     await restarted.tick()
@@ -116,3 +118,38 @@ async def test_a_crash_after_the_results_landed_posts_them_once_and_closes_once(
     assert grant.target == f"user:{ALICE.user_id}" and grant.actor_id == MOD.user_id
     with pytest.raises(Conflict, match="Voting in this challenge has closed"):
         await challenges.vote(BOB, alice_entry.id)
+
+
+class RefusingBoard(CrashingBoard):
+    """The entries channel is gone: every post is refused for good."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    async def post_entry(self, challenge: Challenge, entry: Entry) -> int:
+        self.tries += 1
+        raise PostRefused("Unknown Channel")
+
+    async def post_results(self, challenge: Challenge, winners: list[Placed]) -> int:
+        raise PostRefused("Unknown Channel")
+
+
+async def test_a_post_refused_for_good_is_not_tried_again_and_the_close_still_happens(
+    services, clock
+):
+    challenges = services.challenges
+    terms = ChallengeTerms(channel_id=5, theme="night", ends_at=clock() + 3600)
+    challenge, _ = await challenges.start(MOD, terms)
+    await services.challenge_records.announced(challenge.id, 900, None)
+    await challenges.enter(ALICE, await delivered_video(services, ALICE))
+    board = RefusingBoard()
+    runner = ChallengeRunner(challenges, board, clock, serves=lambda guild_id: True)
+    await runner.tick()
+    await runner.tick()
+    assert board.tries == 1
+    clock.advance(3601)
+    await runner.tick()
+    stored = await services.challenge_records.get(challenge.id)
+    assert stored is not None and stored.state == "closed" and stored.finished_at is not None
+    assert stored.results_message_id is None and board.closed == 1
