@@ -9,11 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.asset_library import AssetLibrary
+from bot.challenges import Challenges
 from bot.clock import Clock
 from bot.db.adjustments import AdjustmentRepository
 from bot.db.assets import AssetRepository
 from bot.db.audit import AuditRepository
 from bot.db.blocks import BlockRepository
+from bot.db.challenges import ChallengeRepository
 from bot.db.database import Database
 from bot.db.filters import BlockedPromptEvent, FilterRepository
 from bot.db.jobs import JobLedger, JobRepository
@@ -80,6 +82,7 @@ class Services:
     previews: PreviewRepository
     assets: AssetRepository
     job_reviews: ReviewRepository
+    challenge_records: ChallengeRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -97,6 +100,7 @@ class Services:
     lineages: Lineages
     destinations: Destinations
     library: AssetLibrary
+    challenges: Challenges
     ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
@@ -113,11 +117,13 @@ def build_services(
     clock: Clock,
     *,
     on_due: Callable[[], None] = lambda: None,
+    on_challenge_due: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
+    ``on_challenge_due``: a challenge has work for its runner (an entry, a deadline);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
     ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
     ``shards``: the jobs this process serves (by default all: the whole bot)."""
@@ -134,6 +140,7 @@ def build_services(
     lineages = Lineages(jobs)
     assets = AssetRepository(db)
     ffmpeg = FFmpeg()
+    challenge_repo = ChallengeRepository(db)
 
     moderators = Moderators(servers)
     config = ServerConfigCache(servers, limits, filters, blocks, clock)
@@ -189,6 +196,16 @@ def build_services(
         offer=offer,
     )
     previews = PreviewRepository(db)
+    limit_admin = LimitAdministration(
+        db=db,
+        limits=limits,
+        adjustments=adjustments,
+        resolver=resolver,
+        counter=counter,
+        moderators=moderators,
+        audit=audit,
+        clock=clock,
+    )
     return Services(
         db=db,
         clock=clock,
@@ -206,6 +223,7 @@ def build_services(
         previews=previews,
         assets=assets,
         job_reviews=job_reviews,
+        challenge_records=challenge_repo,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -213,16 +231,7 @@ def build_services(
         prompt_filter=prompt_filter,
         admission=admission,
         standings=standings,
-        limit_admin=LimitAdministration(
-            db=db,
-            limits=limits,
-            adjustments=adjustments,
-            resolver=resolver,
-            counter=counter,
-            moderators=moderators,
-            audit=audit,
-            clock=clock,
-        ),
+        limit_admin=limit_admin,
         usage=UsageReports(
             ledger=ledger,
             servers=servers,
@@ -245,4 +254,14 @@ def build_services(
         destinations=Destinations(servers),
         library=AssetLibrary(db, assets, moderators, audit, clock, ffmpeg),
         ffmpeg=ffmpeg,
+        challenges=Challenges(
+            db=db,
+            challenges=challenge_repo,
+            jobs=jobs,
+            moderators=moderators,
+            audit=audit,
+            limit_admin=limit_admin,
+            clock=clock,
+            on_due=on_challenge_due,
+        ),
     )

@@ -488,4 +488,57 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX job_reviews_undecided ON job_reviews (expires_at) WHERE decision IS NULL
     """,
+    # Challenges (bot.challenges): at most one open per server; its entries (a member's
+    # delivered job, posted where entries go with a Vote button, found again after a crash
+    # by its attempts, abandoned if Discord refuses it for good) and one vote per member per
+    # challenge. Closing decides each entry's
+    # place; the results post and the Discord-side work afterwards are recorded too.
+    """
+    CREATE TABLE challenges (
+        id                      INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id                INTEGER NOT NULL,
+        channel_id              INTEGER NOT NULL,
+        thread_id               INTEGER,
+        announcement_message_id INTEGER,
+        theme                   TEXT NOT NULL,
+        started_by              INTEGER NOT NULL,
+        started_at              REAL NOT NULL,
+        ends_at                 REAL NOT NULL,
+        entries_per_member      INTEGER NOT NULL,
+        winners                 INTEGER NOT NULL,
+        show_votes              INTEGER NOT NULL DEFAULT 0,
+        reward_generations      INTEGER NOT NULL DEFAULT 0,
+        reward_window           TEXT,
+        reward_role_id          INTEGER,
+        state                   TEXT NOT NULL,
+        ended_by                INTEGER,
+        closed_at               REAL,
+        results_attempts        INTEGER NOT NULL DEFAULT 0,
+        results_message_id      INTEGER,
+        finished_at             REAL
+    );
+    CREATE UNIQUE INDEX challenges_one_open ON challenges (guild_id) WHERE state = 'open';
+    CREATE INDEX challenges_unfinished ON challenges (ends_at) WHERE finished_at IS NULL;
+    CREATE TABLE challenge_entries (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        challenge_id  INTEGER NOT NULL REFERENCES challenges(id),
+        job_id        INTEGER NOT NULL,
+        user_id       INTEGER NOT NULL,
+        entered_at    REAL NOT NULL,
+        post_attempts INTEGER NOT NULL DEFAULT 0,
+        message_id    INTEGER,
+        place         INTEGER,
+        abandoned_at  REAL,
+        UNIQUE (challenge_id, job_id)
+    );
+    CREATE INDEX challenge_entries_by_member ON challenge_entries (challenge_id, user_id);
+    CREATE TABLE challenge_votes (
+        challenge_id INTEGER NOT NULL REFERENCES challenges(id),
+        voter_id     INTEGER NOT NULL,
+        entry_id     INTEGER NOT NULL REFERENCES challenge_entries(id),
+        voted_at     REAL NOT NULL,
+        PRIMARY KEY (challenge_id, voter_id)
+    );
+    CREATE INDEX challenge_votes_by_entry ON challenge_votes (entry_id)
+    """,
 ]

@@ -30,6 +30,9 @@ asset.add / .remove   server           the asset name  {"kind", "filename", "cha
                                                        "message_id"} or {"kind", "asset_id"}
 review.approve        user:ID (owner)  the job id      none / none
 review.deny           user:ID (owner)  the job id      none / the moderator's reason
+challenge.start       channel:ID       challenge id    {"theme", "ends_at", ...the terms}
+challenge.end         channel:ID       challenge id    {"winners": [[place, user id]...]}
+challenge.cancel      channel:ID       challenge id    the theme
 ====================  ===============  ==============  ================================
 """
 
@@ -75,6 +78,9 @@ class AuditAction(enum.StrEnum):
     ASSET_REMOVE = "asset.remove"
     REVIEW_APPROVE = "review.approve"
     REVIEW_DENY = "review.deny"
+    CHALLENGE_START = "challenge.start"
+    CHALLENGE_END = "challenge.end"
+    CHALLENGE_CANCEL = "challenge.cancel"
 
 
 def user_target(user_id: int) -> str:

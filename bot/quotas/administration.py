@@ -8,7 +8,7 @@ import json
 from bot.clock import Clock
 from bot.db.adjustments import AdjustmentRepository
 from bot.db.audit import AuditEntry
-from bot.db.database import Database
+from bot.db.database import Connection, Database
 from bot.db.jobs import Usage
 from bot.db.limits import SCOPES, LimitRepository, StoredLimit
 from bot.errors import InvalidInput
@@ -122,34 +122,55 @@ class LimitAdministration:
         which = Window.parse(window)
         if min(generations, seconds, cost) < 0 or not (generations or seconds or cost):
             raise InvalidInput("Grant a positive number of generations, seconds or cost.")
-        extra = Usage(generations, seconds, cost)
-        guild_id = guild_of(actor)
-        now = self.clock()
         async with self.db.transaction() as conn:
-            settings = await self.resolver.servers.get(guild_id, conn=conn)
-            start, end = window_bounds(which, now, settings.timezone, settings.reset_hour)
-            await self.adjustments.add(
-                guild_id,
-                user_id,
-                kind="grant",
-                window=which.value,
-                window_start=start,
-                expires_at=end,
-                extra=extra,
-                actor_id=actor.user_id,
-                at=now,
-                conn=conn,
-            )
-            return await self.audit.record(
+            return await self.grant_in(
                 conn,
-                guild_id=guild_id,
-                actor_id=actor.user_id,
-                action=AuditAction.QUOTA_GRANT,
-                subject=which.value,
-                target=user_target(user_id),
-                new=json.dumps({"generations": generations, "seconds": seconds, "cost": cost}),
-                at=now,
+                guild_of(actor),
+                actor.user_id,
+                user_id,
+                which,
+                Usage(generations, seconds, cost),
+                self.clock(),
             )
+
+    async def grant_in(
+        self,
+        conn: Connection,
+        guild_id: int,
+        actor_id: int,
+        user_id: int,
+        window: Window,
+        extra: Usage,
+        now: float,
+    ) -> AuditEntry:
+        """The grant and its audit entry inside the caller's transaction, for a grant a
+        moderator decided earlier (a challenge's reward, at its close)."""
+        settings = await self.resolver.servers.get(guild_id, conn=conn)
+        start, end = window_bounds(window, now, settings.timezone, settings.reset_hour)
+        await self.adjustments.add(
+            guild_id,
+            user_id,
+            kind="grant",
+            window=window.value,
+            window_start=start,
+            expires_at=end,
+            extra=extra,
+            actor_id=actor_id,
+            at=now,
+            conn=conn,
+        )
+        return await self.audit.record(
+            conn,
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action=AuditAction.QUOTA_GRANT,
+            subject=window.value,
+            target=user_target(user_id),
+            new=json.dumps(
+                {"generations": extra.generations, "seconds": extra.seconds, "cost": extra.cost}
+            ),
+            at=now,
+        )
 
     async def reset(
         self, actor: Requester, user_id: int, window: Window | str | None = None

@@ -11,7 +11,7 @@ import discord
 
 from cogs.shared import report_to_tree
 
-from . import components, flows, reviews
+from . import challenges, components, flows, reviews
 from .components import JobAction
 
 Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
@@ -93,6 +93,28 @@ class DeleteButton(_OnJob, Button, template=JobAction.DELETE.template):
         await flows.delete(interaction, self.job_id)
 
 
+class EnterChallengeButton(_OnJob, Button, template=JobAction.ENTER.template):
+    action = JobAction.ENTER
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await challenges.enter(interaction, self.job_id)
+
+
+class VoteButton(_Routed, Button, template=components.VOTE):
+    def __init__(self, entry_id: int) -> None:
+        self.entry_id = entry_id
+        super().__init__(components.vote_button(entry_id, None, closed=False))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> VoteButton:
+        return cls(int(match["entry"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await challenges.vote(interaction, self.entry_id)
+
+
 class HistoryPageButton(_Routed, Button, template=components.HISTORY):
     def __init__(self, user_id: int, page: int, direction: str) -> None:
         self.user_id = user_id
@@ -158,6 +180,8 @@ DYNAMIC_ITEMS = (
     ContinueButton,
     StitchButton,
     DeleteButton,
+    EnterChallengeButton,
+    VoteButton,
     HistoryPageButton,
     PreviewButton,
     ReviewButton,

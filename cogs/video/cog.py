@@ -15,14 +15,18 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.challenges import ChallengeRunner
+from bot.db.challenges import Challenge
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
+from bot.tasks import BackgroundTasks
 from cogs.shared import NO_MENTIONS, JobReference, clip, literal, post_to_mod_log, requester_of
 
-from . import flows, options
+from . import challenges, flows, options
 from .assets import asset_choices, with_library_assets
 from .buttons import DYNAMIC_ITEMS
+from .challenges import DiscordChallengeBoard
 from .messages import library_embed, quota_embed
 from .model_info import model_embed
 from .pipeline import build_pipeline
@@ -43,23 +47,46 @@ class VideoCog(
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self.pipeline = build_pipeline(bot)
+        services = bot.services
+        self.challenge_board = DiscordChallengeBoard(
+            bot, services.challenge_records, self.pipeline.editor, self.pipeline.poster.posted_video
+        )
+        self.challenge_runner = ChallengeRunner(
+            services.challenges, self.challenge_board, bot.clock, bot.shard_scope.serves
+        )
+        self._background = BackgroundTasks("video-cog")
         super().__init__()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.pipeline.start()
+        self._background.spawn(self._run_challenges(), name="challenges")
+
+    async def _run_challenges(self) -> None:
+        await self.bot.wait_until_ready()  # its servers (and their permissions) are known
+        await self.challenge_runner.run()
 
     async def drain(self, grace: float) -> None:
         """A graceful stop: job steps in flight get ``grace`` seconds (`bot.app.DrainsWork`)."""
         await self.pipeline.scheduler.stop(grace)
 
     async def cog_unload(self) -> None:
+        await self._background.close()
+        await self.challenge_board.close()
         await self.pipeline.stop()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
         self.pipeline.wake()
+
+    @commands.Cog.listener()
+    async def on_video_challenge_due(self) -> None:
+        self.challenge_runner.wake()
+
+    @commands.Cog.listener()
+    async def on_video_votes_changed(self, challenge: Challenge, entry_ids: list[int]) -> None:
+        self.challenge_board.votes_changed(challenge, entry_ids)
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
@@ -249,6 +276,15 @@ class VideoCog(
             interaction.user.id, interaction.guild_id, 0, interaction
         )
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    # -- /video challenge ---------------------------------------------------------------
+
+    @app_commands.command(
+        name="challenge", description="See the server's open challenge, its entries and your part."
+    )
+    @app_commands.guild_only()
+    async def challenge(self, interaction: discord.Interaction) -> None:
+        await challenges.show_current(interaction)
 
     # -- /video quota --------------------------------------------------------------------
 

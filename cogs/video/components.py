@@ -17,6 +17,7 @@ from bot.jobs.model import Job
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 PREVIEW = r"video:preview:(?P<preview>\d+):(?P<choice>confirm|cancel)"
 REVIEW = r"review:(?P<decision>approve|deny):(?P<job>\d+)"
+VOTE = r"video:vote:(?P<entry>\d+)"
 
 
 class JobAction(enum.StrEnum):
@@ -28,6 +29,7 @@ class JobAction(enum.StrEnum):
     CONTINUE = "continue"
     STITCH = "stitch"
     DELETE = "delete"
+    ENTER = "enter"  # in the server's open challenge
 
     @property
     def template(self) -> str:
@@ -41,6 +43,7 @@ _LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
     JobAction.CONTINUE: ("Continue", "⏩", discord.ButtonStyle.primary),
     JobAction.STITCH: ("Stitch", "🎞️", discord.ButtonStyle.secondary),
     JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
+    JobAction.ENTER: ("Enter challenge", "🏆", discord.ButtonStyle.success),
 }
 
 
@@ -74,10 +77,11 @@ def status_view(job_id: int) -> discord.ui.View:
     return _view(job_id, [JobAction.CANCEL])
 
 
-def result_view(job: Job) -> discord.ui.View:
+def result_view(job: Job, *, challenge_open: bool = False) -> discord.ui.View:
     """What can be done with a result: anyone may re-roll, remix, continue or stitch it
-    (the new job is theirs); only its requester and moderators may delete it. A request
-    the provider refused offers no re-roll: only a changed prompt can get through."""
+    (the new job is theirs); only its requester and moderators may delete it, and only
+    its requester may enter it in the server's open challenge. A request the provider
+    refused offers no re-roll: only a changed prompt can get through."""
     actions = [JobAction.REROLL, JobAction.REMIX] if job.calls_provider else []
     if job.refused_by_provider:
         actions.remove(JobAction.REROLL)
@@ -85,6 +89,8 @@ def result_view(job: Job) -> discord.ui.View:
         actions.append(JobAction.CONTINUE)
         if job.calls_provider:
             actions.append(JobAction.STITCH)
+        if challenge_open:
+            actions.append(JobAction.ENTER)
     actions.append(JobAction.DELETE)
     return _view(job.id, actions)
 
@@ -104,6 +110,24 @@ def preview_view(preview_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(preview_button(preview_id, "confirm"))
     view.add_item(preview_button(preview_id, "cancel"))
+    return view
+
+
+def vote_button(entry_id: int, votes: int | None, *, closed: bool) -> discord.ui.Button[discord.ui.View]:
+    """The Vote button of a challenge entry; ``votes`` shows the count (when the
+    moderators chose to show it, and after the close)."""
+    return discord.ui.Button(
+        label="Vote" if votes is None else f"Vote · {votes}",
+        emoji="🗳️",
+        style=discord.ButtonStyle.secondary if closed else discord.ButtonStyle.primary,
+        custom_id=f"video:vote:{entry_id}",
+        disabled=closed,
+    )
+
+
+def vote_view(entry_id: int, votes: int | None, *, closed: bool) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(vote_button(entry_id, votes, closed=closed))
     return view
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import discord
+
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.continuation import FirstFrames
 from bot.jobs.delivery import RESULT_URL_LIFETIME, Delivery
@@ -98,12 +100,19 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             "Fix it, or change the gallery with `/videoadmin settings results`.",
         )
 
+    async def result_buttons(job: Job) -> discord.ui.View:
+        """With Enter challenge while the server has a challenge open (not in its thread:
+        a video made there enters by itself)."""
+        challenge = await services.challenges.open_in(job.guild_id) if job.succeeded else None
+        enters = challenge is not None and job.channel_id != challenge.thread_id
+        return result_view(job, challenge_open=enters)
+
     editor = StatusEditor(bot, jobs, render, bot.clock)
     poster = DiscordResultChannel(
         bot,
         jobs,
         editor=editor,
-        view_for_result=result_view,
+        view_for_result=result_buttons,
         on_undeliverable=tell_moderators,
         on_gallery_refused=gallery_refused,
         clock=bot.clock,
@@ -154,4 +163,4 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot, poster))
+    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot))

@@ -90,7 +90,7 @@ class DiscordResultChannel:
         jobs: JobRepository,
         *,
         editor: StatusEditor,
-        view_for_result: Callable[[Job], discord.ui.View | None],
+        view_for_result: Callable[[Job], Awaitable[discord.ui.View | None]],
         on_undeliverable: Callable[[Job], Awaitable[None]],
         on_gallery_refused: Callable[[Job, int, str], Awaitable[None]],
         clock: Clock,
@@ -170,7 +170,7 @@ class DiscordResultChannel:
         channel = await self._channel(job)
         if channel is None:
             return StatusSearch.UNKNOWN
-        found = await self.search_own_post(channel, status_marker(job.id), job.created_at)
+        found = await find_marked(self.client, channel, status_marker(job.id), job.created_at)
         return StatusSearch.NEVER_SHOWN if found is None else found
 
     async def undeliverable(self, job: Job) -> None:
@@ -185,13 +185,13 @@ class DiscordResultChannel:
         if channel is not None:
             thread = await self._existing_thread(job, channel)
             for place in (thread, channel):
-                found = await self.search_own_post(place, marker, since) if place is not None else None
+                found = await find_marked(self.client, place, marker, since) if place is not None else None
                 if found is not None:
                     return Posted(found, "channel", getattr(place, "id", job.channel_id))
         user = await self._user(job.user_id)
         if user is not None:
             dm = user.dm_channel or await user.create_dm()
-            found = await self.search_own_post(dm, marker, since)
+            found = await find_marked(self.client, dm, marker, since)
             if found is not None:
                 return Posted(found, "dm", dm.id)
         return None
@@ -209,31 +209,6 @@ class DiscordResultChannel:
         except discord.HTTPException as error:
             raise DeliveryRetry(f"could not read the status message: {error.status}") from error
         return status.thread
-
-    async def search_own_post(
-        self, channel: discord.abc.Messageable, marker: str, since: float
-    ) -> int | None:
-        """Our message whose footer starts with ``marker``, among every message posted
-        since ``since`` (less a minute of clock skew), oldest first, however many there
-        are; `DeliveryRetry` if that takes longer than `SEARCH_SECONDS`."""
-        after = discord.utils.time_snowflake(datetime.fromtimestamp(since - 60, UTC))
-        me = self.client.user
-        try:
-            async with asyncio.timeout(SEARCH_SECONDS):
-                async for message in channel.history(
-                    limit=None, after=discord.Object(after), oldest_first=True
-                ):
-                    if message.author.id != getattr(me, "id", None):
-                        continue
-                    if any(_marked(e.footer.text, marker) for e in message.embeds):
-                        return message.id
-        except discord.Forbidden:
-            return None  # unreadable now: the result will go by DM, which is searched next
-        except TimeoutError as error:
-            raise DeliveryRetry("the search for an earlier post took too long") from error
-        except discord.HTTPException as error:
-            raise DeliveryRetry(f"could not check for an earlier post: {error}") from error
-        return None
 
     async def _user(self, user_id: int) -> discord.User | None:
         user = self.client.get_user(user_id)
@@ -334,7 +309,7 @@ class DiscordResultChannel:
             allowed_mentions=mentions,
             nonce=nonce,
         )
-        view = self.view_for_result(job)
+        view = await self.view_for_result(job)
         if view is not None:
             kwargs["view"] = view
         if reference is not None:
@@ -364,7 +339,7 @@ class DiscordResultChannel:
 
     async def find_gallery_copy(self, job: Job, gallery_id: int) -> int | None:
         gallery = self.client.get_partial_messageable(gallery_id, guild_id=job.guild_id)
-        return await self.search_own_post(gallery, result_marker(job.id), job.finished_at or job.created_at)
+        return await find_marked(self.client, gallery, result_marker(job.id), job.finished_at or job.created_at)
 
     async def post_gallery_copy(self, job: Job, outcome: Outcome, gallery_id: int) -> int | None:
         gallery = self.client.get_channel(gallery_id)
@@ -438,3 +413,30 @@ def _marked(footer: str | None, marker: str) -> bool:
     """The footer names this job (``Job #1`` must not match ``Job #12 · ...``)."""
     text = footer or ""
     return text == marker or text.startswith(marker + " ")
+
+
+async def find_marked(
+    client: discord.Client, channel: discord.abc.Messageable, marker: str, since: float
+) -> int | None:
+    """The bot's message whose footer starts with ``marker``, among every message posted
+    since ``since`` (less a minute of clock skew), oldest first, however many there are;
+    `DeliveryRetry` if that takes longer than `SEARCH_SECONDS`. None if there is none, or
+    the channel can't be read."""
+    after = discord.utils.time_snowflake(datetime.fromtimestamp(since - 60, UTC))
+    me = client.user
+    try:
+        async with asyncio.timeout(SEARCH_SECONDS):
+            async for message in channel.history(
+                limit=None, after=discord.Object(after), oldest_first=True
+            ):
+                if message.author.id != getattr(me, "id", None):
+                    continue
+                if any(_marked(e.footer.text, marker) for e in message.embeds):
+                    return message.id
+    except discord.Forbidden:
+        return None
+    except TimeoutError as error:
+        raise DeliveryRetry("the search for an earlier post took too long") from error
+    except discord.HTTPException as error:
+        raise DeliveryRetry(f"could not check for an earlier post: {error}") from error
+    return None

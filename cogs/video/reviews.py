@@ -25,7 +25,7 @@ from cogs.videoadmin.render import audit_line
 from .components import review_view
 from .messages import decision_text, review_embed, review_marker, review_notice
 from .modals import DenyForm
-from .poster import DiscordResultChannel
+from .poster import find_marked
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -148,9 +148,8 @@ class ReviewDesk:
     """Posts held jobs' reviews and closes the reviews that expired or lost their job.
     Woken whenever a job becomes due (a held job was accepted, a job was cancelled)."""
 
-    def __init__(self, bot: VideoBot, poster: DiscordResultChannel) -> None:
+    def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
-        self.poster = poster
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
@@ -212,7 +211,7 @@ class ReviewDesk:
         try:
             found = None
             if review.post_attempts > 1:  # an earlier attempt may have landed
-                found = await self.poster.search_own_post(channel, marker, review.created_at)
+                found = await find_marked(bot, channel, marker, review.created_at)
             if found is None:
                 embed = review_embed(job, review, settings=settings, currency=bot.settings.currency)
                 message = await channel.send(

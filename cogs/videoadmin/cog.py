@@ -24,6 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.audit import AuditEntry
+from bot.db.challenges import ChallengeTerms
 from bot.errors import InvalidInput, UserError
 from bot.jobs.destinations import ResultsIn
 from bot.jobs.model import Job
@@ -41,6 +42,7 @@ from cogs.shared import (
     post_to_mod_log,
     requester_of,
 )
+from cogs.video import challenges as challenge_posts  # a module: it imports our render
 from cogs.video.assets import (
     asset_choices,
     check_can_keep,
@@ -53,7 +55,7 @@ from cogs.video.poster import missing_post_permissions, missing_thread_permissio
 from cogs.video.reviews import missing_review_permissions
 
 from . import render
-from .parsing import parse_expiry
+from .parsing import parse_deadline, parse_expiry
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -180,6 +182,9 @@ class VideoAdminCog(
     )
     review = app_commands.Group(
         name="review", description="Choose which jobs wait for a moderator's approval, and where."
+    )
+    challenge = app_commands.Group(
+        name="challenge", description="Run a video challenge: entries, votes and rewards."
     )
 
     def __init__(self, bot: VideoBot) -> None:
@@ -914,6 +919,88 @@ class VideoAdminCog(
         await self._show(
             interaction, library_embed(await self.services.library.listed(interaction.guild_id))
         )
+
+    # -- /videoadmin challenge -----------------------------------------------------------
+
+    @challenge.command(name="start", description="Start a challenge: members enter videos and vote.")
+    @app_commands.describe(
+        theme="What the entries should show; members read it in the announcement.",
+        deadline="When voting ends: a length of time (2d, 12h, 1w) or a date and time "
+        "(2026-12-24 18:00, server time).",
+        entries_per_member="How many videos each member may enter (1 to 10).",
+        channel="Where the announcement and the entries go; this channel if left empty.",
+        thread="Start a thread from the announcement where generating a video enters it.",
+        winners="How many places win (1 to 10); ties at the last place all win.",
+        reward_videos="Extra videos of quota for each winner, granted at the end.",
+        reward_window="The day, week or month the extra videos count in (current at the end).",
+        reward_role="A role given to each winner (I need Manage Roles, and a higher role).",
+        show_votes="Show vote counts while voting is open (hidden until the end if not).",
+    )
+    @app_commands.choices(reward_window=WINDOW_CHOICES)
+    async def challenge_start(
+        self,
+        interaction: discord.Interaction,
+        theme: app_commands.Range[str, 1, 200],
+        deadline: app_commands.Range[str, 1, 40],
+        entries_per_member: app_commands.Range[int, 1, 10] = 1,
+        channel: discord.TextChannel | None = None,
+        thread: bool = True,
+        winners: app_commands.Range[int, 1, 10] = 1,
+        reward_videos: app_commands.Range[int, 0, 1000] = 0,
+        reward_window: str = "month",
+        reward_role: discord.Role | None = None,
+        show_votes: bool = False,
+    ) -> None:
+        settings = await self.services.moderators.require(requester_of(interaction))
+        where = channel or interaction.channel
+        if not isinstance(where, discord.TextChannel):
+            raise InvalidInput("Name the text channel where the entries go (`channel`).")
+        missing = challenge_posts.missing_challenge_permissions(where, thread=thread)
+        if missing:
+            raise InvalidInput(
+                f"I can't run a challenge in {where.mention}: give me {', '.join(missing)} there."
+            )
+        if reward_role is not None and (reward_role.is_default() or reward_role.managed):
+            raise InvalidInput("That role can't be given to members: pick another reward role.")
+        terms = ChallengeTerms(
+            channel_id=where.id,
+            theme=theme,
+            ends_at=parse_deadline(deadline, self.bot.clock(), settings.timezone),
+            entries_per_member=entries_per_member,
+            winners=winners,
+            show_votes=show_votes,
+            reward_generations=reward_videos,
+            reward_window=reward_window,
+            reward_role_id=reward_role.id if reward_role else None,
+        )
+        challenge, entry = await self.services.challenges.start(requester_of(interaction), terms)
+        try:
+            await challenge_posts.announce(self.bot, challenge, where, thread=thread)
+        except discord.HTTPException:
+            await self.services.challenges.cancel(requester_of(interaction))
+            raise
+        note = None
+        me = where.guild.me
+        if reward_role is not None and not (me.guild_permissions.manage_roles and reward_role < me.top_role):
+            note = (
+                f"⚠️ I can't give {reward_role.mention} yet: give me Manage Roles and a role above "
+                "it before the deadline, or the mod-log will list the winners to give it by hand."
+            )
+        await self._changed(interaction, entry, note)
+
+    @challenge.command(name="end", description="Close the open challenge now: votes counted, winners posted.")
+    async def challenge_end(self, interaction: discord.Interaction) -> None:
+        challenge = await self.services.challenges.end_early(requester_of(interaction))
+        await interaction.response.send_message(
+            f"Closing challenge #{challenge.id} now: the winners will be posted in "
+            f"<#{challenge.channel_id}> in a moment.",
+            ephemeral=True,
+        )
+
+    @challenge.command(name="cancel", description="Cancel the open challenge: no winners, no rewards.")
+    async def challenge_cancel(self, interaction: discord.Interaction) -> None:
+        _, entry = await self.services.challenges.cancel(requester_of(interaction))
+        await self._changed(interaction, entry)
 
     # -- /videoadmin audit ---------------------------------------------------------------
 

@@ -82,6 +82,26 @@ def _asset_text(value: str) -> str:
     return f"{asset['kind']} {quoted(asset['filename'])} kept in <#{asset['channel_id']}>"
 
 
+def _challenge_text(value: str) -> str:
+    terms = json.loads(value)
+    reward = []
+    if terms.get("reward_generations"):
+        reward.append(f"+{plural(terms['reward_generations'], 'video')} ({terms['reward_window']})")
+    if terms.get("reward_role_id"):
+        reward.append(f"<@&{terms['reward_role_id']}>")
+    return (
+        f"“{literal(terms['theme'])}” until {discord_time(terms['ends_at'], 'f')}, "
+        f"{terms['entries_per_member']} per member, {plural(terms['winners'], 'winner')}, "
+        f"reward {' and '.join(reward) or 'none'}, votes "
+        + ("shown" if terms.get("show_votes") else "hidden")
+    )
+
+
+def _winners_text(value: str) -> str:
+    winners = json.loads(value)["winners"]
+    return ", ".join(f"{place}. <@{user_id}>" for place, user_id in winners) or "no winners"
+
+
 def _deleted_text(value: str) -> str:
     job = json.loads(value)
     return f"{job['outcome']}: “{literal(job['prompt'])}”"
@@ -119,6 +139,9 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.ASSET_REMOVE: lambda s: f"removed the asset {quoted(s or '')} from the library of",
     AuditAction.REVIEW_APPROVE: lambda s: f"approved job #{s} of",
     AuditAction.REVIEW_DENY: lambda s: f"denied job #{s} of",
+    AuditAction.CHALLENGE_START: lambda s: f"started challenge #{s} in",
+    AuditAction.CHALLENGE_END: lambda s: f"closed challenge #{s} in",
+    AuditAction.CHALLENGE_CANCEL: lambda s: f"cancelled challenge #{s} in",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -142,6 +165,9 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.JOB_DELETE: lambda v, _: _deleted_text(v),
     AuditAction.ASSET_ADD: lambda v, _: _asset_text(v),
     AuditAction.ASSET_REMOVE: lambda v, _: _asset_text(v),
+    AuditAction.CHALLENGE_START: lambda v, _: _challenge_text(v),
+    AuditAction.CHALLENGE_END: lambda v, _: _winners_text(v),
+    AuditAction.CHALLENGE_CANCEL: lambda v, _: f"“{literal(v)}”",
 }
 
 

@@ -109,6 +109,10 @@ def unknown_member() -> ApiError:
     return ApiError(404, 10007, "Unknown Member")
 
 
+def unknown_role() -> ApiError:
+    return ApiError(404, 10011, "Unknown Role")
+
+
 def unknown_guild() -> ApiError:
     return ApiError(404, 10004, "Unknown Guild")
 

@@ -83,6 +83,7 @@ class Rest:
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
             ("GET", "/guilds/{guild_id}/roles", self.get_roles),
+            ("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}", self.add_member_role),
             ("GET", "/applications/{application_id}/commands", self.get_commands),
             ("PUT", "/applications/{application_id}/commands", self.put_commands),
             ("POST", "/applications/{application_id}/commands", self.post_command),
@@ -433,6 +434,28 @@ class Rest:
         if member is None:
             raise limits.unknown_member()
         return json_response(member.payload())
+
+    async def add_member_role(self, request: web.Request) -> web.Response:
+        """Discord's rules: Manage Roles, and the role below the bot's highest role (the
+        owner's bot would bypass it; bots never own the guild here); a role the member
+        has already is a no-op. 204 either way."""
+        guild = self.guild(request)
+        try:
+            member = guild.members.get(int(request.match_info["user_id"]))
+            role = guild.roles.get(int(request.match_info["role_id"]))
+        except ValueError:
+            member = role = None
+        if member is None:
+            raise limits.unknown_member()
+        if role is None:
+            raise limits.unknown_role()
+        me = guild.bot_member
+        highest = max((r.position for r in me.roles), default=0)
+        if not guild.has(me, manage_roles=True) or role.position >= highest or role.managed:
+            raise limits.missing_permissions()
+        if role not in member.roles:
+            member.add_role(role)
+        return web.Response(status=204)
 
     # ------------------------------------------------------------ commands
 

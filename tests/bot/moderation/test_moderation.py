@@ -15,7 +15,7 @@ from bot.moderation.audit import AuditAction
 from bot.moderation.prompt_filter import PatternError, compile_blocked_pattern, find_blocked_pattern
 from bot.moderation.requester import Requester, is_moderator
 from bot.params import GenerationRequest
-from cogs.videoadmin.parsing import parse_expiry
+from cogs.videoadmin.parsing import parse_deadline, parse_expiry
 from cogs.videoadmin.render import audit_line
 from tests.support.domain import START
 from tests.support.jobs import finish, posted, sent
@@ -137,6 +137,14 @@ def test_block_expiry_takes_the_same_durations_as_cooldowns():
         parse_expiry("soon", START)
     with pytest.raises(InvalidInput, match="longer"):
         parse_expiry("0m", START)
+
+
+def test_a_challenge_deadline_is_a_length_of_time_or_a_time_in_the_servers_zone():
+    assert parse_deadline("2d", START, "UTC") == START + 2 * 86400
+    assert parse_deadline("2026-03-05 18:00", START, "Europe/Paris") == START + 29 * 3600  # 17:00 UTC
+    assert parse_deadline("2026-03-05T18:00+00:00", START, "Europe/Paris") == START + 30 * 3600
+    with pytest.raises(InvalidInput, match="neither a length of time"):
+        parse_deadline("next friday", START, "UTC")
 
 
 def test_word_patterns_match_whole_words_in_any_case_and_width():

@@ -3,6 +3,7 @@
 import io
 
 import discord
+import pytest
 
 from tests.fakecord.samplebot import SampleBot
 
@@ -21,6 +22,8 @@ async def test_every_route_is_served_to_discord_py(fakecord, connect_bot):
     assert {c.name for c in await guild.fetch_channels()} == {"general"}
     assert (await guild.fetch_member(w.alice.id)).name == "alice"
     assert {r.name for r in await guild.fetch_roles()} >= {"@everyone", "Artists", "Mods"}
+    w.guild.bot_member.add_role(w.guild.add_role("Helpers", manage_roles=True))
+    await bot.http.add_role(w.guild.id, w.bob.id, w.artists.id)
     assert (await bot.fetch_user(w.bob.id)).name == "bob"
     dm = await (await bot.fetch_user(w.alice.id)).create_dm()
     await dm.send("hi")
@@ -72,3 +75,25 @@ async def test_every_route_is_served_to_discord_py(fakecord, connect_bot):
     served = {(method, route) for method, route, _ in fakecord.rest.routes()}
     used = {(r.method, r.route) for r in fakecord.requests}
     assert served - used == set()
+
+
+async def test_giving_a_member_a_role_needs_manage_roles_and_a_higher_role(fakecord, connect_bot):
+    w = fakecord.default
+    bot = await connect_bot(SampleBot(sync_guild_id=w.guild.id))
+    fakecord.expect_violation(50013, 10011)
+    champions = w.guild.add_role("Champions")
+    with pytest.raises(discord.Forbidden) as refused:  # no Manage Roles yet
+        await bot.http.add_role(w.guild.id, w.bob.id, champions.id)
+    assert refused.value.code == 50013
+    below = w.guild.add_role("Helpers", manage_roles=True)  # Manage Roles, but below
+    champions.position, below.position = below.position, champions.position
+    w.guild.bot_member.add_role(below)
+    with pytest.raises(discord.Forbidden):
+        await bot.http.add_role(w.guild.id, w.bob.id, champions.id)
+    champions.position, below.position = below.position, champions.position
+    await bot.http.add_role(w.guild.id, w.bob.id, champions.id)
+    await bot.http.add_role(w.guild.id, w.bob.id, champions.id)  # again: a no-op
+    assert [r.name for r in w.bob.roles] == ["Champions"]
+    with pytest.raises(discord.NotFound) as unknown:
+        await bot.http.add_role(w.guild.id, w.bob.id, 12345)
+    assert unknown.value.code == 10011
