@@ -319,6 +319,8 @@ def confirm_text(settings: GuildSettings, currency: str) -> str:
     if settings.confirm_above is None:
         return "when a member asks (the `confirm` option)"
     return f"every job estimated above {money(settings.confirm_above, currency)}"
+
+
 def review_text(settings: GuildSettings, currency: str) -> str:
     """Which jobs wait for a moderator's approval, and where."""
     rules = []
