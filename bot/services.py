@@ -24,6 +24,7 @@ from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lineage import Lineages
 from bot.jobs.model import ShardScope
 from bot.jobs.service import JobService
+from bot.jobs.turns import Turns
 from bot.media import FFmpeg
 from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
@@ -53,6 +54,7 @@ class JobPolicy:
     deadline_seconds: float = 3600.0
     price_table: PriceTable | None = None
     currency: str = "USD"
+    max_jobs_in_flight: int | None = None  # the bot-wide cap (bot.jobs.turns)
 
 
 @dataclass
@@ -85,11 +87,13 @@ class Services:
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
+    turns: Turns
     ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
         """Finish background writes (records made after a refusal), then close the
         database (a SQLite file is checkpointed first)."""
+        await self.turns.close()
         await self.tasks.drain()
         await self.tasks.close()
         log.info("database %s", await self.db.close())
@@ -128,6 +132,8 @@ def build_services(
         db, filters, moderators, audit, clock, on_refused=on_prompt_refused
     )
     resolver = LimitResolver(servers, limits)
+    turns = Turns(db, jobs, servers, moderators, audit, clock, bot_cap=policy.max_jobs_in_flight)
+    turns.on_due = on_due
     counter = QuotaCounter(ledger, adjustments)
     standings = Standings(
         resolver=resolver,
@@ -203,5 +209,6 @@ def build_services(
         estimator=FinishEstimator(timings),
         lineages=lineages,
         destinations=Destinations(servers),
+        turns=turns,
         ffmpeg=FFmpeg(),
     )

@@ -408,4 +408,15 @@ MIGRATIONS: list[Migration] = [
     );
     INSERT INTO provider_budget (id, tokens, refilled_at, paused_until) VALUES (1, 0, 0, 0)
     """,
+    # Fair turns (bot.jobs.turns): a server's cap on jobs in flight; a waiting job that a cap
+    # holds back (made due when its turn comes); a moderator's move (a place held ahead of
+    # fair turns). The indexes serve the queue and the count of jobs in flight.
+    """
+    ALTER TABLE guild_settings ADD COLUMN max_in_flight INTEGER;
+    ALTER TABLE jobs ADD COLUMN awaits_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN queue_pin INTEGER;
+    CREATE INDEX jobs_waiting ON jobs (guild_id, user_id, created_at) WHERE state = 'accepted';
+    CREATE INDEX jobs_in_flight ON jobs (guild_id)
+        WHERE state IN ('submitting', 'queued', 'processing')
+    """,
 ]

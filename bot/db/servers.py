@@ -19,6 +19,7 @@ SETTING_COLUMNS = frozenset(
         "moderators_exempt",
         "results_in",
         "gallery_channel_id",
+        "max_in_flight",
     }
 )
 
@@ -36,6 +37,7 @@ class GuildSettings:
     moderators_exempt: bool = False  # moderators skip member limits (the budget still holds)
     results_in: str = "channel"  # a `bot.jobs.destinations.ResultsIn`
     gallery_channel_id: int | None = None  # gets a copy of every finished video
+    max_in_flight: int | None = None  # jobs at the provider at once; None: no cap of its own
 
 
 class ServerSettingsRepository:
@@ -63,7 +65,15 @@ class ServerSettingsRepository:
             moderators_exempt=bool(row["moderators_exempt"]),
             results_in=row["results_in"],
             gallery_channel_id=row["gallery_channel_id"],
+            max_in_flight=row["max_in_flight"],
         )
+
+    async def in_flight_caps(self, conn: Connection | None = None) -> dict[int, int]:
+        """Every server's own cap on jobs in flight, for the servers that set one."""
+        rows = await self.db.read(conn).fetchall(
+            "SELECT guild_id, max_in_flight FROM guild_settings WHERE max_in_flight IS NOT NULL"
+        )
+        return {int(row[0]): int(row[1]) for row in rows}
 
     async def set_value(
         self, guild_id: int, column: str, value: Any, *, at: float, conn: Connection

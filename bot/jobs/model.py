@@ -172,6 +172,8 @@ class Job:
     gallery_channel_id: int | None = None  # the server's gallery, when a copy went there
     gallery_message_id: int | None = None
     gallery_attempts: int = 0
+    awaits_turn: bool = False  # a cap holds it back until its turn comes (bot.jobs.turns)
+    queue_pin: int | None = None  # a moderator's place for it at the head of the queue
 
     @property
     def calls_provider(self) -> bool:

@@ -59,6 +59,9 @@ class AuditAction(enum.StrEnum):
     QUOTA_RESET = "quota.reset"
     JOB_CANCEL = "job.cancel"
     JOB_DELETE = "job.delete"
+    IN_FLIGHT_CAP = "settings.max_in_flight"
+    QUEUE_MOVE = "queue.move"
+    QUEUE_DROP = "queue.drop"
 
 
 def user_target(user_id: int) -> str:

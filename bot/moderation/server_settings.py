@@ -1,7 +1,8 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
 windows reset, refunds, the monthly budget, whether moderators are exempt from member
 limits, the channels where members may generate, and where results go (the channel or a
-thread per job, and a gallery channel)."""
+thread per job, and a gallery channel), and how many of its jobs may be at the provider at
+once."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _ACTIONS = {
     "moderators_exempt": AuditAction.MODERATORS_EXEMPT,
     "results_in": AuditAction.RESULTS_IN,
     "gallery_channel_id": AuditAction.GALLERY,
+    "max_in_flight": AuditAction.IN_FLIGHT_CAP,
 }
 
 
@@ -103,6 +105,13 @@ class ServerSettings:
     async def set_gallery_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
         """The channel that gets a copy of every finished video (None: no gallery)."""
         return await self._set(actor, "gallery_channel_id", channel_id)
+
+    async def set_max_in_flight(self, actor: Requester, cap: int | None) -> AuditEntry:
+        """The most jobs of this server at the provider at once (None: no cap of its own);
+        the others wait their turn (`bot.jobs.turns`)."""
+        if cap is not None and cap < 1:
+            raise InvalidInput("The cap is at least 1 job; leave it empty to remove it.")
+        return await self._set(actor, "max_in_flight", cap)
 
     async def _set(self, actor: Requester, column: str, value: Any) -> AuditEntry:
         await self.moderators.require(actor)

@@ -1,4 +1,4 @@
-"""`/video`: generate (text, frames, references), status, history, quota, info; and the
+"""`/video`: generate (text, frames, references), status, history, queue, quota, info; and the
 scheduler that follows jobs.
 
 A thin adapter: options become a `GenerationRequest` (`cogs.video.options`), the flows (`cogs.video.flows`) ask
@@ -18,7 +18,14 @@ from discord.ext import commands
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
-from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
+from cogs.shared import (
+    NO_MENTIONS,
+    JobReference,
+    clip,
+    literal,
+    post_to_mod_log,
+    requester_of,
+)
 
 from . import flows, options
 from .buttons import DYNAMIC_ITEMS
@@ -214,6 +221,18 @@ class VideoCog(
             interaction.user.id, interaction.guild_id, 0, interaction
         )
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    # -- /video queue --------------------------------------------------------------------
+
+    @app_commands.command(
+        name="queue", description="See the jobs waiting to be sent to the model here, in turn."
+    )
+    @app_commands.guild_only()
+    async def queue(self, interaction: discord.Interaction) -> None:
+        embed, view = await flows.queue_page(interaction, 0)
+        await interaction.response.send_message(
+            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     # -- /video quota --------------------------------------------------------------------
 

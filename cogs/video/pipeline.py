@@ -17,6 +17,7 @@ from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
 from bot.jobs.videos import JobVideos
+from bot.tasks import BackgroundTasks
 from cogs.shared import post_to_mod_log
 
 from .components import result_view, status_view
@@ -35,6 +36,7 @@ class Pipeline:
     budget: ProviderBudget
     steps: JobSteps
     scheduler: Scheduler
+    refreshing: BackgroundTasks  # refreshes of the places in a server's queue
 
     def start(self) -> None:
         self.scheduler.start()
@@ -42,6 +44,7 @@ class Pipeline:
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.budget.close()
+        await self.refreshing.close()
         await self.editor.close()
 
 
@@ -55,7 +58,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             return StatusLook(content=pointer)
         place = None
         if job.state is JobState.ACCEPTED and job.status_message_id is not None:
-            place = await jobs.waiting_to_submit(before=job.created_at) + 1
+            place = await services.turns.place_of(job)
         embed = status_embed(
             job,
             currency=settings.currency,
@@ -89,6 +92,24 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         )
 
     editor = StatusEditor(bot, jobs, render, bot.clock)
+    refreshing = BackgroundTasks("queue-places")
+    moved: set[int | None] = set()  # servers whose places changed since they were read
+
+    async def refresh_places(guild_id: int | None) -> None:
+        while guild_id in moved:
+            moved.discard(guild_id)
+            for job in await jobs.waiting_in_order(guild_id=guild_id):
+                editor.request(job)  # an edit only where the place shown changed
+        refreshing.release(guild_id)
+
+    def queue_changed(guild_id: int | None) -> None:
+        """Places in this server's queue moved: refresh them, never waited for (one read
+        of the queue at a time per server; the editor coalesces and paces the edits)."""
+        moved.add(guild_id)
+        if not refreshing.closed and refreshing.running(guild_id) is None:
+            refreshing.spawn(refresh_places(guild_id), name=f"places-{guild_id}", key=guild_id)
+
+    services.turns.on_queue_changed = queue_changed
     poster = DiscordResultChannel(
         bot,
         jobs,
@@ -101,6 +122,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     # Processes that serve some shards spend one hourly budget, kept in the database.
     shared = None if bot.shard_scope.every_shard else services.provider_budget
     budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock, shared)
+    services.turns.provider_holding = budget.holds_submits
     timing = StepTiming(
         plan=PollPlan(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
         lease_seconds=settings.job_lease_seconds,
@@ -125,6 +147,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         bot.gmi,
         delivery,
         budget=budget,
+        turns=services.turns,
         estimator=services.estimator,
         first_frames=FirstFrames(jobs, videos, services.ffmpeg, poster),
         timing=timing,
@@ -144,4 +167,4 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler)
+    return Pipeline(editor, poster, budget, steps, scheduler, refreshing)

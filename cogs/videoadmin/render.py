@@ -103,6 +103,9 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.QUOTA_RESET: lambda s: f"reset the {s} quota of",
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
+    AuditAction.IN_FLIGHT_CAP: lambda s: "set the cap on jobs in flight of",
+    AuditAction.QUEUE_MOVE: lambda s: f"moved job #{s} in the queue, of",
+    AuditAction.QUEUE_DROP: lambda s: f"dropped job #{s} from the queue, of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -118,6 +121,8 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.QUOTA_GRANT: _grant_text,
     AuditAction.QUOTA_RESET: _reset_text,
     AuditAction.JOB_DELETE: lambda v, _: _deleted_text(v),
+    AuditAction.QUEUE_MOVE: lambda v, _: f"place {v}",
+    AuditAction.QUEUE_DROP: lambda v, _: f"place {v}",
 }
 
 
@@ -253,6 +258,13 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
     embed.add_field(
         name="Gallery",
         value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
+    )
+    embed.add_field(
+        name="Jobs at the model at once",
+        value=f"at most {settings.max_in_flight} (the others wait their turn)"
+        if settings.max_in_flight
+        else "no cap of this server's own",
+        inline=False,
     )
     return embed
 

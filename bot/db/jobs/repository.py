@@ -8,12 +8,13 @@ move the same job forward.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Literal
 
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
-from bot.jobs.lifecycle import JobOutcome, JobState, check_transition
+from bot.jobs.lifecycle import IN_FLIGHT_STATES, JobOutcome, JobState, check_transition
 from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
@@ -47,8 +48,15 @@ _UPDATABLE = frozenset(
         "result_channel_id",
         "gallery_channel_id",
         "gallery_message_id",
+        "awaits_turn",
     }
 )
+
+
+class Everywhere(enum.Enum):
+    """Every server's queue at once (the bot-wide order), DMs included."""
+
+    ALL = "all"
 
 
 # When a job's next step is due: a leased job counts from when its lease ends.
@@ -62,6 +70,9 @@ class JobRepository:
         self.db = db
         self.clock = clock
         self.shards = shards if shards is not None else ShardScope()
+        # Told (after the commit) whenever a job gave up its turn: it left the provider or
+        # the queue, so the next job in turn may go (`bot.jobs.turns.Turns.turn_freed`).
+        self.on_turn_freed: Callable[[], None] = lambda: None
 
     def _ours(self) -> tuple[str, list[Any]]:
         """SQL that is true for the jobs of this process's shards, and its parameters."""
@@ -311,15 +322,75 @@ class JobRepository:
             )
         )
 
-    async def waiting_to_submit(self, before: float) -> int:
-        """How many jobs accepted before ``before`` still wait to be sent (a job's place in
-        the bot's queue)."""
-        return int(
-            await self.db.reader.fetchval(
-                "SELECT COUNT(*) FROM jobs WHERE state = ? AND created_at < ? "
-                "AND status_message_id IS NOT NULL",
-                (JobState.ACCEPTED.value, before),
-            )
+    # -- the queue (`bot.jobs.turns`) --------------------------------------------------
+
+    async def waiting_in_order(
+        self,
+        conn: Connection | None = None,
+        *,
+        guild_id: int | None | Literal[Everywhere.ALL] = Everywhere.ALL,
+    ) -> list[Job]:
+        """The jobs waiting to be sent to the provider (accepted, their status message
+        posted; a stitch is never sent), in the order they are to go: THE definition of the
+        queue, so a condition that holds a job back belongs here.
+
+        Fair turns: a member's k-th waiting job is in round k of their server; within a round
+        the oldest goes first, and jobs a moderator moved (``queue_pin``) go before every
+        round, in the order set. Servers interleave the same way: a server's n-th job is in
+        the bot's round n, oldest first within it. ``guild_id``: one server's queue (``None``:
+        the DMs') instead of the bot's."""
+        where = "state = ? AND status_message_id IS NOT NULL AND origin != ?"
+        params: list[Any] = [JobState.ACCEPTED.value, JobOrigin.STITCH.value]
+        if guild_id is not Everywhere.ALL:
+            where += " AND guild_id IS ?"
+            params.append(guild_id)
+        rows = await self.db.read(conn).fetchall(
+            "SELECT * FROM (SELECT ranked.*, ROW_NUMBER() OVER (PARTITION BY guild_id "  # noqa: S608
+            "ORDER BY CASE WHEN queue_pin IS NULL THEN 1 ELSE 0 END, queue_pin, member_round, "
+            "created_at, id) AS server_round FROM (SELECT jobs.*, ROW_NUMBER() OVER "
+            "(PARTITION BY guild_id, user_id ORDER BY created_at, id) AS member_round "
+            f"FROM jobs WHERE {where}) AS ranked) AS placed "
+            "ORDER BY server_round, created_at, id",
+            params,
+        )
+        return [_job(row) for row in rows]
+
+    async def in_flight_by_guild(self, conn: Connection | None = None) -> dict[int | None, int]:
+        """How many jobs each server has at the provider (``None``: the DMs')."""
+        states = list(IN_FLIGHT_STATES)
+        rows = await self.db.read(conn).fetchall(
+            "SELECT guild_id, COUNT(*) FROM jobs "  # noqa: S608 - placeholders only
+            f"WHERE state IN ({', '.join('?' for _ in states)}) GROUP BY guild_id",
+            [s.value for s in states],
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def make_due(self, job_ids: Iterable[int], conn: Connection) -> int:
+        """Jobs held back for their turn whose turn came: due now (never one in a backoff)."""
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        now = self.clock()
+        return await conn.execute(
+            "UPDATE jobs SET next_check_at = ? WHERE awaits_turn = 1 AND state = ? "  # noqa: S608
+            f"AND next_check_at > ? AND id IN ({', '.join('?' for _ in ids)})",
+            [now, JobState.ACCEPTED.value, now, *ids],
+        )
+
+    async def pin(self, guild_id: int, job_ids: Sequence[int], conn: Connection) -> None:
+        """A moderator's order for the head of a server's queue: these waiting jobs, in this
+        order, go before every fair round; the server's other waiting jobs follow in turn."""
+        await conn.execute(
+            "UPDATE jobs SET queue_pin = NULL WHERE guild_id = ? AND state = ? "
+            "AND queue_pin IS NOT NULL",
+            (guild_id, JobState.ACCEPTED.value),
+        )
+        await conn.executemany(
+            "UPDATE jobs SET queue_pin = ? WHERE id = ? AND guild_id = ? AND state = ?",
+            [
+                (place, job_id, guild_id, JobState.ACCEPTED.value)
+                for place, job_id in enumerate(job_ids, start=1)
+            ],
         )
 
     async def with_stale_status(self, since: float, limit: int) -> list[Job]:
@@ -347,11 +418,13 @@ class JobRepository:
         count_poll: bool = False,
         count_delivery: bool = False,
         count_gallery: bool = False,
+        conn: Connection | None = None,
         **fields: Any,
     ) -> Job | None:
         """Compare-and-set: apply the change only if the job is still in one of
         ``from_states``. Returns the updated job, or ``None`` if someone else moved it first.
-        Raises `IllegalTransition` for a move the lifecycle does not allow."""
+        Raises `IllegalTransition` for a move the lifecycle does not allow. ``conn``: inside
+        the caller's transaction."""
         states = frozenset(from_states)
         check_transition(states, to_state, outcome)
         unknown = set(fields) - _UPDATABLE
@@ -383,8 +456,10 @@ class JobRepository:
             f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
             f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
-        async with self.db.transaction() as conn:
-            row = await conn.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+        async with self.db.writing(conn) as writer:
+            row = await writer.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+            if row is not None and _frees_a_turn(states, to_state):
+                writer.after_commit(self.on_turn_freed)
         return _job(row) if row else None
 
     async def set_status_message(self, job_id: int, message_id: int) -> None:
@@ -448,6 +523,8 @@ class JobRepository:
             changed = await conn.execute(
                 "DELETE FROM jobs WHERE id = ? AND state = ?", (job_id, JobState.ACCEPTED.value)
             )
+            if changed:
+                conn.after_commit(self.on_turn_freed)
         return changed > 0
 
     async def archive_and_delete(
@@ -477,6 +554,14 @@ class JobRepository:
     async def state_of(self, job_id: int, conn: Connection | None = None) -> JobState | None:
         value = await self.db.read(conn).fetchval("SELECT state FROM jobs WHERE id = ?", (job_id,))
         return None if value is None else JobState(value)
+
+
+def _frees_a_turn(from_states: frozenset[JobState], to_state: JobState | None) -> bool:
+    """A job leaves the provider or the queue: it finished (only an active job can), or a
+    submit was put back for a retry."""
+    if to_state is JobState.FINISHED:
+        return True
+    return to_state is JobState.ACCEPTED and bool(from_states & IN_FLIGHT_STATES)
 
 
 def _job(row: Row) -> Job:
@@ -529,4 +614,6 @@ def _job(row: Row) -> Job:
         gallery_channel_id=row["gallery_channel_id"],
         gallery_message_id=row["gallery_message_id"],
         gallery_attempts=row["gallery_attempts"],
+        awaits_turn=bool(row["awaits_turn"]),
+        queue_pin=row["queue_pin"],
     )
