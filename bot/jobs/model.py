@@ -172,7 +172,9 @@ class Job:
     gallery_channel_id: int | None = None  # the server's gallery, when a copy went there
     gallery_message_id: int | None = None
     gallery_attempts: int = 0
-    awaits_turn: bool = False  # a cap holds it back until its turn comes (bot.jobs.turns)
+    queue_turn: int = 0  # its round among its server's members (bot.jobs.turns)
+    server_turn: int = 0  # its server's round among the servers
+    awaits_turn: bool = False  # a cap holds it back until its turn comes
     queue_pin: int | None = None  # a moderator's place for it at the head of the queue
 
     @property

@@ -40,7 +40,7 @@ from bot.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 TURN_RECHECK = 60.0  # seconds: a held job looks again this often, whatever wakes were lost
-DROPPED = "A moderator took this job out of the queue before it was sent: nothing was charged."
+DROPPED = "Taken out of the queue before it was sent: nothing was charged."
 
 
 @dataclass(frozen=True)

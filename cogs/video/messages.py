@@ -166,7 +166,8 @@ def reason_text(job: Job) -> str | None:
     """Why a job ended the way it did, as the member reads it (the provider's words shown
     as text)."""
     if job.outcome is JobOutcome.CANCELLED and job.cancelled_by:
-        return f"Cancelled by <@{job.cancelled_by}>."
+        why = f" {literal(job.error)}" if job.error else ""  # a drop from the queue says so
+        return f"Cancelled by <@{job.cancelled_by}>.{why}"
     return literal(job.error) if job.error else None
 
 

@@ -64,7 +64,8 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             currency=settings.currency,
             now=bot.clock(),
             lineage=await services.lineages.of(job),
-            queue_position=place if place and place > 1 else None,
+            # The next one shows its place too once a cap holds it: it goes next.
+            queue_position=place if place and (place > 1 or job.awaits_turn) else None,
         )
         return StatusLook(embed=embed, view=None if job.has_ended else status_view(job.id))
 
@@ -157,6 +158,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     async def on_start() -> None:
         await services.estimator.load()
         await poster.repair_status_messages(since=bot.clock() - RESULT_URL_LIFETIME)
+        await services.turns.release()  # slots freed while no process ran
 
     scheduler = Scheduler(
         jobs,

@@ -9,6 +9,7 @@ move the same job forward.
 from __future__ import annotations
 
 import enum
+import heapq
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -97,14 +98,16 @@ class JobRepository:
             if admission is not None:
                 await admission(conn, new, now)
             payload = new.request.to_payload() if new.calls_provider else {}
+            queue_turn, server_turn = await self._turns(conn, new.guild_id, new.user_id)
             row = await conn.fetchone(
                 """
                 INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
                                   next_check_at, deadline_at, interaction_token,
-                                  first_frame_from, source_user_id, source_message_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  first_frame_from, source_user_id, source_message_id,
+                                  queue_turn, server_turn)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -128,6 +131,8 @@ class JobRepository:
                     new.first_frame_from,
                     new.source_user_id,
                     new.source_message_id,
+                    queue_turn,
+                    server_turn,
                 ),
             )
             assert row is not None, "an INSERT ... RETURNING returns its row"
@@ -139,6 +144,26 @@ class JobRepository:
             return _job(row)
 
         return await self.db.batched(insert)
+
+    async def _turns(self, conn: Connection, guild_id: int | None, user_id: int) -> tuple[int, int]:
+        """A new job's turns (start-time fair queueing, kept as rounds): its member's next
+        round in the server, never before the round the server's queue is at (its oldest
+        waiting round; with none waiting, the last round given); and the same for its server
+        among the servers. Rounds only grow, so sending a job changes no one's turn."""
+        row = await conn.fetchone(
+            "SELECT COALESCE((SELECT MIN(queue_turn) FROM jobs "
+            "WHERE guild_id IS :guild AND state = :waiting), "
+            "(SELECT MAX(queue_turn) FROM jobs WHERE guild_id IS :guild), 0), "
+            "(SELECT MAX(queue_turn) FROM jobs "
+            "WHERE guild_id IS :guild AND user_id = :user AND state = :waiting), "
+            "COALESCE((SELECT MIN(server_turn) FROM jobs WHERE state = :waiting), "
+            "(SELECT MAX(server_turn) FROM jobs), 0), "
+            "(SELECT MAX(server_turn) FROM jobs WHERE guild_id IS :guild AND state = :waiting)",
+            {"guild": guild_id, "user": user_id, "waiting": JobState.ACCEPTED.value},
+        )
+        assert row is not None, "a SELECT of aggregates returns one row"
+        server_round, member_last, bot_round, server_last = row
+        return _next_turn(server_round, member_last), _next_turn(bot_round, server_last)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -334,26 +359,35 @@ class JobRepository:
         posted; a stitch is never sent), in the order they are to go: THE definition of the
         queue, so a condition that holds a job back belongs here.
 
-        Fair turns: a member's k-th waiting job is in round k of their server; within a round
-        the oldest goes first, and jobs a moderator moved (``queue_pin``) go before every
-        round, in the order set. Servers interleave the same way: a server's n-th job is in
-        the bot's round n, oldest first within it. ``guild_id``: one server's queue (``None``:
-        the DMs') instead of the bot's."""
+        Fair turns: within a server, by round (``queue_turn``: a member's k-th job waiting
+        is in the k-th round from the one being served), the oldest first within one; jobs a
+        moderator moved (``queue_pin``) go before every round, in the order set. Servers
+        interleave the same way: a server's jobs, in that order, take its rounds among the
+        servers (``server_turn``), the oldest first within one. ``guild_id``: one server's
+        queue (``None``: the DMs') instead of the bot's."""
         where = "state = ? AND status_message_id IS NOT NULL AND origin != ?"
         params: list[Any] = [JobState.ACCEPTED.value, JobOrigin.STITCH.value]
         if guild_id is not Everywhere.ALL:
             where += " AND guild_id IS ?"
             params.append(guild_id)
         rows = await self.db.read(conn).fetchall(
-            "SELECT * FROM (SELECT ranked.*, ROW_NUMBER() OVER (PARTITION BY guild_id "  # noqa: S608
-            "ORDER BY CASE WHEN queue_pin IS NULL THEN 1 ELSE 0 END, queue_pin, member_round, "
-            "created_at, id) AS server_round FROM (SELECT jobs.*, ROW_NUMBER() OVER "
-            "(PARTITION BY guild_id, user_id ORDER BY created_at, id) AS member_round "
-            f"FROM jobs WHERE {where}) AS ranked) AS placed "
-            "ORDER BY server_round, created_at, id",
+            f"SELECT * FROM jobs WHERE {where} "  # noqa: S608 - fixed conditions only
+            "ORDER BY CASE WHEN queue_pin IS NULL THEN 1 ELSE 0 END, queue_pin, queue_turn, "
+            "created_at, id",
             params,
         )
-        return [_job(row) for row in rows]
+        servers: dict[int | None, list[Job]] = {}
+        for row in rows:
+            job = _job(row)
+            servers.setdefault(job.guild_id, []).append(job)
+        turns = [
+            [(turn, job.created_at, job.id, job) for turn, job in zip(
+                sorted(j.server_turn for j in queue), queue, strict=True
+            )]
+            for queue in servers.values()
+        ]  # fmt: skip
+        # A merge takes each server's jobs in its own order, whatever the ties.
+        return [job for *_, job in heapq.merge(*turns, key=lambda entry: entry[:3])]
 
     async def in_flight_by_guild(self, conn: Connection | None = None) -> dict[int | None, int]:
         """How many jobs each server has at the provider (``None``: the DMs')."""
@@ -556,6 +590,11 @@ class JobRepository:
         return None if value is None else JobState(value)
 
 
+def _next_turn(current: int, last: int | None) -> int:
+    """In the round being served, or one after the last one of its own still waiting."""
+    return int(current) if last is None else max(int(current), int(last) + 1)
+
+
 def _frees_a_turn(from_states: frozenset[JobState], to_state: JobState | None) -> bool:
     """A job leaves the provider or the queue: it finished (only an active job can), or a
     submit was put back for a retry."""
@@ -614,6 +653,8 @@ def _job(row: Row) -> Job:
         gallery_channel_id=row["gallery_channel_id"],
         gallery_message_id=row["gallery_message_id"],
         gallery_attempts=row["gallery_attempts"],
+        queue_turn=row["queue_turn"],
+        server_turn=row["server_turn"],
         awaits_turn=bool(row["awaits_turn"]),
         queue_pin=row["queue_pin"],
     )
