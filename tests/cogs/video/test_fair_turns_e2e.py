@@ -9,6 +9,7 @@ job is *sent* next is what the test reads, from the simulator's log.
 
 from __future__ import annotations
 
+from tests.support.jobwait import wait_for_job
 from tests.support.video import job_when
 
 
@@ -224,3 +225,30 @@ async def test_a_long_queue_is_paged(fakecord, video_bot, person, gmi_sim):
     assert "**17.** #18" in page.embeds[0]["description"]
     assert page.embeds[0]["footer"]["text"].startswith("Page 2 of 2")
     await drain(fakecord, gmi_sim, statuses)
+
+
+async def test_a_restart_with_jobs_waiting_loses_none_and_keeps_their_turns(
+    fakecord, gmi_sim, bot_process, person
+):
+    """The bot as an operator runs it, killed (SIGKILL) while three jobs wait their turn."""
+    bot_process.env["MAX_JOBS_IN_FLIGHT"] = "1"
+    gmi_sim.script_next(times=4, hold=True)
+    await bot_process.start()
+    statuses = await queue_up(person(), "alice 1", "alice 2", "alice 3")
+    statuses += await queue_up(person(fakecord.default.bob), "bob 1")
+    await gmi_sim.wait_for_calls("submit", 1, within=10)
+    for waiting in (2, 3, 4):
+        await wait_for_job(bot_process.jobs, waiting, lambda job: job.awaits_turn, within=10)
+
+    await bot_process.kill()
+    await bot_process.start()
+    done: list[str] = []
+    for count in (2, 3, 4):
+        await let_one_finish(gmi_sim, done)
+        await gmi_sim.wait_for_calls("submit", count, within=20)
+        assert len(gmi_sim.calls("submit")) == count
+    assert sent(gmi_sim) == ["alice 1", "alice 2", "bob 1", "alice 3"]
+    await drain(fakecord, gmi_sim, statuses)
+    channel = fakecord.default.channel
+    for status in statuses:  # each posted once
+        assert len([m for m in channel.messages if m.reply_to == status.id]) == 1
