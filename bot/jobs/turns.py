@@ -50,7 +50,7 @@ class Caps:
     bot_wide: int | None
     servers: Mapping[int, int]
 
-    def bind(self, guild_id: int | None) -> bool:
+    def hold(self, guild_id: int | None) -> bool:
         """Whether any cap can hold back this server's jobs."""
         return self.bot_wide is not None or (guild_id is not None and guild_id in self.servers)
 
@@ -146,40 +146,38 @@ class Turns:
         """Move ``job`` to SUBMITTING (with ``fields``) if its turn has come; else it waits
         for its turn (None, as when another step moved it first)."""
         async with self.db.transaction() as conn:
-            caps = await self.caps(conn)
-            if caps.bind(job.guild_id):
-                scope = Everywhere.ALL if caps.bot_wide is not None else job.guild_id
-                queue = await self.jobs.waiting_in_order(conn, guild_id=scope)
-                in_flight = await self.jobs.in_flight_by_guild(conn)
-                if job.id not in {j.id for j in next_in_turn(queue, in_flight, caps)}:
-                    await self.jobs.transition(
-                        job.id,
-                        from_states={JobState.ACCEPTED},
-                        awaits_turn=1,
-                        next_check_at=self.clock() + TURN_RECHECK,
-                        conn=conn,
-                    )
-                    newly_held = not job.awaits_turn
-                    claimed = None
-                else:
-                    newly_held = False
-                    claimed = await self._claim(job, fields, conn)
-            else:
+            if await self._its_turn(job, conn):
+                claimed = await self.jobs.transition(
+                    job.id,
+                    from_states={JobState.ACCEPTED},
+                    to_state=JobState.SUBMITTING,
+                    awaits_turn=0,
+                    conn=conn,
+                    **fields,
+                )
                 newly_held = False
-                claimed = await self._claim(job, fields, conn)
+            else:
+                claimed = None
+                await self.jobs.transition(
+                    job.id,
+                    from_states={JobState.ACCEPTED},
+                    awaits_turn=1,
+                    next_check_at=self.clock() + TURN_RECHECK,
+                    conn=conn,
+                )
+                newly_held = not job.awaits_turn
         if newly_held or claimed is not None:
             self.on_queue_changed(job.guild_id)  # one more held, or one place less for all
         return claimed
 
-    async def _claim(self, job: Job, fields: dict[str, Any], conn: Connection) -> Job | None:
-        return await self.jobs.transition(
-            job.id,
-            from_states={JobState.ACCEPTED},
-            to_state=JobState.SUBMITTING,
-            awaits_turn=0,
-            conn=conn,
-            **fields,
-        )
+    async def _its_turn(self, job: Job, conn: Connection) -> bool:
+        caps = await self.caps(conn)
+        if not caps.hold(job.guild_id):
+            return True
+        scope = Everywhere.ALL if caps.bot_wide is not None else job.guild_id
+        queue = await self.jobs.waiting_in_order(conn, guild_id=scope)
+        in_flight = await self.jobs.in_flight_by_guild(conn)
+        return job.id in {j.id for j in next_in_turn(queue, in_flight, caps)}
 
     def turn_freed(self) -> None:
         """A job gave up its turn: let the next ones go (in the background, coalesced)."""
@@ -202,10 +200,10 @@ class Turns:
 
     async def release(self) -> int:
         """Make due the held jobs whose turn has come; returns how many."""
+        if not await self.jobs.any_awaiting_turn():
+            return 0  # the common case, with no cap: no write at all
         async with self.db.transaction() as conn:
             caps = await self.caps(conn)
-            if caps.bot_wide is None and not caps.servers:
-                return 0  # nothing holds a job back (a held one looks again by itself)
             queue = await self.jobs.waiting_in_order(conn)
             in_flight = await self.jobs.in_flight_by_guild(conn)
             chosen = next_in_turn(queue, in_flight, caps)
@@ -252,17 +250,7 @@ class Turns:
             order.insert(new - 1, job)
             pinned = [i for i, j in enumerate(order) if j.queue_pin is not None or j.id == job_id]
             await self.jobs.pin(guild_id, [j.id for j in order[: max(pinned) + 1]], conn)
-            entry = await self.audit.record(
-                conn,
-                guild_id=guild_id,
-                actor_id=actor.user_id,
-                action=AuditAction.QUEUE_MOVE,
-                subject=str(job_id),
-                target=user_target(job.user_id),
-                old=old,
-                new=new,
-                at=now,
-            )
+            entry = await self._audit(conn, actor, AuditAction.QUEUE_MOVE, job, old, new, now)
         self.turn_freed()  # at the front, its turn may have come
         self.on_queue_changed(guild_id)
         return QueueChange(job, entry)
@@ -287,18 +275,32 @@ class Turns:
                 conn=conn,
             )
             assert dropped is not None, "a waiting job, read in this transaction"
-            entry = await self.audit.record(
-                conn,
-                guild_id=guild_id,
-                actor_id=actor.user_id,
-                action=AuditAction.QUEUE_DROP,
-                subject=str(job_id),
-                target=user_target(job.user_id),
-                old=old,
-                at=now,
-            )
+            entry = await self._audit(conn, actor, AuditAction.QUEUE_DROP, job, old, None, now)
         self.on_due()  # its outcome is posted
         return QueueChange(dropped, entry)
+
+    async def _audit(
+        self,
+        conn: Connection,
+        actor: Requester,
+        action: AuditAction,
+        job: Job,
+        old: int,
+        new: int | None,
+        at: float,
+    ) -> AuditEntry:
+        """A moderator's change to the queue, with the job's places before and after."""
+        return await self.audit.record(
+            conn,
+            guild_id=guild_of(actor),
+            actor_id=actor.user_id,
+            action=action,
+            subject=str(job.id),
+            target=user_target(job.user_id),
+            old=old,
+            new=new,
+            at=at,
+        )
 
     @staticmethod
     def _waiting(queue: Sequence[Job], job_id: int) -> tuple[Job, int]:
@@ -317,7 +319,7 @@ class FairTags:
     still waiting, and never before the round being served. Ties go in arrival order."""
 
     def __init__(self) -> None:
-        self._served = 0.0  # the round of the last submit that got its token
+        self._served = 0.0  # the round of the last submit answered
         self._last: dict[tuple[int | None, int], float] = {}  # member -> their last round
 
     def tag(self, job: Job) -> float:

@@ -54,6 +54,12 @@ _UPDATABLE = frozenset(
 )
 
 
+# Written out (not parameters), so the planner of either engine can use the partial indexes
+# that serve the queue and the counts of jobs in flight.
+_WAITING = f"state = '{JobState.ACCEPTED.value}'"
+_IN_FLIGHT = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(IN_FLIGHT_STATES)))
+
+
 class Everywhere(enum.Enum):
     """Every server's queue at once (the bot-wide order), DMs included."""
 
@@ -151,15 +157,15 @@ class JobRepository:
         waiting round; with none waiting, the last round given); and the same for its server
         among the servers. Rounds only grow, so sending a job changes no one's turn."""
         row = await conn.fetchone(
-            "SELECT COALESCE((SELECT MIN(queue_turn) FROM jobs "
-            "WHERE guild_id IS :guild AND state = :waiting), "
+            "SELECT COALESCE((SELECT MIN(queue_turn) FROM jobs "  # noqa: S608 - constants
+            f"WHERE guild_id IS :guild AND {_WAITING}), "
             "(SELECT MAX(queue_turn) FROM jobs WHERE guild_id IS :guild), 0), "
             "(SELECT MAX(queue_turn) FROM jobs "
-            "WHERE guild_id IS :guild AND user_id = :user AND state = :waiting), "
-            "COALESCE((SELECT MIN(server_turn) FROM jobs WHERE state = :waiting), "
+            f"WHERE guild_id IS :guild AND user_id = :user AND {_WAITING}), "
+            f"COALESCE((SELECT MIN(server_turn) FROM jobs WHERE {_WAITING}), "
             "(SELECT MAX(server_turn) FROM jobs), 0), "
-            "(SELECT MAX(server_turn) FROM jobs WHERE guild_id IS :guild AND state = :waiting)",
-            {"guild": guild_id, "user": user_id, "waiting": JobState.ACCEPTED.value},
+            f"(SELECT MAX(server_turn) FROM jobs WHERE guild_id IS :guild AND {_WAITING})",
+            {"guild": guild_id, "user": user_id},
         )
         assert row is not None, "a SELECT of aggregates returns one row"
         server_round, member_last, bot_round, server_last = row
@@ -365,8 +371,8 @@ class JobRepository:
         interleave the same way: a server's jobs, in that order, take its rounds among the
         servers (``server_turn``), the oldest first within one. ``guild_id``: one server's
         queue (``None``: the DMs') instead of the bot's."""
-        where = "state = ? AND status_message_id IS NOT NULL AND origin != ?"
-        params: list[Any] = [JobState.ACCEPTED.value, JobOrigin.STITCH.value]
+        where = f"{_WAITING} AND status_message_id IS NOT NULL AND origin != ?"
+        params: list[Any] = [JobOrigin.STITCH.value]
         if guild_id is not Everywhere.ALL:
             where += " AND guild_id IS ?"
             params.append(guild_id)
@@ -391,13 +397,19 @@ class JobRepository:
 
     async def in_flight_by_guild(self, conn: Connection | None = None) -> dict[int | None, int]:
         """How many jobs each server has at the provider (``None``: the DMs')."""
-        states = list(IN_FLIGHT_STATES)
         rows = await self.db.read(conn).fetchall(
-            "SELECT guild_id, COUNT(*) FROM jobs "  # noqa: S608 - placeholders only
-            f"WHERE state IN ({', '.join('?' for _ in states)}) GROUP BY guild_id",
-            [s.value for s in states],
+            f"SELECT guild_id, COUNT(*) FROM jobs WHERE {_IN_FLIGHT} GROUP BY guild_id"  # noqa: S608
         )
         return {row[0]: int(row[1]) for row in rows}
+
+    async def any_awaiting_turn(self) -> bool:
+        """Whether a cap holds any job back (if none does, no turn can come)."""
+        return (
+            await self.db.reader.fetchval(
+                f"SELECT 1 FROM jobs WHERE {_WAITING} AND awaits_turn = 1 LIMIT 1"  # noqa: S608
+            )
+            is not None
+        )
 
     async def make_due(self, job_ids: Iterable[int], conn: Connection) -> int:
         """Jobs held back for their turn whose turn came: due now (never one in a backoff)."""
@@ -406,18 +418,18 @@ class JobRepository:
             return 0
         now = self.clock()
         return await conn.execute(
-            "UPDATE jobs SET next_check_at = ? WHERE awaits_turn = 1 AND state = ? "  # noqa: S608
+            f"UPDATE jobs SET next_check_at = ? WHERE awaits_turn = 1 AND {_WAITING} "  # noqa: S608
             f"AND next_check_at > ? AND id IN ({', '.join('?' for _ in ids)})",
-            [now, JobState.ACCEPTED.value, now, *ids],
+            [now, now, *ids],
         )
 
     async def pin(self, guild_id: int, job_ids: Sequence[int], conn: Connection) -> None:
         """A moderator's order for the head of a server's queue: these waiting jobs, in this
         order, go before every fair round; the server's other waiting jobs follow in turn."""
         await conn.execute(
-            "UPDATE jobs SET queue_pin = NULL WHERE guild_id = ? AND state = ? "
+            f"UPDATE jobs SET queue_pin = NULL WHERE guild_id = ? AND {_WAITING} "  # noqa: S608
             "AND queue_pin IS NOT NULL",
-            (guild_id, JobState.ACCEPTED.value),
+            (guild_id,),
         )
         await conn.executemany(
             "UPDATE jobs SET queue_pin = ? WHERE id = ? AND guild_id = ? AND state = ?",
