@@ -104,8 +104,8 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
     AuditAction.IN_FLIGHT_CAP: lambda s: "set the cap on jobs in flight of",
-    AuditAction.QUEUE_MOVE: lambda s: f"moved job #{s} in the queue, of",
-    AuditAction.QUEUE_DROP: lambda s: f"dropped job #{s} from the queue, of",
+    AuditAction.QUEUE_MOVE: lambda s: f"moved waiting job #{s} of",
+    AuditAction.QUEUE_DROP: lambda s: f"dropped waiting job #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {

@@ -155,9 +155,9 @@ async def test_moderators_move_and_drop_entries_and_members_may_not(
     assert "moderator" in answer(refused).lower()
 
     moved = await command(fakecord, world.mod, "videoadmin queue move", job=str(ids[3]), place=1)
-    assert f"moved job #{ids[3]} in the queue" in answer(moved)
+    assert f"moved waiting job #{ids[3]} of <@{world.alice.id}>: place 3 → place 1" in answer(moved)
     dropped = await command(fakecord, world.mod, "videoadmin queue drop", job=str(ids[2]))
-    assert f"dropped job #{ids[2]} from the queue" in answer(dropped)
+    assert f"dropped waiting job #{ids[2]} of <@{world.alice.id}>: place 3" in answer(dropped)
     shown = answer(await command(fakecord, world.alice, "video queue"))
     assert f"**1.** #{ids[3]}" in shown and f"**2.** #{ids[1]}" in shown and "2 waiting" in shown
 
@@ -176,7 +176,7 @@ async def test_moderators_move_and_drop_entries_and_members_may_not(
         await gmi_sim.wait_for_calls("submit", count, within=15)
     assert sent(gmi_sim) == ["first", "fourth", "second *bold* @everyone"]
     audit = answer(await command(fakecord, world.mod, "videoadmin audit"))
-    assert f"dropped job #{ids[2]}" in audit and f"moved job #{ids[3]}" in audit
+    assert f"dropped waiting job #{ids[2]}" in audit and f"moved waiting job #{ids[3]}" in audit
     usage = await bot.services.ledger.usage(
         world.guild.id, world.alice.id, 0, bot.clock() + 1, refunds_enabled=False
     )
