@@ -156,16 +156,17 @@ class JobRepository:
         round in the server, never before the round the server's queue is at (its oldest
         waiting round; with none waiting, the last round given); and the same for its server
         among the servers. Rounds only grow, so sending a job changes no one's turn."""
+        server, params = _in_server(guild_id)
         row = await conn.fetchone(
             "SELECT COALESCE((SELECT MIN(queue_turn) FROM jobs "  # noqa: S608 - constants
-            f"WHERE guild_id IS :guild AND {_WAITING}), "
-            "(SELECT MAX(queue_turn) FROM jobs WHERE guild_id IS :guild), 0), "
+            f"WHERE {server} AND {_WAITING}), "
+            f"(SELECT MAX(queue_turn) FROM jobs WHERE {server}), 0), "
             "(SELECT MAX(queue_turn) FROM jobs "
-            f"WHERE guild_id IS :guild AND user_id = :user AND {_WAITING}), "
+            f"WHERE {server} AND user_id = :user AND {_WAITING}), "
             f"COALESCE((SELECT MIN(server_turn) FROM jobs WHERE {_WAITING}), "
             "(SELECT MAX(server_turn) FROM jobs), 0), "
-            f"(SELECT MAX(server_turn) FROM jobs WHERE guild_id IS :guild AND {_WAITING})",
-            {"guild": guild_id, "user": user_id},
+            f"(SELECT MAX(server_turn) FROM jobs WHERE {server} AND {_WAITING})",
+            {**params, "user": user_id},
         )
         assert row is not None, "a SELECT of aggregates returns one row"
         server_round, member_last, bot_round, server_last = row
@@ -371,11 +372,12 @@ class JobRepository:
         interleave the same way: a server's jobs, in that order, take its rounds among the
         servers (``server_turn``), the oldest first within one. ``guild_id``: one server's
         queue (``None``: the DMs') instead of the bot's."""
-        where = f"{_WAITING} AND status_message_id IS NOT NULL AND origin != ?"
-        params: list[Any] = [JobOrigin.STITCH.value]
+        where = f"{_WAITING} AND status_message_id IS NOT NULL AND origin != :stitch"
+        params: dict[str, Any] = {"stitch": JobOrigin.STITCH.value}
         if guild_id is not Everywhere.ALL:
-            where += " AND guild_id IS ?"
-            params.append(guild_id)
+            server, in_server = _in_server(guild_id)
+            where += f" AND {server}"
+            params.update(in_server)
         rows = await self.db.read(conn).fetchall(
             f"SELECT * FROM jobs WHERE {where} "  # noqa: S608 - fixed conditions only
             "ORDER BY CASE WHEN queue_pin IS NULL THEN 1 ELSE 0 END, queue_pin, queue_turn, "
@@ -600,6 +602,14 @@ class JobRepository:
     async def state_of(self, job_id: int, conn: Connection | None = None) -> JobState | None:
         value = await self.db.read(conn).fetchval("SELECT state FROM jobs WHERE id = ?", (job_id,))
         return None if value is None else JobState(value)
+
+
+def _in_server(guild_id: int | None) -> tuple[str, dict[str, Any]]:
+    """The jobs of one server (or the DMs), as SQL an index serves (PostgreSQL uses none
+    for a null-safe ``IS``), and its parameter."""
+    if guild_id is None:
+        return "guild_id IS NULL", {}
+    return "guild_id = :guild", {"guild": guild_id}
 
 
 def _next_turn(current: int, last: int | None) -> int:

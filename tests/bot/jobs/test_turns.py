@@ -101,6 +101,15 @@ async def test_servers_interleave_in_the_same_way(services, queue):
     assert await everywhere(services) == ["a1", "c1", "c2", "b1", "a2", "a3"]
 
 
+async def test_direct_messages_are_a_queue_of_their_own(services, queue):
+    await queue(ALICE, "in the server")
+    await queue(ALICE, "dm 1", None)
+    await queue(BOB, "dm 2", None)
+    assert await order(services, None) == ["dm 1", "dm 2"]
+    assert await order(services) == ["in the server"]
+    assert await everywhere(services) == ["in the server", "dm 1", "dm 2"]
+
+
 async def test_only_jobs_that_wait_to_be_sent_are_in_the_queue(services, queue, clock):
     await queue(ALICE, "waits")
     unseen = NewJob(guild_id=SERVER, channel_id=20, user_id=BOB, model="m",
