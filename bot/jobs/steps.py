@@ -9,7 +9,9 @@ ACCEPTED              submit       send the payload; QUEUED, back to ACCEPTED to
                                    matched with it, or withdrawn if the member never saw it.
                                    A job built on other jobs waits until their videos are
                                    posted; a continuation then gets its first frame; a
-                                   stitch is never sent: it is FINISHED (delivery joins it)
+                                   stitch is never sent: it is FINISHED (delivery joins it).
+                                   A job a cap holds back waits for its turn
+                                   (`bot.jobs.turns`)
 SUBMITTING            reconcile    a submit whose answer was lost: adopt the provider's
                                    request once the list shows it; resubmit only after the
                                    search window closed without it

@@ -27,8 +27,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.db.audit import AuditEntry
 from bot.db.database import Connection, Database
-from bot.db.jobs import JobRepository
-from bot.db.jobs.repository import Everywhere
+from bot.db.jobs import Everywhere, JobRepository
 from bot.db.servers import ServerSettingsRepository
 from bot.errors import Conflict, InvalidInput
 from bot.jobs.lifecycle import JobOutcome, JobState

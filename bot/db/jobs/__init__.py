@@ -4,6 +4,6 @@ and the operator's counts (`JobCounts`)."""
 
 from bot.db.jobs.counts import JobCounts, SettledJob
 from bot.db.jobs.ledger import JobLedger, LedgerTotals, Usage
-from bot.db.jobs.repository import JobRepository
+from bot.db.jobs.repository import Everywhere, JobRepository
 
-__all__ = ["JobCounts", "JobLedger", "JobRepository", "LedgerTotals", "SettledJob", "Usage"]
+__all__ = ["Everywhere", "JobCounts", "JobLedger", "JobRepository", "LedgerTotals", "SettledJob", "Usage"]
