@@ -58,16 +58,20 @@ class Caps:
 
 
 def next_in_turn(
-    queue: Sequence[Job], in_flight: Mapping[int | None, int], caps: Caps
+    queue: Sequence[Job], in_flight: Mapping[int | None, int], caps: Caps, now: float
 ) -> list[Job]:
-    """The waiting jobs the caps let go now: down the queue, each job whose server (and the
-    bot) still has room takes a slot; a full server's jobs are passed over, not waited for."""
+    """The waiting jobs the caps let go now: down the queue, each job ready to go whose
+    server (and the bot) still has room takes a slot; a full server's jobs are passed over,
+    not waited for. A job not ready (in a retry's backoff, or waiting for the video it
+    builds on) takes no slot meanwhile: it claims its turn when it is due again."""
     total = sum(in_flight.values())
     taken = dict(in_flight)
     chosen = []
     for job in queue:
         if caps.bot_wide is not None and total >= caps.bot_wide:
             break
+        if not job.awaits_turn and (job.next_check_at is None or job.next_check_at > now):
+            continue
         cap = caps.of(job.guild_id)
         if cap is not None and taken.get(job.guild_id, 0) >= cap:
             continue
@@ -176,7 +180,8 @@ class Turns:
         scope = Everywhere.ALL if caps.bot_wide is not None else job.guild_id
         queue = await self.jobs.waiting_in_order(conn, guild_id=scope)
         in_flight = await self.jobs.in_flight_by_guild(conn)
-        return job.id in {j.id for j in next_in_turn(queue, in_flight, caps)}
+        chosen = next_in_turn(queue, in_flight, caps, self.clock())
+        return job.id in {j.id for j in chosen}
 
     def turn_freed(self) -> None:
         """A job gave up its turn: let the next ones go (in the background, coalesced)."""
@@ -205,7 +210,7 @@ class Turns:
             caps = await self.caps(conn)
             queue = await self.jobs.waiting_in_order(conn)
             in_flight = await self.jobs.in_flight_by_guild(conn)
-            chosen = next_in_turn(queue, in_flight, caps)
+            chosen = next_in_turn(queue, in_flight, caps, self.clock())
             due = await self.jobs.make_due([j.id for j in chosen if j.awaits_turn], conn)
         if due:
             self.on_due()

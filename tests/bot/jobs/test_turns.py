@@ -154,14 +154,20 @@ async def test_a_drop_cancels_unsent_and_only_moderators_move_or_drop(services, 
 
 
 def test_next_in_turn_passes_over_a_full_server_and_stops_at_the_bot_cap():
-    def job(n: int, guild: int):
-        return type("J", (), {"id": n, "guild_id": guild})()
+    def job(n: int, guild: int, due: float | None = 0.0, held: bool = False):
+        return type("J", (), {"id": n, "guild_id": guild, "next_check_at": due,
+                              "awaits_turn": held})()  # fmt: skip
 
     queue = [job(1, SERVER), job(2, OTHER), job(3, SERVER), job(4, OTHER), job(5, 12)]
     caps = Caps(bot_wide=None, servers={SERVER: 1})
-    assert [j.id for j in next_in_turn(queue, {SERVER: 1}, caps)] == [2, 4, 5]  # type: ignore[arg-type]
+    assert [j.id for j in next_in_turn(queue, {SERVER: 1}, caps, 0.0)] == [2, 4, 5]  # type: ignore[arg-type]
     caps = Caps(bot_wide=3, servers={SERVER: 2})
-    assert [j.id for j in next_in_turn(queue, {OTHER: 1}, caps)] == [1, 2]  # type: ignore[arg-type]
+    assert [j.id for j in next_in_turn(queue, {OTHER: 1}, caps, 0.0)] == [1, 2]  # type: ignore[arg-type]
+    # A job in a retry's backoff takes no slot until it is due; a held one always counts.
+    queue = [job(1, SERVER, due=30.0), job(2, SERVER, due=60.0, held=True), job(3, SERVER)]
+    caps = Caps(bot_wide=None, servers={SERVER: 1})
+    assert [j.id for j in next_in_turn(queue, {}, caps, 0.0)] == [2]  # type: ignore[arg-type]
+    assert [j.id for j in next_in_turn(queue, {}, caps, 30.0)] == [1]  # type: ignore[arg-type]
 
 
 async def cap(services, value: int) -> None:
