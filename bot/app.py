@@ -123,6 +123,7 @@ class VideoBot(commands.AutoShardedBot):
                 deadline_seconds=settings.job_deadline_seconds,
                 price_table=settings.price_table,
                 currency=settings.currency,
+                max_jobs_in_flight=settings.max_jobs_in_flight,
             ),
             self.clock,
             on_due=lambda: self.dispatch("video_job_due"),

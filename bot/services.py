@@ -31,6 +31,7 @@ from bot.jobs.lineage import Lineages
 from bot.jobs.model import ShardScope
 from bot.jobs.previews import JobPreviews
 from bot.jobs.service import JobService
+from bot.jobs.turns import Turns
 from bot.media import FFmpeg
 from bot.model_offer import DOCUMENTED, ModelOffer
 from bot.moderation.audit import AuditLog
@@ -61,6 +62,7 @@ class JobPolicy:
     deadline_seconds: float = 3600.0
     price_table: PriceTable | None = None
     currency: str = "USD"
+    max_jobs_in_flight: int | None = None  # the bot-wide cap (bot.jobs.turns)
 
 
 @dataclass
@@ -101,11 +103,13 @@ class Services:
     destinations: Destinations
     library: AssetLibrary
     challenges: Challenges
+    turns: Turns
     ffmpeg: FFmpeg  # the one per process: it bounds how many ffmpeg runs at once
 
     async def close(self) -> None:
         """Finish background writes (records made after a refusal), then close the
         database (a SQLite file is checkpointed first)."""
+        await self.turns.close()
         await self.tasks.drain()
         await self.tasks.close()
         log.info("database %s", await self.db.close())
@@ -160,6 +164,8 @@ def build_services(
         on_due=on_due,
     )
     resolver = LimitResolver(servers, limits)
+    turns = Turns(db, jobs, servers, moderators, audit, clock, bot_cap=policy.max_jobs_in_flight)
+    turns.on_due = on_due
     counter = QuotaCounter(ledger, adjustments)
     standings = Standings(
         resolver=resolver,
@@ -264,4 +270,5 @@ def build_services(
             clock=clock,
             on_due=on_challenge_due,
         ),
+        turns=turns,
     )

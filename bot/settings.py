@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     poll_max_interval: float = Field(60.0, ge=0.01, le=3600)
     job_deadline_seconds: float = Field(3600.0, ge=1, le=7 * 86400)
     gmi_requests_per_hour: float = Field(36000.0, ge=60, le=10_000_000)
+    # Jobs at the provider at once, for the whole bot (every server); unset: no cap. Jobs
+    # over it wait their turn (bot.jobs.turns), round-robin across servers and members.
+    max_jobs_in_flight: int | None = Field(None, ge=1, le=100_000)
     reconcile_window_seconds: float = Field(90.0, ge=0, le=3600)
     gmi_timeout_seconds: float = Field(30.0, ge=1, le=600)
     price_per_second_480p: float = Field(0.08, ge=0, le=100)

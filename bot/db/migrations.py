@@ -541,4 +541,22 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX challenge_votes_by_entry ON challenge_votes (entry_id)
     """,
+    # Fair turns (bot.jobs.turns): a server's cap on jobs in flight; each job's turn among
+    # its server's members and its server's turn among servers (set when it is accepted);
+    # a waiting job that a cap holds back (made due when its turn comes); a moderator's
+    # move (a place held ahead of the turns). The indexes serve the turns and the counts.
+    """
+    ALTER TABLE guild_settings ADD COLUMN max_in_flight INTEGER;
+    ALTER TABLE jobs ADD COLUMN queue_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN server_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN awaits_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN queue_pin INTEGER;
+    CREATE INDEX jobs_by_queue_turn ON jobs (guild_id, queue_turn);
+    CREATE INDEX jobs_waiting_by_queue_turn ON jobs (guild_id, queue_turn)
+        WHERE state = 'accepted';
+    CREATE INDEX jobs_by_server_turn ON jobs (server_turn);
+    CREATE INDEX jobs_waiting_by_server_turn ON jobs (server_turn) WHERE state = 'accepted';
+    CREATE INDEX jobs_in_flight ON jobs (guild_id)
+        WHERE state IN ('submitting', 'queued', 'processing')
+    """,
 ]

@@ -24,6 +24,7 @@ SETTING_COLUMNS = frozenset(
         "review_cost_above",
         "review_reference_videos",
         "review_unless_role_id",
+        "max_in_flight",
     }
 )
 
@@ -47,6 +48,7 @@ class GuildSettings:
     review_cost_above: float | None = None  # jobs estimated above this need a review
     review_reference_videos: bool = False  # jobs with reference videos need a review
     review_unless_role_id: int | None = None  # members without this role need a review
+    max_in_flight: int | None = None  # jobs at the provider at once; None: no cap of its own
 
 
 class ServerSettingsRepository:
@@ -79,7 +81,15 @@ class ServerSettingsRepository:
             review_cost_above=row["review_cost_above"],
             review_reference_videos=bool(row["review_reference_videos"]),
             review_unless_role_id=row["review_unless_role_id"],
+            max_in_flight=row["max_in_flight"],
         )
+
+    async def in_flight_caps(self, conn: Connection | None = None) -> dict[int, int]:
+        """Every server's own cap on jobs in flight, for the servers that set one."""
+        rows = await self.db.read(conn).fetchall(
+            "SELECT guild_id, max_in_flight FROM guild_settings WHERE max_in_flight IS NOT NULL"
+        )
+        return {int(row[0]): int(row[1]) for row in rows}
 
     async def set_value(
         self, guild_id: int, column: str, value: Any, *, at: float, conn: Connection

@@ -89,6 +89,10 @@ class ProviderBudget:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def holds_submits(self) -> bool:
+        """Submits wait for a token now (the rate limit, or a 429's pause, holds them)."""
+        return any(kind == SUBMIT and not f.done() for (kind, _), _, f in self._waiters)
+
     @asynccontextmanager
     async def call(self, kind: int, key: float = 0.0) -> AsyncIterator[None]:
         """Spend one token (waiting in priority order ``(kind, key)``) and a call slot."""

@@ -78,6 +78,8 @@ ACTIVE_STATES = frozenset(
     {JobState.ACCEPTED, JobState.SUBMITTING, JobState.QUEUED, JobState.PROCESSING}
 )
 POLLABLE_STATES = frozenset({JobState.QUEUED, JobState.PROCESSING})
+# Sent to the provider and not finished: what the caps on jobs in flight count (bot.jobs.turns).
+IN_FLIGHT_STATES = frozenset({JobState.SUBMITTING, JobState.QUEUED, JobState.PROCESSING})
 UNPOSTED_STATES = frozenset({JobState.FINISHED, JobState.POSTING})
 SETTLED_STATES = frozenset({JobState.DELIVERED, JobState.UNDELIVERABLE})
 ENDED_STATES = UNPOSTED_STATES | SETTLED_STATES  # the outcome is known

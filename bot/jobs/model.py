@@ -198,6 +198,10 @@ class Job:
     gallery_message_id: int | None = None
     gallery_attempts: int = 0
     held: bool = False  # waits for a moderator's review: never sent until approved
+    queue_turn: int = 0  # its round among its server's members (bot.jobs.turns)
+    server_turn: int = 0  # its server's round among the servers
+    awaits_turn: bool = False  # a cap holds it back until its turn comes
+    queue_pin: int | None = None  # a moderator's place for it at the head of the queue
 
     @property
     def calls_provider(self) -> bool:

@@ -9,7 +9,9 @@ ACCEPTED              submit       send the payload; QUEUED, back to ACCEPTED to
                                    matched with it, or withdrawn if the member never saw it.
                                    A job built on other jobs waits until their videos are
                                    posted; a continuation then gets its first frame; a
-                                   stitch is never sent: it is FINISHED (delivery joins it)
+                                   stitch is never sent: it is FINISHED (delivery joins it).
+                                   A job a cap holds back waits for its turn
+                                   (`bot.jobs.turns`)
 SUBMITTING            reconcile    a submit whose answer was lost: adopt the provider's
                                    request once the list shows it; resubmit only after the
                                    search window closed without it
@@ -55,6 +57,7 @@ from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
 from bot.jobs.model import REFUSED_STATUS, STATUS_MESSAGE_GRACE, Job
 from bot.jobs.polling import PollPlan
 from bot.jobs.sources import SourceFailed, sources_ready
+from bot.jobs.turns import FairTags, Turns
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,7 @@ class JobSteps:
         reporter: JobReporter,
         *,
         budget: ProviderBudget,
+        turns: Turns,
         estimator: FinishEstimator,
         first_frames: FirstFrames,
         timing: StepTiming,
@@ -127,6 +131,8 @@ class JobSteps:
         self.gmi = gmi
         self.reporter = reporter
         self.budget = budget
+        self.turns = turns
+        self.submit_turns = FairTags()
         self.estimator = estimator
         self.first_frames = first_frames
         self.timing = timing
@@ -176,10 +182,8 @@ class JobSteps:
                 return
             job = framed
         now = self.clock()
-        claimed = await self.jobs.transition(
-            job.id,
-            from_states={JobState.ACCEPTED},
-            to_state=JobState.SUBMITTING,
+        claimed = await self.turns.dispatch(  # or it waits for its turn
+            job,
             count_attempt=True,
             next_check_at=now + self.timing.lease_seconds,
             leased_until=now + self.timing.lease_seconds,  # held while the submit is in flight
@@ -188,13 +192,14 @@ class JobSteps:
             return
         self.reporter.job_updated(claimed)
         payload = json.loads(job.payload_json)
+        turn = self.submit_turns.tag(claimed)  # waiting for the budget, in fair turns too
         try:
-            request = await self._provider(
-                SUBMIT, claimed.created_at, self.gmi.submit(job.model, payload)
-            )
+            request = await self._provider(SUBMIT, turn, self.gmi.submit(job.model, payload))
         except GMIError as error:
             await self._submit_failed(claimed, error)
             return
+        finally:
+            self.submit_turns.served(turn)
         crash_point("after_submit")
         await self._record_request(claimed, request)
 

@@ -81,6 +81,9 @@ class AuditAction(enum.StrEnum):
     CHALLENGE_START = "challenge.start"
     CHALLENGE_END = "challenge.end"
     CHALLENGE_CANCEL = "challenge.cancel"
+    IN_FLIGHT_CAP = "settings.max_in_flight"
+    QUEUE_MOVE = "queue.move"
+    QUEUE_DROP = "queue.drop"
 
 
 def user_target(user_id: int) -> str:

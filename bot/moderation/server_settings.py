@@ -1,8 +1,9 @@
 """What moderators set for the whole server: the moderator role, the mod-log channel, when
 windows reset, refunds, the monthly budget, whether moderators are exempt from member
 limits, the channels where members may generate, where results go (the channel or a
-thread per job, and a gallery channel), above which estimated cost members confirm a job
-before it is stored, and which jobs need a moderator's review and where reviews go."""
+thread per job, and a gallery channel), how many of its jobs may be at the provider at
+once, above which estimated cost members confirm a job before it is stored, and which jobs
+need a moderator's review and where reviews go."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ _ACTIONS = {
     "review_cost_above": AuditAction.REVIEW_COST,
     "review_reference_videos": AuditAction.REVIEW_VIDEOS,
     "review_unless_role_id": AuditAction.REVIEW_ROLE,
+    "max_in_flight": AuditAction.IN_FLIGHT_CAP,
 }
 
 
@@ -115,6 +117,13 @@ class ServerSettings:
     async def set_gallery_channel(self, actor: Requester, channel_id: int | None) -> AuditEntry:
         """The channel that gets a copy of every finished video (None: no gallery)."""
         return await self._set(actor, "gallery_channel_id", channel_id)
+
+    async def set_max_in_flight(self, actor: Requester, cap: int | None) -> AuditEntry:
+        """The most jobs of this server at the provider at once (None: no cap of its own);
+        the others wait their turn (`bot.jobs.turns`)."""
+        if cap is not None and cap < 1:
+            raise InvalidInput("The cap is at least 1 job; leave it empty to remove it.")
+        return await self._set(actor, "max_in_flight", cap)
 
     # -- the approval lane (`bot.moderation.reviews`) ------------------------------------
 

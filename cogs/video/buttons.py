@@ -115,20 +115,23 @@ class VoteButton(_Routed, Button, template=components.VOTE):
         await challenges.vote(interaction, self.entry_id)
 
 
-class HistoryPageButton(_Routed, Button, template=components.HISTORY):
-    def __init__(self, user_id: int, page: int, direction: str) -> None:
+class PageButton(_Routed, Button, template=components.PAGES):
+    def __init__(self, listing: components.Listing, user_id: int, page: int, direction: str) -> None:
+        self.listing = listing
         self.user_id = user_id
         self.page = page
-        super().__init__(components.history_button(user_id, page, direction))
+        super().__init__(components.page_button(listing, user_id, page, direction))
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> HistoryPageButton:
-        return cls(int(match["user"]), int(match["page"]), match["dir"])
+    ) -> PageButton:
+        return cls(
+            components.Listing(match["listing"]), int(match["user"]), int(match["page"]), match["dir"]
+        )
 
     async def run(self, interaction: discord.Interaction) -> None:
-        await flows.turn_history_page(interaction, self.user_id, self.page)
+        await flows.turn_page(interaction, self.listing, self.user_id, self.page)
 
 
 class PreviewButton(_Routed, Button, template=components.PREVIEW):
@@ -182,7 +185,7 @@ DYNAMIC_ITEMS = (
     DeleteButton,
     EnterChallengeButton,
     VoteButton,
-    HistoryPageButton,
+    PageButton,
     PreviewButton,
     ReviewButton,
 )

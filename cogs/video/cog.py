@@ -1,4 +1,4 @@
-"""`/video`: generate (text, frames, references), status, history, quota, info; and the
+"""`/video`: generate (text, frames, references), status, history, queue, quota, info; and the
 scheduler that follows jobs.
 
 A thin adapter: options become a `GenerationRequest` (`cogs.video.options`), the flows (`cogs.video.flows`) ask
@@ -21,7 +21,14 @@ from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
 from bot.tasks import BackgroundTasks
-from cogs.shared import NO_MENTIONS, JobReference, clip, literal, post_to_mod_log, requester_of
+from cogs.shared import (
+    NO_MENTIONS,
+    JobReference,
+    clip,
+    literal,
+    post_to_mod_log,
+    requester_of,
+)
 
 from . import challenges, flows, options
 from .assets import asset_choices, with_library_assets
@@ -285,6 +292,18 @@ class VideoCog(
     @app_commands.guild_only()
     async def challenge(self, interaction: discord.Interaction) -> None:
         await challenges.show_current(interaction)
+
+    # -- /video queue --------------------------------------------------------------------
+
+    @app_commands.command(
+        name="queue", description="See the jobs waiting to be sent to the model here, in turn."
+    )
+    @app_commands.guild_only()
+    async def queue(self, interaction: discord.Interaction) -> None:
+        embed, view = await flows.queue_page(interaction, 0)
+        await interaction.response.send_message(
+            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     # -- /video quota --------------------------------------------------------------------
 

@@ -14,10 +14,21 @@ import discord
 
 from bot.jobs.model import Job
 
-HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 PREVIEW = r"video:preview:(?P<preview>\d+):(?P<choice>confirm|cancel)"
 REVIEW = r"review:(?P<decision>approve|deny):(?P<job>\d+)"
 VOTE = r"video:vote:(?P<entry>\d+)"
+PAGES = r"video:(?P<listing>history|queue):(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
+
+
+class Listing(enum.StrEnum):
+    """A private list a member pages through; its buttons are ``video:<listing>:...``."""
+
+    HISTORY = "history"  # /video history: newest first
+    QUEUE = "queue"  # /video queue: the next job first
+
+
+# The labels of the previous and next page's buttons.
+_PAGE_LABELS = {Listing.HISTORY: ("Newer", "Older"), Listing.QUEUE: ("Ahead", "Behind")}
 
 
 class JobAction(enum.StrEnum):
@@ -54,14 +65,15 @@ def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.V
     )
 
 
-def history_button(
-    user_id: int, page: int, direction: str, *, disabled: bool = False
+def page_button(
+    listing: Listing, user_id: int, page: int, direction: str, *, disabled: bool = False
 ) -> discord.ui.Button[discord.ui.View]:
+    previous, following = _PAGE_LABELS[listing]
     return discord.ui.Button(
-        label="Newer" if direction == "prev" else "Older",
+        label=previous if direction == "prev" else following,
         emoji="◀️" if direction == "prev" else "▶️",
         style=discord.ButtonStyle.secondary,
-        custom_id=f"video:history:{user_id}:{page}:{direction}",
+        custom_id=f"video:{listing.value}:{user_id}:{page}:{direction}",
         disabled=disabled,
     )
 
@@ -131,10 +143,10 @@ def vote_view(entry_id: int, votes: int | None, *, closed: bool) -> discord.ui.V
     return view
 
 
-def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:
+def page_view(listing: Listing, user_id: int, page: int, pages: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(history_button(user_id, max(page - 1, 0), "prev", disabled=page == 0))
-    view.add_item(history_button(user_id, page + 1, "next", disabled=page >= pages - 1))
+    view.add_item(page_button(listing, user_id, max(page - 1, 0), "prev", disabled=page == 0))
+    view.add_item(page_button(listing, user_id, page + 1, "next", disabled=page >= pages - 1))
     return view
 
 

@@ -1,6 +1,6 @@
 """The member flows behind the video commands, buttons and menus: start a job (or show its
 price first, then confirm or cancel it), cancel one, re-roll, remix or continue one, stitch
-several, delete one, page through history.
+several, delete one, page through history and the server's queue.
 
 Each flow takes the interaction and the values it needs, asks the domain, and answers. It
 raises `bot.errors.UserError` for anything it won't do; the command tree's error handler
@@ -27,6 +27,7 @@ from bot.params import GenerationRequest, local_link_problems
 from cogs.shared import (
     NO_MENTIONS,
     JobReference,
+    can_see,
     clip,
     delete_job_messages,
     post_to_mod_log,
@@ -35,8 +36,16 @@ from cogs.shared import (
 )
 from cogs.videoadmin.render import audit_line
 
-from .components import history_view, preview_view, status_view
-from .messages import chain_text, history_line, job_links, made_by, preview_embed, status_embed
+from .components import Listing, page_view, preview_view, status_view
+from .messages import (
+    chain_text,
+    history_line,
+    job_links,
+    made_by,
+    preview_embed,
+    queue_embed,
+    status_embed,
+)
 from .modals import FormValues, JobForm
 from .poster import missing_post_permissions
 
@@ -46,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE_SIZE = 8
+QUEUE_PAGE_SIZE = 15
 CHILDREN_SHOWN = 10
 
 
@@ -354,11 +364,37 @@ async def history_page(
         description = "You haven't made any videos here yet. Try `/video generate text`."
     embed = discord.Embed(title="Your videos", description=clip(description, 4096))
     embed.set_footer(text=f"Page {page + 1} of {pages} · {total} in all")
-    return embed, history_view(user_id, page, pages)
+    return embed, page_view(Listing.HISTORY, user_id, page, pages)
 
 
-async def turn_history_page(interaction: discord.Interaction, user_id: int, page: int) -> None:
+async def queue_page(
+    interaction: discord.Interaction, page: int
+) -> tuple[discord.Embed, discord.ui.View]:
+    """`/video queue`: the server's waiting jobs in the order they go. A member sees the
+    jobs they could look up with `/video status` (theirs, and those in channels they can
+    view), at their true places; a moderator, every job."""
+    services = video_bot(interaction).services
+    assert interaction.guild_id is not None
+    queue = await services.turns.server_queue(interaction.guild_id)
+    places = list(enumerate(queue.entries, 1))
+    if not await services.moderators.is_moderator(requester_of(interaction)):
+        places = [(place, job) for place, job in places if can_see(interaction, job)]
+    pages = max(1, -(-len(places) // QUEUE_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = places[page * QUEUE_PAGE_SIZE : (page + 1) * QUEUE_PAGE_SIZE]
+    embed = queue_embed(
+        queue, shown, page=page, pages=pages, hidden=len(queue.entries) - len(places)
+    )
+    return embed, page_view(Listing.QUEUE, interaction.user.id, page, pages)
+
+
+async def turn_page(
+    interaction: discord.Interaction, listing: Listing, user_id: int, page: int
+) -> None:
     if interaction.user.id != user_id:
-        raise PermissionDenied("That list belongs to someone else: run `/video history`.")
-    embed, view = await history_page(user_id, interaction.guild_id, page, interaction)
+        raise PermissionDenied(f"That list belongs to someone else: run `/video {listing}`.")
+    if listing is Listing.QUEUE:
+        embed, view = await queue_page(interaction, page)
+    else:
+        embed, view = await history_page(user_id, interaction.guild_id, page, interaction)
     await interaction.response.edit_message(embed=embed, view=view)

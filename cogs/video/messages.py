@@ -28,6 +28,7 @@ from bot.jobs.lifecycle import OUTCOME_LABELS, JobOutcome, JobState
 from bot.jobs.lineage import NO_LINEAGE, Lineage
 from bot.jobs.model import Credit, Job, JobOrigin, ReviewReason
 from bot.jobs.previews import Preview
+from bot.jobs.turns import ServerQueue
 from bot.markup import discord_time, money, plural, when
 from bot.params import GenerationRequest
 from bot.quotas.catalogue import Metric
@@ -513,6 +514,43 @@ def history_line(job: Job) -> str:
         job_links(job),
     )
     return " · ".join(part for part in parts if part)
+
+
+def queue_embed(
+    queue: ServerQueue, shown: list[tuple[int, Job]], *, page: int, pages: int, hidden: int
+) -> discord.Embed:
+    """`/video queue`: what holds the server's queue, then its jobs with their places
+    (``shown``: this page's), whose, what, and since when they wait."""
+    lines = [queue_holds(queue), ""]
+    lines += [
+        f"**{place}.** #{job.id} <@{job.user_id}> · “{literal(clip(job.request.prompt, 60))}” · "
+        f"waiting since {discord_time(job.created_at)}"
+        for place, job in shown
+    ]
+    if not queue.entries:
+        lines.append("No job is waiting: each goes to the model as soon as it is ready.")
+    if hidden:
+        lines.append(f"\n{plural(hidden, 'more job')} in channels you can't see.")
+    embed = discord.Embed(title="Queue", description=clip("\n".join(lines), 4096))
+    embed.set_footer(text=f"Page {page + 1} of {pages} · {len(queue.entries)} waiting")
+    return embed
+
+
+def queue_holds(queue: ServerQueue) -> str:
+    """Which cap holds the queue back now, if any; the server's first (its own setting)."""
+    if queue.held_by_server_cap:
+        return (
+            f"⏸️ Held by this server's cap: {queue.in_flight} of {queue.cap} jobs are at the "
+            "model; the next goes when one finishes."
+        )
+    if queue.held_by_bot_cap:
+        return (
+            f"⏸️ Held by the bot-wide cap: {queue.bot_in_flight} of {queue.bot_cap} jobs of "
+            "every server are at the model; the next goes when one finishes."
+        )
+    if queue.provider_holding:
+        return "⏸️ Held by the provider's rate limit: jobs go as fast as it allows."
+    return "▶️ Nothing holds the queue: jobs go as soon as they are ready."
 
 
 ORIGIN_NAMES = {

@@ -20,6 +20,7 @@ from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
 from bot.jobs.videos import JobVideos
+from bot.tasks import BackgroundTasks
 from cogs.shared import post_to_mod_log
 
 from .components import result_view, status_view
@@ -40,6 +41,7 @@ class Pipeline:
     steps: JobSteps
     scheduler: Scheduler
     desk: ReviewDesk
+    refreshing: BackgroundTasks  # refreshes of the places in a server's queue
 
     def start(self) -> None:
         self.scheduler.start()
@@ -54,6 +56,7 @@ class Pipeline:
         await self.desk.stop()
         await self.scheduler.stop()
         await self.budget.close()
+        await self.refreshing.close()
         await self.editor.close()
 
 
@@ -67,13 +70,14 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
             return StatusLook(content=pointer)
         place = None
         if job.state is JobState.ACCEPTED and job.status_message_id is not None and not job.held:
-            place = await jobs.waiting_to_submit(before=job.created_at) + 1
+            place = await services.turns.place_of(job)
         embed = status_embed(
             job,
             currency=settings.currency,
             now=bot.clock(),
             lineage=await services.lineages.of(job),
-            queue_position=place if place and place > 1 else None,
+            # The next one shows its place too once a cap holds it: it goes next.
+            queue_position=place if place and (place > 1 or job.awaits_turn) else None,
         )
         return StatusLook(embed=embed, view=None if job.has_ended else status_view(job.id))
 
@@ -108,6 +112,24 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         return result_view(job, challenge_open=enters)
 
     editor = StatusEditor(bot, jobs, render, bot.clock)
+    refreshing = BackgroundTasks("queue-places")
+    moved: set[int | None] = set()  # servers whose places changed since they were read
+
+    async def refresh_places(guild_id: int | None) -> None:
+        while guild_id in moved:
+            moved.discard(guild_id)
+            for job in await jobs.waiting_in_order(guild_id=guild_id):
+                editor.request(job)  # an edit only where the place shown changed
+        refreshing.release(guild_id)
+
+    def queue_changed(guild_id: int | None) -> None:
+        """Places in this server's queue moved: refresh them, never waited for (one read
+        of the queue at a time per server; the editor coalesces and paces the edits)."""
+        moved.add(guild_id)
+        if not refreshing.closed and refreshing.running(guild_id) is None:
+            refreshing.spawn(refresh_places(guild_id), name=f"places-{guild_id}", key=guild_id)
+
+    services.turns.on_queue_changed = queue_changed
     poster = DiscordResultChannel(
         bot,
         jobs,
@@ -120,6 +142,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     # Processes that serve some shards spend one hourly budget, kept in the database.
     shared = None if bot.shard_scope.every_shard else services.provider_budget
     budget = ProviderBudget(settings.gmi_requests_per_hour, bot.clock, shared)
+    services.turns.provider_holding = budget.holds_submits
     timing = StepTiming(
         plan=PollPlan(min_interval=settings.poll_min_interval, max_interval=settings.poll_max_interval),
         lease_seconds=settings.job_lease_seconds,
@@ -144,6 +167,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         bot.gmi,
         delivery,
         budget=budget,
+        turns=services.turns,
         estimator=services.estimator,
         first_frames=FirstFrames(jobs, videos, services.ffmpeg, poster),
         timing=timing,
@@ -153,6 +177,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     async def on_start() -> None:
         await services.estimator.load()
         await poster.repair_status_messages(since=bot.clock() - RESULT_URL_LIFETIME)
+        await services.turns.release()  # slots freed while no process ran
 
     scheduler = Scheduler(
         jobs,
@@ -163,4 +188,4 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot))
+    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot), refreshing)

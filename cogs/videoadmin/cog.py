@@ -174,6 +174,9 @@ class VideoAdminCog(
         name="usage", description="See who generated how much, and the spend."
     )
     job = app_commands.Group(name="job", description="Cancel or delete anyone's job here.")
+    queue = app_commands.Group(
+        name="queue", description="Move or drop jobs waiting in the queue (see /video queue)."
+    )
     quota = app_commands.Group(
         name="quota", description="Give a member extra quota or a fresh start."
     )
@@ -554,6 +557,21 @@ class VideoAdminCog(
             "until you choose one with `/videoadmin review channel`."
         )
 
+    @settings.command(
+        name="queue", description="Cap how many of this server's jobs are at the model at once."
+    )
+    @app_commands.describe(
+        cap="At most this many jobs at once, the others wait their turn; empty: no cap."
+    )
+    async def settings_queue(
+        self, interaction: discord.Interaction, cap: app_commands.Range[int, 1, 1000] | None = None
+    ) -> None:
+        entry = await self.services.server_settings.set_max_in_flight(
+            requester_of(interaction), cap
+        )
+        self.services.turns.turn_freed()  # a higher cap, or none, lets the next jobs go
+        await self._changed(interaction, entry)
+
     async def _allowed(self, interaction: discord.Interaction) -> frozenset[int]:
         assert interaction.guild_id is not None
         return (await self.services.servers.get(interaction.guild_id)).allowed_channel_ids
@@ -791,6 +809,32 @@ class VideoAdminCog(
         result = await self.services.job_service.delete(requester_of(interaction), job.id)
         await self._job_done(interaction, result.job, "Deleted", result.audit)
         await delete_job_messages(self.bot, result.job)
+
+    # -- /videoadmin queue ---------------------------------------------------------------
+
+    @queue.command(name="move", description="Move a waiting job to a place in the queue.")
+    @app_commands.describe(
+        job="The job (#number or a link); start typing to pick a recent one.",
+        place="Its new place: 1 is the front (the next job sent to the model).",
+    )
+    async def queue_move(
+        self,
+        interaction: discord.Interaction,
+        job: app_commands.Transform[Job, JobReference],
+        place: app_commands.Range[int, 1, 10_000] = 1,
+    ) -> None:
+        change = await self.services.turns.move(requester_of(interaction), job.id, place)
+        await self._changed(interaction, change.audit)
+
+    @queue.command(
+        name="drop", description="Take a waiting job out of the queue; it costs its member nothing."
+    )
+    @app_commands.describe(job="The job (#number or a link); start typing to pick a recent one.")
+    async def queue_drop(
+        self, interaction: discord.Interaction, job: app_commands.Transform[Job, JobReference]
+    ) -> None:
+        change = await self.services.turns.drop(requester_of(interaction), job.id)
+        await self._changed(interaction, change.audit)
 
     async def _job_done(
         self,

@@ -142,6 +142,9 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.CHALLENGE_START: lambda s: f"started challenge #{s} in",
     AuditAction.CHALLENGE_END: lambda s: f"closed challenge #{s} in",
     AuditAction.CHALLENGE_CANCEL: lambda s: f"cancelled challenge #{s} in",
+    AuditAction.IN_FLIGHT_CAP: lambda s: "set the cap on jobs in flight of",
+    AuditAction.QUEUE_MOVE: lambda s: f"moved waiting job #{s} of",
+    AuditAction.QUEUE_DROP: lambda s: f"dropped waiting job #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {
@@ -168,6 +171,8 @@ _VALUES: dict[str, Callable[[str, str], str]] = {
     AuditAction.CHALLENGE_START: lambda v, _: _challenge_text(v),
     AuditAction.CHALLENGE_END: lambda v, _: _winners_text(v),
     AuditAction.CHALLENGE_CANCEL: lambda v, _: f"“{literal(v)}”",
+    AuditAction.QUEUE_MOVE: lambda v, _: f"place {v}",
+    AuditAction.QUEUE_DROP: lambda v, _: f"place {v}",
 }
 
 
@@ -310,6 +315,13 @@ def settings_embed(settings: GuildSettings, budget: BudgetStanding, currency: st
     embed.add_field(
         name="Gallery",
         value=f"<#{settings.gallery_channel_id}>" if settings.gallery_channel_id else "none",
+    )
+    embed.add_field(
+        name="Jobs at the model at once",
+        value=f"at most {settings.max_in_flight} (the others wait their turn)"
+        if settings.max_in_flight
+        else "no cap of this server's own",
+        inline=False,
     )
     embed.add_field(name="Approval", value=review_text(settings, currency), inline=False)
     return embed

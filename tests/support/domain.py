@@ -42,6 +42,7 @@ async def db(database_location) -> AsyncIterator[Database]:
 async def services(db: Database, clock: ManualClock) -> AsyncIterator[Services]:
     built = build_services(db, JobPolicy(price_table=PRICES), clock)
     yield built
+    await built.turns.close()
     await built.tasks.drain()
     await built.tasks.close()
 

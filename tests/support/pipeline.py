@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.db.audit import AuditRepository
 from bot.db.database import Database
 from bot.db.jobs import JobRepository
 from bot.db.servers import ServerSettingsRepository
@@ -34,8 +35,11 @@ from bot.jobs.model import Job, NewJob
 from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
+from bot.jobs.turns import Turns
 from bot.jobs.videos import JobVideos
 from bot.media import FFmpeg
+from bot.moderation.audit import AuditLog
+from bot.moderation.requester import Moderators
 from bot.params import GenerationRequest
 from tests.support.jobwait import wait_for_job
 
@@ -157,8 +161,14 @@ def scheduler_for(
         destinations=Destinations(ServerSettingsRepository(jobs.db)), lineages=Lineages(jobs),
     )  # fmt: skip
     budget = ProviderBudget(36000, time.time)
+    servers = ServerSettingsRepository(store.db)
+    moderators = Moderators(servers)
+    turns = Turns(
+        store.db, store, servers, moderators, AuditLog(AuditRepository(store.db), moderators),
+        time.time,
+    )
     steps = JobSteps(
-        store, gmi_client, delivery, budget=budget,
+        store, gmi_client, delivery, budget=budget, turns=turns,
         estimator=FinishEstimator(TimingRepository(store.db)),
         first_frames=FirstFrames(store, videos, ffmpeg, chat), timing=timing, clock=time.time,
     )  # fmt: skip

@@ -4,6 +4,15 @@ and the operator's counts (`JobCounts`)."""
 
 from bot.db.jobs.counts import JobCounts, SettledJob
 from bot.db.jobs.ledger import JobLedger, LedgerTotals, Usage
-from bot.db.jobs.repository import Claim, JobRepository
+from bot.db.jobs.repository import Claim, Everywhere, JobRepository
 
-__all__ = ["Claim", "JobCounts", "JobLedger", "JobRepository", "LedgerTotals", "SettledJob", "Usage"]
+__all__ = [
+    "Claim",
+    "Everywhere",
+    "JobCounts",
+    "JobLedger",
+    "JobRepository",
+    "LedgerTotals",
+    "SettledJob",
+    "Usage",
+]

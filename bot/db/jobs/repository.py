@@ -8,12 +8,14 @@ move the same job forward.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+import enum
+import heapq
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Literal, Protocol
 
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
-from bot.jobs.lifecycle import JobOutcome, JobState, check_transition
+from bot.jobs.lifecycle import IN_FLIGHT_STATES, JobOutcome, JobState, check_transition
 from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
@@ -60,15 +62,29 @@ _UPDATABLE = frozenset(
         "gallery_channel_id",
         "gallery_message_id",
         "held",
+        "awaits_turn",
     }
 )
 
 
+# The one condition that keeps a job waiting for a moderator's review from the scheduler
+# (`bot.moderation.reviews`): every query that takes jobs to run has it, and such a job
+# waits for the moderators, not for its turn in the queue.
+NOT_HELD = "held = 0"
+# Written out (not parameters), so the planner of either engine can use the partial indexes
+# that serve the queue and the counts of jobs in flight.
+_WAITING = f"state = '{JobState.ACCEPTED.value}' AND {NOT_HELD}"
+_IN_FLIGHT = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(IN_FLIGHT_STATES)))
+
+
+class Everywhere(enum.Enum):
+    """Every server's queue at once (the bot-wide order), DMs included."""
+
+    ALL = "all"
+
+
 # When a job's next step is due: a leased job counts from when its lease ends.
 _DUE = "CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END"
-# The one condition that keeps a job waiting for a moderator's review from the scheduler
-# (`bot.moderation.reviews`): every query that takes jobs to run has it.
-NOT_HELD = "held = 0"
 
 
 class JobRepository:
@@ -78,6 +94,9 @@ class JobRepository:
         self.db = db
         self.clock = clock
         self.shards = shards if shards is not None else ShardScope()
+        # Told (after the commit) whenever a job gave up its turn: it left the provider or
+        # the queue, so the next job in turn may go (`bot.jobs.turns.Turns.turn_freed`).
+        self.on_turn_freed: Callable[[], None] = lambda: None
 
     def _ours(self) -> tuple[str, list[Any]]:
         """SQL that is true for the jobs of this process's shards, and its parameters."""
@@ -112,14 +131,16 @@ class JobRepository:
             if admission is not None:
                 await admission(conn, new, now)
             payload = new.request.to_payload() if new.calls_provider else {}
+            queue_turn, server_turn = await self._turns(conn, new.guild_id, new.user_id)
             row = await conn.fetchone(
                 """
                 INSERT INTO jobs (guild_id, channel_id, user_id, model, params_json,
                                   payload_json, duration, resolution, origin, parent_job_id,
                                   estimated_cost, state, created_at, updated_at,
                                   next_check_at, deadline_at, interaction_token,
-                                  first_frame_from, source_user_id, source_message_id, held)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  first_frame_from, source_user_id, source_message_id, held,
+                                  queue_turn, server_turn)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING *
                 """,
                 (
@@ -144,6 +165,8 @@ class JobRepository:
                     new.source_user_id,
                     new.source_message_id,
                     1 if new.review_reasons else 0,
+                    queue_turn,
+                    server_turn,
                 ),
             )
             assert row is not None, "an INSERT ... RETURNING returns its row"
@@ -160,6 +183,27 @@ class JobRepository:
             return job
 
         return await self.db.batched(insert)
+
+    async def _turns(self, conn: Connection, guild_id: int | None, user_id: int) -> tuple[int, int]:
+        """A new job's turns (start-time fair queueing, kept as rounds): its member's next
+        round in the server, never before the round the server's queue is at (its oldest
+        waiting round; with none waiting, the last round given); and the same for its server
+        among the servers. Rounds only grow, so sending a job changes no one's turn."""
+        server, params = _in_server(guild_id)
+        row = await conn.fetchone(
+            "SELECT COALESCE((SELECT MIN(queue_turn) FROM jobs "  # noqa: S608 - constants
+            f"WHERE {server} AND {_WAITING}), "
+            f"(SELECT MAX(queue_turn) FROM jobs WHERE {server}), 0), "
+            "(SELECT MAX(queue_turn) FROM jobs "
+            f"WHERE {server} AND user_id = :user AND {_WAITING}), "
+            f"COALESCE((SELECT MIN(server_turn) FROM jobs WHERE {_WAITING}), "
+            "(SELECT MAX(server_turn) FROM jobs), 0), "
+            f"(SELECT MAX(server_turn) FROM jobs WHERE {server} AND {_WAITING})",
+            {**params, "user": user_id},
+        )
+        assert row is not None, "a SELECT of aggregates returns one row"
+        server_round, member_last, bot_round, server_last = row
+        return _next_turn(server_round, member_last), _next_turn(bot_round, server_last)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -345,15 +389,91 @@ class JobRepository:
             )
         )
 
-    async def waiting_to_submit(self, before: float) -> int:
-        """How many jobs accepted before ``before`` still wait to be sent (a job's place in
-        the bot's queue)."""
-        return int(
+    # -- the queue (`bot.jobs.turns`) --------------------------------------------------
+
+    async def waiting_in_order(
+        self,
+        conn: Connection | None = None,
+        *,
+        guild_id: int | None | Literal[Everywhere.ALL] = Everywhere.ALL,
+    ) -> list[Job]:
+        """The jobs waiting to be sent to the provider (accepted, their status message
+        posted; a stitch is never sent), in the order they are to go: THE definition of the
+        queue, so a condition that holds a job back belongs here.
+
+        Fair turns: within a server, by round (``queue_turn``: a member's k-th job waiting
+        is in the k-th round from the one being served), the oldest first within one; jobs a
+        moderator moved (``queue_pin``) go before every round, in the order set. Servers
+        interleave the same way: a server's jobs, in that order, take its rounds among the
+        servers (``server_turn``), the oldest first within one. ``guild_id``: one server's
+        queue (``None``: the DMs') instead of the bot's."""
+        where = f"{_WAITING} AND status_message_id IS NOT NULL AND origin != :stitch"
+        params: dict[str, Any] = {"stitch": JobOrigin.STITCH.value}
+        if guild_id is not Everywhere.ALL:
+            server, in_server = _in_server(guild_id)
+            where += f" AND {server}"
+            params.update(in_server)
+        rows = await self.db.read(conn).fetchall(
+            f"SELECT * FROM jobs WHERE {where} "  # noqa: S608 - fixed conditions only
+            "ORDER BY CASE WHEN queue_pin IS NULL THEN 1 ELSE 0 END, queue_pin, queue_turn, "
+            "created_at, id",
+            params,
+        )
+        servers: dict[int | None, list[Job]] = {}
+        for row in rows:
+            job = _job(row)
+            servers.setdefault(job.guild_id, []).append(job)
+        turns = [
+            [(turn, job.created_at, job.id, job) for turn, job in zip(
+                sorted(j.server_turn for j in queue), queue, strict=True
+            )]
+            for queue in servers.values()
+        ]  # fmt: skip
+        # A merge takes each server's jobs in its own order, whatever the ties.
+        return [job for *_, job in heapq.merge(*turns, key=lambda entry: entry[:3])]
+
+    async def in_flight_by_guild(self, conn: Connection | None = None) -> dict[int | None, int]:
+        """How many jobs each server has at the provider (``None``: the DMs')."""
+        rows = await self.db.read(conn).fetchall(
+            f"SELECT guild_id, COUNT(*) FROM jobs WHERE {_IN_FLIGHT} GROUP BY guild_id"  # noqa: S608
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def any_awaiting_turn(self) -> bool:
+        """Whether a cap holds any job back (if none does, no turn can come)."""
+        return (
             await self.db.reader.fetchval(
-                "SELECT COUNT(*) FROM jobs WHERE state = ? AND created_at < ? "  # noqa: S608
-                f"AND status_message_id IS NOT NULL AND {NOT_HELD}",
-                (JobState.ACCEPTED.value, before),
+                f"SELECT 1 FROM jobs WHERE {_WAITING} AND awaits_turn = 1 LIMIT 1"  # noqa: S608
             )
+            is not None
+        )
+
+    async def make_due(self, job_ids: Iterable[int], conn: Connection) -> int:
+        """Jobs held back for their turn whose turn came: due now (never one in a backoff)."""
+        ids = list(job_ids)
+        if not ids:
+            return 0
+        now = self.clock()
+        return await conn.execute(
+            f"UPDATE jobs SET next_check_at = ? WHERE awaits_turn = 1 AND {_WAITING} "  # noqa: S608
+            f"AND next_check_at > ? AND id IN ({', '.join('?' for _ in ids)})",
+            [now, now, *ids],
+        )
+
+    async def pin(self, guild_id: int, job_ids: Sequence[int], conn: Connection) -> None:
+        """A moderator's order for the head of a server's queue: these waiting jobs, in this
+        order, go before every fair round; the server's other waiting jobs follow in turn."""
+        await conn.execute(
+            f"UPDATE jobs SET queue_pin = NULL WHERE guild_id = ? AND {_WAITING} "  # noqa: S608
+            "AND queue_pin IS NOT NULL",
+            (guild_id,),
+        )
+        await conn.executemany(
+            "UPDATE jobs SET queue_pin = ? WHERE id = ? AND guild_id = ? AND state = ?",
+            [
+                (place, job_id, guild_id, JobState.ACCEPTED.value)
+                for place, job_id in enumerate(job_ids, start=1)
+            ],
         )
 
     async def with_stale_status(self, since: float, limit: int) -> list[Job]:
@@ -381,11 +501,13 @@ class JobRepository:
         count_poll: bool = False,
         count_delivery: bool = False,
         count_gallery: bool = False,
+        conn: Connection | None = None,
         **fields: Any,
     ) -> Job | None:
         """Compare-and-set: apply the change only if the job is still in one of
         ``from_states``. Returns the updated job, or ``None`` if someone else moved it first.
-        Raises `IllegalTransition` for a move the lifecycle does not allow."""
+        Raises `IllegalTransition` for a move the lifecycle does not allow. ``conn``: inside
+        the caller's transaction."""
         states = frozenset(from_states)
         check_transition(states, to_state, outcome)
         unknown = set(fields) - _UPDATABLE
@@ -417,8 +539,10 @@ class JobRepository:
             f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
             f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
-        async with self.db.transaction() as conn:
-            row = await conn.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+        async with self.db.writing(conn) as writer:
+            row = await writer.fetchone(sql, [*values, job_id, *(s.value for s in states)])
+            if row is not None and _frees_a_turn(states, to_state):
+                writer.after_commit(self.on_turn_freed)
         return _job(row) if row else None
 
     # -- a job held for review -----------------------------------------------------------
@@ -530,6 +654,8 @@ class JobRepository:
             changed = await conn.execute(
                 "DELETE FROM jobs WHERE id = ? AND state = ?", (job_id, JobState.ACCEPTED.value)
             )
+            if changed:
+                conn.after_commit(self.on_turn_freed)
         return changed > 0
 
     async def archive_and_delete(
@@ -559,6 +685,27 @@ class JobRepository:
     async def state_of(self, job_id: int, conn: Connection | None = None) -> JobState | None:
         value = await self.db.read(conn).fetchval("SELECT state FROM jobs WHERE id = ?", (job_id,))
         return None if value is None else JobState(value)
+
+
+def _in_server(guild_id: int | None) -> tuple[str, dict[str, Any]]:
+    """The jobs of one server (or the DMs), as SQL an index serves (PostgreSQL uses none
+    for a null-safe ``IS``), and its parameter."""
+    if guild_id is None:
+        return "guild_id IS NULL", {}
+    return "guild_id = :guild", {"guild": guild_id}
+
+
+def _next_turn(current: int, last: int | None) -> int:
+    """In the round being served, or one after the last one of its own still waiting."""
+    return int(current) if last is None else max(int(current), int(last) + 1)
+
+
+def _frees_a_turn(from_states: frozenset[JobState], to_state: JobState | None) -> bool:
+    """A job leaves the provider or the queue: it finished (only an active job can), or a
+    submit was put back for a retry."""
+    if to_state is JobState.FINISHED:
+        return True
+    return to_state is JobState.ACCEPTED and bool(from_states & IN_FLIGHT_STATES)
 
 
 def _job(row: Row) -> Job:
@@ -612,4 +759,8 @@ def _job(row: Row) -> Job:
         gallery_message_id=row["gallery_message_id"],
         gallery_attempts=row["gallery_attempts"],
         held=bool(row["held"]),
+        queue_turn=row["queue_turn"],
+        server_turn=row["server_turn"],
+        awaits_turn=bool(row["awaits_turn"]),
+        queue_pin=row["queue_pin"],
     )

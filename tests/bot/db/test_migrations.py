@@ -1,13 +1,17 @@
-"""Upgrading a database written by an earlier version: jobs get their explicit lifecycle, and
-Discord markup in stored text becomes raw values."""
+"""Upgrading a database written by an earlier version: jobs get their explicit lifecycle,
+Discord markup in stored text becomes raw values, and jobs take fair turns."""
 
 from __future__ import annotations
 
 import json
 
 from bot.db.database import Database
+from bot.db.jobs import JobRepository
 from bot.db.migrations import MIGRATIONS
+from bot.db.servers import ServerSettingsRepository
 from bot.jobs.lifecycle import JobOutcome, JobState
+from bot.jobs.model import NewJob
+from bot.params import GenerationRequest
 from cogs.videoadmin.render import audit_line
 
 PARAMS = json.dumps({"prompt": "a fox", "duration": 6, "resolution": "480p"})
@@ -95,3 +99,24 @@ async def test_audit_rows_lose_their_markup_and_read_as_before(empty_database_lo
     assert any("granted extra day quota to <@3>: (none) → +2 videos, +10 seconds, +0.50 USD of estimated cost" in line
                for line in lines)
     assert any("cancelled job #5 of <@3>: queued → cancelled" in line for line in lines)
+
+
+async def test_jobs_from_before_fair_turns_count_and_the_next_takes_the_first_turn(
+    empty_database_location,
+):
+    await old_database(empty_database_location)
+    db = await Database.open(empty_database_location)
+    try:
+        store = JobRepository(db, lambda: 200.0)
+        request = GenerationRequest(prompt="after the upgrade")
+        new = await store.accept(
+            NewJob(guild_id=1, channel_id=2, user_id=3, request=request, model="m"),
+            deadline_seconds=60,
+        )
+        in_flight = await store.in_flight_by_guild()
+        cap = (await ServerSettingsRepository(db).get(1)).max_in_flight
+    finally:
+        await db.close()
+    assert (new.queue_turn, new.server_turn, new.awaits_turn, new.queue_pin) == (0, 0, False, None)
+    assert in_flight == {1: 1}  # the job the provider had queued counts against the caps
+    assert cap is None  # no server has a cap of its own until a moderator sets one
