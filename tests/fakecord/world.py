@@ -26,6 +26,7 @@ DISCORD_EPOCH_MS = 1420070400000
 ALL_PERMISSIONS = discord.Permissions.all().value
 VIEW_CHANNEL = discord.Permissions(view_channel=True).value
 SEND_MESSAGES = discord.Permissions(send_messages=True).value
+SEND_MESSAGES_IN_THREADS = discord.Permissions(send_messages_in_threads=True).value
 ADMINISTRATOR = discord.Permissions(administrator=True).value
 IMPLICITLY_NEEDS_SEND = discord.Permissions(
     send_tts_messages=True, mention_everyone=True, embed_links=True, attach_files=True
@@ -654,7 +655,10 @@ class Guild:
             base = (base & ~ow.deny) | ow.allow
         if not base & VIEW_CHANNEL:
             return 0
-        if not base & SEND_MESSAGES:
+        # Without the right to send here, embeds, files and mentions go too; in a thread that
+        # right is Send Messages in Threads (the parent's Send Messages does not count), as
+        # Discord's client and discord.py compute it.
+        if not base & (SEND_MESSAGES_IN_THREADS if channel.is_thread else SEND_MESSAGES):
             base &= ~IMPLICITLY_NEEDS_SEND
         return base
 

@@ -207,8 +207,11 @@ async def test_threads_need_send_messages_in_threads(fakecord, bot):
     w = fakecord.default
     thread = bot.get_guild(w.guild.id).get_thread(w.thread.id)
     w.channel.set_bot_permissions(send_messages=False)
-    await thread.send("threads use their own permission")
+    await thread.send("threads use their own permission", embed=discord.Embed(title="kept"))
     assert w.thread.messages[-1].content == "threads use their own permission"
+    # The parent's Send Messages doesn't take Embed Links away in its threads either.
+    assert [e["title"] for e in w.thread.messages[-1].embeds] == ["kept"]
+    assert thread.permissions_for(thread.guild.me).embed_links  # what discord.py computes
     w.channel.set_bot_permissions(send_messages_in_threads=False)
     fakecord.expect_violation(50013)
     with pytest.raises(discord.Forbidden):
