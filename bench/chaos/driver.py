@@ -439,6 +439,32 @@ class Harness:
                 break
         return shown
 
+    def whereabouts(self, observed: Observed) -> list[str]:
+        """For each job recorded as posted whose result the audit did not see: what became
+        of the message the database names (a lead for whoever reads the run)."""
+        notes = []
+        for job_id, job in sorted(observed.jobs.items()):
+            if job.result_message_id is None or job_id in observed.results:
+                continue
+            found = [
+                (chan, m)
+                for chan in self.emu.world.channels.values()
+                for m in chan.all_messages
+                if m.id == job.result_message_id
+            ]
+            if not found:
+                notes.append(f"job #{job_id}: message {job.result_message_id} never existed")
+                continue
+            chan, m = found[0]
+            touched = [f"{r.method} {r.status}" for r in self.emu.requests if str(m.id) in r.path]
+            footer = (m.embeds[0].get("footer") or {}).get("text") if m.embeds else None
+            notes.append(
+                f"job #{job_id}: message {m.id} in {chan.name} (thread {chan.is_thread}), "
+                f"deleted {m.deleted}, edits {m.edits}, content {m.content[:80]!r}, "
+                f"footer {footer!r}, reply_to {m.reply_to}, requests on it: {touched}"
+            )
+        return notes
+
     async def observe(self) -> Observed:
         messages = self._bot_messages()
         db = await Database.open_read_only(self.database)
@@ -479,6 +505,7 @@ async def run_chaos(config: ChaosConfig) -> Report:
         ]
         report.audit = audit(observed)
         report.audit.problems[:0] = problems
+        report.audit.problems += harness.whereabouts(observed)
         report.asked = len(harness.asked)
         await harness.bot.stop_with(signal.SIGTERM, 30)
     report.seconds = time.monotonic() - started
