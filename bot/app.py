@@ -126,6 +126,7 @@ class VideoBot(commands.AutoShardedBot):
             ),
             self.clock,
             on_due=lambda: self.dispatch("video_job_due"),
+            on_filming=lambda: self.dispatch("video_storyboard_due"),
             on_prompt_refused=self._prompt_refused,
             offer=lambda: self.health.offer,
             shards=self.shard_scope,

@@ -18,6 +18,7 @@ from bot.db.jobs import JobLedger, JobRepository
 from bot.db.limits import LimitRepository
 from bot.db.provider_budget import ProviderBudgetRepository
 from bot.db.servers import ServerSettingsRepository
+from bot.db.storyboards import StoryboardRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.destinations import Destinations
 from bot.jobs.estimates import FinishEstimator
@@ -38,6 +39,7 @@ from bot.quotas.counting import QuotaCounter
 from bot.quotas.pricing import PriceTable
 from bot.quotas.resolution import LimitResolver
 from bot.quotas.standing import Standings
+from bot.storyboards.service import Storyboards
 from bot.tasks import BackgroundTasks
 from bot.usage import UsageReports
 
@@ -71,6 +73,7 @@ class Services:
     audit_entries: AuditRepository
     timings: TimingRepository
     provider_budget: ProviderBudgetRepository
+    storyboards: StoryboardRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -82,6 +85,7 @@ class Services:
     limit_admin: LimitAdministration
     usage: UsageReports
     job_service: JobService
+    storyboard_service: Storyboards
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
@@ -101,11 +105,13 @@ def build_services(
     clock: Clock,
     *,
     on_due: Callable[[], None] = lambda: None,
+    on_filming: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
+    ``on_filming`` whenever a storyboard is to be filmed now (the director's wake);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
     ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
     ``shards``: the jobs this process serves (by default all: the whole bot)."""
@@ -148,6 +154,21 @@ def build_services(
         clock=clock,
         tasks=tasks,
     )
+    job_service = JobService(
+        db=db,
+        jobs=jobs,
+        admission=admission,
+        moderators=moderators,
+        audit=audit,
+        model=policy.model,
+        prompt_max_chars=policy.prompt_max_chars,
+        deadline_seconds=policy.deadline_seconds,
+        clock=clock,
+        lineages=lineages,
+        on_due=on_due,
+        offer=offer,
+    )
+    storyboards = StoryboardRepository(db, clock)
     return Services(
         db=db,
         clock=clock,
@@ -162,6 +183,7 @@ def build_services(
         audit_entries=audit_entries,
         timings=timings,
         provider_budget=ProviderBudgetRepository(db),
+        storyboards=storyboards,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -186,19 +208,13 @@ def build_services(
             moderators=moderators,
             clock=clock,
         ),
-        job_service=JobService(
-            db=db,
-            jobs=jobs,
-            admission=admission,
+        job_service=job_service,
+        storyboard_service=Storyboards(
+            boards=storyboards,
+            job_service=job_service,
             moderators=moderators,
-            audit=audit,
-            model=policy.model,
-            prompt_max_chars=policy.prompt_max_chars,
-            deadline_seconds=policy.deadline_seconds,
-            clock=clock,
-            lineages=lineages,
-            on_due=on_due,
             offer=offer,
+            on_filming=on_filming,
         ),
         estimator=FinishEstimator(timings),
         lineages=lineages,

@@ -27,7 +27,7 @@ from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobOrigin, NewJob
 from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
-from bot.params import GenerationRequest, validate
+from bot.params import GenerationRequest, MediaInput, validate
 from bot.quotas.admission import Admission
 
 log = logging.getLogger(__name__)
@@ -102,11 +102,7 @@ class JobService:
         ``source_user_id``/``source_message_id`` credit whose message the inputs came from.
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
-        problems = validate(
-            request, prompt_max_chars=self.prompt_max_chars, offer=self.offer()
-        )
-        if problems:
-            raise Refused(*problems)
+        self._check(request, continues=first_frame_from is not None)
         if request.seed is None:
             request = request.with_changes(seed=self.pick_seed())
         return await self._admit(
@@ -123,13 +119,33 @@ class JobService:
     def check_inputs(self, request: GenerationRequest) -> None:
         """Refuse (`Refused`) the request's files and settings now, before the member is
         asked for the prompt: the checks and the words of `accept`."""
+        self._check(request.with_changes(prompt="…"), continues=False)
+
+    def _check(self, request: GenerationRequest, *, continues: bool) -> None:
         problems = validate(
-            request.with_changes(prompt="…"),
+            request,
             prompt_max_chars=self.prompt_max_chars,
             offer=self.offer(),
+            first_frame_follows=continues,
         )
         if problems:
             raise Refused(*problems)
+
+    async def precheck(
+        self, requester: Requester, request: GenerationRequest, *, continues: bool
+    ) -> None:
+        """Refuse (`Refused`) now a job ``requester`` will ask for later (a storyboard's
+        shot): the request, and the limits that will still hold then. Nothing is stored or
+        reserved; the job is admitted for real when its turn comes."""
+        self._check(request, continues=continues)
+        new = NewJob(
+            guild_id=requester.guild_id,
+            channel_id=requester.channel_id,
+            user_id=requester.user_id,
+            request=request,
+            model=self.model,
+        )
+        await self.admission.precheck(requester, new)
 
     async def _admit(
         self, requester: Requester, request: GenerationRequest, **lineage: Any
@@ -156,12 +172,13 @@ class JobService:
         prompt: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
+        last_frame: MediaInput | None = None,
         interaction_token: str | None = None,
     ) -> Job:
         """A new job of ``requester`` that starts from the last frame of ``source``'s video,
-        with its settings (the prompt, length and seed may change). Anyone may continue
-        anyone's video here. ``source`` may still be running: the frame is taken when the
-        new job is about to be sent, so a storyboard can accept its shots at once."""
+        with its settings (the prompt, length and seed may change; a ``last_frame`` is where
+        it ends). Anyone may continue anyone's video here. ``source`` may still be running:
+        the frame is taken when the new job is about to be sent."""
         if source.guild_id != requester.guild_id:
             raise self.not_found(f"#{source.id}")
         if source.has_ended and not source.succeeded:
@@ -177,6 +194,7 @@ class JobService:
             watermark=source.request.watermark,
             generate_audio=source.request.generate_audio,
             web_search=source.request.web_search,
+            last_frame=last_frame,
         )
         return await self.accept(
             requester,

@@ -245,6 +245,8 @@ COUNTED: tuple[Rule, ...] = (
     within_windows,
 )
 RULES = CHECKS + COUNTED
+# The counted rules that still hold in a while: what was used, not what runs right now.
+LASTING: tuple[Rule, ...] = (within_budget, within_windows)
 UNCOUNTED: tuple[Rule, ...] = (not_blocked, in_allowed_channel)
 
 
@@ -282,15 +284,8 @@ class Admission:
         Raises `AdmissionRefused`; nothing is stored then."""
         if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
             raise ValueError("the job and the requester disagree on who is asking")
-        if self.price_table is not None and new.calls_provider:
-            new = replace(new, estimated_cost=self.estimate(new.request))
-        if requester.guild_id is None:
-            raise AdmissionRefused(
-                refusal("dm", "bot", None, "Videos can only be generated inside a server.")
-            )
-        config = await self.config.get(requester.guild_id)
-        limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
-        check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
+        check = await self._check(requester, new)
+        new = check.new
         if not new.calls_provider:
             await self._apply(UNCOUNTED, check)
             return await self.jobs.accept(new, deadline_seconds=deadline_seconds)
@@ -300,6 +295,25 @@ class Admission:
             await self._apply(COUNTED, replace(check, conn=conn, new=job, now=now))
 
         return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=counted)
+
+    async def precheck(self, requester: Requester, new: NewJob) -> None:
+        """Whether ``new`` would be admitted, as far as can be told before its time: every
+        rule but the cooldown and the jobs running now, which will have moved on by then.
+        Raises `AdmissionRefused`; stores and reserves nothing."""
+        await self._apply(CHECKS + LASTING, await self._check(requester, new))
+
+    async def _check(self, requester: Requester, new: NewJob) -> AdmissionCheck:
+        """What the rules look at: the job priced, the server's configuration, the
+        member's limits, the reader to count on."""
+        if self.price_table is not None and new.calls_provider:
+            new = replace(new, estimated_cost=self.estimate(new.request))
+        if requester.guild_id is None:
+            raise AdmissionRefused(
+                refusal("dm", "bot", None, "Videos can only be generated inside a server.")
+            )
+        config = await self.config.get(requester.guild_id)
+        limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
+        return AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
 
     async def _apply(self, rules: tuple[Rule, ...], check: AdmissionCheck) -> None:
         for rule in rules:

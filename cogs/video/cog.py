@@ -1,5 +1,5 @@
-"""`/video`: generate (text, frames, references), status, history, quota, info; and the
-scheduler that follows jobs.
+"""`/video`: generate (text, frames, references), status, stitch, together, history, quota,
+info; and the scheduler that follows jobs.
 
 A thin adapter: options become a `GenerationRequest` (`cogs.video.options`), the flows (`cogs.video.flows`) ask
 the domain and answer. The scheduler that carries jobs to the end lives with this cog
@@ -18,9 +18,12 @@ from discord.ext import commands
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
+from bot.jobs.service import MAX_STITCH_CLIPS, MAX_STITCH_SECONDS
+from bot.model_offer import DEFAULT_DURATION, DURATION_RANGE
+from bot.storyboards.service import MIN_SHOTS, TITLE_MAX_CHARS
 from cogs.shared import JobReference, clip, literal, post_to_mod_log, requester_of
 
-from . import flows, options
+from . import flows, options, together
 from .buttons import DYNAMIC_ITEMS
 from .messages import quota_embed
 from .model_info import model_embed
@@ -59,6 +62,10 @@ class VideoCog(
     @commands.Cog.listener()
     async def on_video_job_due(self) -> None:
         self.pipeline.scheduler.wake()
+
+    @commands.Cog.listener()
+    async def on_video_storyboard_due(self) -> None:
+        self.pipeline.director.wake()
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
@@ -204,6 +211,29 @@ class VideoCog(
         self, interaction: discord.Interaction, clips: app_commands.Range[str, 1, 1000]
     ) -> None:
         await flows.start_stitch(interaction, await flows.jobs_named(interaction, clips))
+
+    # -- /video together -----------------------------------------------------------------
+
+    @app_commands.command(
+        name="together",
+        description="Make one film together: members add shots in a thread, filmed in order.",
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        title="The film's title (its thread is named after it).",
+        shots=f"How many shots the film has ({MIN_SHOTS} to {MAX_STITCH_CLIPS}); filming starts "
+        "once every one is added.",
+        seconds=f"How long each shot lasts, in seconds ({DURATION_RANGE[0]} to "
+        f"{DURATION_RANGE[1]}; default {DEFAULT_DURATION}); at most {MAX_STITCH_SECONDS}s in all.",
+    )
+    async def together_(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, TITLE_MAX_CHARS],
+        shots: app_commands.Range[int, MIN_SHOTS, MAX_STITCH_CLIPS] = 4,
+        seconds: options.Duration = DEFAULT_DURATION,
+    ) -> None:
+        await together.open_storyboard(interaction, title, shots, seconds)
 
     # -- /video history ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import enum
 import discord
 
 from bot.jobs.model import Job
+from bot.storyboards.model import BoardState, Shot, Storyboard
 
 HISTORY = r"video:history:(?P<user>\d+):(?P<page>\d+):(?P<dir>prev|next)"
 
@@ -91,4 +92,66 @@ def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(history_button(user_id, max(page - 1, 0), "prev", disabled=page == 0))
     view.add_item(history_button(user_id, page + 1, "next", disabled=page >= pages - 1))
+    return view
+
+
+class BoardAction(enum.StrEnum):
+    """A button of a storyboard (`/video together`): ``video:board:<action>:<id>``."""
+
+    ADD_SHOT = "add"
+    FILM = "film"
+
+    @property
+    def template(self) -> str:
+        return rf"video:board:{self.value}:(?P<board>\d+)"
+
+
+class ShotAction(enum.StrEnum):
+    """A button on a failed shot: ``video:shot:<action>:<storyboard id>:<place>``."""
+
+    RETRY = "retry"
+    REWRITE = "rewrite"
+
+    @property
+    def template(self) -> str:
+        return rf"video:shot:{self.value}:(?P<board>\d+):(?P<place>\d+)"
+
+
+_BOARD_LOOKS: dict[BoardAction | ShotAction, tuple[str, str, discord.ButtonStyle]] = {
+    BoardAction.ADD_SHOT: ("Add shot", "➕", discord.ButtonStyle.primary),
+    BoardAction.FILM: ("Film it", "🎬", discord.ButtonStyle.success),
+    ShotAction.RETRY: ("Retry", "🔁", discord.ButtonStyle.primary),
+    ShotAction.REWRITE: ("Rewrite", "✏️", discord.ButtonStyle.secondary),
+}
+
+
+def board_button(action: BoardAction, board_id: int) -> discord.ui.Button[discord.ui.View]:
+    label, emoji, style = _BOARD_LOOKS[action]
+    return discord.ui.Button(
+        label=label, emoji=emoji, style=style, custom_id=f"video:board:{action.value}:{board_id}"
+    )
+
+
+def shot_button(action: ShotAction, board_id: int, place: int) -> discord.ui.Button[discord.ui.View]:
+    label, emoji, style = _BOARD_LOOKS[action]
+    return discord.ui.Button(
+        label=f"{label} shot {place}", emoji=emoji, style=style,
+        custom_id=f"video:shot:{action.value}:{board_id}:{place}",
+    )  # fmt: skip
+
+
+def storyboard_view(board: Storyboard, failed: Shot | None) -> discord.ui.View | None:
+    """Open: add a shot, or film it. Paused at a shot: retry or rewrite it (its author);
+    paused at the film: film it again. Filming or filmed: nothing to press."""
+    view = discord.ui.View(timeout=None)
+    if board.state is BoardState.OPEN:
+        view.add_item(board_button(BoardAction.ADD_SHOT, board.id))
+        view.add_item(board_button(BoardAction.FILM, board.id))
+    elif board.state is BoardState.PAUSED and failed is not None:
+        view.add_item(shot_button(ShotAction.RETRY, board.id, failed.place))
+        view.add_item(shot_button(ShotAction.REWRITE, board.id, failed.place))
+    elif board.state is BoardState.PAUSED:
+        view.add_item(board_button(BoardAction.FILM, board.id))
+    else:
+        return None
     return view

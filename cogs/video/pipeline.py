@@ -1,11 +1,12 @@
-"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord.
+"""The job pipeline as the video cog runs it: the scheduler and its steps, and the director
+that films storyboards, wired to Discord.
 
 Built once when the cog loads, started in `cog_load` and stopped in `cog_unload`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.gmi.budget import ProviderBudget
@@ -17,12 +18,15 @@ from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
 from bot.jobs.videos import JobVideos
+from bot.storyboards.director import Director
+from bot.tasks import BackgroundTasks
 from cogs.shared import post_to_mod_log
 
 from .components import result_view, status_view
 from .messages import status_embed, status_pointer
 from .poster import DiscordResultChannel
 from .status_edits import StatusEditor, StatusLook
+from .together import DiscordFilmSet
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -35,11 +39,16 @@ class Pipeline:
     budget: ProviderBudget
     steps: JobSteps
     scheduler: Scheduler
+    director: Director
+    tasks: BackgroundTasks = field(default_factory=lambda: BackgroundTasks("pipeline"))
 
     def start(self) -> None:
         self.scheduler.start()
+        if self.tasks.running("director") is None:
+            self.tasks.spawn(self.director.run(), name="storyboard-director", key="director")
 
     async def stop(self) -> None:
+        await self.tasks.close()
         await self.scheduler.stop()
         await self.budget.close()
         await self.editor.close()
@@ -108,6 +117,13 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         reconcile_window=settings.reconcile_window_seconds,
     )
     steps: JobSteps
+    director = Director(
+        boards=services.storyboards,
+        jobs=jobs,
+        job_service=services.job_service,
+        film_set=DiscordFilmSet(bot),
+        clock=bot.clock,
+    )
     videos = JobVideos(
         jobs, bot.session, services.ffmpeg, poster, fresh_link=lambda job: steps.fresh_result_link(job)
     )
@@ -119,6 +135,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         ffmpeg=services.ffmpeg,
         destinations=services.destinations,
         lineages=services.lineages,
+        on_settled=lambda job: director.wake(),
     )
     steps = JobSteps(
         jobs,
@@ -144,4 +161,4 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler)
+    return Pipeline(editor, poster, budget, steps, scheduler, director)
