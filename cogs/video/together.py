@@ -93,7 +93,8 @@ def storyboard_embed(
 ) -> discord.Embed:
     lines = [f"Started by <@{board.starter.user_id}> · {_BOARD_WORDS[board.state]}", ""]
     lines += [shot_line(shot, jobs.get(shot.job_id or 0)) for shot in shots]
-    lines += [f"**{place}.** _free_" for place in range(len(shots) + 1, board.shot_count + 1)]
+    if board.state is BoardState.OPEN:
+        lines += [f"**{place}.** _free_" for place in range(len(shots) + 1, board.shot_count + 1)]
     embed = discord.Embed(
         title=clip(f"{FILM_ICON} {board.title}", 256), description=clip("\n".join(lines), 4096)
     )

@@ -128,3 +128,108 @@ async def test_three_members_make_one_film_whose_length_is_their_shots(
     assert film_field["value"].endswith(f"/{world.channel.id}/{film.id})")
     stored = await bot.services.storyboards.get(1)
     assert stored is not None and stored.state is BoardState.FILMED and stored.film_job_id == 4
+
+
+async def press(fakecord, member, message, label):
+    """``member`` presses a button; returns their private answer."""
+    ix = await fakecord.click(member, message, label=label)
+    await ix.wait_acknowledged()
+    return ix.ephemeral_messages[0].content
+
+
+async def test_film_it_is_for_the_starter_or_a_moderator(fakecord, video_bot, gmi_sim):
+    await video_bot()
+    world = fakecord.default
+    board = await open_board(fakecord, world.alice, world.channel, shots=4)
+    assert "needs 2 shots at least" in await press(fakecord, world.alice, board, "Film it")
+    await add_shot(fakecord, world.alice, board, "a door opens")
+    await add_shot(fakecord, world.bob, board, "a cat walks in")
+
+    refused = await press(fakecord, world.bob, board, "Film it")
+    assert refused.startswith(f"Only <@{world.alice.id}>, who started this storyboard, or a moderator")
+    assert gmi_sim.calls("submit") == []
+    assert "Open:" in board.embeds[0]["description"]
+
+    assert (await press(fakecord, world.mod, board, "Film it")).startswith("🎬 Filming starts")
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == f"#1 by <@{world.alice.id}> → #2 by <@{world.bob.id}>"
+    assert len(shot_lines(board)) == 2  # filmed with the two shots it had
+    assert board.components == []
+
+
+async def test_a_full_storyboard_films_itself_and_takes_no_more_shots(fakecord, video_bot, gmi_sim):
+    bot = await video_bot()
+    world = fakecord.default
+    board = await open_board(fakecord, world.alice, world.channel, shots=2)
+    opening = fakecord.attachment("door.png", sample_files.png(640, 360), content_type="image/png")
+    ending = fakecord.attachment("sea.png", sample_files.png(640, 360), content_type="image/png")
+    await add_shot(fakecord, world.alice, board, "a door opens", image=opening)
+    opened = await fakecord.click(world.bob, board, label="Add shot")
+    await opened.wait_acknowledged()
+    (upload,) = [row for row in opened.modal["components"] if row["component"]["type"] == 19]
+    assert upload["description"] == "Shot 2 starts where shot 1 ends: this image is where it ends."
+    ix = await fakecord.submit_modal(world.bob, opened, {"Prompt": "out to sea", "Image (optional)": ending})
+    await ix.wait_acknowledged()
+    assert "filming starts now" in ix.ephemeral_messages[0].content
+
+    # Nobody pressed Film it: the full storyboard is filmed, and takes no more shots.
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == f"#1 by <@{world.alice.id}> → #2 by <@{world.bob.id}>"
+    first, second = (c.body_json["payload"] for c in gmi_sim.calls("submit"))
+    assert first["first_frame"].split("?")[0].endswith("/door.png") and "last_frame" not in first
+    assert "last-frame-of-1" in second["first_frame"]
+    assert second["last_frame"].split("?")[0].endswith("/sea.png")
+    stored = await bot.services.storyboards.shots(1)
+    assert [s.state for s in stored] == [ShotState.MADE, ShotState.MADE]
+    with pytest.raises(Exception, match="no button"):
+        await fakecord.click(world.mod, board, label="Add shot")
+
+
+async def test_a_failed_shot_is_rewritten_by_its_author_and_the_made_ones_are_kept(
+    fakecord, video_bot, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    carol = world.guild.add_member("carol")
+    gmi_sim.script_next()  # shot 1 is made
+    gmi_sim.script_next(fail_reason="the kite looked too real")  # shot 2 fails
+    board = await open_board(fakecord, world.alice, world.channel)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    await add_shot(fakecord, carol, board, "it lands in a lake")
+    thread = board.thread
+
+    def notice():
+        return next((m for m in thread.messages if "couldn't be filmed" in m.content), None)
+
+    await fakecord.wait_for(lambda: notice() is not None, 30, "the pause notice")
+    paused = notice()
+    assert paused.content.startswith(
+        f"⚠️ <@{world.bob.id}>, shot 2 couldn't be filmed: the kite looked too real")
+    assert paused.mentions == [world.bob.id]
+    assert [b["label"] for b in paused.buttons()] == ["Retry shot 2", "Rewrite shot 2"]
+    await fakecord.wait_for(lambda: board.buttons(), 5, "the storyboard's buttons")
+    assert "⚠️ failed\n  ↳ the kite looked too real" in board.embeds[0]["description"]
+    assert [b["label"] for b in board.buttons()] == ["Retry shot 2", "Rewrite shot 2"]
+    assert len(gmi_sim.calls("submit")) == 2  # carol's shot never ran: nothing charged
+    usage = await bot.services.ledger.usage(world.guild.id, carol.id, 0, 2**40, refunds_enabled=True)
+    assert usage.generations == 0
+
+    refused = await press(fakecord, world.alice, paused, "Retry shot 2")
+    assert refused.startswith(f"Shot 2 is <@{world.bob.id}>'s: only they can retry or rewrite it")
+    opened = await fakecord.click(world.bob, paused, label="Rewrite shot 2")
+    await opened.wait_acknowledged()
+    assert opened.modal["title"] == "Rewrite shot 2"
+    ix = await fakecord.submit_modal(world.bob, opened, {"Prompt": "the string holds"})
+    await ix.wait_acknowledged()
+    assert ix.ephemeral_messages[0].content.startswith("✏️ Shot 2 is filmed again")
+
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == (
+        f"#1 by <@{world.alice.id}> → #3 by <@{world.bob.id}> → #4 by <@{carol.id}>")
+    prompts = [c.body_json["payload"]["prompt"] for c in gmi_sim.calls("submit")]
+    assert prompts == ["a kite rises", "the string snaps", "the string holds", "it lands in a lake"]
+    failed = await bot.services.jobs.get(2)
+    assert failed is not None and failed.outcome is JobOutcome.FAILED
+    again = await bot.services.jobs.get(3)
+    assert again is not None and again.first_frame_from == 1  # from shot 1, made once
