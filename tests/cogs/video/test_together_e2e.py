@@ -16,6 +16,7 @@ from bot.simulator import VideoSpec
 from bot.storyboards.model import BoardState, ShotState
 from tests.support import sample_files
 from tests.support.media import decode
+from tests.support.video import job_when
 
 SHOT_SECONDS = 4
 
@@ -233,3 +234,76 @@ async def test_a_failed_shot_is_rewritten_by_its_author_and_the_made_ones_are_ke
     assert failed is not None and failed.outcome is JobOutcome.FAILED
     again = await bot.services.jobs.get(3)
     assert again is not None and again.first_frame_from == 1  # from shot 1, made once
+
+
+async def test_a_restart_keeps_the_buttons_and_the_film_going_and_posts_it_once(
+    fakecord, video_bot, gmi_sim
+):
+    world = fakecord.default
+    carol = world.guild.add_member("carol")
+    before = await video_bot()
+    board = await open_board(fakecord, world.alice, world.channel)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    await before.close()
+
+    # The storyboard's buttons work for the bot that comes back.
+    during = await video_bot()
+    gmi_sim.script_next()  # shot 1 is made...
+    gmi_sim.script_next(hold=True)  # ...shot 2 waits in the provider's queue
+    await add_shot(fakecord, carol, board, "it lands in a lake")
+    await fakecord.wait_for(lambda: len(gmi_sim.calls("submit")) == 2, 30, "shot 2 to be sent")
+    held = await job_when(during, 2, lambda job: job.request_id is not None)
+    await during.close()  # mid-film: shot 1 made, shot 2 at the provider
+
+    after = await video_bot()  # (the simulator's log starts afresh)
+    gmi_sim.release(held.request_id)
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == " → ".join(
+        f"#{n} by <@{m.id}>" for n, m in zip((1, 2, 3), (world.alice, world.bob, carol), strict=True))
+    assert len(gmi_sim.calls("submit")) == 1  # only shot 3: no shot sent twice
+    await fakecord.wait_for(lambda: "Filmed." in board.embeds[0]["description"], 5, "filmed")
+    assert [film_of(world.channel)] == [m for m in world.channel.messages if m.attachments]
+    stored = await after.services.storyboards.get(1)
+    assert stored is not None and stored.state is BoardState.FILMED
+
+
+async def test_an_author_over_their_limit_is_told_when_adding_and_when_their_turn_comes(
+    fakecord, video_bot, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    board = await open_board(fakecord, world.alice, world.channel)
+    ix = await fakecord.run_command(world.mod, world.channel, "videoadmin limit set",
+                                    name="seconds_per_day", value="3", member=world.bob)
+    await ix.wait_acknowledged()
+    refused = await add_shot(fakecord, world.bob, board, "the string snaps")
+    assert "3" in refused and "second" in refused, refused
+    assert await bot.services.storyboards.shots(1) == []  # nothing added, nothing reserved
+
+    ix = await fakecord.run_command(world.mod, world.channel, "videoadmin limit set",
+                                    name="seconds_per_day", value=str(SHOT_SECONDS), member=world.bob)
+    await ix.wait_acknowledged()
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    assert (await add_shot(fakecord, world.bob, board, "the string snaps")).startswith("Added as shot 2")
+    # Before their turn, bob spends his day's seconds on a video of his own.
+    spent = await fakecord.run_command(world.bob, world.channel, "video generate text",
+                                       prompt="my own", duration=SHOT_SECONDS)
+    await spent.wait_acknowledged()
+    await add_shot(fakecord, world.mod, board, "it lands in a lake")
+
+    thread = board.thread
+    await fakecord.wait_for(
+        lambda: any("couldn't be filmed" in m.content for m in thread.messages), 30, "the notice")
+    (notice,) = [m for m in thread.messages if "couldn't be filmed" in m.content]
+    assert notice.content.startswith(f"⚠️ <@{world.bob.id}>, shot 2 couldn't be filmed:")
+    assert "second" in notice.content and notice.mentions == [world.bob.id]
+    prompts = [c.body_json["payload"]["prompt"] for c in gmi_sim.calls("submit")]
+    assert sorted(prompts) == ["a kite rises", "my own"]  # shot 3 never ran
+
+    ix = await fakecord.run_command(world.mod, world.channel, "videoadmin limit clear",
+                                    name="seconds_per_day", member=world.bob)
+    await ix.wait_acknowledged()
+    assert (await press(fakecord, world.bob, notice, "Retry shot 2")).startswith("🔁 Shot 2")
+    film = await wait_film(fakecord, world.channel)
+    assert f"by <@{world.bob.id}>" in film.embeds[0]["description"]
