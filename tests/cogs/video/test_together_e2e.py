@@ -245,6 +245,7 @@ async def test_a_restart_keeps_the_buttons_and_the_film_going_and_posts_it_once(
     board = await open_board(fakecord, world.alice, world.channel)
     await add_shot(fakecord, world.alice, board, "a kite rises")
     await add_shot(fakecord, world.bob, board, "the string snaps")
+    await fakecord.wait_for(lambda: "the string snaps" in board.embeds[0]["description"], 5, "shot 2")
     await before.close()
 
     # The storyboard's buttons work for the bot that comes back.
