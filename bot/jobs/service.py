@@ -138,20 +138,10 @@ class JobService:
         shot): the request, and the limits that will still hold then. Nothing is stored or
         reserved; the job is admitted for real when its turn comes."""
         self._check(request, continues=continues)
-        new = NewJob(
-            guild_id=requester.guild_id,
-            channel_id=requester.channel_id,
-            user_id=requester.user_id,
-            request=request,
-            model=self.model,
-        )
-        await self.admission.precheck(requester, new)
+        await self.admission.precheck(requester, self._new_job(requester, request))
 
-    async def _admit(
-        self, requester: Requester, request: GenerationRequest, **lineage: Any
-    ) -> Job:
-        """Store the job through the admission (its rules, its quota reservation)."""
-        new = NewJob(
+    def _new_job(self, requester: Requester, request: GenerationRequest, **lineage: Any) -> NewJob:
+        return NewJob(
             guild_id=requester.guild_id,
             channel_id=requester.channel_id,
             user_id=requester.user_id,
@@ -160,6 +150,12 @@ class JobService:
             first_step_after=STATUS_MESSAGE_GRACE,
             **lineage,
         )
+
+    async def _admit(
+        self, requester: Requester, request: GenerationRequest, **lineage: Any
+    ) -> Job:
+        """Store the job through the admission (its rules, its quota reservation)."""
+        new = self._new_job(requester, request, **lineage)
         job = await self.admission.admit(requester, new, deadline_seconds=self.deadline_seconds)
         log.info("job %d accepted for user %d (%s)", job.id, requester.user_id, new.origin)
         return job

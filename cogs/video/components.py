@@ -33,21 +33,51 @@ class JobAction(enum.StrEnum):
         return rf"video:{self.value}:(?P<job>\d+)"
 
 
-_LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
+class BoardAction(enum.StrEnum):
+    """A button of a storyboard (`/video together`): ``video:board:<action>:<id>``."""
+
+    ADD_SHOT = "add"
+    FILM = "film"
+
+    @property
+    def template(self) -> str:
+        return rf"video:board:{self.value}:(?P<board>\d+)"
+
+
+class ShotAction(enum.StrEnum):
+    """A button on a failed shot: ``video:shot:<action>:<storyboard id>:<place>``."""
+
+    RETRY = "retry"
+    REWRITE = "rewrite"
+
+    @property
+    def template(self) -> str:
+        return rf"video:shot:{self.value}:(?P<board>\d+):(?P<place>\d+)"
+
+
+_LOOKS: dict[JobAction | BoardAction | ShotAction, tuple[str, str, discord.ButtonStyle]] = {
     JobAction.CANCEL: ("Cancel", "🛑", discord.ButtonStyle.secondary),
     JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
     JobAction.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
     JobAction.CONTINUE: ("Continue", "⏩", discord.ButtonStyle.primary),
     JobAction.STITCH: ("Stitch", "🎞️", discord.ButtonStyle.secondary),
     JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
+    BoardAction.ADD_SHOT: ("Add shot", "➕", discord.ButtonStyle.primary),
+    BoardAction.FILM: ("Film it", "🎬", discord.ButtonStyle.success),
+    ShotAction.RETRY: ("Retry", "🔁", discord.ButtonStyle.primary),
+    ShotAction.REWRITE: ("Rewrite", "✏️", discord.ButtonStyle.secondary),
 }
 
 
-def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+def _button(
+    action: JobAction | BoardAction | ShotAction, custom_id: str, *, label_suffix: str = ""
+) -> discord.ui.Button[discord.ui.View]:
     label, emoji, style = _LOOKS[action]
-    return discord.ui.Button(
-        label=label, emoji=emoji, style=style, custom_id=f"video:{action.value}:{job_id}"
-    )
+    return discord.ui.Button(label=label + label_suffix, emoji=emoji, style=style, custom_id=custom_id)
+
+
+def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+    return _button(action, f"video:{action.value}:{job_id}")
 
 
 def history_button(
@@ -95,49 +125,14 @@ def history_view(user_id: int, page: int, pages: int) -> discord.ui.View:
     return view
 
 
-class BoardAction(enum.StrEnum):
-    """A button of a storyboard (`/video together`): ``video:board:<action>:<id>``."""
-
-    ADD_SHOT = "add"
-    FILM = "film"
-
-    @property
-    def template(self) -> str:
-        return rf"video:board:{self.value}:(?P<board>\d+)"
-
-
-class ShotAction(enum.StrEnum):
-    """A button on a failed shot: ``video:shot:<action>:<storyboard id>:<place>``."""
-
-    RETRY = "retry"
-    REWRITE = "rewrite"
-
-    @property
-    def template(self) -> str:
-        return rf"video:shot:{self.value}:(?P<board>\d+):(?P<place>\d+)"
-
-
-_BOARD_LOOKS: dict[BoardAction | ShotAction, tuple[str, str, discord.ButtonStyle]] = {
-    BoardAction.ADD_SHOT: ("Add shot", "➕", discord.ButtonStyle.primary),
-    BoardAction.FILM: ("Film it", "🎬", discord.ButtonStyle.success),
-    ShotAction.RETRY: ("Retry", "🔁", discord.ButtonStyle.primary),
-    ShotAction.REWRITE: ("Rewrite", "✏️", discord.ButtonStyle.secondary),
-}
-
-
 def board_button(action: BoardAction, board_id: int) -> discord.ui.Button[discord.ui.View]:
-    label, emoji, style = _BOARD_LOOKS[action]
-    return discord.ui.Button(
-        label=label, emoji=emoji, style=style, custom_id=f"video:board:{action.value}:{board_id}"
-    )
+    return _button(action, f"video:board:{action.value}:{board_id}")
 
 
 def shot_button(action: ShotAction, board_id: int, place: int) -> discord.ui.Button[discord.ui.View]:
-    label, emoji, style = _BOARD_LOOKS[action]
-    return discord.ui.Button(
-        label=f"{label} shot {place}", emoji=emoji, style=style,
-        custom_id=f"video:shot:{action.value}:{board_id}:{place}",
-    )  # fmt: skip
+    return _button(
+        action, f"video:shot:{action.value}:{board_id}:{place}", label_suffix=f" shot {place}"
+    )
 
 
 def storyboard_view(board: Storyboard, failed: Shot | None) -> discord.ui.View | None:
