@@ -43,7 +43,7 @@ _BOARD_WORDS = {
     BoardState.OPEN: "Open: add a shot with **Add shot**. It is filmed once every shot is in, "
     "or when its starter (or a moderator) presses **Film it**.",
     BoardState.FILMING: "Filming: each shot starts from the last frame of the one before.",
-    BoardState.PAUSED: "Paused: see below.",
+    BoardState.PAUSED: "Paused: joining the shots failed; its starter can press **Film it** again.",
     BoardState.FILMED: "Filmed.",
 }
 
@@ -91,7 +91,14 @@ def shot_line(shot: Shot, job: Job | None) -> str:
 def storyboard_embed(
     board: Storyboard, shots: list[Shot], jobs: dict[int, Job], film: Job | None
 ) -> discord.Embed:
-    lines = [f"Started by <@{board.starter.user_id}> · {_BOARD_WORDS[board.state]}", ""]
+    failed = next((shot for shot in shots if shot.state is ShotState.FAILED), None)
+    words = _BOARD_WORDS[board.state]
+    if board.state is BoardState.PAUSED and failed is not None:
+        words = (
+            f"Paused at shot {failed.place}: <@{failed.user_id}> can **Retry** or **Rewrite** it; "
+            "the shots made are kept."
+        )
+    lines = [f"Started by <@{board.starter.user_id}> · {words}", ""]
     lines += [shot_line(shot, jobs.get(shot.job_id or 0)) for shot in shots]
     if board.state is BoardState.OPEN:
         lines += [f"**{place}.** _free_" for place in range(len(shots) + 1, board.shot_count + 1)]
