@@ -8,10 +8,11 @@ it made once its video is posted, or pause the storyboard when it failed or was 
 Once every shot is made, the film: a stitch of the shots, the starter's, posted in the
 channel by the usual delivery (exactly once), with credits to every shot's author.
 
-Each job is linked to its shot by a compare-and-set, so two steps (two processes) never
-both film a shot: the loser withdraws its job unsent. A job whose status message never got
-posted (a crash in between) is withdrawn by the scheduler as unseen, nothing charged; the
-director then admits the shot again.
+With several processes, each films the storyboards of its own shards' servers. Each job is
+linked to its shot by a compare-and-set, so two steps never both film a shot: the loser
+withdraws its job unsent. A job whose status message never got posted (a crash in
+between) is withdrawn by the scheduler as unseen, nothing charged; the director then
+admits the shot again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.db.jobs import JobRepository
 from bot.db.storyboards import StoryboardRepository
 from bot.errors import UserError
 from bot.jobs.lifecycle import JobState
-from bot.jobs.model import Job
+from bot.jobs.model import Job, ShardScope
 from bot.jobs.service import JobService
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import shot_request, shot_requester
@@ -60,7 +61,9 @@ class Director:
         job_service: JobService,
         film_set: FilmSet,
         clock: Clock,
+        shards: ShardScope | None = None,
     ) -> None:
+        self.shards = shards or ShardScope()
         self.boards = boards
         self.jobs = jobs
         self.job_service = job_service
@@ -78,6 +81,8 @@ class Director:
         while True:
             self._wake.clear()
             for board in await self.boards.in_state(BoardState.FILMING):
+                if not self.shards.serves(board.guild_id):
+                    continue  # the process of its server's shard films it
                 try:
                     await self.advance(board)
                 except asyncio.CancelledError:

@@ -123,6 +123,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         job_service=services.job_service,
         film_set=DiscordFilmSet(bot),
         clock=bot.clock,
+        shards=bot.shard_scope,
     )
     videos = JobVideos(
         jobs, bot.session, services.ffmpeg, poster, fresh_link=lambda job: steps.fresh_result_link(job)
