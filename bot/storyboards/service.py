@@ -195,17 +195,26 @@ class Storyboards:
         return board, shot
 
     async def retry(
-        self, actor: Requester, board_id: int, place: int, *, prompt: str | None = None
+        self,
+        actor: Requester,
+        board_id: int,
+        place: int,
+        *,
+        prompt: str | None = None,
+        image: MediaInput | None = None,
     ) -> Shot:
-        """Film a failed shot again (with a new ``prompt``: rewrite it); its author only,
-        as it is their job. The shots already made are kept; filming goes on from there."""
+        """Film a failed shot again (with a new ``prompt`` or ``image``: rewrite it); its
+        author only, as it is their job. The shots already made are kept; filming goes on
+        from there."""
         board, shot = await self.failed_shot(actor, board_id, place)
         await self.job_service.precheck(
             shot_requester(board, shot.author),
-            shot_request(board, place, prompt or shot.prompt, shot.image),
+            shot_request(board, place, prompt or shot.prompt, image or shot.image),
             continues=place > 1,
         )
-        changes = {"prompt": prompt} if prompt is not None else {}
+        changes: dict[str, object] = {"prompt": prompt} if prompt is not None else {}
+        if image is not None:
+            changes["image"] = image
         again = await self.boards.move_shot(
             board.id, place, from_states=[ShotState.FAILED], to_state=ShotState.WAITING,
             job_id=None, failure=None, **changes,

@@ -155,16 +155,24 @@ ShotSubmitted = Callable[[discord.Interaction, str, discord.Attachment | None], 
 
 
 class ShotForm(RoutedModal):
-    """A storyboard's shot: its prompt and an optional image, whose meaning (``image_means``,
-    at most 100 characters) depends on where the shot comes in the film."""
+    """A storyboard's shot: its prompt (``prompt`` when rewritten) and an optional image,
+    whose meaning (``image_means``, at most 100 characters) depends on where the shot comes
+    in the film."""
 
     def __init__(
-        self, title: str, *, max_prompt: int, image_means: str, on_submit: ShotSubmitted
+        self,
+        title: str,
+        *,
+        max_prompt: int,
+        image_means: str,
+        on_submit: ShotSubmitted,
+        prompt: str | None = None,
     ) -> None:
         super().__init__(title=title)
         self._submitted = on_submit
         self.prompt: discord.ui.TextInput[ShotForm] = discord.ui.TextInput(
             style=discord.TextStyle.paragraph,
+            default=prompt[:max_prompt] if prompt else None,
             max_length=min(max_prompt, 4000),
             placeholder="What happens in this shot: subject, action, camera, style",
         )

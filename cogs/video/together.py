@@ -15,7 +15,7 @@ import discord
 
 from bot.errors import Conflict, Refused
 from bot.jobs.model import Job
-from bot.params import GenerationRequest
+from bot.params import MediaInput
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import ShotAdded
 from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
@@ -23,7 +23,7 @@ from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
 from .components import status_view, storyboard_view
 from .flows import check_can_start
 from .messages import FILM_ICON, message_link, status_embed
-from .modals import FormValues, JobForm, ShotForm
+from .modals import ShotForm
 from .poster import THREAD_ARCHIVE_MINUTES, missing_thread_permissions
 from .uploads import inspect_uploads
 
@@ -263,10 +263,8 @@ async def shot_submitted(
     board_id: int,
 ) -> None:
     bot = video_bot(interaction)
-    uploads = await inspect_uploads(bot.session, [image])
-    media = uploads[image.id] if image is not None else None
     added = await bot.services.storyboard_service.add_shot(
-        requester_of(interaction), board_id, prompt, media
+        requester_of(interaction), board_id, prompt, await _checked_image(bot, image)
     )
     await interaction.response.send_message(_added_text(added), ephemeral=True)
     await show_storyboard(bot, board_id)
@@ -299,34 +297,48 @@ async def retry_shot(interaction: discord.Interaction, board_id: int, place: int
 
 
 async def rewrite_shot(interaction: discord.Interaction, board_id: int, place: int) -> None:
-    """Open the form with the failed shot's prompt; submitting it films the shot again."""
+    """Open the form with the failed shot's prompt; submitting it films the shot again (with
+    a new image if one is given: an old upload's link may have expired)."""
     bot = video_bot(interaction)
-    board, shot = await bot.services.storyboard_service.failed_shot(
+    _, shot = await bot.services.storyboard_service.failed_shot(
         requester_of(interaction), board_id, place
     )
+    means = image_means(place)
+    if shot.image is not None:
+        means = "Optional: a new image replaces the shot's."
     await interaction.response.send_modal(
-        JobForm(
+        ShotForm(
             f"Rewrite shot {place}",
-            GenerationRequest(prompt=shot.prompt, duration=board.shot_seconds),
             max_prompt=bot.settings.prompt_max_chars,
-            offer=bot.health.offer,
-            on_submit=functools.partial(rewrite_submitted, board_id=board.id, place=place),
-            duration=False,
-            settings=False,
-            seed=False,
+            image_means=means,
+            on_submit=functools.partial(rewrite_submitted, board_id=board_id, place=place),
+            prompt=shot.prompt,
         )
     )
 
 
 async def rewrite_submitted(
-    interaction: discord.Interaction, values: FormValues, *, board_id: int, place: int
+    interaction: discord.Interaction,
+    prompt: str,
+    image: discord.Attachment | None,
+    *,
+    board_id: int,
+    place: int,
 ) -> None:
     bot = video_bot(interaction)
     await bot.services.storyboard_service.retry(
-        requester_of(interaction), board_id, place, prompt=values.prompt
-    )
+        requester_of(interaction), board_id, place, prompt=prompt,
+        image=await _checked_image(bot, image),
+    )  # fmt: skip
     await interaction.response.send_message(
-        f"✏️ Shot {place} is filmed again with its new prompt; filming goes on from there.",
+        f"✏️ Shot {place} is filmed again as rewritten; filming goes on from there.",
         ephemeral=True,
     )
     await show_storyboard(bot, board_id)
+
+
+async def _checked_image(bot: VideoBot, image: discord.Attachment | None) -> MediaInput | None:
+    """The form's image, read and checked by its first bytes (`inspect_uploads`)."""
+    if image is None:
+        return None
+    return (await inspect_uploads(bot.session, [image]))[image.id]

@@ -221,7 +221,10 @@ async def test_a_failed_shot_is_rewritten_by_its_author_and_the_made_ones_are_ke
     opened = await fakecord.click(world.bob, paused, label="Rewrite shot 2")
     await opened.wait_acknowledged()
     assert opened.modal["title"] == "Rewrite shot 2"
-    ix = await fakecord.submit_modal(world.bob, opened, {"Prompt": "the string holds"})
+    assert opened.modal["components"][0]["component"]["value"] == "the string snaps"
+    ending = fakecord.attachment("hand.png", sample_files.png(640, 360), content_type="image/png")
+    ix = await fakecord.submit_modal(
+        world.bob, opened, {"Prompt": "the string holds", "Image (optional)": ending})
     await ix.wait_acknowledged()
     assert ix.ephemeral_messages[0].content.startswith("✏️ Shot 2 is filmed again")
 
@@ -230,6 +233,8 @@ async def test_a_failed_shot_is_rewritten_by_its_author_and_the_made_ones_are_ke
         f"#1 by <@{world.alice.id}> → #3 by <@{world.bob.id}> → #4 by <@{carol.id}>")
     prompts = [c.body_json["payload"]["prompt"] for c in gmi_sim.calls("submit")]
     assert prompts == ["a kite rises", "the string snaps", "the string holds", "it lands in a lake"]
+    rewritten = gmi_sim.calls("submit")[2].body_json["payload"]
+    assert rewritten["last_frame"].split("?")[0].endswith("/hand.png")  # where it now ends
     failed = await bot.services.jobs.get(2)
     assert failed is not None and failed.outcome is JobOutcome.FAILED
     again = await bot.services.jobs.get(3)
