@@ -210,9 +210,12 @@ def build_services(
         ),
         job_service=job_service,
         storyboard_service=Storyboards(
+            db=db,
             boards=storyboards,
             job_service=job_service,
             moderators=moderators,
+            audit=audit,
+            clock=clock,
             offer=offer,
             on_filming=on_filming,
         ),

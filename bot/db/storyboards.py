@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.clock import Clock
-from bot.db.database import Database, Row
+from bot.db.database import Connection, Database, Row
 from bot.params import MediaInput
 from bot.storyboards.model import BoardState, Member, Shot, ShotState, Storyboard
 
@@ -63,17 +63,19 @@ class StoryboardRepository:
         *,
         from_states: Iterable[BoardState],
         to_state: BoardState | None = None,
+        conn: Connection | None = None,
         **fields: Any,
     ) -> Storyboard | None:
         """Compare-and-set: the change, only if the storyboard is in one of ``from_states``;
-        ``film_job_id`` is set only where none is. None if it was not."""
+        ``film_job_id`` is set only where none is. None if it was not. Inside the caller's
+        transaction if ``conn`` is given."""
         _check_fields(fields, _BOARD_FIELDS)
         if to_state is not None:
             fields["state"] = to_state.value
         fields["updated_at"] = self.clock()
         guard = " AND film_job_id IS NULL" if fields.get("film_job_id") is not None else ""
         row = await self._update(
-            "storyboards", fields, "id = ?" + guard, [board_id], from_states
+            "storyboards", fields, "id = ?" + guard, [board_id], from_states, conn=conn
         )
         return _board(row) if row else None
 
@@ -143,6 +145,8 @@ class StoryboardRepository:
         where: str,
         keys: list[Any],
         from_states: Iterable[BoardState | ShotState],
+        *,
+        conn: Connection | None = None,
     ) -> Row | None:
         """``UPDATE table SET fields WHERE where AND state IN from_states RETURNING *``;
         the table and column names are the repository's own, never input."""
@@ -153,8 +157,11 @@ class StoryboardRepository:
             f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are whitelisted
             f"WHERE {where} AND state IN ({marks}) RETURNING *"
         )
-        async with self.db.transaction() as conn:
-            return await conn.fetchone(sql, [*fields.values(), *keys, *states])
+        params = [*fields.values(), *keys, *states]
+        if conn is not None:
+            return await conn.fetchone(sql, params)
+        async with self.db.transaction() as own:
+            return await own.fetchone(sql, params)
 
 
 def _check_fields(fields: dict[str, Any], allowed: frozenset[str]) -> None:

@@ -59,6 +59,7 @@ class AuditAction(enum.StrEnum):
     QUOTA_RESET = "quota.reset"
     JOB_CANCEL = "job.cancel"
     JOB_DELETE = "job.delete"
+    STORYBOARD_FILM = "storyboard.film"  # a moderator pressed Film it on someone's storyboard
 
 
 def user_target(user_id: int) -> str:

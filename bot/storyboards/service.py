@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bot.clock import Clock
+from bot.db.audit import AuditEntry
+from bot.db.database import Database
 from bot.db.storyboards import StoryboardRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.service import MAX_STITCH_CLIPS, MAX_STITCH_SECONDS, JobService
 from bot.model_offer import ModelOffer
+from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
 from bot.params import GenerationRequest, MediaInput
 from bot.storyboards.model import BoardState, Member, Shot, ShotState, Storyboard
@@ -34,6 +39,12 @@ class ShotAdded:
     @property
     def filled(self) -> bool:
         return self.board.state is BoardState.FILMING
+
+
+@dataclass(frozen=True)
+class Filming:
+    board: Storyboard
+    audit: AuditEntry | None  # set when a moderator started someone else's storyboard
 
 
 def storyboard_problems(shot_count: int, shot_seconds: int, offer: ModelOffer) -> list[str]:
@@ -73,12 +84,18 @@ class Storyboards:
     def __init__(
         self,
         *,
+        db: Database,
         boards: StoryboardRepository,
         job_service: JobService,
         moderators: Moderators,
+        audit: AuditLog,
+        clock: Clock,
         offer: Callable[[], ModelOffer],
         on_filming: Callable[[], None] = lambda: None,
     ) -> None:
+        self.db = db
+        self.audit = audit
+        self.clock = clock
         self.boards = boards
         self.job_service = job_service
         self.moderators = moderators
@@ -150,32 +167,40 @@ class Storyboards:
             self.on_filming()
         return ShotAdded(shot, board)
 
-    async def film(self, actor: Requester, board_id: int) -> Storyboard:
-        """Start filming now (the starter or a moderator), with the shots there are; or,
-        after the film itself failed, join the shots again."""
+    async def film(self, actor: Requester, board_id: int) -> Filming:
+        """Start filming now (the starter or a moderator, audited), with the shots there
+        are; or, after the film itself failed, join the shots again."""
         board = await self.get(actor, board_id)
-        if actor.user_id != board.starter.user_id and not await self.moderators.is_moderator(actor):
+        starter = board.starter.user_id
+        if actor.user_id != starter and not await self.moderators.is_moderator(actor):
             raise PermissionDenied(
-                f"Only <@{board.starter.user_id}>, who started this storyboard, or a moderator "
-                "can start filming. It starts by itself once every shot is added."
+                f"Only <@{starter}>, who started this storyboard, or a moderator can start "
+                "filming. It starts by itself once every shot is added."
             )
         if board.state is BoardState.OPEN:
             if len(await self.boards.shots(board.id)) < MIN_SHOTS:
                 raise Refused(f"A film needs {MIN_SHOTS} shots at least: add another first.")
-            moved = await self.boards.move(
-                board.id, from_states=[BoardState.OPEN], to_state=BoardState.FILMING
-            )
+            changes: dict[str, Any] = {}
         elif board.state is BoardState.PAUSED and board.failure is not None:
-            moved = await self.boards.move(
-                board.id, from_states=[BoardState.PAUSED], to_state=BoardState.FILMING,
-                failure=None, film_job_id=None,
-            )  # fmt: skip
+            changes = {"failure": None, "film_job_id": None}
         else:
             raise Conflict(_why_not_now(board))
-        if moved is None:
-            raise Conflict("Someone else just started it.")
+        audit = None
+        async with self.db.transaction() as conn:
+            moved = await self.boards.move(
+                board.id, from_states=[board.state], to_state=BoardState.FILMING, conn=conn,
+                **changes,
+            )  # fmt: skip
+            if moved is None:
+                raise Conflict("Someone else just started it.")
+            if actor.user_id != starter:
+                audit = await self.audit.record(
+                    conn, guild_id=board.guild_id, actor_id=actor.user_id,
+                    action=AuditAction.STORYBOARD_FILM, subject=str(board.id),
+                    target=user_target(starter), at=self.clock(),
+                )  # fmt: skip
         self.on_filming()
-        return moved
+        return Filming(moved, audit)
 
     async def failed_shot(
         self, actor: Requester, board_id: int, place: int

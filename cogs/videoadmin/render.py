@@ -103,6 +103,7 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.QUOTA_RESET: lambda s: f"reset the {s} quota of",
     AuditAction.JOB_CANCEL: lambda s: f"cancelled job #{s} of",
     AuditAction.JOB_DELETE: lambda s: f"deleted job #{s} of",
+    AuditAction.STORYBOARD_FILM: lambda s: f"started filming storyboard #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {

@@ -10,6 +10,7 @@ from bot.errors import Conflict, PermissionDenied, Refused
 from bot.jobs.lifecycle import JobOutcome, JobState
 from bot.jobs.model import JobOrigin
 from bot.model_offer import DOCUMENTED
+from bot.moderation.audit import AuditAction
 from bot.moderation.requester import Requester
 from bot.storyboards.director import Director
 from bot.storyboards.model import BoardState, Member, Shot, ShotState, Storyboard
@@ -200,7 +201,12 @@ async def test_film_it_is_for_the_starter_or_a_moderator(services):
     await services.storyboard_service.add_shot(member(BOB), board.id, "two", None)
     with pytest.raises(PermissionDenied, match=f"Only <@{ALICE}>"):
         await services.storyboard_service.film(member(BOB), board.id)
-    filming = await services.storyboard_service.film(member(MOD, can_manage_guild=True), board.id)
-    assert filming.state is BoardState.FILMING
+    moderator = member(MOD, can_manage_guild=True)
+    filming = await services.storyboard_service.film(moderator, board.id)
+    assert filming.board.state is BoardState.FILMING
+    assert filming.audit is not None
+    assert (filming.audit.action, filming.audit.subject, filming.audit.target) == (
+        AuditAction.STORYBOARD_FILM, str(board.id), f"user:{ALICE}")
+    assert [e.action for e in await services.audit.listed(moderator)] == [AuditAction.STORYBOARD_FILM]
     with pytest.raises(Conflict, match="being made"):
         await services.storyboard_service.film(member(ALICE), board.id)

@@ -12,8 +12,10 @@ import pytest
 
 from bot.jobs.lifecycle import JobOutcome
 from bot.media import probe
+from bot.moderation.requester import Requester
 from bot.simulator import VideoSpec
 from bot.storyboards.model import BoardState, ShotState
+from cogs.videoadmin.render import audit_line
 from tests.support import sample_files
 from tests.support.media import decode
 from tests.support.video import job_when
@@ -139,7 +141,7 @@ async def press(fakecord, member, message, label):
 
 
 async def test_film_it_is_for_the_starter_or_a_moderator(fakecord, video_bot, gmi_sim):
-    await video_bot()
+    bot = await video_bot()
     world = fakecord.default
     board = await open_board(fakecord, world.alice, world.channel, shots=4)
     assert "needs 2 shots at least" in await press(fakecord, world.alice, board, "Film it")
@@ -152,6 +154,9 @@ async def test_film_it_is_for_the_starter_or_a_moderator(fakecord, video_bot, gm
     assert "Open:" in board.embeds[0]["description"]
 
     assert (await press(fakecord, world.mod, board, "Film it")).startswith("🎬 Filming starts")
+    (entry,) = await bot.services.audit.listed(
+        Requester(world.mod.id, world.guild.id, world.channel.id, can_manage_guild=True))
+    assert audit_line(entry, "USD").endswith(f"started filming storyboard #1 of <@{world.alice.id}>")
     film = await wait_film(fakecord, world.channel)
     assert film.embeds[0]["description"] == f"#1 by <@{world.alice.id}> → #2 by <@{world.bob.id}>"
     assert len(shot_lines(board)) == 2  # filmed with the two shots it had
