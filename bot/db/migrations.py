@@ -432,6 +432,7 @@ MIGRATIONS: list[Migration] = [
     CREATE TABLE storyboard_shots (
         storyboard_id INTEGER NOT NULL REFERENCES storyboards (id),
         place         INTEGER NOT NULL,
+        user_id       INTEGER NOT NULL,
         author_json   TEXT NOT NULL,
         prompt        TEXT NOT NULL,
         image_json    TEXT,
@@ -440,6 +441,7 @@ MIGRATIONS: list[Migration] = [
         failure       TEXT,
         added_at      REAL NOT NULL,
         PRIMARY KEY (storyboard_id, place)
-    )
+    );
+    CREATE INDEX storyboard_shots_by_author ON storyboard_shots (user_id, state)
     """,
 ]

@@ -85,6 +85,20 @@ class StoryboardRepository:
         )
         return [_shot(row) for row in rows]
 
+    async def waiting_of(self, guild_id: int, user_id: int) -> list[tuple[Storyboard, Shot]]:
+        """The member's shots in this server not filmed yet (they will count when they are)."""
+        rows = await self.db.reader.fetchall(
+            "SELECT storyboard_shots.* FROM storyboard_shots "
+            "JOIN storyboards ON storyboards.id = storyboard_shots.storyboard_id "
+            "WHERE storyboard_shots.user_id = ? AND storyboard_shots.state = ? "
+            "AND storyboards.guild_id = ? "
+            "ORDER BY storyboard_shots.storyboard_id, storyboard_shots.place",
+            (user_id, ShotState.WAITING.value, guild_id),
+        )
+        shots = [_shot(row) for row in rows]
+        boards = {board_id: await self.get(board_id) for board_id in {s.storyboard_id for s in shots}}
+        return [(board, shot) for shot in shots if (board := boards[shot.storyboard_id])]
+
     async def add_shot(
         self, board_id: int, place: int, author: Member, prompt: str, image: MediaInput | None
     ) -> tuple[Shot, Storyboard] | None:
@@ -105,9 +119,9 @@ class StoryboardRepository:
             if count is None or int(count[0]) != place - 1 or place > board.shot_count:
                 return None
             row = await conn.fetchone(
-                "INSERT INTO storyboard_shots (storyboard_id, place, author_json, prompt, "
-                "image_json, state, added_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (board_id, place, author.to_json(), prompt, _image_json(image),
+                "INSERT INTO storyboard_shots (storyboard_id, place, user_id, author_json, "
+                "prompt, image_json, state, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (board_id, place, author.user_id, author.to_json(), prompt, _image_json(image),
                  ShotState.WAITING.value, now),
             )  # fmt: skip
             if place == board.shot_count:

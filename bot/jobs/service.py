@@ -132,13 +132,19 @@ class JobService:
             raise Refused(*problems)
 
     async def precheck(
-        self, requester: Requester, request: GenerationRequest, *, continues: bool
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        *,
+        continues: bool,
+        ahead: Sequence[GenerationRequest] = (),
     ) -> None:
         """Refuse (`Refused`) now a job ``requester`` will ask for later (a storyboard's
-        shot): the request, and the limits that will still hold then. Nothing is stored or
-        reserved; the job is admitted for real when its turn comes."""
+        shot): the request, and the limits that will still hold then, counting the jobs
+        they asked for ``ahead`` of it. Nothing is stored or reserved; the job is admitted
+        for real when its turn comes."""
         self._check(request, continues=continues)
-        await self.admission.precheck(requester, self._new_job(requester, request))
+        await self.admission.precheck(requester, self._new_job(requester, request), ahead=ahead)
 
     def _new_job(self, requester: Requester, request: GenerationRequest, **lineage: Any) -> NewJob:
         return NewJob(

@@ -14,7 +14,7 @@ nothing: only the moderators' say on who and where applies to it (`UNCOUNTED`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -72,6 +72,8 @@ class AdmissionCheck:
     config: ServerConfig
     limits: EffectiveLimits
     admission: Admission
+    # What the member asked for already that counts once it runs (a precheck's earlier shots).
+    ahead: Usage = Usage()
 
     @property
     def settings(self) -> GuildSettings:
@@ -189,7 +191,7 @@ async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
     if budget is None:
         return None
     standing = await check.admission.counter.budget(check.settings, check.now, conn=check.conn)
-    cost = check.new.estimated_cost
+    cost = check.new.estimated_cost + check.ahead.cost
     if standing.spent + cost <= budget:
         return None
     message = wording.budget_used_up(
@@ -199,8 +201,10 @@ async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
 
 
 async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
-    request = check.new.request
-    asked = Usage(1, request.duration, check.new.estimated_cost)
+    request, ahead = check.new.request, check.ahead
+    asked = Usage(
+        1 + ahead.generations, request.duration + ahead.seconds, check.new.estimated_cost + ahead.cost
+    )
     counter = check.admission.counter
     for window in Window:
         if all(check.limits.quantity(window_limit(m, window)) is None for m in Metric):
@@ -296,11 +300,20 @@ class Admission:
 
         return await self.jobs.accept(new, deadline_seconds=deadline_seconds, admission=counted)
 
-    async def precheck(self, requester: Requester, new: NewJob) -> None:
+    async def precheck(
+        self, requester: Requester, new: NewJob, *, ahead: Sequence[GenerationRequest] = ()
+    ) -> None:
         """Whether ``new`` would be admitted, as far as can be told before its time: every
-        rule but the cooldown and the jobs running now, which will have moved on by then.
+        rule but the cooldown and the jobs running now, which will have moved on by then,
+        counting what ``requester`` asked for ``ahead`` of it that has not run yet.
         Raises `AdmissionRefused`; stores and reserves nothing."""
-        await self._apply(CHECKS + LASTING, await self._check(requester, new))
+        check = await self._check(requester, new)
+        queued = Usage(
+            len(ahead),
+            sum(request.duration for request in ahead),
+            sum(self.estimate(request) for request in ahead),
+        )
+        await self._apply(CHECKS + LASTING, replace(check, ahead=queued))
 
     async def _check(self, requester: Requester, new: NewJob) -> AdmissionCheck:
         """What the rules look at: the job priced, the server's configuration, the

@@ -21,10 +21,12 @@ from bot.db.database import Database
 from bot.db.storyboards import StoryboardRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.service import MAX_STITCH_CLIPS, MAX_STITCH_SECONDS, JobService
+from bot.markup import plural
 from bot.model_offer import ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
 from bot.params import GenerationRequest, MediaInput
+from bot.quotas.admission import AdmissionRefused
 from bot.storyboards.model import BoardState, Member, Shot, ShotState, Storyboard
 
 MIN_SHOTS = 2  # a film joins two clips at least
@@ -151,11 +153,23 @@ class Storyboards:
         if place > board.shot_count:
             raise Conflict("Every shot of this storyboard is taken.")
         author = Member.of(actor)
-        await self.job_service.precheck(
-            shot_requester(board, author),
-            shot_request(board, place, prompt, image),
-            continues=place > 1,
-        )
+        waiting = await self.boards.waiting_of(board.guild_id, author.user_id)
+        ahead = [shot_request(b, s.place, s.prompt, s.image) for b, s in waiting]
+        try:
+            await self.job_service.precheck(
+                shot_requester(board, author),
+                shot_request(board, place, prompt, image),
+                continues=place > 1,
+                ahead=ahead,
+            )
+        except AdmissionRefused as refused:
+            if not ahead:
+                raise
+            raise Refused(
+                f"Counting your {plural(len(ahead), 'other shot')} still to be filmed "
+                f"({plural(sum(r.duration for r in ahead), 'second')}): {refused.message}",
+                limit=refused.limit,
+            ) from refused
         added = await self.boards.add_shot(board.id, place, author, prompt, image)
         if added is None:
             raise Conflict(

@@ -210,3 +210,16 @@ async def test_film_it_is_for_the_starter_or_a_moderator(services):
     assert [e.action for e in await services.audit.listed(moderator)] == [AuditAction.STORYBOARD_FILM]
     with pytest.raises(Conflict, match="being made"):
         await services.storyboard_service.film(member(ALICE), board.id)
+
+
+async def test_a_members_shots_still_to_be_filmed_count_when_they_add_another(services):
+    moderator = member(MOD, can_manage_guild=True)
+    await services.limit_admin.set_limit(moderator, "member", BOB, "generations_per_day", "2")
+    board = await opened(services, shots=4)
+    other = await opened(services, shots=2)
+    await services.storyboard_service.add_shot(member(BOB), board.id, "one", None)
+    await services.storyboard_service.add_shot(member(BOB), other.id, "two", None)
+    with pytest.raises(Refused, match=r"^Counting your 2 other shots still to be filmed \(10 seconds\): "):
+        await services.storyboard_service.add_shot(member(BOB), board.id, "three", None)
+    assert [s.user_id for s in await services.storyboards.shots(board.id)] == [BOB]
+    await services.storyboard_service.add_shot(member(ALICE), board.id, "alice's", None)
