@@ -143,15 +143,21 @@ class Storyboards:
             raise NotFound("That storyboard no longer exists.")
         return board
 
+    async def next_place(self, actor: Requester, board_id: int) -> tuple[Storyboard, int]:
+        """The storyboard and the place of the shot added next; `Conflict` if none can be."""
+        board = await self.get(actor, board_id)
+        if board.state is not BoardState.OPEN:
+            raise Conflict(_why_not_now(board))
+        place = len(await self.boards.shots(board.id)) + 1
+        if place > board.shot_count:
+            raise Conflict("Every shot of this storyboard is taken.")
+        return board, place
+
     async def add_shot(
         self, actor: Requester, board_id: int, prompt: str, image: MediaInput | None
     ) -> ShotAdded:
         """The next shot, ``actor``'s; refused now if it could not be filmed as theirs."""
-        board = await self.get(actor, board_id)
-        _require_open(board)
-        place = len(await self.boards.shots(board.id)) + 1
-        if place > board.shot_count:
-            raise Conflict("Every shot of this storyboard is taken.")
+        board, place = await self.next_place(actor, board_id)
         author = Member.of(actor)
         waiting = await self.boards.waiting_of(board.guild_id, author.user_id)
         ahead = [shot_request(b, s.place, s.prompt, s.image) for b, s in waiting]
@@ -263,11 +269,6 @@ class Storyboards:
         await self.boards.move(board.id, from_states=[BoardState.PAUSED], to_state=BoardState.FILMING)
         self.on_filming()
         return again
-
-
-def _require_open(board: Storyboard) -> None:
-    if board.state is not BoardState.OPEN:
-        raise Conflict(_why_not_now(board))
 
 
 def _why_not_now(board: Storyboard) -> str:

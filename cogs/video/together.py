@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.errors import Conflict, Refused
+from bot.errors import Refused
 from bot.jobs.model import Job
 from bot.params import MediaInput
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
@@ -240,12 +240,9 @@ async def open_storyboard(
 async def add_shot(interaction: discord.Interaction, board_id: int) -> None:
     """Open the form for the storyboard's next shot."""
     bot = video_bot(interaction)
-    board = await bot.services.storyboard_service.get(requester_of(interaction), board_id)
-    if board.state is not BoardState.OPEN:
-        raise Conflict("This storyboard takes no more shots: its film is being made.")
-    place = len(await bot.services.storyboards.shots(board.id)) + 1
-    if place > board.shot_count:
-        raise Conflict("Every shot of this storyboard is taken.")
+    board, place = await bot.services.storyboard_service.next_place(
+        requester_of(interaction), board_id
+    )
     await interaction.response.send_modal(
         ShotForm(
             f"Shot {place} of {board.shot_count}",

@@ -16,6 +16,7 @@ from bot.moderation.requester import Requester
 from bot.simulator import VideoSpec
 from bot.storyboards.model import BoardState, ShotState
 from cogs.videoadmin.render import audit_line
+from tests.fakecord import ScenarioError
 from tests.support import sample_files
 from tests.support.media import decode
 from tests.support.video import job_when
@@ -187,7 +188,7 @@ async def test_a_full_storyboard_films_itself_and_takes_no_more_shots(fakecord, 
     assert second["last_frame"].split("?")[0].endswith("/sea.png")
     stored = await bot.services.storyboards.shots(1)
     assert [s.state for s in stored] == [ShotState.MADE, ShotState.MADE]
-    with pytest.raises(Exception, match="no button"):
+    with pytest.raises(ScenarioError, match="no button"):
         await fakecord.click(world.mod, board, label="Add shot")
 
 
