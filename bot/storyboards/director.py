@@ -38,18 +38,25 @@ log = logging.getLogger(__name__)
 RESCAN_SECONDS = 10.0
 
 
+class ChatUnavailable(Exception):
+    """Where a storyboard posts can't be posted in any more (deleted, or the bot lost its
+    rights there): the members' words."""
+
+
 class FilmSet(Protocol):
     """The chat side (Discord in production)."""
 
     async def post_status(self, job: Job) -> int:
-        """Post ``job``'s status message in its channel; return the message's id."""
+        """Post ``job``'s status message in its channel; return the message's id. Raise
+        `ChatUnavailable` when that will never work."""
 
     async def show(self, board: Storyboard) -> None:
         """Bring the storyboard's message up to date."""
 
     async def paused(self, board: Storyboard, shot: Shot | None) -> None:
         """Tell the storyboard's thread that filming stopped at ``shot`` (its author can
-        retry or rewrite it), or at the film itself (``None``: the starter presses Film it)."""
+        retry or rewrite it), or for ``board.failure`` (``None``: the starter presses Film
+        it to go on)."""
 
 
 class Director:
@@ -116,7 +123,7 @@ class Director:
             assert job is not None
             if shot.state is ShotState.FILMING:
                 if not job.is_delivered:
-                    await self._shown(job)
+                    await self._shown(board, job)
                     return
                 if not job.succeeded:
                     failed = await self.boards.move_shot(
@@ -161,7 +168,7 @@ class Director:
             await self.job_service.abandon(job)
             return
         log.info("storyboard %d: shot %d is job %d", board.id, shot.place, job.id)
-        await self._shown(job)
+        await self._shown(board, job)
         await self.film_set.show(board)
 
     async def _film(self, board: Storyboard, shots: Sequence[Job]) -> None:
@@ -189,7 +196,7 @@ class Director:
                 return
             log.info("storyboard %d: the film is job %d", board.id, film.id)
         if not film.is_delivered:
-            await self._shown(film)
+            await self._shown(board, film)
             return
         if not film.succeeded:
             await self._film_failed(board, film.error or film.display_state.lower())
@@ -200,15 +207,21 @@ class Director:
         if done is not None:
             await self.film_set.show(done)
 
-    async def _shown(self, job: Job) -> None:
+    async def _shown(self, board: Storyboard, job: Job) -> None:
         """Give a job this process accepted its status message (the job waits for it). One
         accepted before a restart is left to the scheduler: it finds its message, or
-        withdraws it as never shown, and the director then starts it again."""
+        withdraws it as never shown, and the director then starts it again. Where nothing
+        can be posted any more, the job is withdrawn and filming stops, said why."""
         if job.status_message_id is not None or job.state is not JobState.ACCEPTED:
             return
         if job.created_at < self.started_at:
             return
-        message_id = await self.film_set.post_status(job)
+        try:
+            message_id = await self.film_set.post_status(job)
+        except ChatUnavailable as gone:
+            await self.job_service.abandon(job)
+            await self._film_failed(board, str(gone))
+            return
         await self.job_service.status_message_posted(job, message_id)
 
     async def _pause(self, board: Storyboard, shot: Shot) -> None:

@@ -189,7 +189,8 @@ class Storyboards:
 
     async def film(self, actor: Requester, board_id: int) -> Filming:
         """Start filming now (the starter or a moderator, audited), with the shots there
-        are; or, after the film itself failed, join the shots again."""
+        are; or go on after filming stopped for the storyboard itself (joining the shots
+        failed, or its thread can't be posted in)."""
         board = await self.get(actor, board_id)
         starter = board.starter.user_id
         if actor.user_id != starter and not await self.moderators.is_moderator(actor):

@@ -16,6 +16,7 @@ import discord
 from bot.errors import Refused
 from bot.jobs.model import Job
 from bot.params import MediaInput
+from bot.storyboards.director import ChatUnavailable
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import ShotAdded
 from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_of, video_bot
@@ -44,7 +45,7 @@ _BOARD_WORDS = {
     BoardState.OPEN: "Open: add a shot with **Add shot**. It is filmed once every shot is in, "
     "or when its starter (or a moderator) presses **Film it**.",
     BoardState.FILMING: "Filming: each shot starts from the last frame of the one before.",
-    BoardState.PAUSED: "Paused: joining the shots failed; its starter can press **Film it** again.",
+    BoardState.PAUSED: "Paused: its starter can press **Film it** to go on.",
     BoardState.FILMED: "Filmed.",
 }
 
@@ -112,7 +113,7 @@ def storyboard_embed(
     if film is not None:
         embed.add_field(name="Film", value=_job_link(film, f"#{film.id}"))
     if board.failure:
-        embed.add_field(name="The film failed", value=clip(literal(board.failure), 1024), inline=False)
+        embed.add_field(name="Why it stopped", value=clip(literal(board.failure), 1024), inline=False)
     embed.set_footer(text=f"Storyboard #{board.id}")
     return embed
 
@@ -153,14 +154,19 @@ class DiscordFilmSet:
     async def post_status(self, job: Job) -> int:
         bot = self.bot
         channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        message = await channel.send(
-            embed=status_embed(
-                job, currency=bot.settings.currency, now=bot.clock(),
-                lineage=await bot.services.lineages.of(job),
-            ),
-            view=status_view(job.id),
-            allowed_mentions=NO_MENTIONS,
-        )  # fmt: skip
+        try:
+            message = await channel.send(
+                embed=status_embed(
+                    job, currency=bot.settings.currency, now=bot.clock(),
+                    lineage=await bot.services.lineages.of(job),
+                ),
+                view=status_view(job.id),
+                allowed_mentions=NO_MENTIONS,
+            )  # fmt: skip
+        except (discord.NotFound, discord.Forbidden) as error:
+            raise ChatUnavailable(
+                f"I can't post in <#{job.channel_id}> any more ({error.text or error.status})."
+            ) from error
         return message.id
 
     async def show(self, board: Storyboard) -> None:
@@ -179,9 +185,9 @@ class DiscordFilmSet:
         else:
             who = board.starter.user_id
             text = (
-                f"⚠️ <@{who}>, the shots are made but joining them failed: "
+                f"⚠️ <@{who}>, filming stopped: "
                 f"{literal(clip(board.failure or 'no reason given', 1200))}\n"
-                "Press **Film it** to join them again."
+                "Press **Film it** to go on from where it stopped."
             )
         thread = self.bot.get_partial_messageable(board.thread_id, guild_id=board.guild_id)
         view = storyboard_view(board, shot)

@@ -12,7 +12,7 @@ from bot.jobs.model import JobOrigin
 from bot.model_offer import DOCUMENTED
 from bot.moderation.audit import AuditAction
 from bot.moderation.requester import Requester
-from bot.storyboards.director import Director
+from bot.storyboards.director import ChatUnavailable, Director
 from bot.storyboards.model import BoardState, Member, Shot, ShotState, Storyboard
 from bot.storyboards.service import storyboard_problems
 from tests.support.jobs import finish, posted
@@ -223,3 +223,25 @@ async def test_a_members_shots_still_to_be_filmed_count_when_they_add_another(se
         await services.storyboard_service.add_shot(member(BOB), board.id, "three", None)
     assert [s.user_id for s in await services.storyboards.shots(board.id)] == [BOB]
     await services.storyboard_service.add_shot(member(ALICE), board.id, "alice's", None)
+
+
+async def test_a_thread_that_is_gone_stops_filming_until_the_starter_goes_on(
+    services, director, film_set
+):
+    board = await opened(services, shots=2)
+    await services.storyboard_service.add_shot(member(ALICE), board.id, "one", None)
+    await services.storyboard_service.add_shot(member(BOB), board.id, "two", None)
+
+    async def gone(job):
+        raise ChatUnavailable("I can't post in the thread any more")
+
+    film_set.post_status = gone  # type: ignore[method-assign]
+    stopped = await step(director, services, board.id)
+    assert (stopped.state, stopped.failure) == (BoardState.PAUSED, "I can't post in the thread any more")
+    assert film_set.pauses == [(board.id, None)]
+    assert await services.jobs.get(1) is None  # withdrawn unsent: nothing charged
+    film_set.post_status = FilmSet.post_status.__get__(film_set)  # type: ignore[method-assign]
+    await services.storyboard_service.film(member(ALICE), board.id)
+    await step(director, services, board.id)
+    (shot, _) = await services.storyboards.shots(board.id)
+    assert (shot.state, shot.job_id) == (ShotState.FILMING, 2) and film_set.statuses == [2]
