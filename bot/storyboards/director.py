@@ -117,6 +117,14 @@ class Director:
                     to_state=ShotState.WAITING, job_id=None,
                 )  # fmt: skip
                 return await self.advance(board)
+            if shot.state is ShotState.MADE and job is None:
+                failed = await self.boards.move_shot(
+                    board.id, shot.place, from_states=[ShotState.MADE], to_state=ShotState.FAILED,
+                    failure=f"its video (#{shot.job_id}) was deleted before the film was joined.",
+                )  # fmt: skip
+                if failed is not None:
+                    await self._pause(board, failed)
+                return
             if shot.state is ShotState.WAITING:
                 await self._start(board, shot, made[-1] if made else None)
                 return

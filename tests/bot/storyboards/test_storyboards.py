@@ -245,3 +245,24 @@ async def test_a_thread_that_is_gone_stops_filming_until_the_starter_goes_on(
     await step(director, services, board.id)
     (shot, _) = await services.storyboards.shots(board.id)
     assert (shot.state, shot.job_id) == (ShotState.FILMING, 2) and film_set.statuses == [2]
+
+
+async def test_a_shot_whose_video_was_deleted_before_the_film_is_filmed_again(
+    services, director, film_set
+):
+    board = await opened(services, shots=2)
+    await services.storyboard_service.add_shot(member(ALICE), board.id, "one", None)
+    await services.storyboard_service.add_shot(member(BOB), board.id, "two", None)
+    await step(director, services, board.id)
+    await made(services, 1)
+    await step(director, services, board.id)
+    await services.job_service.delete(member(ALICE), 1)  # alice deletes her shot's result
+    await finish(services.jobs, 2, JobOutcome.SUCCEEDED)
+    await posted(services.jobs, 2)
+    paused = await step(director, services, board.id)
+    assert paused.state is BoardState.PAUSED and film_set.pauses == [(board.id, 1)]
+    (shot, _) = await services.storyboards.shots(board.id)
+    assert shot.failure == "its video (#1) was deleted before the film was joined."
+    await services.storyboard_service.retry(member(ALICE), board.id, 1)
+    await step(director, services, board.id)
+    assert (await services.jobs.get(3)).user_id == ALICE  # shot 1 again; shot 2 is kept
