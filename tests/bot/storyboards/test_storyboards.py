@@ -32,8 +32,11 @@ class FilmSet:
         self.statuses: list[int] = []
         self.pauses: list[tuple[int, int | None]] = []
         self.shown = 0
+        self.failing: Exception | None = None  # what posting a status message raises
 
     async def post_status(self, job) -> int:
+        if self.failing is not None:
+            raise self.failing
         self.statuses.append(job.id)
         return 9000 + job.id
 
@@ -173,14 +176,11 @@ async def test_a_job_accepted_before_a_restart_is_left_to_the_scheduler(
     await services.storyboard_service.add_shot(member(ALICE), board.id, "one", None)
     await services.storyboard_service.add_shot(member(BOB), board.id, "two", None)
 
-    async def crash(job):
-        raise RuntimeError("the process died before posting the status message")
-
-    film_set.post_status = crash  # type: ignore[method-assign]
+    film_set.failing = RuntimeError("the process died before posting the status message")
     with pytest.raises(RuntimeError):
         await step(director, services, board.id)
     clock.advance(60)
-    film_set.post_status = FilmSet.post_status.__get__(film_set)  # type: ignore[method-assign]
+    film_set.failing = None
     restarted = Director(
         boards=services.storyboards, jobs=services.jobs, job_service=services.job_service,
         film_set=film_set, clock=clock,
@@ -232,15 +232,12 @@ async def test_a_thread_that_is_gone_stops_filming_until_the_starter_goes_on(
     await services.storyboard_service.add_shot(member(ALICE), board.id, "one", None)
     await services.storyboard_service.add_shot(member(BOB), board.id, "two", None)
 
-    async def gone(job):
-        raise ChatUnavailable("I can't post in the thread any more")
-
-    film_set.post_status = gone  # type: ignore[method-assign]
+    film_set.failing = ChatUnavailable("I can't post in the thread any more")
     stopped = await step(director, services, board.id)
     assert (stopped.state, stopped.failure) == (BoardState.PAUSED, "I can't post in the thread any more")
     assert film_set.pauses == [(board.id, None)]
     assert await services.jobs.get(1) is None  # withdrawn unsent: nothing charged
-    film_set.post_status = FilmSet.post_status.__get__(film_set)  # type: ignore[method-assign]
+    film_set.failing = None
     await services.storyboard_service.film(member(ALICE), board.id)
     await step(director, services, board.id)
     (shot, _) = await services.storyboards.shots(board.id)
