@@ -128,6 +128,7 @@ class VideoBot(commands.AutoShardedBot):
             self.clock,
             on_due=lambda: self.dispatch("video_job_due"),
             on_challenge_due=lambda: self.dispatch("video_challenge_due"),
+            on_filming=lambda: self.dispatch("video_storyboard_due"),
             on_prompt_refused=self._prompt_refused,
             offer=lambda: self.health.offer,
             shards=self.shard_scope,

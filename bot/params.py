@@ -196,15 +196,20 @@ def canonical_payload(payload: dict[str, Any]) -> str:
 
 
 def validate(
-    request: GenerationRequest, *, prompt_max_chars: int, offer: ModelOffer = DOCUMENTED
+    request: GenerationRequest,
+    *,
+    prompt_max_chars: int,
+    offer: ModelOffer = DOCUMENTED,
+    first_frame_follows: bool = False,
 ) -> list[str]:
     """Check the provider's rules, as its model detail narrows them (``offer``); return one
-    sentence per problem (empty: fine)."""
+    sentence per problem (empty: fine). ``first_frame_follows``: a continuation, whose
+    first frame is attached just before it is sent (so a last frame may come with it)."""
     problems: list[str] = []
     _check_prompt(request, prompt_max_chars, problems)
     _check_scalars(request, offer, problems)
     _check_inputs(request, offer, problems)
-    _check_modes(request, offer, problems)
+    _check_modes(request, offer, problems, first_frame_follows=first_frame_follows)
     _check_media(request, problems)
     return problems
 
@@ -262,13 +267,19 @@ def _check_inputs(request: GenerationRequest, offer: ModelOffer, problems: list[
         )  # fmt: skip
 
 
-def _check_modes(request: GenerationRequest, offer: ModelOffer, problems: list[str]) -> None:
-    if (request.first_frame or request.last_frame) and request.reference_count:
+def _check_modes(
+    request: GenerationRequest,
+    offer: ModelOffer,
+    problems: list[str],
+    *,
+    first_frame_follows: bool,
+) -> None:
+    if (request.first_frame or request.last_frame or first_frame_follows) and request.reference_count:
         problems.append(
             "First/last frames and references can't be combined: use either "
             "`first_frame`/`last_frame` or the `reference_*` options, not both."
         )
-    if request.last_frame and not request.first_frame:
+    if request.last_frame and not (request.first_frame or first_frame_follows):
         problems.append("`last_frame` needs a `first_frame`: add the opening image too.")
     if request.reference_audios and not (request.reference_images or request.reference_videos):
         problems.append(

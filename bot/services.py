@@ -24,6 +24,7 @@ from bot.db.previews import PreviewRepository
 from bot.db.provider_budget import ProviderBudgetRepository
 from bot.db.reviews import ReviewRepository
 from bot.db.servers import ServerSettingsRepository
+from bot.db.storyboards import StoryboardRepository
 from bot.db.timings import TimingRepository
 from bot.jobs.destinations import Destinations
 from bot.jobs.estimates import FinishEstimator
@@ -47,6 +48,7 @@ from bot.quotas.counting import QuotaCounter
 from bot.quotas.pricing import PriceTable
 from bot.quotas.resolution import LimitResolver
 from bot.quotas.standing import Standings
+from bot.storyboards.service import Storyboards
 from bot.tasks import BackgroundTasks
 from bot.usage import UsageReports
 
@@ -85,6 +87,7 @@ class Services:
     assets: AssetRepository
     job_reviews: ReviewRepository
     challenge_records: ChallengeRepository
+    storyboards: StoryboardRepository
     # services
     moderators: Moderators
     audit: AuditLog
@@ -98,6 +101,7 @@ class Services:
     job_service: JobService
     job_previews: JobPreviews
     reviews: Reviews
+    storyboard_service: Storyboards
     estimator: FinishEstimator
     lineages: Lineages
     destinations: Destinations
@@ -122,12 +126,14 @@ def build_services(
     *,
     on_due: Callable[[], None] = lambda: None,
     on_challenge_due: Callable[[], None] = lambda: None,
+    on_filming: Callable[[], None] = lambda: None,
     on_prompt_refused: Callable[[BlockedPromptEvent], Awaitable[None]] | None = None,
     offer: Callable[[], ModelOffer] = lambda: DOCUMENTED,
     shards: ShardScope | None = None,
 ) -> Services:
     """``on_due`` is called whenever a job became due at once (the scheduler's wake);
     ``on_challenge_due``: a challenge has work for its runner (an entry, a deadline);
+    ``on_filming``: whenever a storyboard is to be filmed now (the director's wake);
     ``on_prompt_refused`` hears of every prompt the filter refused (the mod-log posts it);
     ``offer`` says what the model offers now (`bot.provider_health.ProviderHealth.offer`);
     ``shards``: the jobs this process serves (by default all: the whole bot)."""
@@ -212,6 +218,21 @@ def build_services(
         audit=audit,
         clock=clock,
     )
+    job_service = JobService(
+        db=db,
+        jobs=jobs,
+        admission=admission,
+        moderators=moderators,
+        audit=audit,
+        model=policy.model,
+        prompt_max_chars=policy.prompt_max_chars,
+        deadline_seconds=policy.deadline_seconds,
+        clock=clock,
+        lineages=lineages,
+        on_due=on_due,
+        offer=offer,
+    )
+    storyboards = StoryboardRepository(db, clock)
     return Services(
         db=db,
         clock=clock,
@@ -230,6 +251,7 @@ def build_services(
         assets=assets,
         job_reviews=job_reviews,
         challenge_records=challenge_repo,
+        storyboards=storyboards,
         moderators=moderators,
         audit=audit,
         server_settings=ServerSettings(db, servers, moderators, audit, clock),
@@ -253,6 +275,16 @@ def build_services(
             config=config,
             standings=standings,
             clock=clock,
+        ),
+        storyboard_service=Storyboards(
+            db=db,
+            boards=storyboards,
+            job_service=job_service,
+            moderators=moderators,
+            audit=audit,
+            clock=clock,
+            offer=offer,
+            on_filming=on_filming,
         ),
         reviews=reviews,
         estimator=FinishEstimator(timings),

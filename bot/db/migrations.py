@@ -559,4 +559,40 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX jobs_in_flight ON jobs (guild_id)
         WHERE state IN ('submitting', 'queued', 'processing')
     """,
+    # A film made together (bot.storyboards): the storyboard (its message, whose thread has
+    # the same id; where the film goes; whose it is) and its shots in order, each with its
+    # author's roles as they were when the shot was added (the shot is filmed as theirs,
+    # later), the job that films it, and why it failed if it did.
+    """
+    CREATE TABLE storyboards (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id     INTEGER NOT NULL,
+        channel_id   INTEGER NOT NULL,
+        message_id   INTEGER,
+        starter_json TEXT NOT NULL,
+        title        TEXT NOT NULL,
+        shot_count   INTEGER NOT NULL,
+        shot_seconds INTEGER NOT NULL,
+        state        TEXT NOT NULL,
+        film_job_id  INTEGER,
+        failure      TEXT,
+        created_at   REAL NOT NULL,
+        updated_at   REAL NOT NULL
+    );
+    CREATE INDEX storyboards_by_state ON storyboards (state);
+    CREATE TABLE storyboard_shots (
+        storyboard_id INTEGER NOT NULL REFERENCES storyboards (id),
+        place         INTEGER NOT NULL,
+        user_id       INTEGER NOT NULL,
+        author_json   TEXT NOT NULL,
+        prompt        TEXT NOT NULL,
+        image_json    TEXT,
+        state         TEXT NOT NULL,
+        job_id        INTEGER,
+        failure       TEXT,
+        added_at      REAL NOT NULL,
+        PRIMARY KEY (storyboard_id, place)
+    );
+    CREATE INDEX storyboard_shots_by_author ON storyboard_shots (user_id, state)
+    """,
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -133,7 +134,8 @@ class DeliveryRetry(Exception):
 
 
 class Delivery:
-    """Implements the scheduler's `JobReporter` on top of a `ResultChannel`."""
+    """Implements the scheduler's `JobReporter` on top of a `ResultChannel`. ``on_settled``
+    hears of every job whose outcome is posted (or never can be): what waits for it."""
 
     def __init__(
         self,
@@ -145,6 +147,7 @@ class Delivery:
         ffmpeg: FFmpeg,
         destinations: Destinations,
         lineages: Lineages,
+        on_settled: Callable[[Job], None] = lambda job: None,
     ) -> None:
         self.jobs = jobs
         self.channel = channel
@@ -153,6 +156,7 @@ class Delivery:
         self.ffmpeg = ffmpeg
         self.destinations = destinations
         self.lineages = lineages
+        self.on_settled = on_settled
 
     def job_updated(self, job: Job) -> None:
         try:
@@ -227,6 +231,7 @@ class Delivery:
         elif await self.jobs.wake_dependents(settled.id):
             log.info("job %d: delivered; the jobs waiting for it are due", settled.id)
         self.job_updated(settled)
+        self.on_settled(settled)
 
     async def _copy_to_gallery(self, job: Job, outcome: Outcome | None) -> None:
         """A copy of the result in the server's gallery, exactly once like the result."""

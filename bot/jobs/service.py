@@ -27,7 +27,7 @@ from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobDraft, JobOrigi
 from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
-from bot.params import GenerationRequest, validate
+from bot.params import GenerationRequest, MediaInput, validate
 from bot.quotas.admission import Admission
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class JobService:
         ``source_user_id``/``source_message_id`` credit whose message the inputs came from.
         Raises `Refused` with every problem (or the limit that was hit); nothing is stored then.
         """
-        self.check_request(request)
+        self.check_request(request, continues=first_frame_from is not None)
         if request.seed is None:
             request = request.with_changes(seed=self.pick_seed())
         return await self._admit(
@@ -143,7 +143,7 @@ class JobService:
     async def precheck(self, requester: Requester, draft: JobDraft) -> None:
         """Refuse now what `accept_draft` would refuse whatever the member used: the
         request's problems and the moderators' rules on who, where and what."""
-        self.check_request(draft.request)
+        self.check_request(draft.request, continues=draft.first_frame_from is not None)
         new = self._new_job(
             requester,
             draft.request,
@@ -153,9 +153,30 @@ class JobService:
         )
         await self.admission.precheck(requester, new)
 
-    def check_request(self, request: GenerationRequest) -> None:
-        """Refuse (`Refused`, with every problem) a request the provider would refuse."""
-        problems = validate(request, prompt_max_chars=self.prompt_max_chars, offer=self.offer())
+    async def forecast(
+        self,
+        requester: Requester,
+        request: GenerationRequest,
+        *,
+        continues: bool,
+        ahead: Sequence[GenerationRequest] = (),
+    ) -> None:
+        """Refuse (`Refused`) now a job ``requester`` will ask for later (a storyboard's
+        shot): the request, and the limits that will still hold then, counting the jobs
+        they asked for ``ahead`` of it. Nothing is stored or reserved; the job is admitted
+        for real when its turn comes."""
+        self.check_request(request, continues=continues)
+        await self.admission.forecast(requester, self._new_job(requester, request), ahead=ahead)
+
+    def check_request(self, request: GenerationRequest, *, continues: bool = False) -> None:
+        """Refuse (`Refused`, with every problem) a request the provider would refuse;
+        ``continues``: its first frame will be the last frame of the video it continues."""
+        problems = validate(
+            request,
+            prompt_max_chars=self.prompt_max_chars,
+            offer=self.offer(),
+            first_frame_follows=continues,
+        )
         if problems:
             raise Refused(*problems)
 
@@ -199,14 +220,15 @@ class JobService:
         prompt: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
+        last_frame: MediaInput | None = None,
         interaction_token: str | None = None,
     ) -> Job:
         """A new job of ``requester`` that starts from the last frame of ``source``'s video,
-        with its settings (the prompt, length and seed may change). Anyone may continue
-        anyone's video here. ``source`` may still be running: the frame is taken when the
-        new job is about to be sent, so a storyboard can accept its shots at once."""
+        with its settings (the prompt, length and seed may change; a ``last_frame`` is where
+        it ends). Anyone may continue anyone's video here. ``source`` may still be running:
+        the frame is taken when the new job is about to be sent."""
         draft = self.continuation_draft(
-            requester, source, prompt=prompt, duration=duration, seed=seed
+            requester, source, prompt=prompt, duration=duration, seed=seed, last_frame=last_frame
         )
         return await self.accept_draft(requester, draft, interaction_token=interaction_token)
 
@@ -218,6 +240,7 @@ class JobService:
         prompt: str | None = None,
         duration: int | None = None,
         seed: int | None = None,
+        last_frame: MediaInput | None = None,
     ) -> JobDraft:
         """What `continue_video` accepts, refused (`Conflict`) if ``source`` can't be
         continued here."""
@@ -236,6 +259,7 @@ class JobService:
             watermark=source.request.watermark,
             generate_audio=source.request.generate_audio,
             web_search=source.request.web_search,
+            last_frame=last_frame,
         )
         return JobDraft(
             request, origin=JobOrigin.CONTINUE, parent_job_id=source.id, first_frame_from=source.id

@@ -84,6 +84,7 @@ class AuditAction(enum.StrEnum):
     IN_FLIGHT_CAP = "settings.max_in_flight"
     QUEUE_MOVE = "queue.move"
     QUEUE_DROP = "queue.drop"
+    STORYBOARD_FILM = "storyboard.film"  # a moderator pressed Film it on someone's storyboard
 
 
 def user_target(user_id: int) -> str:

@@ -18,7 +18,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -77,6 +77,8 @@ class AdmissionCheck:
     config: ServerConfig
     limits: EffectiveLimits
     admission: Admission
+    # What the member asked for already that counts once it runs (a precheck's earlier shots).
+    ahead: Usage = Usage()
 
     @property
     def settings(self) -> GuildSettings:
@@ -194,7 +196,7 @@ async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
     if budget is None:
         return None
     standing = await check.admission.counter.budget(check.settings, check.now, conn=check.conn)
-    cost = check.new.estimated_cost
+    cost = check.new.estimated_cost + check.ahead.cost
     if standing.spent + cost <= budget:
         return None
     message = wording.budget_used_up(
@@ -204,8 +206,10 @@ async def within_budget(check: AdmissionCheck) -> QuotaRefusal | None:
 
 
 async def within_windows(check: AdmissionCheck) -> QuotaRefusal | None:
-    request = check.new.request
-    asked = Usage(1, request.duration, check.new.estimated_cost)
+    request, ahead = check.new.request, check.ahead
+    asked = Usage(
+        1 + ahead.generations, request.duration + ahead.seconds, check.new.estimated_cost + ahead.cost
+    )
     counter = check.admission.counter
     for window in Window:
         if all(check.limits.quantity(window_limit(m, window)) is None for m in Metric):
@@ -250,6 +254,8 @@ COUNTED: tuple[Rule, ...] = (
     within_windows,
 )
 RULES = CHECKS + COUNTED
+# The counted rules that still hold in a while: what was used, not what runs right now.
+LASTING: tuple[Rule, ...] = (within_budget, within_windows)
 UNCOUNTED: tuple[Rule, ...] = (not_blocked, in_allowed_channel)
 
 
@@ -297,9 +303,8 @@ class Admission:
         then."""
         if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
             raise ValueError("the job and the requester disagree on who is asking")
-        if self.price_table is not None and new.calls_provider:
-            new = replace(new, estimated_cost=self.estimate(new.request))
         check = await self._checked(requester, new)
+        new = check.new
         if not new.calls_provider:
             return await self.jobs.accept(new, deadline_seconds=deadline_seconds, claim=claim)
 
@@ -325,16 +330,39 @@ class Admission:
         await self._checked(requester, new)
 
     async def _checked(self, requester: Requester, new: NewJob) -> AdmissionCheck:
-        """Apply the rules that need no transaction; the check the counted rules start from."""
+        """`_check`, then the rules that need no transaction; the check the counted rules
+        start from."""
+        check = await self._check(requester, new)
+        await self._apply(CHECKS if check.new.calls_provider else UNCOUNTED, check)
+        return check
+
+    async def forecast(
+        self, requester: Requester, new: NewJob, *, ahead: Sequence[GenerationRequest] = ()
+    ) -> None:
+        """Whether ``new`` would be admitted, as far as can be told before its time: every
+        rule but the cooldown and the jobs running now, which will have moved on by then,
+        counting what ``requester`` asked for ``ahead`` of it that has not run yet.
+        Raises `AdmissionRefused`; stores and reserves nothing."""
+        check = await self._check(requester, new)
+        queued = Usage(
+            len(ahead),
+            sum(request.duration for request in ahead),
+            sum(self.estimate(request) for request in ahead),
+        )
+        await self._apply(CHECKS + LASTING, replace(check, ahead=queued))
+
+    async def _check(self, requester: Requester, new: NewJob) -> AdmissionCheck:
+        """What the rules look at: the job priced, the server's configuration, the
+        member's limits, the reader to count on."""
+        if self.price_table is not None and new.calls_provider:
+            new = replace(new, estimated_cost=self.estimate(new.request))
         if requester.guild_id is None:
             raise AdmissionRefused(
                 refusal("dm", "bot", None, "Videos can only be generated inside a server.")
             )
         config = await self.config.get(requester.guild_id)
         limits = resolve_limits(config.limits_for(requester.user_id), requester, config.settings)
-        check = AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
-        await self._apply(CHECKS if new.calls_provider else UNCOUNTED, check)
-        return check
+        return AdmissionCheck(requester, new, self.clock(), self.jobs.db.reader, config, limits, self)
 
     async def _apply(self, rules: tuple[Rule, ...], check: AdmissionCheck) -> None:
         for rule in rules:

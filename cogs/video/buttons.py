@@ -1,6 +1,6 @@
-"""Buttons that keep working after a restart: each custom id carries the job id (or page),
-and each button's `run` names the flow it runs. Errors go to the command tree's handler,
-like a command's."""
+"""Buttons that keep working after a restart: each custom id carries the job id (or the
+page, or the storyboard and shot), and each button's `run` names the flow it runs. Errors
+go to the command tree's handler, like a command's."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import discord
 
 from cogs.shared import report_to_tree
 
-from . import challenges, components, flows, reviews
-from .components import JobAction
+from . import challenges, components, flows, reviews, together
+from .components import BoardAction, JobAction, ShotAction
 
 Button = discord.ui.DynamicItem[discord.ui.Button[Any]]
 
@@ -176,6 +176,68 @@ class ReviewButton(_Routed, Button, template=components.REVIEW):
             await reviews.deny(interaction, self.job_id)
 
 
+class _OnBoard(_Routed):
+    """Mixed into each storyboard button: its custom id carries the storyboard's id."""
+
+    action: BoardAction
+
+    def __init__(self, board_id: int) -> None:
+        self.board_id = board_id
+        super().__init__(components.board_button(self.action, board_id))  # type: ignore[call-arg]
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["board"]))
+
+
+class AddShotButton(_OnBoard, Button, template=BoardAction.ADD_SHOT.template):
+    action = BoardAction.ADD_SHOT
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await together.add_shot(interaction, self.board_id)
+
+
+class FilmButton(_OnBoard, Button, template=BoardAction.FILM.template):
+    action = BoardAction.FILM
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await together.film(interaction, self.board_id)
+
+
+class _OnShot(_Routed):
+    """Mixed into each button on a failed shot: its custom id carries the storyboard's id
+    and the shot's place."""
+
+    action: ShotAction
+
+    def __init__(self, board_id: int, place: int) -> None:
+        self.board_id = board_id
+        self.place = place
+        super().__init__(components.shot_button(self.action, board_id, place))  # type: ignore[call-arg]
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["board"]), int(match["place"]))
+
+
+class RetryShotButton(_OnShot, Button, template=ShotAction.RETRY.template):
+    action = ShotAction.RETRY
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await together.retry_shot(interaction, self.board_id, self.place)
+
+
+class RewriteShotButton(_OnShot, Button, template=ShotAction.REWRITE.template):
+    action = ShotAction.REWRITE
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await together.rewrite_shot(interaction, self.board_id, self.place)
+
+
 DYNAMIC_ITEMS = (
     CancelButton,
     RerollButton,
@@ -188,4 +250,8 @@ DYNAMIC_ITEMS = (
     PageButton,
     PreviewButton,
     ReviewButton,
+    AddShotButton,
+    FilmButton,
+    RetryShotButton,
+    RewriteShotButton,
 )

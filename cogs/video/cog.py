@@ -1,5 +1,5 @@
-"""`/video`: generate (text, frames, references), status, history, queue, quota, info; and the
-scheduler that follows jobs.
+"""`/video`: generate (text, frames, references), status, stitch, together, history, queue,
+challenge, assets, quota, info; and the scheduler that follows jobs.
 
 A thin adapter: options become a `GenerationRequest` (`cogs.video.options`), the flows (`cogs.video.flows`) ask
 the domain and answer. The scheduler that carries jobs to the end lives with this cog
@@ -20,6 +20,9 @@ from bot.db.challenges import Challenge
 from bot.db.filters import BlockedPromptEvent
 from bot.errors import Refused
 from bot.jobs.model import Job, JobOrigin
+from bot.jobs.service import MAX_STITCH_CLIPS, MAX_STITCH_SECONDS
+from bot.model_offer import DEFAULT_DURATION, DURATION_RANGE
+from bot.storyboards.service import MIN_SHOTS, TITLE_MAX_CHARS
 from bot.tasks import BackgroundTasks
 from cogs.shared import (
     NO_MENTIONS,
@@ -30,7 +33,7 @@ from cogs.shared import (
     requester_of,
 )
 
-from . import challenges, flows, options
+from . import challenges, flows, options, together
 from .assets import asset_choices, with_library_assets
 from .buttons import DYNAMIC_ITEMS
 from .challenges import DiscordChallengeBoard
@@ -94,6 +97,10 @@ class VideoCog(
     @commands.Cog.listener()
     async def on_video_votes_changed(self, challenge: Challenge, entry_ids: list[int]) -> None:
         self.challenge_board.votes_changed(challenge, entry_ids)
+
+    @commands.Cog.listener()
+    async def on_video_storyboard_due(self) -> None:
+        self.pipeline.director.wake()
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
@@ -273,6 +280,29 @@ class VideoCog(
         self, interaction: discord.Interaction, clips: app_commands.Range[str, 1, 1000]
     ) -> None:
         await flows.start_stitch(interaction, await flows.jobs_named(interaction, clips))
+
+    # -- /video together -----------------------------------------------------------------
+
+    @app_commands.command(
+        name="together",
+        description="Make one film together: members add shots in a thread, filmed in order.",
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        title="The film's title (its thread is named after it).",
+        shots=f"How many shots the film has ({MIN_SHOTS} to {MAX_STITCH_CLIPS}); filming starts "
+        "once every one is added.",
+        seconds=f"How long each shot lasts, in seconds ({DURATION_RANGE[0]} to "
+        f"{DURATION_RANGE[1]}; default {DEFAULT_DURATION}); at most {MAX_STITCH_SECONDS}s in all.",
+    )
+    async def together_(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, TITLE_MAX_CHARS],
+        shots: app_commands.Range[int, MIN_SHOTS, MAX_STITCH_CLIPS] = 4,
+        seconds: options.Duration = DEFAULT_DURATION,
+    ) -> None:
+        await together.open_storyboard(interaction, title, shots, seconds)
 
     # -- /video history ------------------------------------------------------------------
 

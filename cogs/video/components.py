@@ -13,6 +13,7 @@ import enum
 import discord
 
 from bot.jobs.model import Job
+from bot.storyboards.model import BoardState, Shot, Storyboard
 
 PREVIEW = r"video:preview:(?P<preview>\d+):(?P<choice>confirm|cancel)"
 REVIEW = r"review:(?P<decision>approve|deny):(?P<job>\d+)"
@@ -47,7 +48,29 @@ class JobAction(enum.StrEnum):
         return rf"video:{self.value}:(?P<job>\d+)"
 
 
-_LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
+class BoardAction(enum.StrEnum):
+    """A button of a storyboard (`/video together`): ``video:board:<action>:<id>``."""
+
+    ADD_SHOT = "add"
+    FILM = "film"
+
+    @property
+    def template(self) -> str:
+        return rf"video:board:{self.value}:(?P<board>\d+)"
+
+
+class ShotAction(enum.StrEnum):
+    """A button on a failed shot: ``video:shot:<action>:<storyboard id>:<place>``."""
+
+    RETRY = "retry"
+    REWRITE = "rewrite"
+
+    @property
+    def template(self) -> str:
+        return rf"video:shot:{self.value}:(?P<board>\d+):(?P<place>\d+)"
+
+
+_LOOKS: dict[JobAction | BoardAction | ShotAction, tuple[str, str, discord.ButtonStyle]] = {
     JobAction.CANCEL: ("Cancel", "🛑", discord.ButtonStyle.secondary),
     JobAction.REROLL: ("Re-roll", "🎲", discord.ButtonStyle.primary),
     JobAction.REMIX: ("Remix", "✏️", discord.ButtonStyle.secondary),
@@ -55,14 +78,22 @@ _LOOKS: dict[JobAction, tuple[str, str, discord.ButtonStyle]] = {
     JobAction.STITCH: ("Stitch", "🎞️", discord.ButtonStyle.secondary),
     JobAction.DELETE: ("Delete", "🗑️", discord.ButtonStyle.danger),
     JobAction.ENTER: ("Enter challenge", "🏆", discord.ButtonStyle.success),
+    BoardAction.ADD_SHOT: ("Add shot", "➕", discord.ButtonStyle.primary),
+    BoardAction.FILM: ("Film it", "🎬", discord.ButtonStyle.success),
+    ShotAction.RETRY: ("Retry", "🔁", discord.ButtonStyle.primary),
+    ShotAction.REWRITE: ("Rewrite", "✏️", discord.ButtonStyle.secondary),
 }
 
 
-def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+def _button(
+    action: JobAction | BoardAction | ShotAction, custom_id: str, *, label_suffix: str = ""
+) -> discord.ui.Button[discord.ui.View]:
     label, emoji, style = _LOOKS[action]
-    return discord.ui.Button(
-        label=label, emoji=emoji, style=style, custom_id=f"video:{action.value}:{job_id}"
-    )
+    return discord.ui.Button(label=label + label_suffix, emoji=emoji, style=style, custom_id=custom_id)
+
+
+def job_button(action: JobAction, job_id: int) -> discord.ui.Button[discord.ui.View]:
+    return _button(action, f"video:{action.value}:{job_id}")
 
 
 def page_button(
@@ -175,4 +206,31 @@ def review_view(job_id: int, *, disabled: bool = False) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for decision in _REVIEW_LOOKS:
         view.add_item(review_button(decision, job_id, disabled=disabled))
+    return view
+
+
+def board_button(action: BoardAction, board_id: int) -> discord.ui.Button[discord.ui.View]:
+    return _button(action, f"video:board:{action.value}:{board_id}")
+
+
+def shot_button(action: ShotAction, board_id: int, place: int) -> discord.ui.Button[discord.ui.View]:
+    return _button(
+        action, f"video:shot:{action.value}:{board_id}:{place}", label_suffix=f" shot {place}"
+    )
+
+
+def storyboard_view(board: Storyboard, failed: Shot | None) -> discord.ui.View | None:
+    """Open: add a shot, or film it. Paused at a shot: retry or rewrite it (its author);
+    paused at the film: film it again. Filming or filmed: nothing to press."""
+    view = discord.ui.View(timeout=None)
+    if board.state is BoardState.OPEN:
+        view.add_item(board_button(BoardAction.ADD_SHOT, board.id))
+        view.add_item(board_button(BoardAction.FILM, board.id))
+    elif board.state is BoardState.PAUSED and failed is not None:
+        view.add_item(shot_button(ShotAction.RETRY, board.id, failed.place))
+        view.add_item(shot_button(ShotAction.REWRITE, board.id, failed.place))
+    elif board.state is BoardState.PAUSED:
+        view.add_item(board_button(BoardAction.FILM, board.id))
+    else:
+        return None
     return view

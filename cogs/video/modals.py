@@ -172,3 +172,41 @@ class DenyForm(RoutedModal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self._submitted(interaction, self.reason.value)
+
+
+ShotSubmitted = Callable[[discord.Interaction, str, discord.Attachment | None], Awaitable[None]]
+
+
+class ShotForm(RoutedModal):
+    """A storyboard's shot: its prompt (``prompt`` when rewritten) and an optional image,
+    whose meaning (``image_means``, at most 100 characters) depends on where the shot comes
+    in the film."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        max_prompt: int,
+        image_means: str,
+        on_submit: ShotSubmitted,
+        prompt: str | None = None,
+    ) -> None:
+        super().__init__(title=title)
+        self._submitted = on_submit
+        self.prompt: discord.ui.TextInput[ShotForm] = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            default=prompt[:max_prompt] if prompt else None,
+            max_length=min(max_prompt, 4000),
+            placeholder="What happens in this shot: subject, action, camera, style",
+        )
+        self.add_item(discord.ui.Label(text="Prompt", component=self.prompt))
+        self.image: discord.ui.FileUpload[ShotForm] = discord.ui.FileUpload(
+            required=False, max_values=1
+        )
+        self.add_item(
+            discord.ui.Label(text="Image (optional)", description=image_means, component=self.image)
+        )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        image = self.image.values[0] if self.image.values else None
+        await self._submitted(interaction, self.prompt.value, image)

@@ -1,12 +1,13 @@
-"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord,
-and the review desk of the jobs held for a moderator's review.
+"""The job pipeline as the video cog runs it: the scheduler and its steps, wired to Discord;
+the review desk of the jobs held for a moderator's review; and the director that films
+storyboards.
 
 Built once when the cog loads, started in `cog_load` and stopped in `cog_unload`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,6 +21,7 @@ from bot.jobs.polling import PollPlan
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.steps import JobSteps, StepTiming
 from bot.jobs.videos import JobVideos
+from bot.storyboards.director import Director
 from bot.tasks import BackgroundTasks
 from cogs.shared import post_to_mod_log
 
@@ -28,6 +30,7 @@ from .messages import status_embed, status_pointer
 from .poster import DiscordResultChannel
 from .reviews import ReviewDesk
 from .status_edits import StatusEditor, StatusLook
+from .together import DiscordFilmSet
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -42,10 +45,14 @@ class Pipeline:
     scheduler: Scheduler
     desk: ReviewDesk
     refreshing: BackgroundTasks  # refreshes of the places in a server's queue
+    director: Director
+    tasks: BackgroundTasks = field(default_factory=lambda: BackgroundTasks("pipeline"))
 
     def start(self) -> None:
         self.scheduler.start()
         self.desk.start()
+        if self.tasks.running("director") is None:
+            self.tasks.spawn(self.director.run(), name="storyboard-director", key="director")
 
     def wake(self) -> None:
         """A job became due now: a step to run, or a review to post or close."""
@@ -53,6 +60,7 @@ class Pipeline:
         self.desk.wake()
 
     async def stop(self) -> None:
+        await self.tasks.close()
         await self.desk.stop()
         await self.scheduler.stop()
         await self.budget.close()
@@ -150,6 +158,14 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         reconcile_window=settings.reconcile_window_seconds,
     )
     steps: JobSteps
+    director = Director(
+        boards=services.storyboards,
+        jobs=jobs,
+        job_service=services.job_service,
+        film_set=DiscordFilmSet(bot),
+        clock=bot.clock,
+        shards=bot.shard_scope,
+    )
     videos = JobVideos(
         jobs, bot.session, services.ffmpeg, poster, fresh_link=lambda job: steps.fresh_result_link(job)
     )
@@ -161,6 +177,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         ffmpeg=services.ffmpeg,
         destinations=services.destinations,
         lineages=services.lineages,
+        on_settled=lambda job: director.wake(),
     )
     steps = JobSteps(
         jobs,
@@ -188,4 +205,6 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         clock=bot.clock,
         on_start=on_start,
     )
-    return Pipeline(editor, poster, budget, steps, scheduler, ReviewDesk(bot), refreshing)
+    return Pipeline(
+        editor, poster, budget, steps, scheduler, ReviewDesk(bot), refreshing, director
+    )

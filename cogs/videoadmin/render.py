@@ -145,6 +145,7 @@ _SENTENCES: dict[str, Callable[[str | None], str]] = {
     AuditAction.IN_FLIGHT_CAP: lambda s: "set the cap on jobs in flight of",
     AuditAction.QUEUE_MOVE: lambda s: f"moved waiting job #{s} of",
     AuditAction.QUEUE_DROP: lambda s: f"dropped waiting job #{s} of",
+    AuditAction.STORYBOARD_FILM: lambda s: f"started filming storyboard #{s} of",
 }
 # How each action's old and new values read, given the server's currency.
 _VALUES: dict[str, Callable[[str, str], str]] = {

@@ -31,6 +31,7 @@ Cheat sheet::
     choices = await emu.autocomplete(alice, chan, "video status", focused="request_id", value="ab", **others)
     ix2 = await emu.click(bob, msg, label="Re-roll")          # or custom_id=
     ix3 = await emu.submit_modal(bob, ix2, {"prompt": "a dog"})  # inputs by custom_id or label
+    await emu.submit_modal(bob, ix2, {"image": emu.attachment("a.png", data)})  # a file upload (19)
     ix4 = await emu.select(bob, msg, ["mint"], custom_id="flavour")
     await emu.say(bob, chan, "hello", reply_to=None)         # a user's message (MESSAGE_CREATE)
     emu.delete(mod, msg)                  # their own, or with Manage Messages (MESSAGE_DELETE)

@@ -618,7 +618,11 @@ class FakeDiscord:
         if opened_by.user.id != (member.user.id if isinstance(member, Member) else member.id):
             raise ScenarioError("only the user who saw the modal can submit it")
         modal = opened_by.modal
-        data = {"custom_id": modal["custom_id"], "components": modal_submit_components(modal, values)}
+        resolved: dict[str, dict] = {}
+        components = modal_submit_components(modal, values, opened_by.channel, resolved)
+        data: dict[str, Any] = {"custom_id": modal["custom_id"], "components": components}
+        if resolved:
+            data["resolved"] = resolved
         return self._new_interaction(MODAL_SUBMIT, member, opened_by.channel, data,
                                      source_message=opened_by.source_message, opened_by=opened_by)
 

@@ -359,8 +359,11 @@ def world_dm_permissions() -> int:
     ).value
 
 
-def modal_submit_components(modal: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
-    """Fill a modal's inputs from ``values`` (keyed by custom_id or label) as the user would."""
+def modal_submit_components(modal: dict[str, Any], values: dict[str, Any], channel: Channel,
+                            resolved: dict[str, dict]) -> list[dict[str, Any]]:
+    """Fill a modal's inputs from ``values`` (keyed by custom_id or label) as the user would.
+    A file upload (type 19) takes ``emu.attachment(...)`` files: its ``values`` are their ids,
+    and the files themselves go in ``resolved.attachments``, as Discord sends them."""
     used: set[str] = set()
 
     def fill(comp: dict[str, Any], label: str | None) -> dict[str, Any]:
@@ -384,6 +387,25 @@ def modal_submit_components(modal: dict[str, Any], values: dict[str, Any]) -> li
             if isinstance(chosen, str):
                 chosen = [chosen]
             return {"type": ctype, "id": comp.get("id", 0), "custom_id": cid, "values": list(chosen)}
+        if ctype == 19:  # file upload
+            files = values.get(key, [])
+            if key in values:
+                used.add(key)
+            if isinstance(files, Attachment):
+                files = [files]
+            if any(not isinstance(f, Attachment) for f in files):
+                raise ScenarioError(f"file upload {label or cid!r}: pass emu.attachment(...) files")
+            required = comp.get("required", True)
+            lo = comp.get("min_values", 1) if required else 0
+            hi = comp.get("max_values", 1)
+            if not lo <= len(files) <= hi:
+                raise ScenarioError(f"file upload {label or cid!r}: {len(files)} files outside {lo}..{hi}")
+            for f in files:
+                f.channel_id = channel.id
+                f.ephemeral = True
+                resolved.setdefault("attachments", {})[str(f.id)] = f.payload()
+            return {"type": 19, "id": comp.get("id", 0), "custom_id": cid,
+                    "values": [str(f.id) for f in files]}
         return {"type": ctype, "id": comp.get("id", 0)}
 
     out = []

@@ -3,7 +3,7 @@
 It exercises what a real bot does: slash commands with subcommands, choices, ranges,
 attachments and autocomplete; message context menus (one answers with a modal and reads the
 target's file, one starts a thread from the message); deferrals, followups and ``@original`` edits; buttons that open
-modals; channel messages with files, replies and ``allowed_mentions``; DMs. A few commands break
+modals (one with a file upload); channel messages with files, replies and ``allowed_mentions``; DMs. A few commands break
 Discord's rules on purpose when asked (``/echo`` with 2001 characters...), so tests can check
 the emulator refuses them like Discord. Errors the bot gets back are kept in ``bot.errors``
 (a handled error, as a well-behaved bot's tree ``on_error`` would do).
@@ -50,6 +50,25 @@ class AnimateModal(discord.ui.Modal, title="Animate"):
         data = await image.read()  # the signed URL from resolved.messages
         await interaction.response.send_message(
             f"Animating {image.filename} ({len(data)}B): {self.prompt.value}", ephemeral=True)
+
+
+class ShotModal(discord.ui.Modal, title="Add a shot"):
+    """A modal with a file upload (component type 19 in a label): the files come resolved."""
+
+    prompt: discord.ui.Label[ShotModal] = discord.ui.Label(
+        text="Prompt", component=discord.ui.TextInput(custom_id="prompt", max_length=500))
+    image: discord.ui.Label[ShotModal] = discord.ui.Label(
+        text="Image", component=discord.ui.FileUpload(custom_id="image", required=False, max_values=2))
+
+    def __init__(self) -> None:
+        super().__init__(custom_id="shot-modal")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        assert isinstance(self.prompt.component, discord.ui.TextInput)
+        assert isinstance(self.image.component, discord.ui.FileUpload)
+        files = [f"{a.filename} {len(await a.read())}B" for a in self.image.component.values]
+        await interaction.response.send_message(
+            f"Shot: {self.prompt.component.value} with {files or 'no file'}", ephemeral=True)
 
 
 class RerollButton(discord.ui.DynamicItem[discord.ui.Button], template=r"reroll:(?P<job>\w+)"):
@@ -129,6 +148,10 @@ class SampleBot(commands.Bot):
         @tree.command(description="Opens a modal")
         async def feedback(interaction: discord.Interaction) -> None:
             await interaction.response.send_modal(RerollModal(None))
+
+        @tree.command(description="Opens a modal that takes files")
+        async def shot(interaction: discord.Interaction) -> None:
+            await interaction.response.send_modal(ShotModal())
 
         @tree.command(description="Uploads a file of the given size")
         async def upload(interaction: discord.Interaction, size: int, defer: bool = False) -> None:

@@ -82,6 +82,32 @@ async def test_modal_from_slash_command_by_label(fakecord, bot):
         await fakecord.submit_modal(w.alice, ix, {"prompt": "x", "nope": "y"})
 
 
+async def test_modal_file_upload_sends_the_files_resolved(fakecord, bot):
+    w = fakecord.default
+    ix = await fakecord.run_command(w.alice, w.channel, "shot")
+    await ix.wait_acknowledged()
+    upload = ix.modal["components"][1]
+    assert upload["type"] == 18 and upload["component"]["type"] == 19
+    image = fakecord.attachment("frame.png", b"\x89PNG-frame", width=4, height=4)
+    submit = await fakecord.submit_modal(w.alice, ix, {"image": image, "Prompt": "a cat"})
+    await submit.wait_acknowledged()
+    assert submit.ephemeral_messages[0].content == "Shot: a cat with ['frame.png 10B']"
+    component = submit.data["components"][1]["component"]
+    assert component == {"type": 19, "id": component["id"], "custom_id": "image", "values": [str(image.id)]}
+    resolved = submit.data["resolved"]["attachments"][str(image.id)]
+    assert resolved["filename"] == "frame.png" and "ephemeral-attachments" in resolved["url"]
+    again = await fakecord.run_command(w.alice, w.channel, "shot")
+    await again.wait_acknowledged()
+    none = await fakecord.submit_modal(w.alice, again, {"prompt": "a dog"})  # optional: no files
+    await none.wait_acknowledged()
+    assert none.ephemeral_messages[0].content == "Shot: a dog with no file"
+    assert "resolved" not in none.data
+    with pytest.raises(ScenarioError, match="outside 0..2"):
+        await fakecord.submit_modal(w.alice, ix, {"prompt": "x", "image": [image, image, image]})
+    with pytest.raises(ScenarioError, match="emu.attachment"):
+        await fakecord.submit_modal(w.alice, ix, {"prompt": "x", "image": "frame.png"})
+
+
 async def test_select_updates_message_and_deferred_update_edits_original(fakecord, bot):
     w = fakecord.default
     ix = await fakecord.run_command(w.alice, w.channel, "pick")
