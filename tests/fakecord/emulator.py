@@ -71,6 +71,9 @@ class RecordedRequest:
     status: int = 0
 
 
+CLIENT_CLOSED_REQUEST = 499  # a request whose client hung up before it was answered
+
+
 @dataclass
 class InjectedFailure:
     method: str
@@ -282,6 +285,11 @@ class FakeDiscord:
                 self.violation(err.status, err.code, err.message, request, err.errors)
             response = json_response(err.body(), status=err.status, headers=err.headers)
         except web.HTTPException:
+            raise
+        except ConnectionResetError:
+            # The client went away mid-request (a bot killed while uploading): nobody to
+            # answer, and no fault of the emulator's. Recorded as nginx records it.
+            rec.status = CLIENT_CLOSED_REQUEST
             raise
         except Exception as exc:  # a bug in the emulator: fail fast (no 5xx retries) and loudly
             logging.getLogger(__name__).exception("fakecord failed on %s %s", request.method, route)

@@ -1,10 +1,12 @@
 """Every REST route the emulator serves is reached through discord.py's own API calls."""
 
+import asyncio
 import io
 
 import discord
 import pytest
 
+from tests.fakecord.emulator import CLIENT_CLOSED_REQUEST
 from tests.fakecord.samplebot import SampleBot
 
 
@@ -97,3 +99,25 @@ async def test_giving_a_member_a_role_needs_manage_roles_and_a_higher_role(fakec
     with pytest.raises(discord.NotFound) as unknown:
         await bot.http.add_role(w.guild.id, w.bob.id, 12345)
     assert unknown.value.code == 10011
+
+
+async def test_a_client_that_hangs_up_mid_upload_is_recorded_not_reported_as_a_bug(fakecord):
+    """A bot killed while its upload is on the wire leaves the emulator half a body."""
+    channel = fakecord.default.channel
+    host, port = fakecord.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST /api/v10/channels/{channel.id}/messages HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bot {fakecord.token}\r\n"
+        "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 100000\r\n\r\n"
+        "--xyz\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n"
+    )
+    writer.write(head.encode())
+    await writer.drain()
+    await fakecord.wait_for(lambda: fakecord.requests_by_route()[("POST", "/channels/{channel_id}/messages")])
+    writer.close()
+    await writer.wait_closed()
+    (request,) = [r for r in fakecord.requests if r.route == "/channels/{channel_id}/messages"]
+    await fakecord.wait_for(lambda: request.status == CLIENT_CLOSED_REQUEST, 5, "the hang-up noticed")
+    assert fakecord.internal_errors == []
+    assert channel.messages == []
