@@ -100,6 +100,11 @@ class ServerQueue:
     def held_by_bot_cap(self) -> bool:
         return self.bot_cap is not None and self.bot_in_flight >= self.bot_cap
 
+    @property
+    def held(self) -> bool:
+        """Whether a job ready now waits for its turn (a cap or the provider holds it)."""
+        return self.held_by_server_cap or self.held_by_bot_cap or self.provider_holding
+
 
 @dataclass(frozen=True)
 class QueueChange:

@@ -454,10 +454,14 @@ def decision_text(review: Review) -> str:
     return "It ended without charge: its review could not be posted."
 
 
-def review_notice(job: Job, review: Review) -> str:
+def review_notice(job: Job, review: Review, *, queue_held: bool) -> str:
     """The reply on the member's status message when a moderator approved their job (a
-    denial reaches them as the job's outcome, like any other)."""
-    return f"<@{job.user_id}> <@{review.decided_by}> approved your video #{job.id}: it's being made now."
+    denial reaches them as the job's outcome, like any other); ``queue_held``: it goes to
+    the model only when its turn comes."""
+    then = (
+        "it waits for its turn in the queue (`/video queue`)." if queue_held else "it's being made now."
+    )
+    return f"<@{job.user_id}> <@{review.decided_by}> approved your video #{job.id}: {then}"
 
 
 def _footer(job: Job, first: str | None = None) -> str:
