@@ -1,0 +1,97 @@
+"""Issue 12's features together, end to end: the real bot, the Discord emulator, the GMI
+simulator.
+
+Each feature has its own tests; these check where they meet: a job held for approval while
+a server cap holds the queue, a confirmed preview that needs approval, a storyboard whose
+shots meet a cap and a review (or are dropped from the queue, or denied), a library video
+when reference videos need approval, and a film made together entered in a challenge.
+"""
+
+from __future__ import annotations
+
+from tests.cogs.video.test_approval_e2e import HELD_TITLE, lane, review_posted, title
+from tests.cogs.video.test_fair_turns_e2e import (
+    answer,
+    command,
+    job_id,
+    let_one_finish,
+    place_shown,
+    queue_up,
+    sent,
+)
+from tests.support.video import job_when
+
+
+def outcome_of(person, status):
+    """The reply that carries the job's outcome (not an approval notice), once it is there."""
+    return next((m for m in person.replies_to(status) if m.embeds), None)
+
+
+async def all_made(fakecord, gmi_sim, people_statuses) -> None:
+    """Let every request finish, those sent meanwhile too, and wait for every outcome."""
+
+    def done() -> bool:
+        for request_id in gmi_sim.requests:
+            gmi_sim.release(request_id)
+        return all(outcome_of(p, s) is not None for p, s in people_statuses)
+
+    await fakecord.wait_for(done, 30, "every outcome")
+
+
+async def test_a_held_job_takes_no_turn_and_once_approved_waits_its_fair_turn(
+    fakecord, video_bot, person, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, cost={"amount": 1.0})
+    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
+    gmi_sim.script_next(times=5, hold=True)
+    alice, bob = person(), person(world.bob)
+
+    (first,) = await queue_up(bob, "bob 1")  # 0.80 USD: not held, at the model
+    await gmi_sim.wait_for_calls("submit", 1)
+    held = []
+    for prompt in ("alice 1", "alice 2"):  # 1.60 USD each: held for review
+        ix = await alice.generate(prompt=prompt, duration=10)
+        held.append(await alice.status_message(ix))
+    await review_posted(fakecord, reviews, 2)
+    waiting = await queue_up(bob, "bob 2", "bob 3")
+    for status in waiting:
+        await job_when(bot, job_id(status), lambda job: job.awaits_turn)
+
+    # Held, they are in no queue: bob's jobs are 1st and 2nd; alice's show the review.
+    shown = answer(await command(fakecord, world.alice, "video queue"))
+    assert "2 waiting" in shown and "alice" not in shown
+    assert f"**1.** #{job_id(waiting[0])}" in shown
+    await fakecord.wait_for(lambda: place_shown(waiting[1]) == "2", 15, "bob's 3rd: 2nd")
+    assert all(title(s) == HELD_TITLE and place_shown(s) is None for s in held)
+
+    for review in reviews.messages[:2]:
+        ix = await fakecord.click(world.mod, review, label="Approve")
+        await ix.wait_acknowledged()
+    for status in held:
+        await job_when(bot, job_id(status), lambda job: job.awaits_turn)
+    def notices():
+        return [m for s in held for m in alice.replies_to(s) if not m.embeds]
+
+    await fakecord.wait_for(lambda: len(notices()) == 2, 5, "the approval notices")
+    assert [n.content.split(": ", 1)[1] for n in notices()] == [
+        "it waits for its turn in the queue (`/video queue`)."
+    ] * 2  # not "being made now": the cap holds the queue
+
+    # Approved, they wait their fair turns, one round each: not a batch ahead of bob's.
+    shown = answer(await command(fakecord, world.bob, "video queue"))
+    assert "Held by this server's cap: 1 of 1" in shown and "4 waiting" in shown
+    order = [job_id(held[0]), job_id(waiting[0]), job_id(held[1]), job_id(waiting[1])]
+    for place, number in enumerate(order, 1):
+        assert f"**{place}.** #{number} " in shown, shown
+    await fakecord.wait_for(lambda: place_shown(held[1]) == "3", 15, "alice's 2nd: 3rd")
+
+    done: list[str] = []
+    for count in range(2, 6):
+        await let_one_finish(gmi_sim, done)
+        await gmi_sim.wait_for_calls("submit", count, within=15)
+        assert len(gmi_sim.calls("submit")) == count  # the cap holds: one at a time
+    assert sent(gmi_sim) == ["bob 1", "alice 1", "bob 2", "alice 2", "bob 3"]
+    await all_made(fakecord, gmi_sim, [(bob, first), *((alice, s) for s in held),
+                                       *((bob, s) for s in waiting)])  # fmt: skip
