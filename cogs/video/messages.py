@@ -251,6 +251,18 @@ HELD_TEXT = (
 )
 
 
+PREVIEW_REVIEW_TEXT = (
+    "This server's moderators review jobs like this one before they are made: once you "
+    "confirm, it waits for one to approve it (its quota is held for it meanwhile)."
+)
+
+
+def confirmed_text(job: Job) -> str:
+    """What a confirmed preview says: which job it became, and if it waits for review."""
+    text = f"✅ Confirmed: this is job #{job.id}, below."
+    return f"{text} It waits for a moderator's review." if job.held else text
+
+
 def _add_lineage(embed: discord.Embed, job: Job, lineage: Lineage) -> None:
     text = lineage_text(job, lineage)
     if text:
@@ -729,6 +741,8 @@ def preview_embed(preview: Preview, currency: str) -> discord.Embed:
         value=clip("\n".join(leaves_lines(preview, currency)), 1024),
         inline=False,
     )
+    if preview.review_reasons:
+        embed.add_field(name="Review", value=PREVIEW_REVIEW_TEXT, inline=False)
     embed.add_field(
         name="Confirm by", value=discord_time(shown.expires_at, "R"), inline=False
     )

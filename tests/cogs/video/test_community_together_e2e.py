@@ -9,7 +9,8 @@ when reference videos need approval, and a film made together entered in a chall
 
 from __future__ import annotations
 
-from tests.cogs.video.test_approval_e2e import HELD_TITLE, lane, review_posted, title
+from tests.cogs.video.test_approval_e2e import HELD_TITLE, field, lane, review_posted, title
+from tests.cogs.video.test_confirm_e2e import preview_text, previewed
 from tests.cogs.video.test_fair_turns_e2e import (
     answer,
     command,
@@ -95,3 +96,35 @@ async def test_a_held_job_takes_no_turn_and_once_approved_waits_its_fair_turn(
     assert sent(gmi_sim) == ["bob 1", "alice 1", "bob 2", "alice 2", "bob 3"]
     await all_made(fakecord, gmi_sim, [(bob, first), *((alice, s) for s in held),
                                        *((bob, s) for s in waiting)])  # fmt: skip
+
+
+async def test_a_confirmed_preview_that_needs_approval_says_so_and_is_held_after_confirm(
+    fakecord, video_bot, person, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, cost={"amount": 1.0})
+    alice = person()
+    cheap = await previewed(alice, prompt="cheap", confirm=True)
+    assert "Review:" not in preview_text(cheap)  # 0.80 USD: not above the amount
+    preview = await previewed(alice, prompt="a long fox", duration=10, confirm=True)
+    assert "Estimated cost: ≈ 1.60 USD" in preview_text(preview)
+    assert "Review: This server's moderators review jobs like this one" in preview_text(preview)
+
+    ix = await fakecord.click(alice.member, preview, label="Confirm")
+    status = await ix.wait_response_message()
+    assert title(status) == HELD_TITLE and job_id(status) == 1
+    review = await review_posted(fakecord, reviews)
+    assert field(review, "Needs review because").startswith("its estimated cost, 1.60 USD")
+    await fakecord.wait_for(lambda: not preview.components, 5, "the preview to lose its buttons")
+    assert preview.content == (
+        "✅ Confirmed: this is job #1, below. It waits for a moderator's review."
+    )
+    assert gmi_sim.calls("submit") == []  # held: never sent
+    job = await bot.services.jobs.get(1)
+    assert job is not None and job.held and job.estimated_cost == 1.60
+
+    ix = await fakecord.click(world.mod, review, label="Approve")
+    await ix.wait_acknowledged()
+    await fakecord.wait_for(lambda: outcome_of(alice, status), 15, "the video")
+    assert outcome_of(alice, status).attachments and len(gmi_sim.calls("submit")) == 1
