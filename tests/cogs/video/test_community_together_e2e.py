@@ -20,6 +20,7 @@ from tests.cogs.video.test_fair_turns_e2e import (
     queue_up,
     sent,
 )
+from tests.cogs.video.test_together_e2e import add_shot, film_of, open_board, shot_lines, wait_film
 from tests.support.video import job_when
 
 
@@ -128,3 +129,50 @@ async def test_a_confirmed_preview_that_needs_approval_says_so_and_is_held_after
     await ix.wait_acknowledged()
     await fakecord.wait_for(lambda: outcome_of(alice, status), 15, "the video")
     assert outcome_of(alice, status).attachments and len(gmi_sim.calls("submit")) == 1
+
+
+async def test_a_storyboard_waits_for_the_cap_and_a_review_then_posts_its_film_once(
+    fakecord, video_bot, person, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, role={"role": world.artists})  # bob is no Artist
+    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
+    gmi_sim.script_next(hold=True)
+    (own,) = await queue_up(person(), "alice's own")  # at the model: the cap is full
+    await gmi_sim.wait_for_calls("submit", 1)
+    board = await open_board(fakecord, world.alice, world.channel, shots=2)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")  # full: filming starts
+    thread = board.thread
+
+    # Shot 1 waits for its turn, in the thread, and in the server's queue.
+    first = await job_when(bot, 2, lambda job: job.awaits_turn)
+    assert first.channel_id == thread.id
+    shown = answer(await command(fakecord, world.bob, "video queue"))
+    assert "**1.** #2 " in shown and "a kite rises" in shown and "1 waiting" in shown
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+
+    # Shot 2 is bob's: held for review (no turn, nothing sent), then approved.
+    review = await review_posted(fakecord, reviews)
+    assert field(review, "Requested by") == f"<@{world.bob.id}> in <#{thread.id}>"
+    second = await job_when(bot, 3, lambda job: job.held)
+    assert second.first_frame_from == 2 and len(gmi_sim.calls("submit")) == 2
+    (status,) = [m for m in thread.messages if m.id == second.status_message_id]
+    assert title(status) == HELD_TITLE
+    assert "[filming](" in shot_lines(board)[1]  # its link: the status message above
+    ix = await fakecord.click(world.mod, review, label="Approve")
+    await ix.wait_acknowledged()
+
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == f"#2 by <@{world.alice.id}> → #3 by <@{world.bob.id}>"
+    await fakecord.wait_for(lambda: "Filmed." in board.embeds[0]["description"], 5, "filmed")
+    assert sent(gmi_sim) == ["alice's own", "a kite rises", "the string snaps"]  # each once
+    assert [film_of(world.channel)] == [
+        m for m in world.channel.messages if m.attachments and m.reply_to != own.id
+    ]  # the film, posted once
+    for member, made in ((world.alice, 2), (world.bob, 1)):
+        usage = await bot.services.ledger.usage(
+            world.guild.id, member.id, 0, 2**40, refunds_enabled=True
+        )
+        assert usage.generations == made  # the film (a stitch) counts for no one
