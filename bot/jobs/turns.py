@@ -39,7 +39,9 @@ from bot.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 TURN_RECHECK = 60.0  # seconds: a held job looks again this often, whatever wakes were lost
-DROPPED = "Taken out of the queue before it was sent: nothing was charged."
+# Why a dropped job ended, wherever it is read (its status message names the moderator;
+# a storyboard's pause notice has only these words).
+DROPPED = "A moderator took it out of the queue before it was sent: nothing was charged."
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,14 @@ from tests.cogs.video.test_fair_turns_e2e import (
     queue_up,
     sent,
 )
-from tests.cogs.video.test_together_e2e import add_shot, film_of, open_board, shot_lines, wait_film
+from tests.cogs.video.test_together_e2e import (
+    add_shot,
+    film_of,
+    open_board,
+    press,
+    shot_lines,
+    wait_film,
+)
 from tests.support.video import job_when
 
 
@@ -176,3 +183,69 @@ async def test_a_storyboard_waits_for_the_cap_and_a_review_then_posts_its_film_o
             world.guild.id, member.id, 0, 2**40, refunds_enabled=True
         )
         assert usage.generations == made  # the film (a stitch) counts for no one
+
+
+def pause_notices(thread, member) -> list:
+    return [m for m in thread.messages if m.content.startswith(f"⚠️ <@{member.id}>, shot")]
+
+
+async def test_a_shot_dropped_from_the_queue_or_denied_pauses_the_film_for_its_author(
+    fakecord, video_bot, person, gmi_sim
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, role={"role": world.artists})  # bob is no Artist
+    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
+    gmi_sim.script_next(hold=True)
+    await queue_up(person(), "alice's own")  # at the model: the cap is full
+    await gmi_sim.wait_for_calls("submit", 1)
+    board = await open_board(fakecord, world.alice, world.channel, shots=2)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    thread = board.thread
+
+    # A moderator drops shot 1 from the queue: the film pauses for alice, who retries it.
+    await job_when(bot, 2, lambda job: job.awaits_turn)
+    dropped = await command(fakecord, world.mod, "videoadmin queue drop", job="2")
+    assert "dropped waiting job #2" in answer(dropped)
+    await fakecord.wait_for(lambda: pause_notices(thread, world.alice), 15, "alice's notice")
+    (notice,) = pause_notices(thread, world.alice)
+    assert notice.content.startswith(
+        f"⚠️ <@{world.alice.id}>, shot 1 couldn't be filmed: A moderator took it out of the "
+        "queue before it was sent: nothing was charged."
+    )
+    assert notice.mentions == [world.alice.id]
+    await fakecord.wait_for(lambda: board.buttons(), 5, "the storyboard's buttons")
+    assert "Paused at shot 1" in board.embeds[0]["description"]
+    assert (await press(fakecord, world.alice, notice, "Retry shot 1")).startswith("🔁 Shot 1")
+    await job_when(bot, 3, lambda job: job.awaits_turn)  # again in the queue, for its turn
+    gmi_sim.release(next(iter(gmi_sim.requests)))
+
+    # Bob's shot 2 is held, then denied: the film pauses for bob, with the reason.
+    review = await review_posted(fakecord, reviews)
+    deny = await fakecord.click(world.mod, review, label="Deny")
+    await deny.wait_acknowledged()
+    submitted = await fakecord.submit_modal(world.mod, deny, {"Reason": "no *snapping* strings"})
+    await submitted.wait_acknowledged()
+    await fakecord.wait_for(lambda: pause_notices(thread, world.bob), 15, "bob's notice")
+    (notice,) = pause_notices(thread, world.bob)
+    assert notice.content.startswith(
+        f"⚠️ <@{world.bob.id}>, shot 2 couldn't be filmed: Not approved: no \\*snapping\\* strings"
+    )
+    assert "Paused at shot 2" in board.embeds[0]["description"]
+    opened = await fakecord.click(world.bob, notice, label="Rewrite shot 2")
+    await opened.wait_acknowledged()
+    ix = await fakecord.submit_modal(world.bob, opened, {"Prompt": "the string holds"})
+    await ix.wait_acknowledged()
+    review = await review_posted(fakecord, reviews, 2)  # held again: still no Artist
+    ix = await fakecord.click(world.mod, review, label="Approve")
+    await ix.wait_acknowledged()
+
+    film = await wait_film(fakecord, world.channel)
+    assert film.embeds[0]["description"] == f"#3 by <@{world.alice.id}> → #5 by <@{world.bob.id}>"
+    assert sent(gmi_sim) == ["alice's own", "a kite rises", "the string holds"]
+    for member, made in ((world.alice, 2), (world.bob, 1)):
+        usage = await bot.services.ledger.usage(
+            world.guild.id, member.id, 0, 2**40, refunds_enabled=False
+        )
+        assert usage.generations == made  # neither the dropped nor the denied one counts
