@@ -10,6 +10,8 @@ when reference videos need approval, and a film made together entered in a chall
 from __future__ import annotations
 
 from tests.cogs.video.test_approval_e2e import HELD_TITLE, field, lane, review_posted, title
+from tests.cogs.video.test_asset_library_e2e import HERO, add_file, status_of
+from tests.cogs.video.test_asset_library_e2e import dance as dance  # noqa: F401 (a fixture)
 from tests.cogs.video.test_confirm_e2e import preview_text, previewed
 from tests.cogs.video.test_fair_turns_e2e import (
     answer,
@@ -249,3 +251,33 @@ async def test_a_shot_dropped_from_the_queue_or_denied_pauses_the_film_for_its_a
             world.guild.id, member.id, 0, 2**40, refunds_enabled=False
         )
         assert usage.generations == made  # neither the dropped nor the denied one counts
+
+
+async def test_a_library_video_needs_approval_when_reference_videos_do(
+    fakecord, video_bot, person, gmi_sim, dance
+):
+    bot = await video_bot()
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, videos={"required": True})
+    await add_file(fakecord, "Dance", "dance.mp4", dance, content_type="video/mp4")
+    await add_file(fakecord, "Hero", "hero.png", HERO, content_type="image/png",
+                   width=1280, height=720)  # fmt: skip
+    alice = person()
+    image_only = await alice.status_message(await alice.generate(prompt="the hero", asset="Hero"))
+    await fakecord.wait_for(lambda: outcome_of(alice, image_only), 15, "the image's video")
+    assert len(reviews.messages) == 0  # a library image is no reference video
+
+    status = await alice.status_message(
+        await alice.generate(prompt="the hero dances", asset="Hero", asset_2="dance")
+    )
+    review = await review_posted(fakecord, reviews)
+    assert title(status) == HELD_TITLE
+    assert field(review, "Needs review because") == "it uses 1 reference video"
+    assert len(gmi_sim.calls("submit")) == 1  # held: only the image's job was sent
+    ix = await fakecord.click(world.mod, review, label="Approve")
+    await ix.wait_acknowledged()
+    await fakecord.wait_for(lambda: outcome_of(alice, status), 15, "the video")
+    payload = gmi_sim.calls("submit")[1].body_json["payload"]
+    (video,) = payload["reference_videos"]
+    assert (await status_of(video)) == (200, dance)  # the kept file, by a link that works
+    assert (await bot.services.jobs.get(job_id(status))).succeeded
