@@ -9,9 +9,11 @@ when reference videos need approval, and a film made together entered in a chall
 
 from __future__ import annotations
 
+from bot.clock import ManualClock
 from tests.cogs.video.test_approval_e2e import HELD_TITLE, field, lane, review_posted, title
 from tests.cogs.video.test_asset_library_e2e import HERO, add_file, status_of
 from tests.cogs.video.test_asset_library_e2e import dance as dance  # noqa: F401 (a fixture)
+from tests.cogs.video.test_challenge_e2e import clicked, entries, results
 from tests.cogs.video.test_confirm_e2e import preview_text, previewed
 from tests.cogs.video.test_fair_turns_e2e import (
     answer,
@@ -30,6 +32,7 @@ from tests.cogs.video.test_together_e2e import (
     shot_lines,
     wait_film,
 )
+from tests.cogs.videoadmin.test_videoadmin_e2e import admin, refusal, seen
 from tests.support.video import job_when
 
 
@@ -82,6 +85,7 @@ async def test_a_held_job_takes_no_turn_and_once_approved_waits_its_fair_turn(
         await ix.wait_acknowledged()
     for status in held:
         await job_when(bot, job_id(status), lambda job: job.awaits_turn)
+
     def notices():
         return [m for s in held for m in alice.replies_to(s) if not m.embeds]
 
@@ -281,3 +285,45 @@ async def test_a_library_video_needs_approval_when_reference_videos_do(
     (video,) = payload["reference_videos"]
     assert (await status_of(video)) == (200, dance)  # the kept file, by a link that works
     assert (await bot.services.jobs.get(job_id(status))).succeeded
+
+
+async def test_a_film_made_together_is_its_starters_entry_crediting_every_shot(
+    fakecord, video_bot, gmi_sim
+):
+    clock = ManualClock.realtime()
+    await video_bot(clock=clock)
+    world = fakecord.default
+    carol = world.guild.add_member("carol")
+    await admin(fakecord, "challenge start", theme="kites", deadline="1d")
+    board = await open_board(fakecord, world.alice, world.channel, shots=2)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    film = await wait_film(fakecord, world.channel)
+
+    # The film is the starter's video: she enters it; it credits every shot's author.
+    assert "Enter challenge" in [b["label"] for b in film.buttons()]
+    ix = await clicked(fakecord, world.bob, film, "Enter challenge")
+    assert f"Only <@{world.alice.id}>, who made #3" in refusal(ix)
+    ix = await clicked(fakecord, world.alice, film, "Enter challenge")
+    assert "Entered #3 in the challenge" in seen(ix)
+    await fakecord.wait_for(lambda: entries(world.channel), 10, "the film's entry post")
+    (entry,) = entries(world.channel)
+    assert entry.attachments and entry.attachments[0].filename == "entry-3.mp4"
+    assert entry.embeds[0]["description"].splitlines()[1] == (
+        f"A film of 2 clips: #1 by <@{world.alice.id}> → #2 by <@{world.bob.id}>"
+    )
+    assert entry.mentions == []  # credits ping no one
+
+    # A shot's author made part of it: no vote for it, as for one's own entry.
+    ix = await clicked(fakecord, world.bob, entry, "Vote")
+    assert "You can't vote for a film with a clip of yours in it" in refusal(ix)
+    ix = await clicked(fakecord, carol, entry, "Vote")
+    assert "You voted for entry #1" in seen(ix)
+
+    clock.advance(86400 + 1)
+    await fakecord.wait_for(lambda: results(world.channel), 15, "the results post")
+    (posted,) = results(world.channel)
+    assert (
+        f"🥇 **1st** Entry #1: #3 by <@{world.alice.id}> · a film with clips by "
+        f"<@{world.alice.id}>, <@{world.bob.id}> · 1 vote"
+    ) in posted.embeds[0]["description"]
