@@ -144,19 +144,28 @@ async def test_a_confirmed_preview_that_needs_approval_says_so_and_is_held_after
     assert outcome_of(alice, status).attachments and len(gmi_sim.calls("submit")) == 1
 
 
+async def capped_board(fakecord, person, gmi_sim):
+    """Bob's jobs need a review (he is no Artist) and the server's cap is 1, taken by
+    alice's own job (held at the model); then alice and bob fill a storyboard of two shots,
+    which starts filming. Returns the review channel, alice's status message, the board."""
+    world = fakecord.default
+    reviews, _ = await lane(fakecord, role={"role": world.artists})
+    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
+    gmi_sim.script_next(hold=True)
+    (own,) = await queue_up(person(), "alice's own")
+    await gmi_sim.wait_for_calls("submit", 1)
+    board = await open_board(fakecord, world.alice, world.channel, shots=2)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    return reviews, own, board
+
+
 async def test_a_storyboard_waits_for_the_cap_and_a_review_then_posts_its_film_once(
     fakecord, video_bot, person, gmi_sim
 ):
     bot = await video_bot()
     world = fakecord.default
-    reviews, _ = await lane(fakecord, role={"role": world.artists})  # bob is no Artist
-    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
-    gmi_sim.script_next(hold=True)
-    (own,) = await queue_up(person(), "alice's own")  # at the model: the cap is full
-    await gmi_sim.wait_for_calls("submit", 1)
-    board = await open_board(fakecord, world.alice, world.channel, shots=2)
-    await add_shot(fakecord, world.alice, board, "a kite rises")
-    await add_shot(fakecord, world.bob, board, "the string snaps")  # full: filming starts
+    reviews, own, board = await capped_board(fakecord, person, gmi_sim)
     thread = board.thread
 
     # Shot 1 waits for its turn, in the thread, and in the server's queue.
@@ -200,14 +209,7 @@ async def test_a_shot_dropped_from_the_queue_or_denied_pauses_the_film_for_its_a
 ):
     bot = await video_bot()
     world = fakecord.default
-    reviews, _ = await lane(fakecord, role={"role": world.artists})  # bob is no Artist
-    await command(fakecord, world.mod, "videoadmin settings queue", cap=1)
-    gmi_sim.script_next(hold=True)
-    await queue_up(person(), "alice's own")  # at the model: the cap is full
-    await gmi_sim.wait_for_calls("submit", 1)
-    board = await open_board(fakecord, world.alice, world.channel, shots=2)
-    await add_shot(fakecord, world.alice, board, "a kite rises")
-    await add_shot(fakecord, world.bob, board, "the string snaps")
+    reviews, _, board = await capped_board(fakecord, person, gmi_sim)
     thread = board.thread
 
     # A moderator drops shot 1 from the queue: the film pauses for alice, who retries it.
