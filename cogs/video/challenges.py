@@ -29,7 +29,7 @@ from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_o
 from cogs.videoadmin.render import audit_line
 
 from .components import vote_view
-from .messages import credit_text, message_link
+from .messages import credit_text, message_link, result_link
 from .poster import THREAD_ARCHIVE_MINUTES, find_marked, missing_post_permissions
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def entry_embed(
         lines.append(clip(f"A film of {len(lineage.clips)} clips: {shots}", 1000))
     elif job is not None:
         lines.append(f"“{clip(literal(job.request.prompt), 1000)}”")
-        if job.result_message_id is not None:
-            where = job.result_channel_id or job.channel_id
-            lines.append(f"[The original post]({message_link(job.guild_id, where, job.result_message_id)})")
+        original = result_link(job)
+        if original is not None:
+            lines.append(f"[The original post]({original})")
     embed = discord.Embed(
         title=clip(f"Entry #{entry.id}: {challenge.theme}", 256), description="\n".join(lines), colour=COLOUR
     )

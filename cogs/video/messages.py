@@ -133,6 +133,13 @@ def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
 
+def result_link(job: Job) -> str | None:
+    """The link to the job's result in the server (None: not posted there, or by DM)."""
+    if job.result_message_id is None or job.delivered_via != "channel":
+        return None
+    return message_link(job.guild_id, job.result_channel_id or job.channel_id, job.result_message_id)
+
+
 def credit_text(credit: Credit) -> str:
     """``#12 by @alice``: a mention that pings no one (embeds never ping)."""
     return f"#{credit.job_id} by <@{credit.user_id}>"
@@ -495,9 +502,9 @@ def job_links(job: Job) -> str:
     if job.status_message_id:
         status = message_link(job.guild_id, job.channel_id, job.status_message_id)
         links.append(f"[status message]({status})")
-    if job.result_message_id and job.delivered_via == "channel":
-        where = job.result_channel_id or job.channel_id
-        links.append(f"[result]({message_link(job.guild_id, where, job.result_message_id)})")
+    result = result_link(job)
+    if result is not None:
+        links.append(f"[result]({result})")
     return " · ".join(links)
 
 
