@@ -288,11 +288,13 @@ class Challenges:
         return entries
 
     async def vote(self, voter: Requester, entry_id: int) -> Vote:
-        """One vote per member per challenge, never for their own entry; voting for
-        another entry moves it, until the deadline."""
+        """One vote per member per challenge, never for their own entry (nor for a film
+        with a clip of theirs: one made together, say); voting for another entry moves it,
+        until the deadline."""
         entry = await self.challenges.entry(entry_id)
         if entry is None:
             raise NotFound("That entry no longer exists.")
+        credited = {clip.user_id for clip in await self.jobs.clips(entry.job_id)}
         async with self.db.transaction() as conn:
             challenge = await self.challenges.get(entry.challenge_id, conn=conn)
             assert challenge is not None  # an entry's challenge is never deleted
@@ -302,6 +304,11 @@ class Challenges:
                 raise Refused(
                     "You can't vote for your own entry: vote for the one you like best among "
                     "the others."
+                )
+            if voter.user_id in credited:
+                raise Refused(
+                    "You can't vote for a film with a clip of yours in it (it is partly your "
+                    "own entry): vote for the one you like best among the others."
                 )
             before = await self.challenges.vote_of(challenge.id, voter.user_id, conn=conn)
             if before == entry.id:

@@ -19,7 +19,7 @@ from bot.db.database import Connection
 from bot.db.jobs import Usage
 from bot.db.previews import JobPreview, PreviewRepository, PreviewState
 from bot.errors import Conflict, NotFound, PermissionDenied, UserError
-from bot.jobs.model import Job, JobDraft
+from bot.jobs.model import Job, JobDraft, ReviewReason
 from bot.jobs.service import JobService
 from bot.moderation.config import ServerConfigCache
 from bot.moderation.requester import Requester, guild_of
@@ -39,6 +39,7 @@ class Preview:
 
     preview: JobPreview
     standing: Standing
+    review_reasons: tuple[ReviewReason, ...] = ()  # why, once confirmed, it waits for review
 
     @property
     def asked(self) -> Usage:
@@ -128,7 +129,7 @@ class JobPreviews:
     ) -> Preview:
         """Price ``draft`` and keep it as a pending preview; refused (`UserError`) now if
         the request or the moderators' rules on who, where and what would refuse it."""
-        await self.job_service.precheck(requester, draft)
+        reasons = await self.job_service.precheck(requester, draft)
         now = self.clock()
         preview = await self.previews.add(
             guild_id=guild_of(requester),
@@ -141,7 +142,7 @@ class JobPreviews:
             interaction_token=interaction_token,
             forget_before=now - PREVIEW_KEPT,
         )
-        return Preview(preview, await self.standings.of_member(requester))
+        return Preview(preview, await self.standings.of_member(requester), reasons)
 
     async def usable(self, requester: Requester, preview_id: int) -> JobPreview:
         """``requester``'s own preview, still pending; `UserError` says why not."""

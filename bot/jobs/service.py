@@ -23,7 +23,15 @@ from bot.db.jobs import Claim, JobRepository
 from bot.errors import Conflict, NotFound, PermissionDenied, Refused
 from bot.jobs.lifecycle import ACTIVE_STATES, JobOutcome, JobState
 from bot.jobs.lineage import Lineages
-from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobDraft, JobOrigin, NewJob
+from bot.jobs.model import (
+    STATUS_MESSAGE_GRACE,
+    Credit,
+    Job,
+    JobDraft,
+    JobOrigin,
+    NewJob,
+    ReviewReason,
+)
 from bot.model_offer import DOCUMENTED, SEED_RANGE, ModelOffer
 from bot.moderation.audit import AuditAction, AuditLog, user_target
 from bot.moderation.requester import Moderators, Requester
@@ -140,9 +148,10 @@ class JobService:
             claim=claim,
         )
 
-    async def precheck(self, requester: Requester, draft: JobDraft) -> None:
+    async def precheck(self, requester: Requester, draft: JobDraft) -> tuple[ReviewReason, ...]:
         """Refuse now what `accept_draft` would refuse whatever the member used: the
-        request's problems and the moderators' rules on who, where and what."""
+        request's problems and the moderators' rules on who, where and what. Returns why
+        it would wait for a moderator's review."""
         self.check_request(draft.request, continues=draft.first_frame_from is not None)
         new = self._new_job(
             requester,
@@ -151,7 +160,7 @@ class JobService:
             parent_job_id=draft.parent_job_id,
             first_frame_from=draft.first_frame_from,  # a continuation passes the image gate
         )
-        await self.admission.precheck(requester, new)
+        return await self.admission.precheck(requester, new)
 
     async def forecast(
         self,

@@ -39,7 +39,9 @@ from bot.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 TURN_RECHECK = 60.0  # seconds: a held job looks again this often, whatever wakes were lost
-DROPPED = "Taken out of the queue before it was sent: nothing was charged."
+# Why a dropped job ended, wherever it is read (its status message names the moderator;
+# a storyboard's pause notice has only these words).
+DROPPED = "A moderator took it out of the queue before it was sent: nothing was charged."
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,11 @@ class ServerQueue:
     @property
     def held_by_bot_cap(self) -> bool:
         return self.bot_cap is not None and self.bot_in_flight >= self.bot_cap
+
+    @property
+    def held(self) -> bool:
+        """Whether a job ready now waits for its turn (a cap or the provider holds it)."""
+        return self.held_by_server_cap or self.held_by_bot_cap or self.provider_holding
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from bot.db.filters import BlockedPattern
 from bot.db.jobs import Claim, JobLedger, JobRepository, Usage
 from bot.db.servers import GuildSettings
 from bot.errors import Refused
-from bot.jobs.model import Job, NewJob
+from bot.jobs.model import Job, NewJob, ReviewReason
 from bot.moderation.config import ServerConfig, ServerConfigCache
 from bot.moderation.prompt_filter import PromptFilter, find_blocked_pattern
 from bot.moderation.requester import Requester
@@ -324,10 +324,14 @@ class Admission:
             inserted=held if reasons else None,
         )
 
-    async def precheck(self, requester: Requester, new: NewJob) -> None:
+    async def precheck(self, requester: Requester, new: NewJob) -> tuple[ReviewReason, ...]:
         """The rules that read only settings (who, where, what), without counting: a job
-        they refuse is refused before a member is asked to confirm it."""
-        await self._checked(requester, new)
+        they refuse is refused before a member is asked to confirm it. Returns why it
+        would wait for a moderator's review once stored (none: it wouldn't)."""
+        check = await self._checked(requester, new)
+        if not check.new.calls_provider:
+            return ()
+        return review_reasons(check.settings, requester, check.new)
 
     async def _checked(self, requester: Requester, new: NewJob) -> AdmissionCheck:
         """`_check`, then the rules that need no transaction; the check the counted rules

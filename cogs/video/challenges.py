@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -21,6 +21,7 @@ import discord
 from bot.challenges import Placed, PostRefused
 from bot.db.audit import AuditEntry
 from bot.db.challenges import CANCELLED, Challenge, ChallengeRepository, Entry, Tally
+from bot.jobs.lineage import NO_LINEAGE, Lineage
 from bot.jobs.model import Job
 from bot.markup import discord_time, plural, when
 from bot.tasks import BackgroundTasks
@@ -28,7 +29,7 @@ from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_o
 from cogs.videoadmin.render import audit_line
 
 from .components import vote_view
-from .messages import message_link
+from .messages import credit_text, message_link, result_link
 from .poster import THREAD_ARCHIVE_MINUTES, find_marked, missing_post_permissions
 
 if TYPE_CHECKING:
@@ -109,14 +110,20 @@ def announcement_embed(challenge: Challenge) -> discord.Embed:
     return embed
 
 
-def entry_embed(challenge: Challenge, entry: Entry, job: Job | None) -> discord.Embed:
+def entry_embed(
+    challenge: Challenge, entry: Entry, job: Job | None, lineage: Lineage = NO_LINEAGE
+) -> discord.Embed:
+    """An entry's post: whose, what it asked (a film: its clips and whose each is)."""
     made = f"#{entry.job_id} by <@{entry.user_id}>"
     lines = [f"**{made}**"]
-    if job is not None:
+    if job is not None and lineage.clips:
+        shots = " → ".join(credit_text(c) for c in lineage.clips)
+        lines.append(clip(f"A film of {len(lineage.clips)} clips: {shots}", 1000))
+    elif job is not None:
         lines.append(f"“{clip(literal(job.request.prompt), 1000)}”")
-        if job.result_message_id is not None:
-            where = job.result_channel_id or job.channel_id
-            lines.append(f"[The original post]({message_link(job.guild_id, where, job.result_message_id)})")
+        original = result_link(job)
+        if original is not None:
+            lines.append(f"[The original post]({original})")
     embed = discord.Embed(
         title=clip(f"Entry #{entry.id}: {challenge.theme}", 256), description="\n".join(lines), colour=COLOUR
     )
@@ -124,7 +131,10 @@ def entry_embed(challenge: Challenge, entry: Entry, job: Job | None) -> discord.
     return embed
 
 
-def standing_line(challenge: Challenge, tally: Tally, *, counts: bool) -> str:
+def standing_line(
+    challenge: Challenge, tally: Tally, *, counts: bool, credits: Sequence[int] = ()
+) -> str:
+    """An entry in a ranking; ``credits``: everyone whose clips a film entered joins."""
     entry = tally.entry
     link = (
         f" · [watch]({message_link(challenge.guild_id, challenge.channel_id, entry.message_id)})"
@@ -132,14 +142,18 @@ def standing_line(challenge: Challenge, tally: Tally, *, counts: bool) -> str:
         else ""
     )
     votes = f" · {plural(tally.votes, 'vote')}" if counts else ""
-    return f"Entry #{entry.id}: #{entry.job_id} by <@{entry.user_id}>{votes}{link}"
+    film = f" · a film with clips by {', '.join(f'<@{u}>' for u in credits)}" if credits else ""
+    return f"Entry #{entry.id}: #{entry.job_id} by <@{entry.user_id}>{film}{votes}{link}"
 
 
-def results_embed(challenge: Challenge, winners: list[Placed]) -> discord.Embed:
+def results_embed(
+    challenge: Challenge, winners: list[Placed], credits: Mapping[int, Sequence[int]]
+) -> discord.Embed:
+    """The results; ``credits``: by entry, who made the clips of a film entered."""
     if winners:
         lines = [
             f"{MEDALS.get(p.place, '🏅')} **{ordinal(p.place)}** "
-            + standing_line(challenge, p.tally, counts=True)
+            + standing_line(challenge, p.tally, counts=True, credits=credits.get(p.tally.entry.id, ()))
             for p in winners
         ]
         if challenge.has_reward:
@@ -308,6 +322,7 @@ class DiscordChallengeBoard:
 
     async def post_entry(self, challenge: Challenge, entry: Entry) -> int:
         job = await self.bot.services.jobs.get(entry.job_id)
+        lineage = await self.bot.services.lineages.of(job) if job is not None else NO_LINEAGE
         file = await self._video(job)
         votes = await self.records.votes_for(entry.id) if challenge.show_votes else None
         return await self._send(
@@ -315,7 +330,7 @@ class DiscordChallengeBoard:
             f"entry #{entry.id}",
             [file] if file else [],
             content=f"🎬 Entry #{entry.id} by <@{entry.user_id}>",
-            embed=entry_embed(challenge, entry, job),
+            embed=entry_embed(challenge, entry, job, lineage),
             view=vote_view(entry.id, votes, closed=not challenge.is_open),
             allowed_mentions=NO_MENTIONS,
         )
@@ -331,6 +346,11 @@ class DiscordChallengeBoard:
             file = await self._video(await self.bot.services.jobs.get(placed.tally.entry.job_id))
             if file is not None:
                 files.append(file)
+        jobs = self.bot.services.jobs
+        credits = {  # a film's: everyone whose clip it joins, once each
+            p.tally.entry.id: Lineage(clips=tuple(await jobs.clips(p.tally.entry.job_id))).members
+            for p in winners
+        }
         pinged = sorted({p.tally.entry.user_id for p in winners})
         content = (
             f"🏆 Congratulations {', '.join(f'<@{u}>' for u in pinged)}!"
@@ -342,7 +362,7 @@ class DiscordChallengeBoard:
             "the results",
             files,
             content=content,
-            embed=results_embed(challenge, winners),
+            embed=results_embed(challenge, winners, credits),
             allowed_mentions=discord.AllowedMentions(
                 everyone=False, roles=False, users=[discord.Object(u) for u in pinged]
             ),

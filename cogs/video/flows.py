@@ -39,6 +39,7 @@ from cogs.videoadmin.render import audit_line
 from .components import Listing, page_view, preview_view, status_view
 from .messages import (
     chain_text,
+    confirmed_text,
     history_line,
     job_links,
     made_by,
@@ -152,7 +153,7 @@ async def _mark_confirmed(bot: VideoBot, preview: JobPreview, job: Job) -> None:
     try:
         # "@original" names the interaction's answer (the preview); discord.py types ids as int.
         await webhook.edit_message(
-            cast(int, "@original"), content=f"✅ Confirmed: this is job #{job.id}, below.", view=None
+            cast(int, "@original"), content=confirmed_text(job), view=None
         )
     except discord.HTTPException as error:
         log.info("preview %d: could not mark it confirmed (%s)", preview.id, error.status)

@@ -133,6 +133,13 @@ def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
 
 
+def result_link(job: Job) -> str | None:
+    """The link to the job's result in the server (None: not posted there, or by DM)."""
+    if job.result_message_id is None or job.delivered_via != "channel":
+        return None
+    return message_link(job.guild_id, job.result_channel_id or job.channel_id, job.result_message_id)
+
+
 def credit_text(credit: Credit) -> str:
     """``#12 by @alice``: a mention that pings no one (embeds never ping)."""
     return f"#{credit.job_id} by <@{credit.user_id}>"
@@ -249,6 +256,18 @@ HELD_TEXT = (
     "once one approves it (its quota is held for it meanwhile), and you'll be told either "
     "way. **Cancel** still works."
 )
+
+
+PREVIEW_REVIEW_TEXT = (
+    "This server's moderators review jobs like this one before they are made: once you "
+    "confirm, it waits for one to approve it (its quota is held for it meanwhile)."
+)
+
+
+def confirmed_text(job: Job) -> str:
+    """What a confirmed preview says: which job it became, and if it waits for review."""
+    text = f"✅ Confirmed: this is job #{job.id}, below."
+    return f"{text} It waits for a moderator's review." if job.held else text
 
 
 def _add_lineage(embed: discord.Embed, job: Job, lineage: Lineage) -> None:
@@ -454,10 +473,14 @@ def decision_text(review: Review) -> str:
     return "It ended without charge: its review could not be posted."
 
 
-def review_notice(job: Job, review: Review) -> str:
+def review_notice(job: Job, review: Review, *, queue_held: bool) -> str:
     """The reply on the member's status message when a moderator approved their job (a
-    denial reaches them as the job's outcome, like any other)."""
-    return f"<@{job.user_id}> <@{review.decided_by}> approved your video #{job.id}: it's being made now."
+    denial reaches them as the job's outcome, like any other); ``queue_held``: it goes to
+    the model only when its turn comes."""
+    then = (
+        "it waits for its turn in the queue (`/video queue`)." if queue_held else "it's being made now."
+    )
+    return f"<@{job.user_id}> <@{review.decided_by}> approved your video #{job.id}: {then}"
 
 
 def _footer(job: Job, first: str | None = None) -> str:
@@ -479,9 +502,9 @@ def job_links(job: Job) -> str:
     if job.status_message_id:
         status = message_link(job.guild_id, job.channel_id, job.status_message_id)
         links.append(f"[status message]({status})")
-    if job.result_message_id and job.delivered_via == "channel":
-        where = job.result_channel_id or job.channel_id
-        links.append(f"[result]({message_link(job.guild_id, where, job.result_message_id)})")
+    result = result_link(job)
+    if result is not None:
+        links.append(f"[result]({result})")
     return " · ".join(links)
 
 
@@ -725,6 +748,8 @@ def preview_embed(preview: Preview, currency: str) -> discord.Embed:
         value=clip("\n".join(leaves_lines(preview, currency)), 1024),
         inline=False,
     )
+    if preview.review_reasons:
+        embed.add_field(name="Review", value=PREVIEW_REVIEW_TEXT, inline=False)
     embed.add_field(
         name="Confirm by", value=discord_time(shown.expires_at, "R"), inline=False
     )

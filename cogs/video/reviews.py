@@ -121,10 +121,12 @@ async def _tell_member_approved(bot: VideoBot, decided: Decided) -> None:
     job = decided.job
     if job.status_message_id is None:
         return
+    assert job.guild_id is not None, "only a server's jobs are reviewed"
+    queue = await bot.services.turns.server_queue(job.guild_id)
     channel = bot.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
     try:
         await channel.send(
-            review_notice(job, decided.review),
+            review_notice(job, decided.review, queue_held=queue.held),
             reference=discord.MessageReference(
                 message_id=job.status_message_id, channel_id=job.channel_id, fail_if_not_exists=False
             ),

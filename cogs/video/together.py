@@ -24,7 +24,7 @@ from cogs.videoadmin.render import audit_line
 
 from .components import status_view, storyboard_view
 from .flows import check_can_start
-from .messages import FILM_ICON, message_link, status_embed
+from .messages import FILM_ICON, message_link, result_link, status_embed
 from .modals import ShotForm
 from .poster import THREAD_ARCHIVE_MINUTES, missing_thread_permissions
 from .uploads import inspect_uploads
@@ -63,9 +63,9 @@ def image_means(place: int) -> str:
 def _job_link(job: Job | None, label: str) -> str:
     if job is None:
         return label
-    if job.result_message_id is not None and job.delivered_via == "channel":
-        where = job.result_channel_id or job.channel_id
-        return f"[{label}]({message_link(job.guild_id, where, job.result_message_id)})"
+    result = result_link(job)
+    if result is not None:
+        return f"[{label}]({result})"
     if job.status_message_id is not None:
         return f"[{label}]({message_link(job.guild_id, job.channel_id, job.status_message_id)})"
     return label

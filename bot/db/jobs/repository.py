@@ -551,13 +551,22 @@ class JobRepository:
         self, job_id: int, *, deadline_at: float, conn: Connection
     ) -> Job | None:
         """Approved: the held job joins the scheduler's queue now, its deadline counted
-        from now (the wait for review is no part of it). ``None`` if it is no longer held
-        (cancelled, or decided already)."""
+        from now (the wait for review is no part of it), and its turns given now, as to a
+        job stored now (held, it was in no queue: a member's jobs approved together would
+        otherwise share one round, a batch ahead of everyone). ``None`` if it is no longer
+        held (cancelled, or decided already)."""
         now = self.clock()
+        held = await conn.fetchone(
+            "SELECT guild_id, user_id FROM jobs WHERE id = ? AND held = 1 AND state = ?",
+            (job_id, JobState.ACCEPTED.value),
+        )
+        if held is None:
+            return None
+        queue_turn, server_turn = await self._turns(conn, held["guild_id"], held["user_id"])
         row = await conn.fetchone(
-            "UPDATE jobs SET held = 0, deadline_at = ?, next_check_at = ?, updated_at = ? "
-            "WHERE id = ? AND held = 1 AND state = ? RETURNING *",
-            (deadline_at, now, now, job_id, JobState.ACCEPTED.value),
+            "UPDATE jobs SET held = 0, deadline_at = ?, next_check_at = ?, updated_at = ?, "
+            "queue_turn = ?, server_turn = ? WHERE id = ? AND held = 1 AND state = ? RETURNING *",
+            (deadline_at, now, now, queue_turn, server_turn, job_id, JobState.ACCEPTED.value),
         )
         return _job(row) if row else None
 

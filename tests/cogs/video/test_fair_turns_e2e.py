@@ -167,7 +167,7 @@ async def test_moderators_move_and_drop_entries_and_members_may_not(
     (told,) = [m for m in world.channel.messages if m.reply_to == statuses[2].id]
     reason = next(f["value"] for f in told.embeds[0]["fields"] if f["name"] == "Reason")
     assert reason == (
-        f"Cancelled by <@{world.mod.id}>. Taken out of the queue before it was sent: "
+        f"Cancelled by <@{world.mod.id}>. A moderator took it out of the queue before it was sent: "
         "nothing was charged."
     )
     done: list[str] = []
