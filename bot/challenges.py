@@ -44,6 +44,7 @@ from bot.moderation.audit import AuditAction, AuditLog
 from bot.moderation.requester import Moderators, Requester, guild_of
 from bot.quotas.administration import LimitAdministration
 from bot.quotas.catalogue import Window
+from bot.tasks import run_passes
 
 log = logging.getLogger(__name__)
 
@@ -415,15 +416,11 @@ class ChallengeRunner:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("challenges: a pass failed; trying again shortly")
-            await self._sleep()
+        await run_passes("challenges", self._pass, self._wake, retry=RESCAN_SECONDS)
+
+    async def _pass(self) -> float:
+        await self.tick()
+        return await self._until_next()
 
     async def tick(self) -> None:
         """One pass over every challenge of this process; one failing (Discord down for
@@ -496,14 +493,10 @@ class ChallengeRunner:
                 return  # the places and rewards stand; the moderators were told
         await self.repo.results_posted(challenge.id, found)
 
-    async def _sleep(self) -> None:
-        """Until the next deadline, a wake, or `RESCAN_SECONDS`, whichever comes first."""
+    async def _until_next(self) -> float:
+        """Seconds until the next deadline, or `RESCAN_SECONDS`, whichever comes first."""
         timeout = RESCAN_SECONDS
         deadlines = [c.ends_at for c in await self.repo.open_ones() if self.serves(c.guild_id)]
         if deadlines:
             timeout = min(timeout, max(0.5, min(deadlines) - self.clock()))
-        try:
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        return timeout

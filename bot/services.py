@@ -193,20 +193,6 @@ def build_services(
         tasks=tasks,
         reviews=reviews,
     )
-    job_service = JobService(
-        db=db,
-        jobs=jobs,
-        admission=admission,
-        moderators=moderators,
-        audit=audit,
-        model=policy.model,
-        prompt_max_chars=policy.prompt_max_chars,
-        deadline_seconds=policy.deadline_seconds,
-        clock=clock,
-        lineages=lineages,
-        on_due=on_due,
-        offer=offer,
-    )
     previews = PreviewRepository(db)
     limit_admin = LimitAdministration(
         db=db,

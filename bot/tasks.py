@@ -4,14 +4,16 @@
 an unreferenced task can vanish mid-flight), logs its exception instead of letting it die
 silently, and `close` cancels and awaits whatever is left at shutdown. Tasks spawned with a
 ``key`` can be looked up: `running(key)` tells whether one is already under way.
+`run_passes` is the one loop of the background workers that look again on a wake or after
+a while (the review desk, the storyboard director, the challenge runner).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Hashable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import Any, NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +91,28 @@ class BackgroundTasks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run_passes(
+    name: str, one_pass: Callable[[], Awaitable[float | None]], wake: asyncio.Event, *, retry: float
+) -> NoReturn:
+    """Run ``one_pass`` again and again: after each, wait for ``wake`` or for the seconds
+    the pass returned (None: for the wake alone). A pass that fails is logged and run again
+    after ``retry`` seconds, so one bad pass (the database or Discord away) never ends the
+    loop."""
+    while True:
+        wake.clear()  # before the pass, so a wake while it runs is never lost
+        try:
+            delay = await one_pass()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: a pass failed; again in %g s", name, retry)
+            delay = retry
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the wake does, and stopping would then wait forever.
+        try:
+            async with asyncio.timeout(None if delay is None else max(0.0, delay)):
+                await wake.wait()
+        except TimeoutError:
+            pass

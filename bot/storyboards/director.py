@@ -31,6 +31,7 @@ from bot.jobs.model import Job, ShardScope
 from bot.jobs.service import JobService
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import shot_request, shot_requester
+from bot.tasks import run_passes
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +86,19 @@ class Director:
 
     async def run(self) -> None:
         """Film every filming storyboard, on each wake and every `RESCAN_SECONDS`."""
-        while True:
-            self._wake.clear()
-            for board in await self.boards.in_state(BoardState.FILMING):
-                if not self.shards.serves(board.guild_id):
-                    continue  # the process of its server's shard films it
-                try:
-                    await self.advance(board)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("storyboard %d: a filming step failed; again shortly", board.id)
+        await run_passes("storyboards", self._pass, self._wake, retry=RESCAN_SECONDS)
+
+    async def _pass(self) -> float:
+        for board in await self.boards.in_state(BoardState.FILMING):
+            if not self.shards.serves(board.guild_id):
+                continue  # the process of its server's shard films it
             try:
-                await asyncio.wait_for(self._wake.wait(), RESCAN_SECONDS)
-            except TimeoutError:
-                pass
+                await self.advance(board)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("storyboard %d: a filming step failed; again shortly", board.id)
+        return RESCAN_SECONDS
 
     async def advance(self, board: Storyboard) -> None:
         """Take ``board`` as far as it can go now."""

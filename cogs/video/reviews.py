@@ -19,6 +19,7 @@ import discord
 from bot.db.reviews import Review, ReviewDecision
 from bot.jobs.delivery import DeliveryRetry
 from bot.moderation.reviews import MAX_DENY_REASON, AlreadyDecided, Decided
+from bot.tasks import run_passes
 from cogs.shared import NO_MENTIONS, post_to_mod_log, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
@@ -169,26 +170,17 @@ class ReviewDesk:
         self._wake.set()
 
     async def _run(self) -> None:
+        await run_passes("review desk", self._pass, self._wake, retry=RETRY_SECONDS)
+
+    async def _pass(self) -> float | None:
+        """Post the reviews to post, close the ones due; seconds until the next is due."""
         reviews = self.bot.services.reviews
-        while True:
-            self._wake.clear()  # before looking, so a wake while we look is never lost
-            try:
-                for review in await reviews.take_to_post():
-                    await self._post(review)
-                for decided in await reviews.close_due():
-                    await self._closed(decided)
-                due = await reviews.next_due_at()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("review desk round failed; retrying shortly")
-                due = self.bot.clock() + RETRY_SECONDS
-            timeout = None if due is None else max(0.0, due - self.bot.clock())
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        for review in await reviews.take_to_post():
+            await self._post(review)
+        for decided in await reviews.close_due():
+            await self._closed(decided)
+        due = await reviews.next_due_at()
+        return None if due is None else due - self.bot.clock()
 
     async def _post(self, review: Review) -> None:
         bot = self.bot
