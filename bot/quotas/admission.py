@@ -303,7 +303,7 @@ class Admission:
         then."""
         if new.user_id != requester.user_id or new.guild_id != requester.guild_id:
             raise ValueError("the job and the requester disagree on who is asking")
-        check = await self._checked(requester, new)
+        check = await self._past_settings_rules(requester, new)
         new = check.new
         if not new.calls_provider:
             return await self.jobs.accept(new, deadline_seconds=deadline_seconds, claim=claim)
@@ -328,15 +328,15 @@ class Admission:
         """The rules that read only settings (who, where, what), without counting: a job
         they refuse is refused before a member is asked to confirm it. Returns why it
         would wait for a moderator's review once stored (none: it wouldn't)."""
-        check = await self._checked(requester, new)
+        check = await self._past_settings_rules(requester, new)
         if not check.new.calls_provider:
             return ()
         return review_reasons(check.settings, requester, check.new)
 
-    async def _checked(self, requester: Requester, new: NewJob) -> AdmissionCheck:
-        """`_check`, then the rules that need no transaction; the check the counted rules
-        start from."""
-        check = await self._check(requester, new)
+    async def _past_settings_rules(self, requester: Requester, new: NewJob) -> AdmissionCheck:
+        """`_prepare`d, then through the rules that need no transaction: the check the
+        counted rules start from."""
+        check = await self._prepare(requester, new)
         await self._apply(CHECKS if check.new.calls_provider else UNCOUNTED, check)
         return check
 
@@ -347,7 +347,7 @@ class Admission:
         rule but the cooldown and the jobs running now, which will have moved on by then,
         counting what ``requester`` asked for ``ahead`` of it that has not run yet.
         Raises `AdmissionRefused`; stores and reserves nothing."""
-        check = await self._check(requester, new)
+        check = await self._prepare(requester, new)
         queued = Usage(
             len(ahead),
             sum(request.duration for request in ahead),
@@ -355,7 +355,7 @@ class Admission:
         )
         await self._apply(CHECKS + LASTING, replace(check, ahead=queued))
 
-    async def _check(self, requester: Requester, new: NewJob) -> AdmissionCheck:
+    async def _prepare(self, requester: Requester, new: NewJob) -> AdmissionCheck:
         """What the rules look at: the job priced, the server's configuration, the
         member's limits, the reader to count on."""
         if self.price_table is not None and new.calls_provider:

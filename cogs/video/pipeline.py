@@ -50,9 +50,9 @@ class Pipeline:
 
     def start(self) -> None:
         self.scheduler.start()
-        self.desk.start()
-        if self.tasks.running("director") is None:
-            self.tasks.spawn(self.director.run(), name="storyboard-director", key="director")
+        for key, worker in (("review-desk", self.desk), ("storyboard-director", self.director)):
+            if self.tasks.running(key) is None:
+                self.tasks.spawn(worker.run(), name=key, key=key)
 
     def wake(self) -> None:
         """A job became due now: a step to run, or a review to post or close."""
@@ -61,7 +61,6 @@ class Pipeline:
 
     async def stop(self) -> None:
         await self.tasks.close()
-        await self.desk.stop()
         await self.scheduler.stop()
         await self.budget.close()
         await self.refreshing.close()

@@ -154,22 +154,12 @@ class ReviewDesk:
     def __init__(self, bot: VideoBot) -> None:
         self.bot = bot
         self._wake = asyncio.Event()
-        self._runner: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="review-desk")
-
-    async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Post and close reviews, on each wake and when the next one is due."""
         await run_passes("review desk", self._pass, self._wake, retry=RETRY_SECONDS)
 
     async def _pass(self) -> float | None:
