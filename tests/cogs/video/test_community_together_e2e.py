@@ -182,7 +182,9 @@ async def test_a_storyboard_waits_for_the_cap_and_a_review_then_posts_its_film_o
     assert second.first_frame_from == 2 and len(gmi_sim.calls("submit")) == 2
     (status,) = [m for m in thread.messages if m.id == second.status_message_id]
     assert title(status) == HELD_TITLE
-    assert "[filming](" in shot_lines(board)[1]  # its link: the status message above
+    await fakecord.wait_for(  # the board's edit is coalesced, so it may come a moment later
+        lambda: "[filming](" in shot_lines(board)[1], 5, "shot 2 linked on the board"
+    )  # its link: the status message above
     ix = await fakecord.click(world.mod, review, label="Approve")
     await ix.wait_acknowledged()
 
@@ -240,7 +242,9 @@ async def test_a_shot_dropped_from_the_queue_or_denied_pauses_the_film_for_its_a
     assert notice.content.startswith(
         f"⚠️ <@{world.bob.id}>, shot 2 couldn't be filmed: Not approved: no \\*snapping\\* strings"
     )
-    assert "Paused at shot 2" in board.embeds[0]["description"]
+    await fakecord.wait_for(
+        lambda: "Paused at shot 2" in board.embeds[0]["description"], 5, "the board paused"
+    )
     opened = await fakecord.click(world.bob, notice, label="Rewrite shot 2")
     await opened.wait_acknowledged()
     ix = await fakecord.submit_modal(world.bob, opened, {"Prompt": "the string holds"})
