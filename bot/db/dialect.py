@@ -28,7 +28,15 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -38,7 +46,7 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosqlite
@@ -58,6 +66,7 @@ if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -111,25 +120,51 @@ def to_sqlite(sql: str) -> str:
     return _ROW_LOCK.sub("", sql) if "FOR UPDATE" in sql.upper() else sql
 
 
+def _fetchone(sql: str, params: Params, conn: sqlite3.Connection) -> Row | None:
+    cursor = conn.execute(sql, params)
+    try:
+        row: Row | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()
+
+
+def _fetchall(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
+    rows: list[Row] = conn.execute(sql, params).fetchall()
+    return rows
+
+
+def _execute(sql: str, params: Params, conn: sqlite3.Connection) -> int:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
 class SQLiteConnection(Connection):
+    """Each statement is one call on aiosqlite's thread: executed, read and closed there.
+    (aiosqlite's own cursors take a call each to execute, to fetch and to close: three
+    hand-overs between threads a statement, which made a burst of commands queue on them.)"""
+
     def __init__(self, raw: aiosqlite.Connection) -> None:
         super().__init__()
         self._raw = raw
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+    async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         with _sqlite_errors():
-            async with self._raw.execute(to_sqlite(sql), params) as cursor:
-                return await cursor.fetchone()
+            # aiosqlite's one primitive: run a function on the connection's thread.
+            run: Callable[..., Awaitable[T]] = self._raw._execute  # noqa: SLF001
+            return await run(work, self._raw._conn)  # noqa: SLF001
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._on_thread(functools.partial(_fetchone, to_sqlite(sql), params))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        with _sqlite_errors():
-            async with self._raw.execute(to_sqlite(sql), params) as cursor:
-                return list(await cursor.fetchall())
+        return await self._on_thread(functools.partial(_fetchall, to_sqlite(sql), params))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        with _sqlite_errors():
-            async with self._raw.execute(to_sqlite(sql), params) as cursor:
-                return cursor.rowcount
+        return await self._on_thread(functools.partial(_execute, to_sqlite(sql), params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with _sqlite_errors():
