@@ -240,7 +240,7 @@ class Turns:
 
     async def place_of(self, job: Job) -> int | None:
         """The job's place in its server's queue (1: next), None if it isn't waiting."""
-        queue = await self.jobs.waiting_in_order(guild_id=job.guild_id)
+        queue = await self.jobs.places(guild_id=job.guild_id)
         return next((place for place, j in enumerate(queue, 1) if j.id == job.id), None)
 
     # -- moderators' changes -----------------------------------------------------------

@@ -7,6 +7,8 @@ Built once when the cog loads, started in `cog_load` and stopped in `cog_unload`
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -34,6 +36,8 @@ from .together import DiscordFilmSet
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
+
+PLACES_EVERY = 1.0  # seconds between two reads of a server's queue for its places
 
 
 @dataclass
@@ -125,13 +129,17 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     async def refresh_places(guild_id: int | None) -> None:
         while guild_id in moved:
             moved.discard(guild_id)
-            for job in await jobs.waiting_in_order(guild_id=guild_id):
-                editor.request(job)  # an edit only where the place shown changed
+            read_at = time.monotonic()
+            for place in await jobs.places(guild_id=guild_id):
+                editor.request(place)  # an edit only where the place shown changed
+            await asyncio.sleep(read_at + PLACES_EVERY - time.monotonic())
         refreshing.release(guild_id)
 
     def queue_changed(guild_id: int | None) -> None:
         """Places in this server's queue moved: refresh them, never waited for (one read
-        of the queue at a time per server; the editor coalesces and paces the edits)."""
+        of the queue at a time per server, at most one per `PLACES_EVERY`: a burst of
+        commands moves it hundreds of times a second; the editor coalesces and paces the
+        edits)."""
         moved.add(guild_id)
         if not refreshing.closed and refreshing.running(guild_id) is None:
             refreshing.spawn(refresh_places(guild_id), name=f"places-{guild_id}", key=guild_id)

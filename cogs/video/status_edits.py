@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 
@@ -69,6 +69,19 @@ class StatusLook:
 Render = Callable[[Job], Awaitable[StatusLook]]
 
 
+class Shown(Protocol):
+    """What asking for an edit needs of a job (a `Job`, or a place in a queue)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel_id(self) -> int: ...
+    @property
+    def status_message_id(self) -> int | None: ...
+    @property
+    def has_ended(self) -> bool: ...
+
+
 class StatusEditor:
     def __init__(
         self, client: discord.Client, jobs: JobRepository, render: Render, clock: Clock
@@ -85,7 +98,7 @@ class StatusEditor:
         self._workers = BackgroundTasks("status-edits")
         self.edits = 0
 
-    def request(self, job: Job) -> None:
+    def request(self, job: Shown) -> None:
         """Bring ``job``'s status message up to date as soon as the channel allows."""
         if job.status_message_id is None or self._workers.closed:
             return

@@ -4,7 +4,7 @@ and the operator's counts (`JobCounts`)."""
 
 from bot.db.jobs.counts import JobCounts, SettledJob
 from bot.db.jobs.ledger import JobLedger, LedgerTotals, Usage
-from bot.db.jobs.repository import Claim, Everywhere, JobRepository
+from bot.db.jobs.repository import Claim, Everywhere, JobRepository, QueuePlace
 
 __all__ = [
     "Claim",
@@ -12,6 +12,7 @@ __all__ = [
     "JobCounts",
     "JobLedger",
     "JobRepository",
+    "QueuePlace",
     "LedgerTotals",
     "SettledJob",
     "Usage",
