@@ -595,4 +595,13 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX storyboard_shots_by_author ON storyboard_shots (user_id, state)
     """,
+    # A new job's turns (`JobRepository._turns`) read its member's and its server's last
+    # waiting round: without these, each read walked the server's whole queue, so a burst
+    # of commands took time growing with the square of its size.
+    """
+    CREATE INDEX jobs_waiting_by_member_turn ON jobs (guild_id, user_id, queue_turn)
+        WHERE state = 'accepted' AND held = 0;
+    CREATE INDEX jobs_waiting_by_server_and_turn ON jobs (guild_id, server_turn)
+        WHERE state = 'accepted' AND held = 0
+    """,
 ]
