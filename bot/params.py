@@ -11,7 +11,7 @@ import ipaddress
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -160,7 +160,7 @@ class GenerationRequest:
 
     def to_json(self) -> str:
         """Everything needed to rebuild this request (for the job store, re-rolls, remixes)."""
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(vars(self), sort_keys=True, default=vars)  # media: their fields
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
@@ -559,6 +559,11 @@ _JOINERS = "\u200c\u200d"  # they shape emoji and several scripts; alone they ar
 _TAG_FLAG = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,6}\U000e007f")
 
 
+# Visible ASCII words, one space apart, in lines at most one blank line apart: nothing for
+# `normalise_text` to change.
+_ALREADY_NORMAL = re.compile(r"[!-~]+(?: [!-~]+)*(?:\n\n?[!-~]+(?: [!-~]+)*)*\Z")
+
+
 def normalise_text(text: str) -> str:
     """``text`` as a member means it, the same way whatever their keyboard did.
 
@@ -570,6 +575,12 @@ def normalise_text(text: str) -> str:
     two characters that aren't ASCII (emoji sequences, Indic and Arabic scripts), and a
     regional flag's tag sequence is kept. Applying it twice changes nothing.
     """
+    if _ALREADY_NORMAL.match(text):
+        return text  # most prompts, and every one read back from the job store
+    return _normalise_fully(text)
+
+
+def _normalise_fully(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     kept: list[str] = []
     at = 0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bot.params import (
+    _ALREADY_NORMAL,
     MB,
     UNKNOWN_FORMAT,
     GenerationRequest,
     MediaInput,
+    _normalise_fully,
     local_link_problems,
+    normalise_text,
     validate,
 )
 
@@ -131,6 +136,20 @@ def test_prompts_are_normalised_as_members_mean_them(typed, kept):
     assert request.prompt == kept
     assert GenerationRequest(prompt=request.prompt).prompt == kept  # once is enough
     assert GenerationRequest.from_json(request.to_json()).prompt == kept
+
+
+def test_text_taken_as_already_normal_is_what_the_full_normalisation_gives():
+    """The shortcut for plain text (most prompts, every stored one) changes nothing."""
+    rng = random.Random(7)
+    shortcut = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice("ab ~\n\n\t\r\x00") for _ in range(rng.randint(0, 12)))
+        if _ALREADY_NORMAL.match(text):
+            shortcut += 1
+            assert _normalise_fully(text) == text, repr(text)
+        else:
+            assert normalise_text(text) == _normalise_fully(text)
+    assert shortcut > 500  # the sample did exercise it
 
 
 @pytest.mark.parametrize(
