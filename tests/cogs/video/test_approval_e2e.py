@@ -126,7 +126,12 @@ async def test_a_job_above_the_cost_is_held_approved_then_made_and_posted(
     assert result.attachments and "is ready" in result.content
     assert len(gmi_sim.calls("submit")) == 2
     assert gmi_sim.calls("submit")[1].body_json["payload"]["duration"] == 10
-    (notice,) = [m for m in alice.replies_to(status) if not m.embeds]
+    def notices():
+        return [m for m in alice.replies_to(status) if not m.embeds]
+
+    # Posted by the Approve click after its answer: it may land after the video.
+    await fakecord.wait_for(notices, 5, "the approval notice")
+    (notice,) = notices()
     assert notice.content == f"<@{world.alice.id}> <@{world.mod.id}> approved your video #2: it's being made now."
     assert notice.mentions == [world.alice.id]  # the member only, never the moderator
     await told(fakecord, modlog, "approved job #2 of")

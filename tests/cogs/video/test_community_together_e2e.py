@@ -178,7 +178,8 @@ async def test_a_storyboard_waits_for_the_cap_and_a_review_then_posts_its_film_o
     # Shot 2 is bob's: held for review (no turn, nothing sent), then approved.
     review = await review_posted(fakecord, reviews)
     assert field(review, "Requested by") == f"<@{world.bob.id}> in <#{thread.id}>"
-    second = await job_when(bot, 3, lambda job: job.held)
+    # Held from its acceptance; its status message is posted (and recorded) just after.
+    second = await job_when(bot, 3, lambda job: job.held and job.status_message_id is not None)
     assert second.first_frame_from == 2 and len(gmi_sim.calls("submit")) == 2
     (status,) = [m for m in thread.messages if m.id == second.status_message_id]
     assert title(status) == HELD_TITLE
@@ -280,6 +281,7 @@ async def test_a_library_video_needs_approval_when_reference_videos_do(
     status = await alice.status_message(
         await alice.generate(prompt="the hero dances", asset="Hero", asset_2="dance")
     )
+    number = job_id(status)  # read now: once made, the status message loses its embed
     review = await review_posted(fakecord, reviews)
     assert title(status) == HELD_TITLE
     assert field(review, "Needs review because") == "it uses 1 reference video"
@@ -290,7 +292,7 @@ async def test_a_library_video_needs_approval_when_reference_videos_do(
     payload = gmi_sim.calls("submit")[1].body_json["payload"]
     (video,) = payload["reference_videos"]
     assert (await status_of(video)) == (200, dance)  # the kept file, by a link that works
-    assert (await bot.services.jobs.get(job_id(status))).succeeded
+    assert (await bot.services.jobs.get(number)).succeeded
 
 
 async def test_a_film_made_together_is_its_starters_entry_crediting_every_shot(
