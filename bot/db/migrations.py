@@ -596,12 +596,17 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX storyboard_shots_by_author ON storyboard_shots (user_id, state)
     """,
     # A new job's turns (`JobRepository._turns`) read its member's and its server's last
-    # waiting round: without these, each read walked the server's whole queue, so a burst
-    # of commands took time growing with the square of its size.
+    # waiting round: without the first two, each read walked the server's whole queue, so
+    # a burst of commands took time growing with the square of its size. When the next step
+    # is due (`JobRepository.next_due_at`, its expression written the same): the scheduler
+    # asks after every claim, and each answer read every job in flight (3.6 ms at 10,000).
     """
     CREATE INDEX jobs_waiting_by_member_turn ON jobs (guild_id, user_id, queue_turn)
         WHERE state = 'accepted' AND held = 0;
     CREATE INDEX jobs_waiting_by_server_and_turn ON jobs (guild_id, server_turn)
-        WHERE state = 'accepted' AND held = 0
+        WHERE state = 'accepted' AND held = 0;
+    CREATE INDEX jobs_due_at ON jobs
+        ((CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END))
+        WHERE next_check_at IS NOT NULL AND held = 0
     """,
 ]

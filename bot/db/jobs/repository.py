@@ -367,16 +367,16 @@ class JobRepository:
     async def next_due_at(self) -> float | None:
         """When the next check this process may claim is due (a leased job counts from when
         its lease ends; another shard's job from when this process would take it over)."""
+        # Each MIN reads the first entry of the index on _DUE (ours: the first of ours in
+        # it), however many jobs are in flight: the scheduler asks after every claim.
+        in_flight = f"FROM jobs WHERE next_check_at IS NOT NULL AND {NOT_HELD}"
         if self.shards.every_shard:
-            value = await self.db.reader.fetchval(
-                f"SELECT MIN({_DUE}) FROM jobs "  # noqa: S608
-                f"WHERE next_check_at IS NOT NULL AND {NOT_HELD}"
-            )
+            value = await self.db.reader.fetchval(f"SELECT MIN({_DUE}) {in_flight}")  # noqa: S608
         else:
             ours, params = self._ours()
             value = await self.db.reader.fetchval(
-                f"SELECT MIN(CASE WHEN {ours} THEN {_DUE} ELSE {_DUE} + ? END) "  # noqa: S608
-                f"FROM jobs WHERE next_check_at IS NOT NULL AND {NOT_HELD}",
+                f"SELECT MIN(due) FROM (SELECT MIN({_DUE}) AS due {in_flight} AND {ours} "  # noqa: S608
+                f"UNION ALL SELECT MIN({_DUE}) + ? AS due {in_flight}) AS candidates",
                 [*params, self.shards.takeover_after],
             )
         return None if value is None else float(value)
