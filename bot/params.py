@@ -7,6 +7,7 @@ returns every broken rule as a sentence that names the problem and the fix.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -164,30 +165,38 @@ class GenerationRequest:
 
     @classmethod
     def from_json(cls, text: str) -> GenerationRequest:
-        data = json.loads(text)
-
-        def media(value: Any) -> MediaInput | None:
-            return MediaInput(**value) if value else None
-
-        return cls(
-            prompt=data["prompt"],
-            duration=data["duration"],
-            resolution=data["resolution"],
-            ratio=data["ratio"],
-            seed=data["seed"],
-            watermark=data["watermark"],
-            generate_audio=data["generate_audio"],
-            web_search=data["web_search"],
-            first_frame=media(data["first_frame"]),
-            last_frame=media(data["last_frame"]),
-            reference_images=tuple(MediaInput(**m) for m in data["reference_images"]),
-            reference_videos=tuple(MediaInput(**m) for m in data["reference_videos"]),
-            reference_audios=tuple(MediaInput(**m) for m in data["reference_audios"]),
-            reference_asset_ids=tuple(data["reference_asset_ids"]),
-        )
+        return _stored_request(text)
 
     def with_changes(self, **changes: Any) -> GenerationRequest:
         return replace(self, **changes)
+
+
+# As many as a busy bot has jobs in flight (each a few hundred bytes).
+@functools.lru_cache(maxsize=20_000)
+def _stored_request(text: str) -> GenerationRequest:
+    """A stored request, parsed once while it is in use: every job read back from the store
+    (each check of each job in flight) carries its request, and requests never change."""
+    data = json.loads(text)
+
+    def media(value: Any) -> MediaInput | None:
+        return MediaInput(**value) if value else None
+
+    return GenerationRequest(
+        prompt=data["prompt"],
+        duration=data["duration"],
+        resolution=data["resolution"],
+        ratio=data["ratio"],
+        seed=data["seed"],
+        watermark=data["watermark"],
+        generate_audio=data["generate_audio"],
+        web_search=data["web_search"],
+        first_frame=media(data["first_frame"]),
+        last_frame=media(data["last_frame"]),
+        reference_images=tuple(MediaInput(**m) for m in data["reference_images"]),
+        reference_videos=tuple(MediaInput(**m) for m in data["reference_videos"]),
+        reference_audios=tuple(MediaInput(**m) for m in data["reference_audios"]),
+        reference_asset_ids=tuple(data["reference_asset_ids"]),
+    )
 
 
 def canonical_payload(payload: dict[str, Any]) -> str:
