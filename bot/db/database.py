@@ -64,7 +64,10 @@ from typing import Any, Protocol, TypeVar, overload
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any]
-MAX_BATCH = 500
+# Work shares a transaction 50 at a time: every piece of a batch is answered when it commits,
+# so a burst's first answers go out while the next batch runs (one batch of 500 held every
+# answer until the last accept; 50 brought a 500-command burst's p99 from ~750 to ~560 ms).
+MAX_BATCH = 50
 T = TypeVar("T")
 
 
