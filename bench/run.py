@@ -15,7 +15,8 @@ Modes:
   then a generation that depends on what was asked: 20-150 s in all). ``--cold`` starts
   from an empty database (no history: the first jobs run on the prior).
 - ``burst``: N commands at once; reports the acknowledgement (emulator: interaction
-  created -> answered).
+  created -> answered). ``--floor`` answers them with `bench.floor_bot` instead, a
+  discord.py bot that does nothing but answer: the floor under the real bot's figure.
 - ``scale``: N jobs submitted, then held by the provider for ``--hold-seconds``: memory,
   CPU while they wait, how late checks run against their plan, the database's size.
 - ``restart``: as scale, then SIGKILL and a fresh start on the same database: how soon the
@@ -126,7 +127,7 @@ async def make_world(args: argparse.Namespace, workdir: Path) -> World:
     return world
 
 
-async def start_bot(world: World, extra_env: dict[str, str]) -> None:
+async def start_bot(world: World, extra_env: dict[str, str], module: str = "bot") -> None:
     emu = world.emu
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -145,7 +146,7 @@ async def start_bot(world: World, extra_env: dict[str, str]) -> None:
     log = world.log_path.open("ab")
     identified = emu.gateway.identifies
     world.bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=world.workdir, env=env, stdout=log, stderr=log
+        sys.executable, "-m", module, cwd=world.workdir, env=env, stdout=log, stderr=log
     )
     log.close()
     await emu.wait_for(lambda: emu.gateway.identifies > identified, 120, "the bot to connect")
@@ -265,7 +266,7 @@ async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
     world = await make_world(args, workdir)
     try:
-        await start_bot(world, {})
+        await start_bot(world, {}, "bench.floor_bot" if args.floor else "bot")
         interactions = await ask(world, jobs, 0.0, random.Random(args.seed))
         acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
         return {
@@ -348,6 +349,8 @@ async def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.0, help="provider round trip, seconds")
     parser.add_argument("--arrival-seconds", type=float, default=60.0)
     parser.add_argument("--cold", action="store_true", help="start with no history")
+    parser.add_argument("--floor", action="store_true",
+                        help="burst: answer with bench.floor_bot (discord.py alone) instead")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hold-seconds", type=float, default=3600.0)
     parser.add_argument("--settle", type=float, default=60.0)

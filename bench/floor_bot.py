@@ -1,0 +1,53 @@
+"""The floor under ``python -m bench.run --mode burst --floor``: a discord.py bot whose
+``/video generate text`` answers at once with a fixed public embed, the shape of the real
+bot's status message, and does nothing else (no checks, no database, no provider).
+
+What it measures is what discord.py and aiohttp alone cost per command on the machine:
+reading the gateway's events, building each interaction, and posting each answer. The real
+bot cannot answer a burst faster than this.
+
+Run by the benchmark with the bot's environment (``DISCORD_TOKEN``, ``COMMAND_GUILD_IDS``,
+``DISCORD_API_BASE_URL``, ``DISCORD_GATEWAY_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import discord
+from discord import app_commands
+
+from bot.discord_endpoints import point_discord_at
+
+
+class FloorBot(discord.Client):
+    def __init__(self, guild_id: int) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # as the real bot
+        super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
+        self.guild = discord.Object(guild_id)
+        self.tree = app_commands.CommandTree(self)
+        video = app_commands.Group(name="video", description="Make videos")
+        generate = app_commands.Group(name="generate", description="Start one", parent=video)
+
+        @generate.command(name="text", description="A video from a prompt")
+        async def text(
+            interaction: discord.Interaction, prompt: str, duration: int = 5, resolution: str = "720p"
+        ) -> None:
+            embed = discord.Embed(title="⏳ Accepted", description=prompt)
+            embed.add_field(name="Length", value=f"{duration}s").add_field(name="Resolution", value=resolution)
+            await interaction.response.send_message(embed=embed)
+
+        self.tree.add_command(video, guild=self.guild)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync(guild=self.guild)
+
+
+def main() -> None:
+    point_discord_at(os.environ["DISCORD_API_BASE_URL"], os.environ["DISCORD_GATEWAY_URL"])
+    FloorBot(int(os.environ["COMMAND_GUILD_IDS"])).run(os.environ["DISCORD_TOKEN"], log_handler=None)
+
+
+if __name__ == "__main__":
+    main()
