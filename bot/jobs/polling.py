@@ -7,7 +7,8 @@ finish before the next one. Once processing started at S, the checks go where th
 generation's estimate says the video becomes ready: S plus its quantiles, never more than
 `WINDOW_GAP` apart once the video could be ready (a wide, young estimate still notices it
 within seconds), then backing off for jobs running long. No two checks are ever more than
-``max_interval`` apart.
+``max_interval`` apart (5 minutes by default: that far apart only for a job that can't be
+ready for a while yet, or one running a quarter of an hour past its estimate).
 
 The first check comes early (a fifth of the shortest expected generation after the queue's
 usual wait), so a job that finishes far sooner than predicted is still seen within a small
@@ -31,7 +32,7 @@ QUEUE_CHECK_SHARE = 0.9  # of the same: checks while queued
 @dataclass(frozen=True)
 class PollPlan:
     min_interval: float = 1.0
-    max_interval: float = 60.0
+    max_interval: float = 300.0
 
     def _bounded(self, delay: float) -> float:
         return min(max(delay, self.min_interval), self.max_interval)

@@ -58,6 +58,16 @@ def test_a_job_running_long_is_checked_ever_less_often_but_never_lost():
     assert checks < 60  # far fewer than one a second
 
 
+def test_a_job_known_to_take_an_hour_waits_quietly_then_is_seen_within_seconds():
+    """10,000 of them cost 33 checks a second while they wait (at the default 5 minutes)."""
+    learned = Empirical(tuple(float(s) for s in range(3500, 3700, 10)))
+    checks, seen = checks_until_seen(finish=3601.0, started=1.0, processing=learned, horizon=7200.0)
+    assert seen is not None and seen - 3601.0 <= 5.0
+    assert checks <= 3500 / PLAN.max_interval + 25  # the wait, then the window's checks (31)
+    quiet = [PLAN.while_processing(1.0, now, learned) for now in (60.0, 600.0, 3000.0)]
+    assert quiet == [PLAN.max_interval] * 3 and PLAN.max_interval == 300.0
+
+
 def test_a_job_that_never_starts_is_checked_at_the_queue_pace_not_faster():
     learned = Empirical((58.0, 59.0, 60.0, 61.0, 62.0))
     assert PLAN.while_queued(learned) >= 0.9 * 58.0 - 1e-9
