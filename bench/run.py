@@ -18,7 +18,11 @@ Modes:
   created -> answered). ``--floor`` answers them with `bench.floor_bot` instead, a
   discord.py bot that does nothing but answer: the floor under the real bot's figure.
 - ``scale``: N jobs submitted, then held by the provider for ``--hold-seconds``: memory,
-  CPU while they wait, how late checks run against their plan, the database's size.
+  CPU while they wait, how late checks run against their plan, the database's size. On a
+  fresh database every job is on the prior (a minute or two), so all of them are inside
+  their predicted finish window at once, the busiest case; ``--history`` first records
+  20 past jobs of each kind that took ``--hold-seconds`` (what a bot that has run a while
+  against a provider this slow knows), so they wait as their estimate says.
 - ``restart``: as scale, then SIGKILL and a fresh start on the same database: how soon the
   bot answers commands again, and the provider calls per second right after (no stampede).
 
@@ -43,6 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.db.database import Database
+from bot.db.timings import JobTiming, TimingRepository
+from bot.jobs.estimates import job_kind
+from bot.params import GenerationRequest
 from bot.simulator import GMISimulator, Timings, VideoSpec
 from bot.simulator.timings import realistic_timings
 from tests.fakecord import FakeDiscord
@@ -282,11 +290,35 @@ async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
         await world.emu.close()
 
 
+async def seed_history(world: World, seconds: float, per_kind: int = 20) -> None:
+    """What a bot that has run a while against a provider this slow has learned: for each
+    kind of job the benchmark asks for, ``per_kind`` finished ones that took about
+    ``seconds`` each, in the last hour."""
+    db = await Database.open(world.workdir / "bench.sqlite3")
+    timings = TimingRepository(db)
+    rng = random.Random(7)
+    now = time.time()
+    job_id = 0
+    try:
+        for duration in sorted(set(DURATIONS)):
+            for resolution in sorted(set(RESOLUTIONS)):
+                kind = job_kind(GenerationRequest("x", duration=duration, resolution=resolution))
+                for _ in range(per_kind):
+                    job_id -= 1  # no job of the run has such an id
+                    took = seconds * rng.uniform(0.9, 1.1)
+                    finished = now - rng.uniform(0, 3600)
+                    await timings.add(job_id, JobTiming(kind, 1.0, took, took + 1.0, finished))
+    finally:
+        await db.close()
+
+
 async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
     world = await make_world(args, workdir)
     budget = {"GMI_REQUESTS_PER_HOUR": str(args.budget)}
     try:
+        if args.history:
+            await seed_history(world, args.hold_seconds)
         await start_bot(world, budget)
         started = time.monotonic()
         await ask(world, jobs, args.arrival_seconds, random.Random(args.seed))
@@ -349,6 +381,8 @@ async def main() -> None:
     parser.add_argument("--rtt", type=float, default=0.0, help="provider round trip, seconds")
     parser.add_argument("--arrival-seconds", type=float, default=60.0)
     parser.add_argument("--cold", action="store_true", help="start with no history")
+    parser.add_argument("--history", action="store_true",
+                        help="scale: the estimator knows the jobs take about --hold-seconds")
     parser.add_argument("--floor", action="store_true",
                         help="burst: answer with bench.floor_bot (discord.py alone) instead")
     parser.add_argument("--seed", type=int, default=1)
