@@ -41,6 +41,7 @@ from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
+    closing,
     contextmanager,
     nullcontext,
 )
@@ -121,12 +122,9 @@ def to_sqlite(sql: str) -> str:
 
 
 def _fetchone(sql: str, params: Params, conn: sqlite3.Connection) -> Row | None:
-    cursor = conn.execute(sql, params)
-    try:
+    with closing(conn.execute(sql, params)) as cursor:  # a read left open pins the WAL
         row: Row | None = cursor.fetchone()
         return row
-    finally:
-        cursor.close()
 
 
 def _fetchall(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
@@ -135,11 +133,8 @@ def _fetchall(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
 
 
 def _execute(sql: str, params: Params, conn: sqlite3.Connection) -> int:
-    cursor = conn.execute(sql, params)
-    try:
+    with closing(conn.execute(sql, params)) as cursor:
         return cursor.rowcount
-    finally:
-        cursor.close()
 
 
 class SQLiteConnection(Connection):

@@ -416,7 +416,7 @@ class JobRepository:
         so it builds no `Job` (a queue of hundreds is read in a millisecond or two)."""
         columns = ", ".join(QueuePlace._fields)
         rows = await self._waiting_rows(columns, None, guild_id)
-        return _fair_order([QueuePlace(*(row[name] for name in QueuePlace._fields)) for row in rows])
+        return _fair_order([QueuePlace(*row) for row in rows])  # columns in field order
 
     async def _waiting_rows(
         self, columns: str, conn: Connection | None, guild_id: int | None | Literal[Everywhere.ALL]
