@@ -103,6 +103,10 @@ class VideoCog(
         self.pipeline.director.wake()
 
     @commands.Cog.listener()
+    async def on_video_storyboard_changed(self, board_id: int) -> None:
+        self.pipeline.storyboards.request(board_id)
+
+    @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
         await post_to_mod_log(
             self.bot,

@@ -32,7 +32,7 @@ from .messages import status_embed, status_pointer
 from .poster import DiscordResultChannel
 from .reviews import ReviewDesk
 from .status_edits import StatusEditor, StatusLook
-from .together import DiscordFilmSet
+from .together import DiscordFilmSet, StoryboardDrawer
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -50,6 +50,7 @@ class Pipeline:
     desk: ReviewDesk
     refreshing: BackgroundTasks  # refreshes of the places in a server's queue
     director: Director
+    storyboards: StoryboardDrawer
     tasks: BackgroundTasks = field(default_factory=lambda: BackgroundTasks("pipeline"))
 
     def start(self) -> None:
@@ -68,6 +69,7 @@ class Pipeline:
         await self.scheduler.stop()
         await self.budget.close()
         await self.refreshing.close()
+        await self.storyboards.close()
         await self.editor.close()
 
 
@@ -165,11 +167,12 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         reconcile_window=settings.reconcile_window_seconds,
     )
     steps: JobSteps
+    storyboards = StoryboardDrawer(bot, editor)
     director = Director(
         boards=services.storyboards,
         jobs=jobs,
         job_service=services.job_service,
-        film_set=DiscordFilmSet(bot),
+        film_set=DiscordFilmSet(bot, storyboards),
         clock=bot.clock,
         shards=bot.shard_scope,
     )
@@ -213,5 +216,5 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         on_start=on_start,
     )
     return Pipeline(
-        editor, poster, budget, steps, scheduler, ReviewDesk(bot), refreshing, director
+        editor, poster, budget, steps, scheduler, ReviewDesk(bot), refreshing, director, storyboards
     )

@@ -1,8 +1,8 @@
 """`/video together` on Discord: the storyboard message and its thread, the forms that add
 and rewrite shots, and the Discord side of filming (`DiscordFilmSet`).
 
-The storyboard message is drawn from the database each time (`show_storyboard`), so it is
-right whoever changed what, and after a restart. Its buttons carry the storyboard's id.
+The storyboard message is drawn from the database each time (`StoryboardDrawer`), so it
+is right whoever changed what, and after a restart. Its buttons carry the storyboard's id.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from bot.params import MediaInput
 from bot.storyboards.director import ChatUnavailable
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import ShotAdded
+from bot.tasks import BackgroundTasks
 from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
@@ -27,6 +28,7 @@ from .flows import check_can_start
 from .messages import FILM_ICON, message_link, result_link, status_embed
 from .modals import ShotForm
 from .poster import THREAD_ARCHIVE_MINUTES, missing_thread_permissions
+from .status_edits import StatusEditor
 from .uploads import inspect_uploads
 
 if TYPE_CHECKING:
@@ -118,38 +120,70 @@ def storyboard_embed(
     return embed
 
 
-async def show_storyboard(bot: VideoBot, board_id: int) -> None:
-    """Draw the storyboard's message from what the database holds now."""
-    services = bot.services
-    board = await services.storyboards.get(board_id)
-    if board is None or board.message_id is None:
-        return
-    shots = await services.storyboards.shots(board.id)
-    jobs = {
-        job.id: job
-        for shot in shots
-        if shot.job_id is not None and (job := await services.jobs.get(shot.job_id)) is not None
-    }
-    film = await services.jobs.get(board.film_job_id) if board.film_job_id else None
-    failed = next((s for s in shots if s.state is ShotState.FAILED), None)
-    message = bot.get_partial_messageable(board.channel_id, guild_id=board.guild_id).get_partial_message(
-        board.message_id
-    )
-    try:
-        await message.edit(
-            embed=storyboard_embed(board, shots, jobs, film),
-            view=storyboard_view(board, failed),
-            allowed_mentions=NO_MENTIONS,
-        )
-    except discord.HTTPException as error:
-        log.warning("storyboard %d: could not update its message (%s)", board.id, error)
+class StoryboardDrawer:
+    """Keeps storyboard messages true without ever being waited for. A drawing reads the
+    database as it is drawn, so the changes that pile up while a board is drawn make one
+    more drawing, not one each (a full board filming can change many times a second); one
+    drawing at a time per board, so an older look never lands after a newer one; and each
+    edit takes its channel's slot in the status editor, as Discord's per-channel edit limit
+    is shared with the status messages there."""
+
+    def __init__(self, bot: VideoBot, editor: StatusEditor) -> None:
+        self.bot = bot
+        self.editor = editor
+        self._stale: set[int] = set()  # boards changed since their drawing started
+        self._drawing = BackgroundTasks("storyboards")
+
+    def request(self, board_id: int) -> None:
+        """Draw the board again as soon as its channel allows."""
+        self._stale.add(board_id)
+        if not self._drawing.closed and self._drawing.running(board_id) is None:
+            self._drawing.spawn(self._redraw(board_id), name=f"board-{board_id}", key=board_id)
+
+    async def close(self) -> None:
+        await self._drawing.close()
+
+    async def _redraw(self, board_id: int) -> None:
+        while board_id in self._stale:
+            self._stale.discard(board_id)
+            await self._draw(board_id)
+        # No await since the board was seen fresh: a request from now on draws it again.
+        self._drawing.release(board_id)
+
+    async def _draw(self, board_id: int) -> None:
+        services = self.bot.services
+        board = await services.storyboards.get(board_id)
+        if board is None or board.message_id is None:
+            return
+        message = self.bot.get_partial_messageable(
+            board.channel_id, guild_id=board.guild_id
+        ).get_partial_message(board.message_id)
+        async with self.editor.slot(board.channel_id):
+            board = await services.storyboards.get(board_id) or board  # newest, once in the slot
+            shots = await services.storyboards.shots(board.id)
+            jobs = {
+                job.id: job
+                for shot in shots
+                if shot.job_id is not None and (job := await services.jobs.get(shot.job_id)) is not None
+            }
+            film = await services.jobs.get(board.film_job_id) if board.film_job_id else None
+            failed = next((s for s in shots if s.state is ShotState.FAILED), None)
+            try:
+                await message.edit(
+                    embed=storyboard_embed(board, shots, jobs, film),
+                    view=storyboard_view(board, failed),
+                    allowed_mentions=NO_MENTIONS,
+                )
+            except discord.HTTPException as error:
+                log.warning("storyboard %d: could not update its message (%s)", board.id, error)
 
 
 class DiscordFilmSet:
     """The director's chat side: status messages, the storyboard message, pause notices."""
 
-    def __init__(self, bot: VideoBot) -> None:
+    def __init__(self, bot: VideoBot, drawer: StoryboardDrawer) -> None:
         self.bot = bot
+        self.drawer = drawer
 
     async def post_status(self, job: Job) -> int:
         bot = self.bot
@@ -170,7 +204,7 @@ class DiscordFilmSet:
         return message.id
 
     async def show(self, board: Storyboard) -> None:
-        await show_storyboard(self.bot, board.id)
+        self.drawer.request(board.id)
 
     async def paused(self, board: Storyboard, shot: Shot | None) -> None:
         assert board.thread_id is not None
@@ -271,7 +305,7 @@ async def shot_submitted(
         requester_of(interaction), board_id, prompt, await _checked_image(bot, image)
     )
     await interaction.response.send_message(_added_text(added), ephemeral=True)
-    await show_storyboard(bot, board_id)
+    bot.dispatch("video_storyboard_changed", board_id)
 
 
 def _added_text(added: ShotAdded) -> str:
@@ -288,7 +322,7 @@ async def film(interaction: discord.Interaction, board_id: int) -> None:
         "🎬 Filming starts: each shot is posted in the thread as it is made, then the film.",
         ephemeral=True,
     )
-    await show_storyboard(bot, board_id)
+    bot.dispatch("video_storyboard_changed", board_id)
     if filming.audit is not None:
         line = audit_line(filming.audit, bot.settings.currency)
         await post_to_mod_log(bot, filming.board.guild_id, line)
@@ -300,7 +334,7 @@ async def retry_shot(interaction: discord.Interaction, board_id: int, place: int
     await interaction.response.send_message(
         f"🔁 Shot {place} is filmed again; filming goes on from there.", ephemeral=True
     )
-    await show_storyboard(bot, board_id)
+    bot.dispatch("video_storyboard_changed", board_id)
 
 
 async def rewrite_shot(interaction: discord.Interaction, board_id: int, place: int) -> None:
@@ -341,7 +375,7 @@ async def rewrite_submitted(
         f"✏️ Shot {place} is filmed again as rewritten; filming goes on from there.",
         ephemeral=True,
     )
-    await show_storyboard(bot, board_id)
+    bot.dispatch("video_storyboard_changed", board_id)
 
 
 async def _checked_image(bot: VideoBot, image: discord.Attachment | None) -> MediaInput | None:

@@ -8,6 +8,8 @@ its author; a restart mid-film goes on where it was.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.jobs.lifecycle import JobOutcome
@@ -132,6 +134,33 @@ async def test_three_members_make_one_film_whose_length_is_their_shots(
     assert film_field["value"].endswith(f"/{world.channel.id}/{film.id})")
     stored = await bot.services.storyboards.get(1)
     assert stored is not None and stored.state is BoardState.FILMED and stored.film_job_id == 4
+
+
+async def test_the_storyboard_keeps_to_its_channel_s_edit_limit_with_clips_made_beside_it(
+    fakecord, video_bot, gmi_sim, person
+):
+    """Its message is drawn in the slots of the channel's status edits: with six clips
+    being made in the same channel while the board fills and films, the channel never sees
+    more than 5 edits in 5 s, Discord never refuses one, and the board still ends true."""
+    await video_bot()
+    world = fakecord.default
+    carol = world.guild.add_member("carol")
+    board = await open_board(fakecord, world.alice, world.channel)
+    bob = person(world.bob)
+    asked = await asyncio.gather(*[bob.generate(prompt=f"clip {n}") for n in range(6)])
+    for member, prompt in ((world.alice, "a kite rises"), (world.bob, "it flies"), (carol, "it lands")):
+        await add_shot(fakecord, member, board, prompt)
+    for ix in asked:
+        await bob.wait_result(await bob.status_message(ix), timeout=60)
+    await wait_film(fakecord, world.channel)
+    await fakecord.wait_for(lambda: "Filmed." in board.embeds[0]["description"], 10, "filmed")
+    lines = shot_lines(board)
+    assert len(lines) == 3 and all("✅ [made](" in line for line in lines), lines
+    assert fakecord.max_channel_edits <= 5
+    refused = {
+        route: n for (method, route), n in fakecord.rate_limited_by_route().items() if method == "PATCH"
+    }  # fmt: skip
+    assert refused == {}  # the bot paced itself: Discord never had to say no
 
 
 async def press(fakecord, member, message, label):
