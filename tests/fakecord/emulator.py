@@ -27,6 +27,7 @@ from .interactions import (
     Interaction,
     InteractionFailed,
     ScenarioError,
+    WaitTimeout,
     build_options,
     check_can_use,
     context_payload,
@@ -40,10 +41,6 @@ from .rest import API, Rest, json_response
 from .world import Attachment, Channel, Guild, Member, Message, User, World
 
 ACK_TIMEOUT = "ack_timeout"  # the violation code of an interaction nobody answered in 3 s
-
-
-class WaitTimeout(AssertionError):
-    """A bounded wait ran out."""
 
 
 @dataclass
@@ -475,6 +472,7 @@ class FakeDiscord:
             return
         if timer_fired or self.clock.monotonic() - ix.created_at >= self.ack_deadline:
             ix.failed = True
+            ix._settled.set()
             if ix._timer is not None:
                 ix._timer.cancel()
             self.violation(0, ACK_TIMEOUT, f"This interaction failed: {ix.describe()} was not "
@@ -492,6 +490,7 @@ class FakeDiscord:
         ix.response_type = response_type
         ix.response = data
         ix.acknowledged_after = self.clock.monotonic() - ix.created_at
+        ix._settled.set()
         if ix._timer is not None:
             ix._timer.cancel()
         self.notify()

@@ -426,8 +426,10 @@ class Channel:
 
     @property
     def last_message(self) -> Message | None:
-        msgs = self.messages
-        return msgs[-1] if msgs else None
+        """The newest of :attr:`messages`, found from the end (every interaction's channel
+        payload names it: a scan of the whole history would grow with it)."""
+        return next((m for m in reversed(self.all_messages)
+                     if not m.deleted and m.visible_to is None), None)
 
     def find_message(self, message_id: int) -> Message | None:
         for m in self.all_messages:
