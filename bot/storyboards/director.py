@@ -52,7 +52,8 @@ class FilmSet(Protocol):
         `ChatUnavailable` when that will never work."""
 
     async def show(self, board: Storyboard) -> None:
-        """Bring the storyboard's message up to date."""
+        """Have the storyboard's message brought up to date (it may be drawn a little later,
+        when its channel allows an edit)."""
 
     async def paused(self, board: Storyboard, shot: Shot | None) -> None:
         """Tell the storyboard's thread that filming stopped at ``shot`` (its author can

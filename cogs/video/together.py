@@ -121,17 +121,15 @@ def storyboard_embed(
 
 
 class StoryboardDrawer:
-    """Keeps storyboard messages true without ever being waited for. A drawing reads the
-    database as it is drawn, so the changes that pile up while a board is drawn make one
-    more drawing, not one each (a full board filming can change many times a second); one
-    drawing at a time per board, so an older look never lands after a newer one; and each
-    edit takes its channel's slot in the status editor, as Discord's per-channel edit limit
-    is shared with the status messages there."""
+    """Keeps storyboard messages true, never waited for: one drawing at a time per board
+    (an older look never lands after a newer one), each read from the database once it has
+    its channel's edit slot (the limit is shared with the status messages there), so the
+    changes that pile up meanwhile make one drawing, not one each."""
 
     def __init__(self, bot: VideoBot, editor: StatusEditor) -> None:
         self.bot = bot
         self.editor = editor
-        self._stale: set[int] = set()  # boards changed since their drawing started
+        self._stale: set[int] = set()  # boards changed since their drawing read them
         self._drawing = BackgroundTasks("storyboards")
 
     def request(self, board_id: int) -> None:
@@ -145,7 +143,6 @@ class StoryboardDrawer:
 
     async def _redraw(self, board_id: int) -> None:
         while board_id in self._stale:
-            self._stale.discard(board_id)
             await self._draw(board_id)
         # No await since the board was seen fresh: a request from now on draws it again.
         self._drawing.release(board_id)
@@ -154,12 +151,14 @@ class StoryboardDrawer:
         services = self.bot.services
         board = await services.storyboards.get(board_id)
         if board is None or board.message_id is None:
+            self._stale.discard(board_id)
             return
         message = self.bot.get_partial_messageable(
             board.channel_id, guild_id=board.guild_id
         ).get_partial_message(board.message_id)
         async with self.editor.slot(board.channel_id):
-            board = await services.storyboards.get(board_id) or board  # newest, once in the slot
+            self._stale.discard(board_id)  # what changed up to here is read now
+            board = await services.storyboards.get(board_id) or board
             shots = await services.storyboards.shots(board.id)
             jobs = {
                 job.id: job
