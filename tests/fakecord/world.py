@@ -385,6 +385,11 @@ def iter_components(components: list[dict[str, Any]]):
                 yield from iter_components([comp[key]])
 
 
+def _seen_by_everyone(message: Message) -> bool:
+    """In the channel for all to see: not deleted, not ephemeral."""
+    return not message.deleted and message.visible_to is None
+
+
 @dataclass(eq=False)
 class Channel:
     """A guild text channel (type 0), a public thread (11) or a DM (1)."""
@@ -422,14 +427,13 @@ class Channel:
     @property
     def messages(self) -> list[Message]:
         """What everyone sees in the channel now, oldest first (no ephemeral, no deleted)."""
-        return [m for m in self.all_messages if not m.deleted and m.visible_to is None]
+        return [m for m in self.all_messages if _seen_by_everyone(m)]
 
     @property
     def last_message(self) -> Message | None:
         """The newest of :attr:`messages`, found from the end (every interaction's channel
         payload names it: a scan of the whole history would grow with it)."""
-        return next((m for m in reversed(self.all_messages)
-                     if not m.deleted and m.visible_to is None), None)
+        return next((m for m in reversed(self.all_messages) if _seen_by_everyone(m)), None)
 
     def find_message(self, message_id: int) -> Message | None:
         for m in self.all_messages:
