@@ -43,7 +43,7 @@ from bot.provider_health import (
 from bot.services import JobPolicy, Services, build_services
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
-from cogs.shared import VideoCommandTree, post_to_mod_log
+from cogs.shared import ModLog, VideoCommandTree
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class VideoBot(commands.AutoShardedBot):
         self.stopping = False
         self.command_sync = "not synced"
         self._background = BackgroundTasks("bot")
+        self.mod_log = ModLog(self)
         self._started = False
         self._closing: asyncio.Task[None] | None = None
 
@@ -202,7 +203,7 @@ class VideoBot(commands.AutoShardedBot):
     async def _post_to_mod_logs(self, text: str) -> None:
         await self.wait_until_ready()
         for guild in self.guilds:
-            await post_to_mod_log(self, guild.id, text)
+            self.mod_log.post(guild.id, text)
 
     # -- start -----------------------------------------------------------------------------
 
@@ -320,6 +321,7 @@ class VideoBot(commands.AutoShardedBot):
         await super().close()
         log.info("disconnected from Discord")
         await self._background.close()
+        await self.mod_log.close()
         if self.metrics_server is not None:
             await self.metrics_server.close()
         if hasattr(self, "services"):

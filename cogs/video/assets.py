@@ -24,7 +24,7 @@ from bot.db.assets import LibraryAsset
 from bot.errors import PermissionDenied, Refused
 from bot.media.sniff import HEAD_BYTES
 from bot.params import MB, GenerationRequest, MediaInput, quoted
-from cogs.shared import NO_MENTIONS, clip, post_to_mod_log, video_bot
+from cogs.shared import NO_MENTIONS, clip, video_bot
 
 from .messages import ASSET_KIND_WORDS, asset_label, message_link
 from .poster import missing_post_permissions
@@ -103,20 +103,17 @@ async def _fresh(bot: VideoBot, asset: LibraryAsset) -> MediaInput | None:
 
 
 async def _lost(bot: VideoBot, asset: LibraryAsset) -> NoReturn:
-    """Refuse the asset whose file is gone; the moderators hear of it the first time (in
-    the background: the member's answer doesn't wait for the mod-log's rate limit)."""
+    """Refuse the asset whose file is gone; the moderators hear of it the first time."""
     assert asset.channel_id is not None and asset.message_id is not None
     link = message_link(asset.guild_id, asset.channel_id, asset.message_id)
     if await bot.services.library.lost(asset):
-        note = post_to_mod_log(
-            bot,
+        bot.mod_log.post(
             asset.guild_id,
             f"⚠️ The library asset {quoted(asset.name)} can't be used any more: the message "
             f"I kept its file in ({link}) was deleted, or I can't read <#{asset.channel_id}> "
             "any more. Add the file again with `/videoadmin asset add`, or take the asset "
             "out with `/videoadmin asset remove`.",
         )
-        bot.services.tasks.spawn(note, name=f"mod-log note of lost asset {asset.id}")
     raise Refused(
         f"The asset {quoted(asset.name)} can't be used any more: its file is gone from "
         "Discord. The moderators have been told; pick another asset for now."

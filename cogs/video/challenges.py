@@ -25,7 +25,7 @@ from bot.jobs.lineage import NO_LINEAGE, Lineage
 from bot.jobs.model import Job
 from bot.markup import discord_time, plural, when
 from bot.tasks import BackgroundTasks
-from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_of, video_bot
+from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
 from .components import vote_view
@@ -309,8 +309,7 @@ class DiscordChallengeBoard:
                     raise
             return (await channel.send(**kwargs)).id
         except (discord.Forbidden, discord.NotFound) as error:
-            await post_to_mod_log(
-                self.bot,
+            self.bot.mod_log.post(
                 challenge.guild_id,
                 f"🏆 I couldn't post {what} of challenge #{challenge.id} in "
                 f"<#{challenge.channel_id}> (Discord said {error.text}).",
@@ -406,8 +405,7 @@ class DiscordChallengeBoard:
                         failed.append(user_id)
                         why = f"Discord said {error.status} {error.text}"
         if failed:
-            await post_to_mod_log(
-                self.bot,
+            self.bot.mod_log.post(
                 challenge.guild_id,
                 f"🏆 I couldn't give <@&{challenge.reward_role_id}> to the winners of challenge "
                 f"#{challenge.id} ({why}); give it by hand to "
@@ -418,7 +416,7 @@ class DiscordChallengeBoard:
     async def report(self, challenge: Challenge, audit: list[AuditEntry]) -> None:
         currency = self.bot.settings.currency
         for entry in audit:
-            await post_to_mod_log(self.bot, challenge.guild_id, audit_line(entry, currency))
+            self.bot.mod_log.post(challenge.guild_id, audit_line(entry, currency))
 
     # -- counts shown while voting -------------------------------------------------------
 

@@ -29,7 +29,6 @@ from cogs.shared import (
     JobReference,
     clip,
     literal,
-    post_to_mod_log,
     requester_of,
 )
 
@@ -108,8 +107,7 @@ class VideoCog(
 
     @commands.Cog.listener()
     async def on_video_prompt_refused(self, event: BlockedPromptEvent) -> None:
-        await post_to_mod_log(
-            self.bot,
+        self.bot.mod_log.post(
             event.guild_id,
             f"🚫 <@{event.user_id}> asked for a blocked prompt in <#{event.channel_id}>; it was "
             f"refused: “{literal(clip(event.prompt_excerpt, 300))}”",

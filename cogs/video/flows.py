@@ -30,7 +30,6 @@ from cogs.shared import (
     can_see,
     clip,
     delete_job_messages,
-    post_to_mod_log,
     requester_of,
     video_bot,
 )
@@ -322,12 +321,12 @@ async def delete(interaction: discord.Interaction, job_id: int) -> None:
     bot = video_bot(interaction)
     result = await bot.services.job_service.delete(requester_of(interaction), job_id)
     job = result.job
+    if result.audit is not None and job.guild_id is not None:
+        bot.mod_log.post(job.guild_id, audit_line(result.audit, bot.settings.currency))
     await interaction.response.send_message(
         f"Deleted #{job.id} and its messages.", ephemeral=True, allowed_mentions=NO_MENTIONS
     )
     await delete_job_messages(bot, job)
-    if result.audit is not None and job.guild_id is not None:
-        await post_to_mod_log(bot, job.guild_id, audit_line(result.audit, bot.settings.currency))
 
 
 async def job_details(interaction: discord.Interaction, job: Job) -> discord.Embed:

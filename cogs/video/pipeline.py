@@ -25,7 +25,6 @@ from bot.jobs.steps import JobSteps, StepTiming
 from bot.jobs.videos import JobVideos
 from bot.storyboards.director import Director
 from bot.tasks import BackgroundTasks
-from cogs.shared import post_to_mod_log
 
 from .components import result_view, status_view
 from .messages import status_embed, status_pointer
@@ -96,8 +95,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
 
     async def tell_moderators(job: Job) -> None:
         if job.guild_id is not None:
-            await post_to_mod_log(
-                bot,
+            bot.mod_log.post(
                 job.guild_id,
                 f"📭 Job #{job.id} of <@{job.user_id}> finished, but I could post it neither "
                 f"in <#{job.channel_id}> nor by DM; its quota was given back.",
@@ -110,8 +108,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         if job.guild_id is None or (gallery_id, why) in told_about_gallery:
             return
         told_about_gallery.add((gallery_id, why))
-        await post_to_mod_log(
-            bot,
+        bot.mod_log.post(
             job.guild_id,
             f"🖼️ I couldn't copy job #{job.id} to the gallery <#{gallery_id}>: {why}. "
             "Fix it, or change the gallery with `/videoadmin settings results`.",

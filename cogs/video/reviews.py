@@ -20,7 +20,7 @@ from bot.db.reviews import Review, ReviewDecision
 from bot.jobs.delivery import DeliveryRetry
 from bot.moderation.reviews import MAX_DENY_REASON, AlreadyDecided, Decided
 from bot.tasks import run_passes
-from cogs.shared import NO_MENTIONS, post_to_mod_log, requester_of, video_bot
+from cogs.shared import NO_MENTIONS, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
 from .components import review_view
@@ -60,10 +60,10 @@ async def approve(interaction: discord.Interaction, job_id: int) -> None:
     except AlreadyDecided as late:
         await _too_late(interaction, late)
         return
+    _audited(bot, decided)
     embed, view = await _review_message(bot, decided)
     await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
     await _tell_member_approved(bot, decided)
-    await _audited(bot, decided)
 
 
 async def deny(interaction: discord.Interaction, job_id: int) -> None:
@@ -90,9 +90,9 @@ async def deny_submitted(interaction: discord.Interaction, reason: str, *, job_i
     except AlreadyDecided as late:
         await _too_late(interaction, late)
         return
+    _audited(bot, decided)  # the member hears it as the job's outcome, from delivery
     embed, view = await _review_message(bot, decided)
     await interaction.response.edit_message(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-    await _audited(bot, decided)  # the member hears it as the job's outcome, from delivery
 
 
 async def _too_late(interaction: discord.Interaction, late: AlreadyDecided) -> None:
@@ -137,10 +137,11 @@ async def _tell_member_approved(bot: VideoBot, decided: Decided) -> None:
         log.info("job %d: approval notice not posted (%s)", job.id, error)
 
 
-async def _audited(bot: VideoBot, decided: Decided) -> None:
+def _audited(bot: VideoBot, decided: Decided) -> None:
+    """The decision's line in the mod-log, queued before the moderator sees it taken."""
     if decided.audit is not None:
-        await post_to_mod_log(
-            bot, decided.audit.guild_id, audit_line(decided.audit, bot.settings.currency)
+        bot.mod_log.post(
+            decided.audit.guild_id, audit_line(decided.audit, bot.settings.currency)
         )
 
 
@@ -225,8 +226,7 @@ class ReviewDesk:
             where = f"I can't post in <#{channel_id}> ({problem}): give me " + ", ".join(
                 NEEDED_TO_REVIEW
             ) + " there"
-        await post_to_mod_log(
-            self.bot,
+        self.bot.mod_log.post(
             review.guild_id,
             f"🛂 Job #{job.id} of <@{job.user_id}> needed a review, but {where}. It ended "
             "without charge; set the channel with `/videoadmin review channel`.",
@@ -236,8 +236,7 @@ class ReviewDesk:
         """An expired or withdrawn review: its message shows it, its buttons go grey."""
         review, job = decided.review, decided.job
         if review.decision is ReviewDecision.EXPIRED:
-            await post_to_mod_log(
-                self.bot,
+            self.bot.mod_log.post(
                 review.guild_id,
                 f"⌛ Nobody reviewed job #{job.id} of <@{job.user_id}> within a day: it "
                 "ended without charge.",

@@ -20,7 +20,7 @@ from bot.storyboards.director import ChatUnavailable
 from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import ShotAdded
 from bot.tasks import BackgroundTasks
-from cogs.shared import NO_MENTIONS, clip, literal, post_to_mod_log, requester_of, video_bot
+from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
 from cogs.videoadmin.render import audit_line
 
 from .components import status_view, storyboard_view
@@ -317,14 +317,13 @@ def _added_text(added: ShotAdded) -> str:
 async def film(interaction: discord.Interaction, board_id: int) -> None:
     bot = video_bot(interaction)
     filming = await bot.services.storyboard_service.film(requester_of(interaction), board_id)
+    if filming.audit is not None:
+        bot.mod_log.post(filming.board.guild_id, audit_line(filming.audit, bot.settings.currency))
     await interaction.response.send_message(
         "🎬 Filming starts: each shot is posted in the thread as it is made, then the film.",
         ephemeral=True,
     )
     bot.dispatch("video_storyboard_changed", board_id)
-    if filming.audit is not None:
-        line = audit_line(filming.audit, bot.settings.currency)
-        await post_to_mod_log(bot, filming.board.guild_id, line)
 
 
 async def retry_shot(interaction: discord.Interaction, board_id: int, place: int) -> None:

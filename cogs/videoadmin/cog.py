@@ -39,7 +39,6 @@ from cogs.shared import (
     delete_job_messages,
     member_requester,
     plain,
-    post_to_mod_log,
     requester_of,
 )
 from cogs.video import challenges as challenge_posts  # a module: it imports our render
@@ -208,6 +207,8 @@ class VideoAdminCog(
         self, interaction: discord.Interaction, entry: AuditEntry, note: str | None = None
     ) -> None:
         currency = self.bot.settings.currency
+        # Queued before the answer, so the mod-log reads in the order changes were made.
+        self.bot.mod_log.post(entry.guild_id, render.audit_line(entry, currency))
         embed = render.change_embed(entry, currency, note)
         if interaction.response.is_done():  # deferred while the change was worked out
             await interaction.followup.send(
@@ -217,7 +218,6 @@ class VideoAdminCog(
             await interaction.response.send_message(
                 embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
-        await post_to_mod_log(self.bot, entry.guild_id, render.audit_line(entry, currency))
 
     async def _show(self, interaction: discord.Interaction, embed: discord.Embed) -> None:
         await interaction.response.send_message(

@@ -64,9 +64,13 @@ async def stocked(emu, dance: bytes) -> dict[str, object]:
     assert kept["dance.mp4"].attachments[0].bytes == dance
     assert "Library asset `Hero` (image)" in kept["hero.png"].content
     assert not kept["hero.png"].mentions  # the moderator is named, never pinged
-    # The mod-log's own setting, then each asset.
+    # The mod-log's own setting, then each asset, in the order they were added (each line
+    # is posted after the moderator's answer, which must not let the next change overtake).
     await emu.wait_for(lambda: len(modlog.messages) == 4, what="four mod-log lines")
-    assert "added the asset `Castle`" in modlog.messages[-1].content
+    lines = [message.content for message in modlog.messages]
+    assert "set the mod-log channel" in lines[0]
+    for line, name in zip(lines[1:], ["Hero", "Dance", "Castle"], strict=True):
+        assert f"added the asset `{name}`" in line
     return {"modlog": modlog, **kept}
 
 
