@@ -160,6 +160,13 @@ class Engine(ABC):
         a `Connection` of its own (its `after_commit` list starts empty); with
         ``serialised=False`` one that relies on the row locks its statements take."""
 
+    async def write_statement(
+        self, sql: str, params: Params, *, serialised: bool = True
+    ) -> list[Row]:
+        """One statement in a `transaction` of its own; its rows (``RETURNING``)."""
+        async with self.transaction(serialised=serialised) as conn:
+            return await conn.fetchall(sql, params)
+
     @abstractmethod
     async def schema_version(self, conn: Connection) -> int: ...
 
@@ -275,6 +282,15 @@ class Database:
             yield conn
         conn._committed()
 
+    async def write_statement(
+        self, sql: str, params: Params = (), *, locking_rows: bool = False
+    ) -> list[Row]:
+        """One statement in a transaction of its own (a `transaction`, or with
+        ``locking_rows`` a `locking_rows` one); the rows it returns. On SQLite it takes one
+        hand-over to the database's thread, not three (BEGIN, the statement, COMMIT): what
+        each status check's compare-and-set and each claim of due jobs cost."""
+        return await self._engine.write_statement(sql, params, serialised=not locking_rows)
+
     async def batched(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction shared with the other work queued meanwhile (group
         commit), and return its result once that transaction committed.
@@ -316,15 +332,6 @@ class Database:
                     item.done.set_exception(item.error)
                 else:
                     item.done.set_result(item.result)
-
-    @asynccontextmanager
-    async def writing(self, conn: Connection | None) -> AsyncIterator[Connection]:
-        """``conn`` when the caller already holds a transaction, else a new one."""
-        if conn is not None:
-            yield conn
-            return
-        async with self.transaction() as own:
-            yield own
 
     def read(self, conn: Connection | None) -> Connection:
         """``conn`` inside a caller's transaction (it sees its own writes), else the reader."""

@@ -132,6 +132,18 @@ def _fetchall(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
     return rows
 
 
+def _in_transaction(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
+    """``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (``ROLLBACK`` if it fails)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows: list[Row] = conn.execute(sql, params).fetchall()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return rows
+
+
 def _execute(sql: str, params: Params, conn: sqlite3.Connection) -> int:
     with closing(conn.execute(sql, params)) as cursor:
         return cursor.rowcount
@@ -160,6 +172,10 @@ class SQLiteConnection(Connection):
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         return await self._on_thread(functools.partial(_execute, to_sqlite(sql), params))
+
+    async def in_own_transaction(self, sql: str, params: Params) -> list[Row]:
+        """The statement in a transaction of its own, all in one call on the thread."""
+        return await self._on_thread(functools.partial(_in_transaction, to_sqlite(sql), params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with _sqlite_errors():
@@ -222,6 +238,12 @@ class SQLiteEngine(Engine):
                 raise
             else:
                 await conn.execute("COMMIT")
+
+    async def write_statement(
+        self, sql: str, params: Params, *, serialised: bool = True
+    ) -> list[Row]:
+        async with self._write_lock:
+            return await SQLiteConnection(self._writer).in_own_transaction(sql, params)
 
     async def schema_version(self, conn: Connection) -> int:
         return int(await conn.fetchval("PRAGMA user_version"))

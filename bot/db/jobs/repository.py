@@ -299,10 +299,9 @@ class JobRepository:
             "ORDER BY next_check_at, id LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *"
         )
         until = now + lease_seconds
-        async with self.db.locking_rows() as conn:
-            rows = await conn.fetchall(
-                sql, [until, self.shards.worker, now, now, *params, stale, limit]
-            )
+        rows = await self.db.write_statement(
+            sql, [until, self.shards.worker, now, now, *params, stale, limit], locking_rows=True
+        )
         jobs = [_job(row) for row in rows]
         return sorted(jobs, key=lambda job: (job.next_check_at or 0.0, job.id))
 
@@ -541,10 +540,17 @@ class JobRepository:
             f"UPDATE jobs SET {', '.join(assignments)} "  # noqa: S608 - names are whitelisted
             f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
-        async with self.db.writing(conn) as writer:
-            row = await writer.fetchone(sql, [*values, job_id, *(s.value for s in states)])
-            if row is not None and _frees_a_turn(states, to_state):
-                writer.after_commit(self.on_turn_freed)
+        params = [*values, job_id, *(s.value for s in states)]
+        frees_a_turn = _frees_a_turn(states, to_state)
+        if conn is None:  # a transaction of its own, committed when this returns
+            rows = await self.db.write_statement(sql, params)
+            row = rows[0] if rows else None
+            if row is not None and frees_a_turn:
+                self.on_turn_freed()
+        else:
+            row = await conn.fetchone(sql, params)
+            if row is not None and frees_a_turn:
+                conn.after_commit(self.on_turn_freed)
         return _job(row) if row else None
 
     # -- a job held for review -----------------------------------------------------------

@@ -4,6 +4,7 @@ transactions that serialise across connections (as several bot processes will)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -99,6 +100,44 @@ async def test_a_broken_constraint_raises_one_error_and_rolls_back(scratch):
     assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 0
     async with scratch.transaction() as conn:  # the writer is usable again
         await add(conn, "first")
+
+
+@pytest.mark.parametrize("locking_rows", [False, True])
+async def test_one_statement_is_a_transaction_of_its_own(scratch, locking_rows):
+    """Committed when it returns, with the rows it returns; a failing one leaves nothing;
+    and it never joins a transaction another task has open on the same connection."""
+    rows = await scratch.write_statement(
+        "INSERT INTO scratch (name, at) VALUES (?, ?), (?, ?) RETURNING name",
+        ("a", 1.0, "b", 2.0), locking_rows=locking_rows,
+    )  # fmt: skip
+    assert [row["name"] for row in rows] == ["a", "b"]
+    assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 2
+    with pytest.raises(ConstraintViolation):
+        await scratch.write_statement(
+            "INSERT INTO scratch (name, at) VALUES (?, ?), (?, ?)", ("c", 3.0, "a", 4.0),
+            locking_rows=locking_rows,
+        )  # fmt: skip
+    assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 2
+
+    opened, undo = asyncio.Event(), asyncio.Event()
+
+    async def rolled_back() -> None:
+        with contextlib.suppress(RuntimeError):
+            async with scratch.transaction() as conn:
+                await add(conn, "undone")
+                opened.set()
+                await undo.wait()
+                raise RuntimeError("rolled back")
+
+    other = asyncio.create_task(rolled_back())
+    await opened.wait()
+    written = asyncio.create_task(
+        scratch.write_statement("UPDATE scratch SET at = 9 WHERE name = 'a'", locking_rows=locking_rows)
+    )
+    undo.set()
+    await asyncio.gather(other, written)
+    assert await scratch.reader.fetchval("SELECT at FROM scratch WHERE name = 'a'") == 9.0
+    assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 2
 
 
 async def test_upserts_and_conflicts_do_nothing(scratch):
