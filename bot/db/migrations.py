@@ -609,4 +609,9 @@ MIGRATIONS: list[Migration] = [
         ((CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END))
         WHERE next_check_at IS NOT NULL AND held = 0
     """,
+    # What each storyboard's message last showed (a digest of its look): a drawing cut by
+    # a stop or refused by Discord is found and made at the next start.
+    """
+    ALTER TABLE storyboards ADD COLUMN shown TEXT
+    """,
 ]

@@ -57,6 +57,21 @@ class StoryboardRepository:
         )
         return [_board(row) for row in rows]
 
+    async def shown_lately(self, since: float) -> list[int]:
+        """The boards whose message may need drawing again: those still going, and those
+        that ended since ``since``."""
+        rows = await self.db.reader.fetchall(
+            "SELECT id FROM storyboards WHERE message_id IS NOT NULL "
+            "AND (state != ? OR updated_at >= ?) ORDER BY id",
+            (BoardState.FILMED.value, since),
+        )
+        return [row["id"] for row in rows]
+
+    async def set_shown(self, board_id: int, shown: str) -> None:
+        await self.db.write_statement(
+            "UPDATE storyboards SET shown = ? WHERE id = ?", (shown, board_id)
+        )
+
     async def move(
         self,
         board_id: int,
@@ -202,6 +217,7 @@ def _board(row: Row) -> Storyboard:
         film_job_id=row["film_job_id"],
         failure=row["failure"],
         created_at=row["created_at"],
+        shown=row["shown"],
     )
 
 

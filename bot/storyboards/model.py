@@ -73,6 +73,7 @@ class Storyboard:
     film_job_id: int | None
     failure: str | None  # why the film itself failed (the shots' are on the shots)
     created_at: float
+    shown: str | None = None  # a digest of what its message last showed (None: not known)
 
     @property
     def thread_id(self) -> int | None:

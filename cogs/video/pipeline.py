@@ -164,7 +164,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
         reconcile_window=settings.reconcile_window_seconds,
     )
     steps: JobSteps
-    storyboards = StoryboardDrawer(bot, editor)
+    storyboards = StoryboardDrawer(bot, editor, timing.retry_delay)
     director = Director(
         boards=services.storyboards,
         jobs=jobs,
@@ -201,6 +201,7 @@ def build_pipeline(bot: VideoBot) -> Pipeline:
     async def on_start() -> None:
         await services.estimator.load()
         await poster.repair_status_messages(since=bot.clock() - RESULT_URL_LIFETIME)
+        await storyboards.repair(since=bot.clock() - RESULT_URL_LIFETIME)
         await services.turns.release()  # slots freed while no process ran
 
     scheduler = Scheduler(

@@ -7,8 +7,11 @@ is right whoever changed what, and after a restart. Its buttons carry the storyb
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -28,7 +31,7 @@ from .flows import check_can_start
 from .messages import FILM_ICON, message_link, result_link, status_embed
 from .modals import ShotForm
 from .poster import THREAD_ARCHIVE_MINUTES, missing_thread_permissions
-from .status_edits import StatusEditor
+from .status_edits import StatusEditor, StatusLook
 from .uploads import inspect_uploads
 
 if TYPE_CHECKING:
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROMPT_EXCERPT = 90
+# A drawing Discord refused (a 5xx, or a 429 discord.py gave up on) is tried again, with
+# the job steps' backoff; past that the stored look tells the next start to draw it.
+DRAW_ATTEMPTS = 3
 _SHOT_ICONS = {
     ShotState.WAITING: "⏳",
     ShotState.FILMING: "🎥",
@@ -124,11 +130,16 @@ class StoryboardDrawer:
     """Keeps storyboard messages true, never waited for: one drawing at a time per board
     (an older look never lands after a newer one), each read from the database once it has
     its channel's edit slot (the limit is shared with the status messages there), so the
-    changes that pile up meanwhile make one drawing, not one each."""
+    changes that pile up meanwhile make one drawing, not one each. What a message shows is
+    stored (`Storyboard.shown`): a look already shown costs no edit, and a drawing a stop
+    cut or Discord refused is made at the next start (`repair`)."""
 
-    def __init__(self, bot: VideoBot, editor: StatusEditor) -> None:
+    def __init__(
+        self, bot: VideoBot, editor: StatusEditor, retry_delay: Callable[[int], float]
+    ) -> None:
         self.bot = bot
         self.editor = editor
+        self.retry_delay = retry_delay
         self._stale: set[int] = set()  # boards changed since their drawing read them
         self._drawing = BackgroundTasks("storyboards")
 
@@ -138,43 +149,80 @@ class StoryboardDrawer:
         if not self._drawing.closed and self._drawing.running(board_id) is None:
             self._drawing.spawn(self._redraw(board_id), name=f"board-{board_id}", key=board_id)
 
+    async def repair(self, since: float) -> None:
+        """At start: every board still going, or ended since ``since``, shows what it is."""
+        for board_id in await self.bot.services.storyboards.shown_lately(since):
+            self.request(board_id)
+
     async def close(self) -> None:
         await self._drawing.close()
 
     async def _redraw(self, board_id: int) -> None:
+        failures = 0
         while board_id in self._stale:
-            await self._draw(board_id)
+            if await self._draw(board_id):
+                failures = 0
+                continue
+            failures += 1
+            if failures == DRAW_ATTEMPTS:
+                log.warning(
+                    "storyboard %d: its message is left as it was after %d tries; it is drawn "
+                    "again at its next change or the next start", board_id, failures,
+                )  # fmt: skip
+                break
+            self._stale.add(board_id)
+            await asyncio.sleep(self.retry_delay(failures))
         # No await since the board was seen fresh: a request from now on draws it again.
         self._drawing.release(board_id)
 
-    async def _draw(self, board_id: int) -> None:
+    async def _draw(self, board_id: int) -> bool:
+        """One drawing; False if Discord failed it and trying again may help. Each read
+        comes after the board is marked seen, so a change made during it draws once more."""
+        self._stale.discard(board_id)
+        drawn = await self._look(board_id)
+        if drawn is None or _digest(drawn[1]) == drawn[0].shown:
+            return True
+        async with self.editor.slot(drawn[0].channel_id):
+            self._stale.discard(board_id)  # what changed up to here is read now
+            board, look = await self._look(board_id) or drawn
+            shown = _digest(look)
+            if shown == board.shown:
+                return True
+            assert board.message_id is not None
+            message = self.bot.get_partial_messageable(
+                board.channel_id, guild_id=board.guild_id
+            ).get_partial_message(board.message_id)
+            try:
+                await message.edit(**look.edit(), allowed_mentions=NO_MENTIONS)
+            except (discord.NotFound, discord.Forbidden) as error:
+                log.info("storyboard %d: its message can't be edited (%s)", board.id, error)
+                return True
+            except discord.HTTPException as error:
+                log.warning("storyboard %d: could not update its message (%s)", board.id, error)
+                return False
+        await self.bot.services.storyboards.set_shown(board.id, shown)
+        return True
+
+    async def _look(self, board_id: int) -> tuple[Storyboard, StatusLook] | None:
+        """The board as stored now and how its message shows it (None: no message)."""
         services = self.bot.services
         board = await services.storyboards.get(board_id)
         if board is None or board.message_id is None:
-            self._stale.discard(board_id)
-            return
-        message = self.bot.get_partial_messageable(
-            board.channel_id, guild_id=board.guild_id
-        ).get_partial_message(board.message_id)
-        async with self.editor.slot(board.channel_id):
-            self._stale.discard(board_id)  # what changed up to here is read now
-            board = await services.storyboards.get(board_id) or board
-            shots = await services.storyboards.shots(board.id)
-            jobs = {
-                job.id: job
-                for shot in shots
-                if shot.job_id is not None and (job := await services.jobs.get(shot.job_id)) is not None
-            }
-            film = await services.jobs.get(board.film_job_id) if board.film_job_id else None
-            failed = next((s for s in shots if s.state is ShotState.FAILED), None)
-            try:
-                await message.edit(
-                    embed=storyboard_embed(board, shots, jobs, film),
-                    view=storyboard_view(board, failed),
-                    allowed_mentions=NO_MENTIONS,
-                )
-            except discord.HTTPException as error:
-                log.warning("storyboard %d: could not update its message (%s)", board.id, error)
+            return None
+        shots = await services.storyboards.shots(board.id)
+        jobs = {
+            job.id: job
+            for shot in shots
+            if shot.job_id is not None and (job := await services.jobs.get(shot.job_id)) is not None
+        }
+        film = await services.jobs.get(board.film_job_id) if board.film_job_id else None
+        failed = next((s for s in shots if s.state is ShotState.FAILED), None)
+        embed = storyboard_embed(board, shots, jobs, film)
+        return board, StatusLook(embed=embed, view=storyboard_view(board, failed))
+
+
+def _digest(look: StatusLook) -> str:
+    return hashlib.sha256(look.key().encode()).hexdigest()[:32]
 
 
 class DiscordFilmSet:

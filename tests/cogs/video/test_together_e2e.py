@@ -163,6 +163,48 @@ async def test_the_storyboard_keeps_to_its_channel_s_edit_limit_with_clips_made_
     assert refused == {}  # the bot paced itself: Discord never had to say no
 
 
+async def test_a_drawing_refused_or_cut_by_a_stop_is_made_later_and_only_once(
+    fakecord, video_bot, gmi_sim
+):
+    """A board's message is edited only when what it shows changes: an edit Discord
+    refuses is tried again; one a stop cuts is made at the next start; a start with the
+    board already true edits nothing."""
+    world = fakecord.default
+    first = await video_bot()
+    board = await open_board(fakecord, world.alice, world.channel, shots=4)
+    path = f"/channels/{world.channel.id}/messages/{board.id}"
+
+    def edits(status=200):
+        return sum(1 for r in fakecord.requests_to("PATCH", path) if r.status == status)
+
+    def shows(prompt):
+        return prompt in board.embeds[0]["description"]
+
+    fakecord.fail_next("PATCH", path, status=503)
+    await add_shot(fakecord, world.alice, board, "a kite rises")
+    await fakecord.wait_for(lambda: shows("a kite rises"), 10, "shot 1, drawn after a retry")
+    assert edits(503) == 1
+
+    # Discord makes the next drawing wait a minute; the bot stops meanwhile.
+    fakecord.fail_next("PATCH", path, status=429, retry_after=60)
+    await add_shot(fakecord, world.bob, board, "the string snaps")
+    await fakecord.wait_for(lambda: edits(429) == 1, 10, "the drawing held back")
+    await first.close()
+    assert not shows("the string snaps")
+    drawn = edits()
+    second = await video_bot()
+    await fakecord.wait_for(lambda: shows("the string snaps"), 10, "shot 2, drawn at the start")
+    assert edits() == drawn + 1
+
+    # A start with the board true draws nothing: the one edit after it is the next shot's.
+    await second.close()
+    drawn = edits()
+    await video_bot()
+    await add_shot(fakecord, world.bob, board, "it lands in a lake")
+    await fakecord.wait_for(lambda: shows("it lands in a lake"), 10, "shot 3")
+    assert edits() == drawn + 1
+
+
 async def press(fakecord, member, message, label):
     """``member`` presses a button; returns their private answer."""
     ix = await fakecord.click(member, message, label=label)
