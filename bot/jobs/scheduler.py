@@ -3,8 +3,10 @@
 Due times live in the database (``jobs.next_check_at``), not in sleeping coroutines, so a
 restart forgets nothing: the loop claims due jobs with a lease (so a crash mid-step only
 delays them until the lease ends), runs one step of each (`bot.jobs.steps`) with a bound on
-how many run at once, and sleeps until the next due time or a `wake`. Provider calls are
-paced separately by the steps' `ProviderBudget`.
+how many run at once, and sleeps until the next due time or a `wake` (a step that ends
+makes it look again, but not within `LOOK_GAP_SHARE` of a check interval of its last look,
+so under load one claim serves several jobs). Provider calls are paced separately by the
+steps' `ProviderBudget`.
 
 Several processes may share the database, each serving some Discord shards (the job
 repository's `ShardScope` says which jobs it claims). While a step runs its lease is
@@ -40,6 +42,10 @@ MIN_IN_FLIGHT = 32
 MIN_RESUME_SPREAD = 5.0
 MAX_RESCAN = 10.0  # seconds; see `Scheduler.rescan_every`
 STATS_EVERY = 60.0  # seconds between the scheduler's statistics lines in the log
+# After one look for due jobs, the next waits this share of the shortest check interval
+# (50 ms by default) unless something wakes it: the jobs that fall due and the steps that
+# end meanwhile share one claim instead of costing one each.
+LOOK_GAP_SHARE = 0.05
 
 
 class Scheduler:
@@ -68,6 +74,9 @@ class Scheduler:
         self._cycles: deque[float] = deque(maxlen=200)  # seconds one claim took
         self._stats_at = 0.0
         self._wake = asyncio.Event()
+        self._look_gap = idle_retry * LOOK_GAP_SHARE
+        self._looked_at = 0.0  # the event loop's time of the last look
+        self._soon: asyncio.TimerHandle | None = None
         self._in_flight = BackgroundTasks("job-step")
         self._runner: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -99,6 +108,7 @@ class Scheduler:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+        self._cancel_soon()
         if not await self._in_flight.drain(timeout=grace) and grace > 0:
             log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
         cut = self._running_jobs()
@@ -124,6 +134,8 @@ class Scheduler:
         while True:
             # Cleared before looking, so a wake() while we look is never lost.
             self._wake.clear()
+            self._cancel_soon()
+            self._looked_at = asyncio.get_running_loop().time()
             try:
                 if not resumed:
                     await self._resume()
@@ -215,7 +227,25 @@ class Scheduler:
             log.exception("job %d: unexpected error; will retry", job.id)
             await self.steps.retry_later(job)
         finally:
-            self._wake.set()
+            self._look_soon()
+
+    def _look_soon(self) -> None:
+        """A step ended (its slot is free; it may have planned its job's next step soon):
+        look for due work again, `_look_gap` after the last look at the earliest."""
+        if self._wake.is_set() or self._soon is not None:
+            return
+        self._soon = asyncio.get_running_loop().call_at(
+            self._looked_at + self._look_gap, self._woken_soon
+        )
+
+    def _woken_soon(self) -> None:
+        self._soon = None
+        self._wake.set()
+
+    def _cancel_soon(self) -> None:
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
 
     def _running_jobs(self) -> list[int]:
         return [job_id for job_id in self._in_flight.keys() if isinstance(job_id, int)]
@@ -237,7 +267,11 @@ class Scheduler:
     async def _sleep_until(self, due: float | None) -> None:
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
         # that arrives as the wake-up does, and stop() would then wait forever.
-        timeout = None if due is None else max(0.0, due - self.clock())
+        if due is None:
+            timeout = None
+        else:
+            gap_ends = self._looked_at + self._look_gap - asyncio.get_running_loop().time()
+            timeout = max(0.0, due - self.clock(), gap_ends)
         try:
             async with asyncio.timeout(timeout):
                 await self._wake.wait()

@@ -91,6 +91,54 @@ async def test_a_step_longer_than_its_lease_keeps_the_job_from_another_process(t
     assert sum(slow.runs for slow in steps) == 1
 
 
+async def test_steps_that_end_close_together_share_one_claim(tmp_path):
+    """Thirty jobs due at once, whose steps end a millisecond or two apart: the scheduler
+    looks for more due work after them a few times, not once per step that ended."""
+    async with open_store(tmp_path / "jobs.sqlite3") as store:
+        jobs = await accepted(store, 30)
+        due = time.time() + 0.3  # after the start, which would spread jobs already due
+        for job in jobs:
+            await store.set_status_message(job.id, job.id)
+            await store.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=due)
+        claims = 0
+        claim_due = store.claim_due
+
+        async def counted(*args, **kwargs):
+            nonlocal claims
+            claims += 1
+            return await claim_due(*args, **kwargs)
+
+        store.claim_due = counted  # type: ignore[method-assign]
+        steps = StaggeredSteps(store, count=len(jobs))
+        scheduler = Scheduler(store, steps, budget=ProviderBudget(36000, time.time),  # type: ignore[arg-type]
+                              lease_seconds=60, idle_retry=1.0, clock=time.time)  # fmt: skip
+        scheduler.start()
+        try:
+            await asyncio.wait_for(steps.done.wait(), 5)
+        finally:
+            await scheduler.stop()
+    assert steps.runs == 30
+    assert claims <= 8  # the first look, then one per 50 ms at most while steps end
+
+
+class StaggeredSteps:
+    """Each step ends a moment after the one before, and plans its job's next in an hour."""
+
+    def __init__(self, store, *, count: int) -> None:
+        self.store, self.count, self.runs = store, count, 0
+        self.done = asyncio.Event()
+
+    async def advance(self, job) -> None:
+        await asyncio.sleep(0.001 * (job.id % self.count))
+        await self.store.transition(job.id, from_states={job.state}, next_check_at=time.time() + 3600)
+        self.runs += 1
+        if self.runs == self.count:
+            self.done.set()
+
+    async def retry_later(self, job) -> None:
+        raise AssertionError("no step fails here")
+
+
 async def next_done(steps) -> None:
     await asyncio.wait([asyncio.ensure_future(slow.done.wait()) for slow in steps],
                        return_when=asyncio.FIRST_COMPLETED)
