@@ -90,7 +90,10 @@ class StatusEditor:
         self.jobs = jobs
         self.render = render
         self.clock = clock
-        self._pending: dict[int, dict[int, bool]] = {}  # channel -> {job id: has ended}
+        # Per channel, the jobs whose message waits for an edit, oldest request first; the
+        # ended ones also in `_ended`, as they go first (a result is waiting to be seen).
+        self._pending: dict[int, dict[int, None]] = {}
+        self._ended: dict[int, dict[int, None]] = {}
         self._recent: dict[int, deque[float]] = {}  # channel -> monotonic times of edits
         self._locks: dict[int, asyncio.Lock] = {}  # channel -> one edit at a time
         self._shown: dict[int, str] = {}  # job -> the look last put on screen
@@ -102,8 +105,9 @@ class StatusEditor:
         """Bring ``job``'s status message up to date as soon as the channel allows."""
         if job.status_message_id is None or self._workers.closed:
             return
-        pending = self._pending.setdefault(job.channel_id, {})
-        pending[job.id] = pending.get(job.id, False) or job.has_ended
+        self._pending.setdefault(job.channel_id, {})[job.id] = None
+        if job.has_ended:
+            self._ended.setdefault(job.channel_id, {})[job.id] = None
         if self._workers.running(job.channel_id) is None:
             self._workers.spawn(
                 self._work(job.channel_id), name=f"channel-{job.channel_id}", key=job.channel_id
@@ -114,11 +118,12 @@ class StatusEditor:
 
     async def _work(self, channel_id: int) -> None:
         pending = self._pending[channel_id]
+        ended = self._ended.setdefault(channel_id, {})
         while pending:
             await asyncio.sleep(SETTLE_SECONDS)
-            ended = [job_id for job_id, has_ended in pending.items() if has_ended]
-            job_id = ended[0] if ended else next(iter(pending))
+            job_id = next(iter(ended or pending))
             del pending[job_id]
+            ended.pop(job_id, None)
             job = await self.jobs.get(job_id)
             if job is not None and job.status_message_id is not None:
                 await self._edit(job)
