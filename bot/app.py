@@ -318,10 +318,10 @@ class VideoBot(commands.AutoShardedBot):
         started = time.monotonic()
         for extension in list(self.extensions):
             await self.unload_extension(extension)
+        await self.mod_log.close()  # while Discord can still be reached
         await super().close()
         log.info("disconnected from Discord")
         await self._background.close()
-        await self.mod_log.close()
         if self.metrics_server is not None:
             await self.metrics_server.close()
         if hasattr(self, "services"):

@@ -288,7 +288,8 @@ class Database:
         """One statement in a transaction of its own (a `transaction`, or with
         ``locking_rows`` a `locking_rows` one); the rows it returns. On SQLite it takes one
         hand-over to the database's thread, not three (BEGIN, the statement, COMMIT): what
-        each status check's compare-and-set and each claim of due jobs cost."""
+        each status check's compare-and-set and each claim of due jobs cost. There, a
+        caller cancelled while it runs doesn't undo it: the statement still commits."""
         return await self._engine.write_statement(sql, params, serialised=not locking_rows)
 
     async def batched(self, work: Callable[[Connection], Awaitable[T]]) -> T:

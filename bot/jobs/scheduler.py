@@ -108,11 +108,11 @@ class Scheduler:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-        self._cancel_soon()
         if not await self._in_flight.drain(timeout=grace) and grace > 0:
             log.warning("%d job step(s) still running after %.1fs", len(self._in_flight), grace)
         cut = self._running_jobs()
         await self._in_flight.close()
+        self._cancel_soon()  # set by the steps that ended meanwhile
         renewer, self._renewer = self._renewer, None
         if renewer is not None:
             renewer.cancel()

@@ -164,7 +164,9 @@ class StoryboardDrawer:
                 failures = 0
                 continue
             failures += 1
-            if failures == DRAW_ATTEMPTS:
+            if board_id in self._stale:  # changed again meanwhile: its tries start again
+                failures = 1
+            elif failures == DRAW_ATTEMPTS:
                 log.warning(
                     "storyboard %d: its message is left as it was after %d tries; it is drawn "
                     "again at its next change or the next start", board_id, failures,
@@ -184,7 +186,10 @@ class StoryboardDrawer:
             return True
         async with self.editor.slot(drawn[0].channel_id):
             self._stale.discard(board_id)  # what changed up to here is read now
-            board, look = await self._look(board_id) or drawn
+            fresh = await self._look(board_id)
+            if fresh is None:  # gone meanwhile
+                return True
+            board, look = fresh
             shown = _digest(look)
             if shown == board.shown:
                 return True
@@ -194,7 +199,10 @@ class StoryboardDrawer:
             ).get_partial_message(board.message_id)
             try:
                 await message.edit(**look.edit(), allowed_mentions=NO_MENTIONS)
-            except (discord.NotFound, discord.Forbidden) as error:
+            except discord.NotFound:
+                # Deleted: taken as shown, so a start doesn't look for it again.
+                log.info("storyboard %d: its message was deleted", board.id)
+            except discord.Forbidden as error:
                 log.info("storyboard %d: its message can't be edited (%s)", board.id, error)
                 return True
             except discord.HTTPException as error:

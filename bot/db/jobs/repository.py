@@ -541,15 +541,14 @@ class JobRepository:
             f"WHERE id = ? AND state IN ({placeholders}) RETURNING *"
         )
         params = [*values, job_id, *(s.value for s in states)]
-        frees_a_turn = _frees_a_turn(states, to_state)
         if conn is None:  # a transaction of its own, committed when this returns
-            rows = await self.db.write_statement(sql, params)
-            row = rows[0] if rows else None
-            if row is not None and frees_a_turn:
-                self.on_turn_freed()
+            row = next(iter(await self.db.write_statement(sql, params)), None)
         else:
             row = await conn.fetchone(sql, params)
-            if row is not None and frees_a_turn:
+        if row is not None and _frees_a_turn(states, to_state):
+            if conn is None:
+                self.on_turn_freed()
+            else:
                 conn.after_commit(self.on_turn_freed)
         return _job(row) if row else None
 
