@@ -133,15 +133,23 @@ def _fetchall(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
 
 
 def _in_transaction(sql: str, params: Params, conn: sqlite3.Connection) -> list[Row]:
-    """``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (``ROLLBACK`` if it fails)."""
+    """``BEGIN IMMEDIATE``, the statement, ``COMMIT`` (``ROLLBACK`` if any of it fails)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows: list[Row] = conn.execute(sql, params).fetchall()
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _end_open_transaction(conn)
         raise
-    conn.execute("COMMIT")
     return rows
+
+
+def _end_open_transaction(conn: sqlite3.Connection) -> None:
+    """Roll back whatever transaction is still open on ``conn``: after a failed COMMIT, or
+    a BEGIN that ran although the task waiting for it was cancelled. Left open, every later
+    BEGIN on the writer would fail ("cannot start a transaction within a transaction")."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _execute(sql: str, params: Params, conn: sqlite3.Connection) -> int:
@@ -176,6 +184,9 @@ class SQLiteConnection(Connection):
     async def in_own_transaction(self, sql: str, params: Params) -> list[Row]:
         """The statement in a transaction of its own, all in one call on the thread."""
         return await self._on_thread(functools.partial(_in_transaction, to_sqlite(sql), params))
+
+    async def end_open_transaction(self) -> None:
+        await self._on_thread(_end_open_transaction)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         with _sqlite_errors():
@@ -230,14 +241,15 @@ class SQLiteEngine(Engine):
         serialised, whatever ``serialised`` says."""
         async with self._write_lock:
             conn = SQLiteConnection(self._writer)
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
                 await conn.execute("COMMIT")
+            except BaseException:
+                # Queued on the writer's thread behind the BEGIN or COMMIT it follows, so
+                # it runs, and before the next transaction, even if this task is cancelled.
+                await conn.end_open_transaction()
+                raise
 
     async def write_statement(
         self, sql: str, params: Params, *, serialised: bool = True

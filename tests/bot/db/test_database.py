@@ -140,6 +140,26 @@ async def test_one_statement_is_a_transaction_of_its_own(scratch, locking_rows):
     assert await scratch.reader.fetchval("SELECT COUNT(*) FROM scratch") == 2
 
 
+async def test_a_transaction_cancelled_as_it_begins_leaves_none_open(scratch):
+    """A task cancelled while its BEGIN is on its way (a stop, a timeout) must not leave
+    the writer inside a transaction: every later one would fail on SQLite."""
+
+    async def cancelled_at_begin() -> None:
+        async with scratch.transaction() as conn:
+            await add(conn, "never")
+
+    for _ in range(3):
+        task = asyncio.create_task(cancelled_at_begin())
+        await asyncio.sleep(0)  # it holds the lock and waits for its BEGIN
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    async with scratch.transaction() as conn:
+        await add(conn, "next")
+    names = await scratch.reader.fetchall("SELECT name FROM scratch")
+    assert [row["name"] for row in names] == ["next"]
+
+
 async def test_upserts_and_conflicts_do_nothing(scratch):
     async with scratch.transaction() as conn:
         await add(conn, "a")
