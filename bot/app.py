@@ -54,6 +54,35 @@ FIRST_CHECK_WAIT = 10.0
 SERVERS_LISTED = 10
 
 
+# discord.py runs each command, button press and form in a task it names so.
+INTERACTION_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord-ui-modal-dispatch-",
+)
+
+
+async def _finish_interactions_in_flight(grace: float) -> None:
+    """Let the members' commands and clicks being handled end (within ``grace``) before
+    anything closes: a job stored just now still gets its status message and has it
+    recorded, rather than failing on a closed session or database. Those that arrive
+    meanwhile are refused at once (`VideoBot.ensure_taking_jobs`)."""
+    deadline = time.monotonic() + grace
+    while pending := {
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(INTERACTION_TASKS)
+        and not task.done()
+        and task is not asyncio.current_task()
+    }:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning("stopping with %s still being answered", plural(len(pending), "interaction"))
+            return
+        await asyncio.wait(pending, timeout=left)
+
+
 @runtime_checkable
 class DrainsWork(Protocol):
     """A cog with work in flight (the video cog's job steps) that a graceful stop waits for."""
@@ -302,9 +331,11 @@ class VideoBot(commands.AutoShardedBot):
                 "stopping: new jobs are refused; steps in flight get up to %.0fs to finish", grace
             )
             started = time.monotonic()
+            await _finish_interactions_in_flight(grace)
+            left = max(0.0, grace - (time.monotonic() - started))
             for cog in list(self.cogs.values()):  # before the cogs (and their commands) go
                 if isinstance(cog, DrainsWork):
-                    await cog.drain(grace)
+                    await cog.drain(left)
             log.info("job scheduler stopped after %.1fs", time.monotonic() - started)
         await self.close()
 

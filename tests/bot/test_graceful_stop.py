@@ -76,6 +76,36 @@ async def test_a_post_in_flight_finishes_before_the_process_exits(fakecord, gmi_
     assert await bot_process.jobs.get(2) is None  # the late request was refused before anything was stored
 
 
+async def test_a_command_being_answered_when_the_stop_comes_is_answered_and_kept(
+    fakecord, gmi_sim, bot_process
+):
+    """The member's command is stored and its answer on its way (Discord holds it for a
+    moment) when SIGTERM comes: the answer still lands, the job keeps its status message,
+    nothing fails in the log, and the restarted bot posts the video once."""
+    world = fakecord.default
+    bot_process.env["SHUTDOWN_GRACE_SECONDS"] = str(GRACE)
+    callback = "/interactions/{webhook_id}/{webhook_token}/callback"
+    await bot_process.start()
+    fakecord.fail_next("POST", callback, status=429, retry_after=1.0)
+    ix = await fakecord.run_command(world.alice, world.channel, "video generate text", prompt="a fox")
+    await fakecord.wait_for(
+        lambda: any(r.status == 429 for r in fakecord.requests_to("POST", callback)), 5, "the held answer"
+    )
+
+    exit_status, took = await bot_process.stop_with(signal.SIGTERM, within=GRACE + 5)
+    assert exit_status == 0 and took < GRACE, bot_process.log
+    assert not ix.failed
+    status = await ix.wait_response_message()
+    assert "ERROR" not in bot_process.log and "Traceback" not in bot_process.log, bot_process.log
+    job = await bot_process.jobs.get(1)
+    assert job is not None and job.status_message_id == status.id
+
+    await bot_process.start()
+    await fakecord.wait_for(lambda: replies_to(world.channel, status), 20, "the result")
+    await bot_process.delivered()
+    assert len(replies_to(world.channel, status)) == 1
+
+
 async def test_a_step_longer_than_the_grace_is_cut_and_resumed_after_restart(
     fakecord, gmi_sim, bot_process
 ):
