@@ -43,7 +43,8 @@ from bot.provider_health import (
 from bot.services import JobPolicy, Services, build_services
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
-from cogs.shared import ModLog, VideoCommandTree
+from cogs.mod_log import ModLog
+from cogs.shared import VideoCommandTree
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,9 @@ async def _finish_interactions_in_flight(grace: float) -> None:
     }:
         left = deadline - time.monotonic()
         if left <= 0:
-            log.warning("stopping with %s still being answered", plural(len(pending), "interaction"))
+            log.warning(
+                "stopping with %s still being answered", plural(len(pending), "interaction")
+            )
             return
         await asyncio.wait(pending, timeout=left)
 

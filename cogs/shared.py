@@ -1,4 +1,4 @@
-"""What both cogs share: who is asking, text helpers, the mod-log, and the one error path.
+"""What both cogs share: who is asking, text helpers, and the one error path.
 
 Errors: every command, autocomplete-free callback, button and form ends up in
 `VideoCommandTree.handle_error`, the only place that turns an exception into an ephemeral
@@ -12,7 +12,6 @@ so it renders as typed and can't format, mention or link its way into the bot's 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any, cast
@@ -24,7 +23,6 @@ from bot.errors import UserError
 from bot.jobs.model import Job
 from bot.moderation.requester import Requester
 from bot.params import normalise_text, quoted
-from bot.tasks import BackgroundTasks
 
 if TYPE_CHECKING:
     from bot.app import VideoBot
@@ -78,55 +76,6 @@ def member_requester(member: discord.Member) -> Requester:
         role_ids=tuple(role.id for role in roles),
         role_names=tuple((role.id, role.name) for role in roles),
     )
-
-
-class ModLog:
-    """Each server's mod-log, posted to in the background and in the order its lines were
-    written: nobody's answer waits for the mod-log channel's rate limit, and two changes
-    made a moment apart read in the order they were made. Best effort: a moderator may
-    have taken the bot's rights there away, and lines still queued at shutdown are
-    dropped. Nobody is ever pinged."""
-
-    def __init__(self, bot: VideoBot) -> None:
-        self._bot = bot
-        self._tasks = BackgroundTasks("mod-log")
-        self._last: dict[int, asyncio.Task[None]] = {}  # per server, its newest line
-
-    def post(self, guild_id: int, text: str) -> None:
-        """Queue ``text`` for the server's mod-log channel, if it has one."""
-        if self._tasks.closed:
-            log.info("guild %d: mod-log line dropped, the bot is stopping", guild_id)
-            return
-        before = self._last.get(guild_id)
-        task = self._tasks.spawn(self._post_after(before, guild_id, text), name=f"guild {guild_id}")
-        self._last[guild_id] = task
-        task.add_done_callback(lambda done: self._forget(guild_id, done))
-
-    async def close(self) -> None:
-        await self._tasks.close()
-
-    def _forget(self, guild_id: int, task: asyncio.Task[None]) -> None:
-        if self._last.get(guild_id) is task:
-            del self._last[guild_id]
-
-    async def _post_after(
-        self, before: asyncio.Task[None] | None, guild_id: int, text: str
-    ) -> None:
-        if before is not None:
-            await asyncio.wait([before])  # its failure is logged as its own
-        settings = await self._bot.services.servers.get(guild_id)
-        if settings.mod_log_channel_id is None:
-            return
-        channel = self._bot.get_partial_messageable(settings.mod_log_channel_id, guild_id=guild_id)
-        try:
-            await channel.send(clip(text, 2000), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as error:
-            log.warning(
-                "guild %d: mod-log post to %d failed (%s)",
-                guild_id,
-                settings.mod_log_channel_id,
-                error,
-            )
 
 
 async def delete_job_messages(bot: VideoBot, job: Job) -> None:

@@ -26,7 +26,6 @@ from bot.jobs.model import Job
 from bot.markup import discord_time, plural, when
 from bot.tasks import BackgroundTasks
 from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
-from cogs.videoadmin.render import audit_line
 
 from .components import vote_view
 from .messages import credit_text, message_link, result_link
@@ -414,9 +413,8 @@ class DiscordChallengeBoard:
             )
 
     async def report(self, challenge: Challenge, audit: list[AuditEntry]) -> None:
-        currency = self.bot.settings.currency
         for entry in audit:
-            self.bot.mod_log.post(challenge.guild_id, audit_line(entry, currency))
+            self.bot.mod_log.record(entry)
 
     # -- counts shown while voting -------------------------------------------------------
 

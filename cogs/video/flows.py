@@ -33,7 +33,6 @@ from cogs.shared import (
     requester_of,
     video_bot,
 )
-from cogs.videoadmin.render import audit_line
 
 from .components import Listing, page_view, preview_view, status_view
 from .messages import (
@@ -321,8 +320,8 @@ async def delete(interaction: discord.Interaction, job_id: int) -> None:
     bot = video_bot(interaction)
     result = await bot.services.job_service.delete(requester_of(interaction), job_id)
     job = result.job
-    if result.audit is not None and job.guild_id is not None:
-        bot.mod_log.post(job.guild_id, audit_line(result.audit, bot.settings.currency))
+    if result.audit is not None:
+        bot.mod_log.record(result.audit)
     await interaction.response.send_message(
         f"Deleted #{job.id} and its messages.", ephemeral=True, allowed_mentions=NO_MENTIONS
     )

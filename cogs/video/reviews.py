@@ -21,7 +21,6 @@ from bot.jobs.delivery import DeliveryRetry
 from bot.moderation.reviews import MAX_DENY_REASON, AlreadyDecided, Decided
 from bot.tasks import run_passes
 from cogs.shared import NO_MENTIONS, requester_of, video_bot
-from cogs.videoadmin.render import audit_line
 
 from .components import review_view
 from .messages import decision_text, review_embed, review_marker, review_notice
@@ -140,9 +139,7 @@ async def _tell_member_approved(bot: VideoBot, decided: Decided) -> None:
 def _audited(bot: VideoBot, decided: Decided) -> None:
     """The decision's line in the mod-log, queued before the moderator sees it taken."""
     if decided.audit is not None:
-        bot.mod_log.post(
-            decided.audit.guild_id, audit_line(decided.audit, bot.settings.currency)
-        )
+        bot.mod_log.record(decided.audit)
 
 
 # -- the desk -----------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from bot.storyboards.model import BoardState, Shot, ShotState, Storyboard
 from bot.storyboards.service import ShotAdded
 from bot.tasks import BackgroundTasks
 from cogs.shared import NO_MENTIONS, clip, literal, requester_of, video_bot
-from cogs.videoadmin.render import audit_line
 
 from .components import status_view, storyboard_view
 from .flows import check_can_start
@@ -374,7 +373,7 @@ async def film(interaction: discord.Interaction, board_id: int) -> None:
     bot = video_bot(interaction)
     filming = await bot.services.storyboard_service.film(requester_of(interaction), board_id)
     if filming.audit is not None:
-        bot.mod_log.post(filming.board.guild_id, audit_line(filming.audit, bot.settings.currency))
+        bot.mod_log.record(filming.audit)
     await interaction.response.send_message(
         "🎬 Filming starts: each shot is posted in the thread as it is made, then the film.",
         ephemeral=True,

@@ -208,7 +208,7 @@ class VideoAdminCog(
     ) -> None:
         currency = self.bot.settings.currency
         # Queued before the answer, so the mod-log reads in the order changes were made.
-        self.bot.mod_log.post(entry.guild_id, render.audit_line(entry, currency))
+        self.bot.mod_log.record(entry)
         embed = render.change_embed(entry, currency, note)
         if interaction.response.is_done():  # deferred while the change was worked out
             await interaction.followup.send(

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 import pytest
 
-from cogs.shared import ModLog
+from cogs.mod_log import ModLog
 
 
 class Channel:
