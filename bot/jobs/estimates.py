@@ -10,8 +10,9 @@ predict, and that prediction is tight enough to time the checks around it.
 A fresh install has no history: the prior scales with duration and resolution (about 35 s
 for 5 s at 720p, one public report; 20-150 s across kinds) and is deliberately wide. Kinds
 with little history borrow from similar kinds (same resolution and mode, another length),
-translated by the prior's shape. Timings live in the database, so the estimate survives
-restarts.
+translated by the prior's shape. Until a kind has seen a few dozen jobs its spread is
+fitted, with the width a prediction from so few samples has (`FewObserved`). Timings live
+in the database, so the estimate survives restarts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.db.timings import JobTiming, TimingRepository
@@ -30,6 +31,7 @@ HISTORY_PER_KIND = 100
 QUEUE_HISTORY = 300
 LOADED_AT_START = 5000
 ENOUGH_SAMPLES = 5
+READ_AS_IS = 30  # samples from which their own quantiles are the estimate (`FewObserved`)
 RESOLUTION_FACTOR = {"480p": 0.6, "720p": 1.0, "1080p": 1.8}
 REFERENCE_VIDEO_FACTOR = 1.5
 # The prior's width: its 90th percentile is this many times its median (and the 10th
@@ -65,6 +67,32 @@ class LogNormal(Duration):
 
 
 @dataclass(frozen=True)
+class FewObserved(Duration):
+    """A handful of observations, read as a log-normal around their median with the spread
+    a *new* job's time has when so little is known (a Student's t prediction interval on
+    the logs). A few samples' own extremes sit well inside the true range: taken as the
+    quantiles, about one job in eight would finish before the "earliest" edge and wait a
+    whole check gap past it."""
+
+    log_median: float
+    log_spread: float  # the logs' standard deviation
+    samples: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> FewObserved:
+        logs = [math.log(value) for value in values]
+        return cls(math.log(statistics.median(values)), statistics.stdev(logs), len(logs))
+
+    def quantile(self, q: float) -> float:
+        z = _NORMAL.inv_cdf(min(max(q, 1e-4), 1 - 1e-4))
+        nu = self.samples - 1
+        # Student's t quantile from the normal's (Cornish-Fisher; within 3 % from nu = 4).
+        t = z + (z**3 + z) / (4 * nu) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+        spread = t * self.log_spread * math.sqrt(1 + 1 / self.samples)
+        return math.exp(self.log_median + spread)
+
+
+@dataclass(frozen=True)
 class Empirical(Duration):
     """Recent observations; quantiles interpolate between them."""
 
@@ -78,6 +106,13 @@ class Empirical(Duration):
         low = int(position)
         high = min(low + 1, len(values) - 1)
         return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def _observed(values: Iterable[float]) -> Duration:
+    """What ``values`` (at least `ENOUGH_SAMPLES`) say: their own quantiles once there are
+    `READ_AS_IS` of them, a fitted spread before."""
+    values = tuple(sorted(values))
+    return Empirical(values) if len(values) >= READ_AS_IS else FewObserved.of(values)
 
 
 def job_kind(request: GenerationRequest) -> str:
@@ -132,7 +167,7 @@ class FinishEstimator:
         kind = job_kind(request)
         own = self._processing.get(kind, ())
         if len(own) >= ENOUGH_SAMPLES:
-            return Empirical(tuple(sorted(own)))
+            return _observed(own)
         family = _family(kind)
         prior = processing_prior(kind)
         borrowed = [
@@ -142,7 +177,7 @@ class FinishEstimator:
             for seconds in samples
         ]
         if len(borrowed) >= ENOUGH_SAMPLES:
-            return Empirical(tuple(sorted(borrowed)))
+            return _observed(borrowed)
         if borrowed:  # a few: the prior's shape, around what was seen
             return LogNormal(statistics.median(borrowed), PRIOR_SPREAD)
         return LogNormal(prior, PRIOR_SPREAD)
