@@ -89,6 +89,13 @@ class ProviderBudget:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def affordable(self) -> float:
+        """Calls a second the budget pays for over the coming minute: its refill, and the
+        tokens it holds spread over that minute (a shared bucket's are not known here:
+        only the refill, the rate every process shares)."""
+        self._refill(self.clock())
+        return self.rate + self._tokens / 60.0
+
     def holds_submits(self) -> bool:
         """Submits wait for a token now (the rate limit, or a 429's pause, holds them)."""
         return any(kind == SUBMIT and not f.done() for (kind, _), _, f in self._waiters)

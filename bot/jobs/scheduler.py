@@ -18,6 +18,10 @@ at once.
 At start, jobs keep their own planned checks; those whose check is overdue resume spread
 over the time the budget needs for them, each at a random moment, so a restart never
 stampedes the provider nor polls every job in lockstep afterwards.
+
+Every `PACE_EVERY` the loop also reads the checks booked for the next seconds against what
+the budget affords, and the steps' `CheckPace` widens (or narrows back) the gaps of the plan
+they make, so the checks planned never outrun the budget.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from bot.clock import Clock
 from bot.db.jobs import JobRepository
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.model import Job
+from bot.jobs.polling import PACE_HORIZON
 from bot.jobs.steps import JobSteps
 from bot.tasks import BackgroundTasks
 
@@ -42,6 +47,7 @@ MIN_IN_FLIGHT = 32
 MIN_RESUME_SPREAD = 5.0
 MAX_RESCAN = 10.0  # seconds; see `Scheduler.rescan_every`
 STATS_EVERY = 60.0  # seconds between the scheduler's statistics lines in the log
+PACE_EVERY = 1.0  # seconds between readings of the booked checks (`CheckPace`)
 # After one look for due jobs, the next waits this share of the shortest check interval
 # (50 ms by default) unless something wakes it: the jobs that fall due and the steps that
 # end meanwhile share one claim instead of costing one each.
@@ -73,6 +79,7 @@ class Scheduler:
         self._lateness: deque[float] = deque(maxlen=2000)  # seconds a claimed check was late
         self._cycles: deque[float] = deque(maxlen=200)  # seconds one claim took
         self._stats_at = 0.0
+        self._paced_at = 0.0
         self._wake = asyncio.Event()
         self._look_gap = idle_retry * LOOK_GAP_SHARE
         self._looked_at = 0.0  # the event loop's time of the last look
@@ -140,6 +147,7 @@ class Scheduler:
                 if not resumed:
                     await self._resume()
                     resumed = True
+                await self._pace()
                 if await self._start_due():
                     next_due = await self.jobs.next_due_at()
                 else:
@@ -183,6 +191,28 @@ class Scheduler:
                 spread,
             )
 
+    async def _pace(self) -> None:
+        """Hold the checks booked for the coming seconds against what the budget affords."""
+        now = self.clock()
+        if now < self._paced_at + PACE_EVERY:
+            return
+        self._paced_at = now
+        booked = await self.jobs.count_due_by(now + PACE_HORIZON)
+        affordable = self.budget.affordable()
+        pace = self.steps.pace
+        was = pace.stretch
+        pace.observe(booked, affordable)
+        if was == 1.0 < pace.stretch:
+            log.info(
+                "%d checks due within %.0f s, more than the provider budget pays (%.1f a "
+                "second): spreading the checks out until they fit",
+                booked,
+                PACE_HORIZON,
+                affordable,
+            )
+        elif was > 1.0 == pace.stretch:
+            log.info("the checks fit the provider budget again")
+
     async def _start_due(self) -> bool:
         """Start a step for each due job there is room for; False if there was no room."""
         free = self.max_in_flight - len(self._in_flight)
@@ -207,12 +237,13 @@ class Scheduler:
         cycles = sorted(self._cycles) or [0.0]
         log.info(
             "scheduler: in_flight=%d, steps=%d, late_p50=%.2fs, late_p99=%.2fs, "
-            "claim_p99=%.1fms, provider_calls=%d, rate_limited=%d, db_mib=%.1f",
+            "claim_p99=%.1fms, pace=%.2f, provider_calls=%d, rate_limited=%d, db_mib=%.1f",
             await self.jobs.count_in_flight(),
             len(self._in_flight),
             late[len(late) // 2],
             late[int(len(late) * 0.99)],
             cycles[int(len(cycles) * 0.99)] * 1000,
+            self.steps.pace.stretch,
             self.budget.spent,
             self.budget.rate_limited,
             await self.jobs.db.size_bytes() / 2**20,

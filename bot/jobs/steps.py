@@ -55,7 +55,7 @@ from bot.jobs.delivery import RESULT_URL_LIFETIME, DeliveryRetry, StatusSearch
 from bot.jobs.estimates import FinishEstimator
 from bot.jobs.lifecycle import ACTIVE_STATES, TRANSITIONS, JobOutcome, JobState
 from bot.jobs.model import REFUSED_STATUS, STATUS_MESSAGE_GRACE, Job
-from bot.jobs.polling import PollPlan
+from bot.jobs.polling import CheckPace, PollPlan
 from bot.jobs.sources import SourceFailed, sources_ready
 from bot.jobs.turns import FairTags, Turns
 
@@ -136,6 +136,7 @@ class JobSteps:
         self.estimator = estimator
         self.first_frames = first_frames
         self.timing = timing
+        self.pace = CheckPace()  # read by the scheduler against the budget
         self.clock = clock
         self.started_at = clock()  # jobs accepted before: their answering process is gone
 
@@ -460,7 +461,7 @@ class JobSteps:
         processing = self.estimator.processing(job.request)
         plan = self.timing.plan
         if started is not None:
-            delay = plan.while_processing(started, now, processing)
+            delay = plan.while_processing(started, now, processing, self.pace.stretch)
         elif first_check:
             delay = plan.first_check(self.estimator.queue(), processing)
         else:

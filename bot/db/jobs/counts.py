@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.db.database import Database
-from bot.db.jobs.repository import NOT_HELD
+from bot.db.jobs.repository import COUNT_DUE_BY
 from bot.jobs.lifecycle import JobState
 
 
@@ -30,14 +30,8 @@ class JobCounts:
 
     async def due(self, now: float) -> int:
         """Jobs whose next step is due and not taken yet: the scheduler's backlog (a job
-        held for review is no part of it)."""
-        return int(
-            await self.db.reader.fetchval(
-                "SELECT COUNT(*) FROM jobs WHERE next_check_at IS NOT NULL "  # noqa: S608
-                f"AND next_check_at <= ? AND {NOT_HELD}",
-                (now,),
-            )
-        )
+        held for review is no part of it; a leased one counts from when its lease ends)."""
+        return int(await self.db.reader.fetchval(COUNT_DUE_BY, (now,)))
 
     async def settled_after(
         self, delivered_at: float, job_id: int, *, limit: int = 1000

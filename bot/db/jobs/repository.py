@@ -85,6 +85,12 @@ class Everywhere(enum.Enum):
 
 # When a job's next step is due: a leased job counts from when its lease ends.
 _DUE = "CASE WHEN leased_until > next_check_at THEN leased_until ELSE next_check_at END"
+# Steps due by a time and not taken (a leased job counts from when its lease ends), every
+# shard's: read from the index on _DUE alone.
+COUNT_DUE_BY = (
+    f"SELECT COUNT(*) FROM jobs WHERE next_check_at IS NOT NULL AND {NOT_HELD} "  # noqa: S608
+    f"AND {_DUE} <= ?"
+)
 
 
 class JobRepository:
@@ -379,6 +385,11 @@ class JobRepository:
                 [*params, self.shards.takeover_after],
             )
         return None if value is None else float(value)
+
+    async def count_due_by(self, at: float) -> int:
+        """Steps due by ``at`` and not taken (`COUNT_DUE_BY`), every shard's: the provider
+        budget they spend is shared."""
+        return int(await self.db.reader.fetchval(COUNT_DUE_BY, (at,)))
 
     async def count_in_flight(self) -> int:
         """Jobs with a next step (running, or finished and not yet posted)."""

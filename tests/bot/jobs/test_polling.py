@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 
 from bot.jobs.estimates import Empirical, LogNormal
-from bot.jobs.polling import PollPlan
+from bot.jobs.polling import PACE_HORIZON, CheckPace, PollPlan
 
 PLAN = PollPlan()  # the defaults
 QUEUE = Empirical((0.5, 1.0, 1.5, 2.0, 3.0, 10.0, 30.0))
@@ -83,3 +84,64 @@ def test_a_young_wide_estimate_still_notices_the_video_within_seconds():
         assert seen is not None and seen - finish <= 8.0, (finish, seen)
     _, seen = checks_until_seen(finish=12.0, started=1.0, processing=prior)  # implausibly soon
     assert seen is not None and seen <= 3 * 12.0
+
+
+def replay_a_crowd_in_its_window(pace: CheckPace, *, jobs: int = 2000, rate: float = 200.0):
+    """``jobs`` jobs on a fresh install's wide prior, submitted over 20 s and running for
+    good, with a budget of ``rate`` calls a second (a bucket of a minute's worth, what
+    `ProviderBudget.affordable` reads as refill plus the tokens spread over a minute). The
+    due checks are made oldest first as tokens allow, the pace read every second. Returns
+    how late each check after the first 90 s was, and the most checks planned a second."""
+    prior = LogNormal(35.0, 1.8)
+    rng = random.Random(3)
+    due = [(rng.uniform(0.0, 20.0), i) for i in range(jobs)]  # the submits
+    heapq.heapify(due)
+    started = [0.0] * jobs
+    tokens, now, dt, read_at = rate * 60, 0.0, 0.1, 0.0
+    late: list[float] = []
+    while now < 240.0:
+        tokens = min(rate * 60, tokens + rate * dt)
+        if now >= read_at:
+            read_at = now + 1.0
+            pace.observe(sum(1 for at, _ in due if at <= now + PACE_HORIZON), rate + tokens / 60)
+        while due and due[0][0] <= now and tokens >= 1:
+            at, i = heapq.heappop(due)
+            tokens -= 1
+            if not started[i]:  # the submit; the provider starts it at once
+                started[i] = now + 0.5
+                delay = PLAN.first_check(QUEUE, prior)
+            else:
+                if now > 90.0:
+                    late.append(now - at)
+                delay = PLAN.while_processing(started[i], now, prior, pace.stretch)
+            heapq.heappush(due, (now + delay, i))
+        now += dt
+    return sorted(late)
+
+
+class FixedPace(CheckPace):
+    def observe(self, booked: int, affordable: float) -> None:
+        pass  # the plan as if the budget were endless
+
+
+def test_a_crowd_inside_a_wide_prior_at_once_gets_a_plan_the_budget_keeps():
+    """2,000 jobs all inside their window ask for about twice what the budget pays: without
+    the pace every check runs seconds late; with it the gaps widen and checks are on time."""
+    unpaced = replay_a_crowd_in_its_window(FixedPace())
+    assert unpaced[len(unpaced) // 2] > 2.0
+    pace = CheckPace()
+    paced = replay_a_crowd_in_its_window(pace)
+    assert paced[len(paced) // 2] <= 0.2 and paced[int(len(paced) * 0.99)] <= 1.0
+    assert pace.stretch == 1.0  # the crowd past its estimate, checked ever less: as planned
+
+
+def test_the_pace_narrows_back_when_the_load_goes_and_never_below_the_plan():
+    pace = CheckPace()
+    pace.observe(booked=0, affordable=10.0)
+    assert pace.stretch == 1.0  # a quiet bot checks as planned
+    for _ in range(100):
+        pace.observe(booked=100_000, affordable=10.0)
+    assert pace.stretch == 12.0  # bounded: a minute between the window's checks at most
+    for _ in range(30):
+        pace.observe(booked=0, affordable=10.0)
+    assert pace.stretch == 1.0

@@ -12,6 +12,7 @@ from bot.db.jobs import JobRepository
 from bot.gmi.budget import ProviderBudget
 from bot.jobs.lifecycle import JobState
 from bot.jobs.model import NewJob, ShardScope
+from bot.jobs.polling import PACE_HORIZON, CheckPace
 from bot.jobs.scheduler import Scheduler
 from bot.params import GenerationRequest
 from tests.support.domain import START
@@ -121,11 +122,42 @@ async def test_steps_that_end_close_together_share_one_claim(tmp_path):
     assert claims <= 8  # the first look, then one per 50 ms at most while steps end
 
 
+async def test_checks_booked_beyond_the_budget_widen_the_plan_and_a_quiet_spell_narrows_it(
+    store, clock
+):
+    """The scheduler reads the steps due within the pace's horizon (a leased job from when
+    its lease ends; one held for review not at all) against what the budget affords."""
+    jobs = await accepted(store, 80)
+    for job in jobs[:60]:  # booked within the horizon
+        await store.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=START + 1)
+    for job in jobs[60:70]:  # an hour out
+        await store.transition(job.id, from_states={JobState.ACCEPTED}, next_check_at=START + 3600)
+    await store.claim_due(START, 5, lease_seconds=60)  # 5 of the 10 due now: taken, for a minute
+    assert await store.count_due_by(START + PACE_HORIZON) == 60 + 5
+    steps = SlowSteps(store, seconds=0)
+    budget = ProviderBudget(360, clock)  # 0.1 a second, a bucket of 10: affords 0.27 a second
+    scheduler = Scheduler(store, steps, budget=budget, lease_seconds=60, idle_retry=1.0, clock=clock)  # type: ignore[arg-type]
+    stretches = []
+    for _ in range(60):
+        await scheduler._pace()
+        stretches.append(steps.pace.stretch)
+        clock.advance(0.5)  # read every second: every other look here
+    assert stretches[0] > 1.0 and stretches == sorted(stretches)
+    assert stretches[-1] == 12.0  # as far as it goes
+    for job in jobs:
+        await store.transition(job.id, from_states={job.state}, next_check_at=None)  # all done
+    for _ in range(60):
+        clock.advance(1.0)
+        await scheduler._pace()
+    assert steps.pace.stretch == 1.0
+
+
 class StaggeredSteps:
     """Each step ends a moment after the one before, and plans its job's next in an hour."""
 
     def __init__(self, store, *, count: int) -> None:
         self.store, self.count, self.runs = store, count, 0
+        self.pace = CheckPace()
         self.done = asyncio.Event()
 
     async def advance(self, job) -> None:
@@ -149,6 +181,7 @@ class SlowSteps:
 
     def __init__(self, store, *, seconds: float) -> None:
         self.store, self.seconds, self.runs = store, seconds, 0
+        self.pace = CheckPace()
         self.done = asyncio.Event()
 
     async def advance(self, job) -> None:
