@@ -20,6 +20,7 @@ from bot.db.database import Database
 class Taken:
     tokens: int  # how many were granted (at most what was asked for)
     wait: float  # when none were: seconds until one may be had (a refill, or a pause's end)
+    left: float  # what the bucket holds after the take (for every process)
 
 
 class ProviderBudgetRepository:
@@ -45,7 +46,7 @@ class ProviderBudgetRepository:
                 "UPDATE provider_budget SET tokens = ?, refilled_at = ? WHERE id = 1",
                 (tokens - granted, max(now, row["refilled_at"])),
             )
-        return Taken(granted, wait)
+        return Taken(granted, wait, tokens - granted)
 
     async def pause(self, until: float) -> None:
         """The provider said 429: every process waits until ``until``, and the bucket is

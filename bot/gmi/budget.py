@@ -67,6 +67,7 @@ class ProviderBudget:
         self.shared = shared
         # The tokens this process may spend: the whole bucket, or those taken from the shared one.
         self._tokens = self.capacity if shared is None else 0.0
+        self._shared_left = 0.0  # what the shared bucket held after this process's last take
         self._refilled_at = clock()
         self._taking: asyncio.Task[None] | None = None
         self._pausing: set[asyncio.Task[None]] = set()
@@ -91,10 +92,10 @@ class ProviderBudget:
 
     def affordable(self) -> float:
         """Calls a second the budget pays for over the coming minute: its refill, and the
-        tokens it holds spread over that minute (a shared bucket's are not known here:
-        only the refill, the rate every process shares)."""
+        tokens it holds spread over that minute (a shared bucket's as its last take left
+        them, the refill since not counted)."""
         self._refill(self.clock())
-        return self.rate + self._tokens / 60.0
+        return self.rate + (self._tokens + self._shared_left) / 60.0
 
     def holds_submits(self) -> bool:
         """Submits wait for a token now (the rate limit, or a 429's pause, holds them)."""
@@ -223,6 +224,7 @@ class ProviderBudget:
                 log.info("provider budget: the database answers again")
                 failures = 0
             self._tokens += taken.tokens
+            self._shared_left = taken.left
             if not taken.tokens:  # come back when the bucket has one (or the pause ends)
                 wait = max(taken.wait, 0.001)
                 self._wakeup = asyncio.get_running_loop().call_later(wait, self._serve)
