@@ -47,6 +47,7 @@ DEFAULT_PAUSE = 5.0
 MAX_TAKE = 32  # tokens one take from a shared bucket may ask for
 TAKE_TIMEOUT = 5.0
 TAKE_RETRY_CAP = 10.0
+TOKENS_SPREAD = 300.0  # seconds over which `affordable` counts the tokens held
 
 
 class SharedTokens(Protocol):
@@ -91,11 +92,11 @@ class ProviderBudget:
         return len(self._waiters)
 
     def affordable(self) -> float:
-        """Calls a second the budget pays for over the coming minute: its refill, and the
-        tokens it holds spread over that minute (a shared bucket's as its last take left
-        them, the refill since not counted)."""
+        """Calls a second the budget can keep paying for: its refill, and the tokens it
+        holds spread over `TOKENS_SPREAD` (a shared bucket's as its last take left them),
+        so a load planned to it drains the bucket only slowly and keeps it for bursts."""
         self._refill(self.clock())
-        return self.rate + (self._tokens + self._shared_left) / 60.0
+        return self.rate + (self._tokens + self._shared_left) / TOKENS_SPREAD
 
     def holds_submits(self) -> bool:
         """Submits wait for a token now (the rate limit, or a 429's pause, holds them)."""

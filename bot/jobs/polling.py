@@ -77,7 +77,7 @@ class CheckPace:
     install's wide prior, all inside their window at once, would ask for more checks a
     second than the hourly budget pays, and every check would then run late by the same
     seconds. So the scheduler reads the checks booked for the next `PACE_HORIZON` against
-    what the budget affords (`ProviderBudget.affordable`) every second, and the gaps widen
+    what the budget can keep paying (`ProviderBudget.affordable`) every second, and the gaps widen
     in proportion, damped (the bookings answer a change only as jobs are checked), and
     narrow back as the load goes: a plan the budget can keep, so jobs are checked when it
     says, the ones nearest their estimate still as often as the budget allows."""

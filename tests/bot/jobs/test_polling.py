@@ -89,7 +89,7 @@ def test_a_young_wide_estimate_still_notices_the_video_within_seconds():
 def replay_a_crowd_in_its_window(pace: CheckPace, *, jobs: int = 2000, rate: float = 200.0):
     """``jobs`` jobs on a fresh install's wide prior, submitted over 20 s and running for
     good, with a budget of ``rate`` calls a second (a bucket of a minute's worth, what
-    `ProviderBudget.affordable` reads as refill plus the tokens spread over a minute). The
+    `ProviderBudget.affordable` reads as refill plus the tokens spread over 5 minutes). The
     due checks are made oldest first as tokens allow, the pace read every second. Returns
     how late each check after the first 90 s was, and the most checks planned a second."""
     prior = LogNormal(35.0, 1.8)
@@ -103,7 +103,7 @@ def replay_a_crowd_in_its_window(pace: CheckPace, *, jobs: int = 2000, rate: flo
         tokens = min(rate * 60, tokens + rate * dt)
         if now >= read_at:
             read_at = now + 1.0
-            pace.observe(sum(1 for at, _ in due if at <= now + PACE_HORIZON), rate + tokens / 60)
+            pace.observe(sum(1 for at, _ in due if at <= now + PACE_HORIZON), rate + tokens / 300)
         while due and due[0][0] <= now and tokens >= 1:
             at, i = heapq.heappop(due)
             tokens -= 1
