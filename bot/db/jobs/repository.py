@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
 from bot.jobs.lifecycle import IN_FLIGHT_STATES, JobOutcome, JobState, check_transition
-from bot.jobs.model import Credit, Job, JobOrigin, NewJob, ShardScope
+from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobOrigin, NewJob, ShardScope
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
@@ -657,13 +657,18 @@ class JobRepository:
         return _job(row) if row else None
 
     async def wake_dependents(self, job_id: int) -> int:
-        """Jobs waiting for this one (a continuation of it, a stitch with it) are due now."""
+        """Jobs waiting for this one (a continuation of it, a stitch with it) are due now.
+        One whose answer may still be on its way to Discord (no status message recorded,
+        inside its grace) is left to `set_status_message`, which makes it due: looked up
+        now, its answer would not be found yet."""
+        now = self.clock()
         async with self.db.transaction() as conn:
             return await conn.execute(
                 "UPDATE jobs SET next_check_at = ? WHERE state = ? AND next_check_at IS NOT NULL "
+                "AND (status_message_id IS NOT NULL OR created_at <= ?) "
                 "AND (first_frame_from = ? "
                 "OR id IN (SELECT job_id FROM stitch_clips WHERE clip_job_id = ?))",
-                (self.clock(), JobState.ACCEPTED.value, job_id, job_id),
+                (now, JobState.ACCEPTED.value, now - STATUS_MESSAGE_GRACE, job_id, job_id),
             )
 
     async def set_status_shown(self, job_id: int, state: JobState) -> None:

@@ -108,6 +108,29 @@ async def test_a_job_waits_for_its_status_message_before_it_is_due(store, clock)
     assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [orphan.id]
 
 
+
+async def test_a_dependent_is_woken_only_once_its_answer_can_be_found(store, clock):
+    """A continuation whose source is posted before its own answer is recorded waits for
+    the answer (which makes it due), not for a look-up that would find nothing yet."""
+    source = await store.accept(new_job(), deadline_seconds=600)
+    later = NewJob(guild_id=10, channel_id=20, user_id=1, request=GenerationRequest(prompt="x"),
+                   model="m", first_step_after=30, first_frame_from=source.id)
+    answered = await store.accept(later, deadline_seconds=600)
+    await store.set_status_message(answered.id, 555)
+    await store.transition(answered.id, from_states={JobState.ACCEPTED}, next_check_at=clock.now + 60)
+    on_its_way = await store.accept(later, deadline_seconds=600)
+    assert await store.wake_dependents(source.id) == 1
+    due = {j.id for j in await store.claim_due(store.clock(), 10, 60)}
+    assert due == {source.id, answered.id}
+    await store.set_status_message(on_its_way.id, 556)
+    assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [on_its_way.id]
+    # one never recorded (its process died): woken once its grace is over
+    orphan = await store.accept(later, deadline_seconds=600)
+    clock.now += 31
+    await store.transition(orphan.id, from_states={JobState.ACCEPTED}, next_check_at=clock.now + 60)
+    await store.wake_dependents(source.id)
+    assert orphan.id in {j.id for j in await store.claim_due(store.clock(), 10, 60)}
+
 async def test_the_lifecycle_refuses_moves_it_does_not_list(store):
     job = await store.accept(new_job(), deadline_seconds=600)
     with pytest.raises(IllegalTransition):  # straight to the chat, skipping the provider
