@@ -62,7 +62,7 @@ CHANNELS = 5
 FOOTER_REQUEST = re.compile(r"request (\S+)")
 DURATIONS = (4, 5, 5, 5, 6, 8, 10, 12, 15)
 RESOLUTIONS = ("480p", "720p", "720p", "720p", "1080p")
-SCHEDULER_STATS = re.compile(r"scheduler: (.*)")
+SCHEDULER_STATS = re.compile(r"scheduler: (in_flight=.*)")
 
 
 def percentile(values: list[float], p: float) -> float:
