@@ -30,6 +30,7 @@ from bot.db.filters import BlockedPromptEvent
 from bot.db.jobs import JobCounts
 from bot.errors import Unavailable
 from bot.gmi import GMIClient
+from bot.gmi.budget import MAX_CONCURRENCY
 from bot.markup import plural
 from bot.metrics import Metrics, MetricsServer, discord_trace, provider_trace
 from bot.provider_health import (
@@ -121,6 +122,7 @@ class VideoBot(commands.AutoShardedBot):
             **options,
         )
         self.session: aiohttp.ClientSession
+        self.provider_session: aiohttp.ClientSession
         self.gmi: GMIClient
         self.services: Services
         self.provider_watch: ProviderWatch
@@ -138,15 +140,20 @@ class VideoBot(commands.AutoShardedBot):
         self.provider_watch = ProviderWatch(
             self.health, self._check_provider, on_change=self._provider_changed
         )
-        self.session = aiohttp.ClientSession(
+        # The provider's calls get connections of their own, as many as the budget lets be
+        # in flight (aiohttp's default of 100 would cap them, at 1,000 a second with a
+        # 100 ms round trip), never queued behind a media download.
+        self.provider_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=MAX_CONCURRENCY),
             trace_configs=[
                 provider_trace(
                     self.metrics,
                     settings.gmi_api_base_url,
                     on_key_refused=self.provider_watch.key_rejected,
                 )
-            ]
+            ],
         )
+        self.session = aiohttp.ClientSession()  # media: members' uploads, results to post
         db = await Database.open(settings.database)
         self.services = build_services(
             db,
@@ -167,7 +174,7 @@ class VideoBot(commands.AutoShardedBot):
             shards=self.shard_scope,
         )
         self.gmi = GMIClient(
-            self.session,
+            self.provider_session,
             settings.gmi_api_base_url,
             settings.gmi_api_key,
             organization_id=settings.gmi_organization_id,
@@ -361,7 +368,7 @@ class VideoBot(commands.AutoShardedBot):
         if hasattr(self, "services"):
             await self.services.close()
         if hasattr(self, "session"):
-            await self.session.close()
-            log.info("HTTP session closed")
+            await asyncio.gather(self.session.close(), self.provider_session.close())
+            log.info("HTTP sessions closed")
         self._beat(heartbeat.STOPPED)
         log.info("stopped in %.1fs", time.monotonic() - started)

@@ -4,6 +4,7 @@ told once, recovery when the key works again), and what a stop logs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.db.database import Database
@@ -103,7 +104,21 @@ async def test_a_stop_logs_each_step_in_order(video_bot, caplog, database_engine
     closed = {"sqlite": "database checkpointed (its WAL emptied) and closed",
               "postgresql": "database connections to PostgreSQL closed"}[database_engine]  # fmt: skip
     steps = ["stopping: new jobs are refused", "job scheduler stopped", "disconnected from Discord",
-             closed, "HTTP session closed", "stopped in"]  # fmt: skip
+             closed, "HTTP sessions closed", "stopped in"]  # fmt: skip
     logged = [r.getMessage() for r in caplog.records]
     at = [next(i for i, line in enumerate(logged) if line.startswith(step)) for step in steps]
     assert at == sorted(at)
+
+
+async def test_provider_calls_are_not_capped_by_a_connection_pool(fakecord, video_bot, gmi_sim):
+    """The budget sizes how many provider calls run at once (up to `MAX_CONCURRENCY`); no
+    pool of connections under it may cap them lower (aiohttp's default holds 100)."""
+    bot = await video_bot(gmi_timeout_seconds=60.0)  # no call gives up (and is sent again)
+    gmi_sim.latency = 60.0  # every call held at the provider while the test counts them
+    calls = [asyncio.ensure_future(bot.gmi.get(f"held-{i}")) for i in range(150)]
+    try:
+        await fakecord.wait_for(lambda: len(gmi_sim.log) >= 150, 10, "150 calls at the provider at once")
+    finally:
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)

@@ -40,7 +40,7 @@ async def test_sigterm_mid_job_exits_0_and_the_restarted_bot_posts_it_once(
     exit_status, took = await bot_process.stop_with(signal.SIGTERM, within=GRACE + 5)
     assert exit_status == 0 and took < GRACE, bot_process.log
     for step in ("SIGTERM received: stopping gracefully", "job scheduler stopped",
-                 "disconnected from Discord", "HTTP session closed"):  # fmt: skip
+                 "disconnected from Discord", "HTTP sessions closed"):  # fmt: skip
         assert step in bot_process.log, step
     closed = "database checkpointed" if database_engine == "sqlite" else "database connections"
     assert closed in bot_process.log
