@@ -22,7 +22,8 @@ Modes:
   fresh database every job is on the prior (a minute or two), so all of them are inside
   their predicted finish window at once, the busiest case; ``--history`` first records
   20 past jobs of each kind that took ``--hold-seconds`` (what a bot that has run a while
-  against a provider this slow knows), so they wait as their estimate says.
+  against a provider this slow knows), so they wait as their estimate says. The
+  commands' acknowledgement is reported too: they arrive while the first jobs are checked.
 - ``restart``: as scale, then SIGKILL and a fresh start on the same database: how soon the
   bot answers commands again, and the provider calls per second right after (no stampede).
 
@@ -321,7 +322,8 @@ async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
             await seed_history(world, args.hold_seconds)
         await start_bot(world, budget)
         started = time.monotonic()
-        await ask(world, jobs, args.arrival_seconds, random.Random(args.seed))
+        interactions = await ask(world, jobs, args.arrival_seconds, random.Random(args.seed))
+        acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
         await world.emu.wait_for(
             lambda: len(world.sim.requests) >= jobs, 1800, "every job submitted"
         )
@@ -337,6 +339,8 @@ async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
         result: dict[str, Any] = {
             "jobs_in_flight": jobs,
             "submit_all_s": submitted,
+            "ack_p99_ms": percentile(acks, 99) * 1000,  # answered while the checks ran
+            "ack_max_ms": max(acks) * 1000,
             "peak_rss_mib": rss,
             "cpu_percent_waiting": 100 * (cpu_b - cpu_a) / window,
             "provider_calls_per_s": (len(world.sim.log) - calls_a) / window,
