@@ -155,14 +155,10 @@ class Engine(ABC):
     reader: Connection
 
     @abstractmethod
-    def transaction(
-        self, *, serialised: bool = True, first: bool = False
-    ) -> AbstractAsyncContextManager[Connection]:
+    def transaction(self, *, serialised: bool = True) -> AbstractAsyncContextManager[Connection]:
         """A transaction that no other writer (connection or process) interleaves with, on
         a `Connection` of its own (its `after_commit` list starts empty); with
-        ``serialised=False`` one that relies on the row locks its statements take. With
-        ``first`` it goes ahead of the other writers waiting in this process, where the
-        engine queues them itself (SQLite)."""
+        ``serialised=False`` one that relies on the row locks its statements take."""
 
     async def write_statement(
         self, sql: str, params: Params, *, serialised: bool = True
@@ -266,12 +262,11 @@ class Database:
         return await self._engine.close()
 
     @asynccontextmanager
-    async def transaction(self, *, first: bool = False) -> AsyncIterator[Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """One writer at a time, across processes too (see the engines in `bot.db.dialect`);
         rolled back if the block raises. The `Connection.after_commit` callbacks run once
-        the commit is visible to every reader. ``first``: a member waits on it, so it goes
-        ahead of the background's writes (`batched` asks for it)."""
-        async with self._engine.transaction(first=first) as conn:
+        the commit is visible to every reader."""
+        async with self._engine.transaction() as conn:
             yield conn
         conn._committed()
 
@@ -319,7 +314,7 @@ class Database:
         while self._batch:
             batch, self._batch = self._batch[:MAX_BATCH], self._batch[MAX_BATCH:]
             try:
-                async with self.transaction(first=True) as conn:
+                async with self.transaction() as conn:
                     for item in batch:
                         try:
                             async with conn.contained():

@@ -28,7 +28,6 @@ import functools
 import logging
 import re
 import sqlite3
-from collections import deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -197,46 +196,6 @@ class SQLiteConnection(Connection):
         return nullcontext()  # a failed statement undoes itself; the transaction goes on
 
 
-class WriterTurns:
-    """SQLite's one writer in this process, taken in turns: a transaction someone waits on
-    (``first``: `Database.batched`, a command's accept or its status message recorded)
-    goes before the background's. Under load job steps queue for the writer by the
-    hundred, each holding it a few milliseconds; in one queue with them a command's answer
-    waited seconds, past Discord's 3 s to answer an interaction."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._first: deque[asyncio.Future[None]] = deque()
-        self._rest: deque[asyncio.Future[None]] = deque()
-
-    @asynccontextmanager
-    async def hold(self, *, first: bool = False) -> AsyncIterator[None]:
-        if self._held:
-            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            (self._first if first else self._rest).append(turn)
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():
-                    self._pass_on()  # handed over as this task was cancelled: hand it on
-                raise
-        self._held = True
-        try:
-            yield
-        finally:
-            self._pass_on()
-
-    def _pass_on(self) -> None:
-        """The writer to the next waiter (the ``first`` ones before the rest), or free."""
-        for queue in (self._first, self._rest):
-            while queue:
-                turn = queue.popleft()
-                if not turn.done():  # a cancelled waiter's turn is skipped
-                    turn.set_result(None)
-                    return
-        self._held = False
-
-
 WAL_SIZE_LIMIT = 64 * 2**20
 
 
@@ -252,7 +211,7 @@ class SQLiteEngine(Engine):
         self._writer = writer
         self._raw_reader = reader
         self._read_only = read_only
-        self._writer_turns = WriterTurns()
+        self._write_lock = asyncio.Lock()
         self.reader = SQLiteConnection(reader)
 
     @classmethod
@@ -275,14 +234,12 @@ class SQLiteEngine(Engine):
         return cls(conn, conn, read_only=True)
 
     @asynccontextmanager
-    async def transaction(
-        self, *, serialised: bool = True, first: bool = False
-    ) -> AsyncIterator[Connection]:
-        """One writer at a time in this process (`WriterTurns`; ``first``: ahead of the
-        background's), and across processes: ``BEGIN IMMEDIATE`` takes SQLite's write
-        lock up front, so a check and the write that depends on it cannot be interleaved
-        by anyone. Every transaction is serialised, whatever ``serialised`` says."""
-        async with self._writer_turns.hold(first=first):
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
+        """One writer at a time in this process (the lock), and across processes:
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock up front, so a check and the write
+        that depends on it cannot be interleaved by anyone. Every transaction is
+        serialised, whatever ``serialised`` says."""
+        async with self._write_lock:
             conn = SQLiteConnection(self._writer)
             try:
                 await conn.execute("BEGIN IMMEDIATE")
@@ -297,7 +254,7 @@ class SQLiteEngine(Engine):
     async def write_statement(
         self, sql: str, params: Params, *, serialised: bool = True
     ) -> list[Row]:
-        async with self._writer_turns.hold():
+        async with self._write_lock:
             return await SQLiteConnection(self._writer).in_own_transaction(sql, params)
 
     async def schema_version(self, conn: Connection) -> int:
@@ -319,7 +276,7 @@ class SQLiteEngine(Engine):
         is whole (a copy or a backup of it needs no ``-wal``). False if it could not finish
         now (another process reading, a statement cut short still running); SQLite then
         completes it when the last connection closes or the file is next opened."""
-        async with self._writer_turns.hold():
+        async with self._write_lock:
             try:
                 row = await SQLiteConnection(self._writer).fetchone(
                     "PRAGMA wal_checkpoint(TRUNCATE)"
@@ -617,9 +574,7 @@ class PostgresEngine(Engine):
         return engine
 
     @asynccontextmanager
-    async def transaction(
-        self, *, serialised: bool = True, first: bool = False
-    ) -> AsyncIterator[Connection]:
+    async def transaction(self, *, serialised: bool = True) -> AsyncIterator[Connection]:
         """One writer at a time, across connections and processes: the transaction first
         takes a transaction-scoped advisory lock (`WRITE_LOCK`), which PostgreSQL releases
         at COMMIT or ROLLBACK, after the commit is visible to everyone. So a transaction

@@ -318,43 +318,6 @@ async def test_batched_work_commits_together_and_a_failing_piece_fails_alone(scr
     assert [row["name"] for row in names] == ["a", "b"]
 
 
-@pytest.mark.engines("sqlite")
-async def test_a_batched_write_goes_ahead_of_the_background_writers_waiting(scratch):
-    """A command's accept (`batched`) waits behind no queue of job steps for SQLite's one
-    writer: it takes the writer next, and the background's writers keep their order."""
-    holding, release = asyncio.Event(), asyncio.Event()
-    order: list[str] = []
-
-    async def hold():
-        async with scratch.transaction() as conn:
-            await add(conn, "held")
-            holding.set()
-            await release.wait()
-
-    async def background(name: str):
-        async with scratch.transaction() as conn:
-            order.append(name)  # the order the writer was taken in
-            await add(conn, name)
-
-    async def accept(conn):
-        order.append("accept")
-        await add(conn, "accept")
-
-    holder = asyncio.ensure_future(hold())
-    await holding.wait()
-    steps = [asyncio.ensure_future(background(f"step {i}")) for i in range(3)]
-    cancelled = asyncio.ensure_future(background("cancelled"))
-    await asyncio.sleep(0)  # every one of them queued for the writer
-    cancelled.cancel()
-    batch = asyncio.ensure_future(scratch.batched(accept))
-    for _ in range(3):  # batched() runs, and its batcher takes the batch to the writer's queue
-        await asyncio.sleep(0)
-    assert not scratch._batch
-    release.set()
-    await asyncio.gather(holder, batch, *steps)
-    assert order == ["accept", "step 0", "step 1", "step 2"]
-    assert cancelled.cancelled()
-
 async def test_read_only_opens_refuse_writes_and_read_the_schema(database_location):
     await (await Database.open(database_location)).close()
     db = await Database.open_read_only(database_location)
