@@ -204,6 +204,18 @@ async def ask(world: World, jobs: int, arrival_seconds: float, rng: random.Rando
     return interactions  # the ones Discord would have failed are counted (``ix.failed``)
 
 
+def acknowledgements(interactions: list[Any]) -> dict[str, Any]:
+    """How fast the commands were answered (emulator: created -> callback), and how many
+    were not answered within Discord's 3 s."""
+    acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
+    return {
+        "failed_interactions": sum(1 for ix in interactions if ix.failed),
+        "ack_p50_ms": percentile(acks, 50) * 1000,
+        "ack_p99_ms": percentile(acks, 99) * 1000,
+        "ack_max_ms": max(acks) * 1000,
+    }
+
+
 def calls_per_request(sim: GMISimulator) -> list[int]:
     counts: dict[str, int] = {}
     for call in sim.log:
@@ -280,14 +292,7 @@ async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
     try:
         await start_bot(world, {}, "bench.floor_bot" if args.floor else "bot")
         interactions = await ask(world, jobs, 0.0, random.Random(args.seed))
-        acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
-        return {
-            "jobs": jobs,
-            "failed_interactions": sum(1 for ix in interactions if ix.failed),
-            "ack_p50_ms": percentile(acks, 50) * 1000,
-            "ack_p99_ms": percentile(acks, 99) * 1000,
-            "ack_max_ms": max(acks) * 1000,
-        }
+        return {"jobs": jobs, **acknowledgements(interactions)}
     finally:
         await stop_bot(world)
         await world.sim.close()
@@ -329,8 +334,8 @@ async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
         interactions = await ask(world, jobs, args.arrival_seconds, random.Random(args.seed))
         _, harness_after = proc_stat(os.getpid())
         harness_cpu = 100 * (harness_after - harness_before) / (time.monotonic() - started)
-        acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
-        failed = sum(1 for ix in interactions if ix.failed)  # withdrawn: never submitted
+        answered = acknowledgements(interactions)
+        failed = answered["failed_interactions"]  # withdrawn: never submitted
         await world.emu.wait_for(
             lambda: len(world.sim.requests) >= jobs - failed, 1800, "every job submitted"
         )
@@ -348,10 +353,7 @@ async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
             "submit_all_s": submitted,
             # Answered while the first jobs are checked; the emulator and the simulator share
             # this process: at 100 % of a core it, not the bot, is what the figures measure.
-            "failed_interactions": failed,
-            "ack_p50_ms": percentile(acks, 50) * 1000,
-            "ack_p99_ms": percentile(acks, 99) * 1000,
-            "ack_max_ms": max(acks) * 1000,
+            **answered,
             "harness_cpu_percent_asking": harness_cpu,
             "peak_rss_mib": rss,
             "cpu_percent_waiting": 100 * (cpu_b - cpu_a) / window,
