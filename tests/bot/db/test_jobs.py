@@ -108,7 +108,6 @@ async def test_a_job_waits_for_its_status_message_before_it_is_due(store, clock)
     assert [j.id for j in await store.claim_due(store.clock(), 10, 60)] == [orphan.id]
 
 
-
 async def test_a_dependent_is_woken_only_once_its_answer_can_be_found(store, clock):
     """A continuation whose source is posted before its own answer is recorded waits for
     the answer (which makes it due), not for a look-up that would find nothing yet."""
@@ -130,6 +129,7 @@ async def test_a_dependent_is_woken_only_once_its_answer_can_be_found(store, clo
     await store.transition(orphan.id, from_states={JobState.ACCEPTED}, next_check_at=clock.now + 60)
     await store.wake_dependents(source.id)
     assert orphan.id in {j.id for j in await store.claim_due(store.clock(), 10, 60)}
+
 
 async def test_the_lifecycle_refuses_moves_it_does_not_list(store):
     job = await store.accept(new_job(), deadline_seconds=600)
