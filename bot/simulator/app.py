@@ -39,6 +39,10 @@ API_PREFIX = "/api/v1/ie/requestqueue/apikey"
 DEFAULT_MODEL = "seedance-2-0-fast-260128"
 BACKEND_400_ERROR = "Backend error (400). Please try again."
 DEFAULT_BANNED_WORDS = ("policy-violation",)
+# Connections waiting to be accepted (Linux caps it at somaxconn). A cloud API accepts a
+# burst of them; aiohttp's default of 128 would drop the SYNs of the bot's calls beyond it
+# (up to the budget's concurrency open at once) and add a 1 s retransmit to each.
+LISTEN_BACKLOG = 4096
 
 CALLS = ("submit", "get", "list", "models", "model", "media")
 PENDING_PATH = ("created", "queued", "dispatched", "processing")
@@ -260,7 +264,7 @@ class GMISimulator:
         )
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
             await site.start()
         except BaseException:
             await runner.cleanup()

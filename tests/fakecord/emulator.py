@@ -41,6 +41,7 @@ from .rest import API, Rest, json_response
 from .world import Attachment, Channel, Guild, Member, Message, User, World
 
 ACK_TIMEOUT = "ack_timeout"  # the violation code of an interaction nobody answered in 3 s
+LISTEN_BACKLOG = 4096  # connections waiting to be accepted (Linux caps it at somaxconn)
 
 
 @dataclass
@@ -223,7 +224,9 @@ class FakeDiscord:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        # Discord's edge accepts any burst of connections; aiohttp's default backlog of 128
+        # would drop the SYNs of a burst's answers and add a 1 s retransmit to each.
+        site = web.TCPSite(self._runner, host, port, backlog=LISTEN_BACKLOG)
         await site.start()
         server = site._server
         assert server is not None and server.sockets
