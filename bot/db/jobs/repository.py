@@ -176,11 +176,12 @@ class JobRepository:
                 ),
             )
             assert row is not None, "an INSERT ... RETURNING returns its row"
-            await conn.executemany(
-                "INSERT INTO stitch_clips (job_id, place, clip_job_id, user_id) "
-                "VALUES (?, ?, ?, ?)",
-                [(row["id"], place, c.job_id, c.user_id) for place, c in enumerate(new.clips)],
-            )
+            if new.clips:  # a stitch's (each statement is a hand-over to the database's thread)
+                await conn.executemany(
+                    "INSERT INTO stitch_clips (job_id, place, clip_job_id, user_id) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(row["id"], place, c.job_id, c.user_id) for place, c in enumerate(new.clips)],
+                )
             job = _job(row)
             if claim is not None:
                 await claim.settle(conn, job)
