@@ -17,6 +17,7 @@ import os
 import discord
 from discord import app_commands
 
+from bot.cli import run_event_loop
 from bot.discord_endpoints import point_discord_at
 
 
@@ -46,7 +47,8 @@ class FloorBot(discord.Client):
 
 def main() -> None:
     point_discord_at(os.environ["DISCORD_API_BASE_URL"], os.environ["DISCORD_GATEWAY_URL"])
-    FloorBot(int(os.environ["COMMAND_GUILD_IDS"])).run(os.environ["DISCORD_TOKEN"], log_handler=None)
+    bot = FloorBot(int(os.environ["COMMAND_GUILD_IDS"]))
+    run_event_loop(bot.start(os.environ["DISCORD_TOKEN"]))  # on the real bot's event loop
 
 
 if __name__ == "__main__":
