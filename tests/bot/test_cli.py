@@ -1,14 +1,17 @@
-"""``python -m bot --help`` and the heartbeat behind ``python -m bot healthcheck``."""
+"""``python -m bot --help``, the heartbeat behind ``python -m bot healthcheck``, and the loop
+the bot runs on."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 from bot import VERSION, heartbeat
-from bot.cli import setting_docs
+from bot.cli import run_event_loop, setting_docs
 from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,3 +64,15 @@ def test_a_heartbeat_is_healthy_only_while_fresh_and_running(tmp_path):
     assert not healthy and "stopping" in why
     path.write_text("{half a beat")
     assert heartbeat.read(path) is None
+
+
+def test_the_bot_runs_on_uvloop_with_what_it_imported_frozen_out_of_the_collector():
+    async def main() -> tuple[str, int]:
+        return type(asyncio.get_running_loop()).__module__, gc.get_freeze_count()
+
+    try:
+        module, frozen = run_event_loop(main())
+    finally:
+        gc.unfreeze()
+    assert module.startswith("uvloop")
+    assert frozen > 10_000  # the modules, classes and functions imported so far
