@@ -15,7 +15,7 @@ Modes:
   then a generation that depends on what was asked: 20-150 s in all). ``--cold`` starts
   from an empty database (no history: the first jobs run on the prior).
 - ``burst``: N commands at once; reports the acknowledgement (emulator: interaction
-  created -> answered). ``--floor`` answers them with `bench.floor_bot` instead, a
+  created -> answered) and the CPU the bot and the emulator spent per command meanwhile. ``--floor`` answers them with `bench.floor_bot` instead, a
   discord.py bot that does nothing but answer: the floor under the real bot's figure.
 - ``scale``: N jobs submitted, then held by the provider for ``--hold-seconds``: memory,
   CPU while they wait, how late checks run against their plan, the database's size. On a
@@ -291,8 +291,20 @@ async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
     world = await make_world(args, workdir)
     try:
         await start_bot(world, {}, "bench.floor_bot" if args.floor else "bot")
+        assert world.bot is not None
+        _, bot_before = proc_stat(world.bot.pid)
+        _, harness_before = proc_stat(os.getpid())
         interactions = await ask(world, jobs, 0.0, random.Random(args.seed))
-        return {"jobs": jobs, **acknowledgements(interactions)}
+        _, bot_after = proc_stat(world.bot.pid)
+        _, harness_after = proc_stat(os.getpid())
+        return {
+            "jobs": jobs,
+            **acknowledgements(interactions),
+            # CPU while the burst was answered, per command: the bot (whatever else it did
+            # meanwhile included), and the emulator that sent and answered it
+            "bot_cpu_ms_per_command": 1000 * (bot_after - bot_before) / jobs,
+            "harness_cpu_ms_per_command": 1000 * (harness_after - harness_before) / jobs,
+        }
     finally:
         await stop_bot(world)
         await world.sim.close()
