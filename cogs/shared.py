@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
+# Discord's error code for an interaction that can no longer be answered (its 3 s passed).
+UNKNOWN_INTERACTION = 10062
+
 def video_bot(interaction: discord.Interaction) -> VideoBot:
     return cast("VideoBot", interaction.client)
 
@@ -189,8 +192,11 @@ class VideoCommandTree(app_commands.CommandTree[Any]):
                 await interaction.response.send_message(
                     text, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
-        except discord.HTTPException:
-            log.warning("could not tell the member about an error", exc_info=True)
+        except discord.HTTPException as failure:
+            if failure.code == UNKNOWN_INTERACTION:  # too late: one line, not a traceback each
+                log.info("could not tell the member about an error: the interaction expired")
+            else:
+                log.warning("could not tell the member about an error", exc_info=True)
 
 
 _OPTION_WORDS = {

@@ -130,6 +130,8 @@ class NewJob:
     # The interaction's token (valid 15 minutes): after a crash before the status message's
     # id was stored, it tells whether the member ever saw the job. Cleared once stored.
     interaction_token: str | None = field(default=None, repr=False)
+    # Stored only if its turn to be stored comes by then (`Requester.answer_by`).
+    answer_by: float | None = None
 
     @property
     def calls_provider(self) -> bool:
@@ -141,6 +143,13 @@ class NewJob:
 # it at once) before the scheduler looks the message up; after a restart, it is looked up
 # at once (`JobRepository.resume`).
 STATUS_MESSAGE_GRACE = 30.0
+
+# What a member whose job could not be stored in time is told (if the answer still gets
+# there): nothing was stored, so nothing runs or counts.
+TOO_BUSY = (
+    "I'm answering more commands than I can right now, so this one could not be taken in "
+    "time. Nothing was stored or charged: please try again in a moment."
+)
 
 # The provider status recorded when the provider refused a submit outright (HTTP 400, or
 # a 5xx wrapping a 4xx): no request exists upstream, and the same one would be refused.

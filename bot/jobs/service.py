@@ -202,6 +202,7 @@ class JobService:
             request=request,
             model=self.model,
             first_step_after=STATUS_MESSAGE_GRACE,
+            answer_by=requester.answer_by,
             **lineage,
         )
 

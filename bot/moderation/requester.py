@@ -22,6 +22,9 @@ class Requester:
     role_ids: frozenset[int] | tuple[int, ...] = frozenset()
     can_manage_guild: bool = False
     role_names: tuple[tuple[int, str], ...] = ()  # optional, for messages: ((id, name), ...)
+    # When the job asked for must be stored by (the bot's clock), for its member's answer
+    # to reach Discord within 3 s; None: no one is waiting on an answer.
+    answer_by: float | None = None
 
 
 def is_moderator(

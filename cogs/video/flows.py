@@ -14,6 +14,7 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -57,6 +58,12 @@ HISTORY_PAGE_SIZE = 8
 QUEUE_PAGE_SIZE = 15
 CHILDREN_SHOWN = 10
 
+
+# Discord fails an interaction not answered within 3 s of sending it. A job whose turn to
+# be stored comes later than this after its answer began is not stored (`bot.jobs.model.
+# TOO_BUSY`): under an overload the accepts nobody would see are dropped, not queued ahead
+# of the ones still in time; the second left is for what came before and the answer itself.
+ANSWER_WITHIN = 2.0
 
 # Accepts the new job for the member asking, given the interaction's token.
 Accept = Callable[[Requester, str], Awaitable[Job]]
@@ -178,7 +185,8 @@ async def answer_with_new_job(interaction: discord.Interaction, accept: Accept) 
     is withdrawn (the member never saw it)."""
     bot = video_bot(interaction)
     service = bot.services.job_service
-    job = await accept(requester_of(interaction), interaction.token)
+    asking = replace(requester_of(interaction), answer_by=bot.clock() + ANSWER_WITHIN)
+    job = await accept(asking, interaction.token)
     crash_point("after_storing")
     try:
         lineage = await bot.services.lineages.of(job)

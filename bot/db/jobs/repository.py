@@ -15,8 +15,17 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from bot.clock import Clock
 from bot.db.database import Connection, Database, Row
+from bot.errors import Unavailable
 from bot.jobs.lifecycle import IN_FLIGHT_STATES, JobOutcome, JobState, check_transition
-from bot.jobs.model import STATUS_MESSAGE_GRACE, Credit, Job, JobOrigin, NewJob, ShardScope
+from bot.jobs.model import (
+    STATUS_MESSAGE_GRACE,
+    TOO_BUSY,
+    Credit,
+    Job,
+    JobOrigin,
+    NewJob,
+    ShardScope,
+)
 from bot.params import GenerationRequest, MediaInput, canonical_payload
 
 Admission = Callable[[Connection, NewJob, float], Awaitable[None]]
@@ -132,6 +141,10 @@ class JobRepository:
         """
         async def insert(conn: Connection) -> Job:
             now = self.clock()
+            if new.answer_by is not None and now > new.answer_by:
+                # The member's interaction expires before its answer could be sent: under
+                # an overload, store nothing for no one and let the next accepts catch up.
+                raise Unavailable(TOO_BUSY)
             if claim is not None:
                 await claim.check(conn, now)
             if admission is not None:

@@ -4,6 +4,7 @@ real services on a temp database with an injected clock."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,9 +13,9 @@ import pytest
 from bot.db.database import Database
 from bot.db.limits import StoredLimit
 from bot.durations import parse_duration
-from bot.errors import InvalidInput, PermissionDenied
+from bot.errors import InvalidInput, PermissionDenied, Unavailable
 from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.model import NewJob
+from bot.jobs.model import TOO_BUSY, Job, NewJob
 from bot.moderation.requester import Requester
 from bot.params import GenerationRequest, MediaInput
 from bot.quotas.admission import AdmissionRefused
@@ -103,6 +104,23 @@ async def test_generations_per_day_refuses_and_says_who_and_when(quotas):
     reset = ts(datetime(2026, 3, 5, tzinfo=UTC))
     assert f"<t:{reset}:R>" in refusal.message and f"<t:{reset}:f>" in refusal.message
     await admit(quotas, member(user_id=3))  # another member has their own count
+
+
+async def test_a_job_whose_turn_to_be_stored_comes_too_late_is_not_stored_or_counted(
+    quotas, clock
+):
+    await set_limit(quotas, "generations_per_day", "1")
+    late = replace(member(), answer_by=clock() - 0.1)  # its answer could not reach Discord
+    in_time = replace(member(), answer_by=clock() + 1)
+    service = quotas.job_service
+    results = await asyncio.gather(
+        service.accept(late, GenerationRequest("a")),
+        service.accept(in_time, GenerationRequest("b")),  # in the same group commit
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], Unavailable) and results[0].message == TOO_BUSY
+    assert isinstance(results[1], Job) and results[1].request.prompt == "b"  # the day's one
+    assert await quotas.jobs.count_in_flight() == 1
 
 
 async def test_seconds_per_week_counts_the_duration_asked(quotas):

@@ -9,8 +9,9 @@ import discord
 
 from bot.clock import ManualClock
 from bot.jobs.lifecycle import JobOutcome, JobState
-from bot.jobs.model import STATUS_MESSAGE_GRACE
+from bot.jobs.model import STATUS_MESSAGE_GRACE, TOO_BUSY
 from bot.moderation.requester import Requester
+from cogs.video.flows import ANSWER_WITHIN
 from tests.support.jobwait import wait_until_gone
 from tests.support.video import final_status, job_when
 
@@ -197,3 +198,26 @@ async def test_a_request_the_provider_refuses_offers_a_remix_but_no_re_roll(
     gmi_sim.script_next(fail_reason="The generation failed", reason_in="outcome")
     failed = await alice.wait_result(await alice.status_message(await alice.generate(prompt="b")))
     assert [b["label"] for b in failed.buttons()] == ["Re-roll", "Remix", "Delete"]
+
+
+async def test_a_job_that_cannot_be_stored_in_time_is_refused_unstored(
+    fakecord, video_bot, person, gmi_sim, monkeypatch
+):
+    clock = ManualClock.realtime()
+    bot = await video_bot(clock=clock)
+    service = bot.services.job_service
+    accept_draft = service.accept_draft
+
+    async def after_a_wait(*args, **kwargs):  # its turn to be stored comes past its time
+        clock.advance(ANSWER_WITHIN + 1)
+        monkeypatch.setattr(service, "accept_draft", accept_draft)
+        return await accept_draft(*args, **kwargs)
+
+    monkeypatch.setattr(service, "accept_draft", after_a_wait)
+    alice = person()
+    (reply,) = (await alice.generate(prompt="x")).ephemeral_messages
+    assert reply.content == TOO_BUSY
+    assert await bot.services.jobs.count_in_flight() == 0 and gmi_sim.calls("submit") == []
+    status = await alice.status_message(await alice.generate(prompt="y"))
+    job = await job_when(bot, 1, lambda j: j.status_message_id is not None)
+    assert job.status_message_id == status.id  # job #1: the refused command stored nothing
