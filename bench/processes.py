@@ -329,6 +329,10 @@ async def one_run(args: argparse.Namespace, processes: int | None) -> dict[str, 
             "commands": len(asked),
             "accepted": len(accepted),
             "failed_interactions": sum(1 for ix in asked if ix.failed),
+            # answered only privately: refused unstored (too busy to store it in time)
+            "refused_interactions": sum(
+                1 for ix in asked if not ix.failed and not ix.public_messages
+            ),
             "failed_around_the_restart": sum(
                 1 for ix in asked if ix.failed and world.restarting is not None
                 and world.restarting[0] <= world.sent_at[id(ix)] <= world.restarting[1]

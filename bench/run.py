@@ -205,11 +205,15 @@ async def ask(world: World, jobs: int, arrival_seconds: float, rng: random.Rando
 
 
 def acknowledgements(interactions: list[Any]) -> dict[str, Any]:
-    """How fast the commands were answered (emulator: created -> callback), and how many
-    were not answered within Discord's 3 s."""
+    """How fast the commands were answered (emulator: created -> callback), how many were
+    not answered within Discord's 3 s, and how many were answered only privately (refused,
+    as when the bot is too busy to store a job in time: nothing stored, nothing submitted)."""
     acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
     return {
         "failed_interactions": sum(1 for ix in interactions if ix.failed),
+        "refused_interactions": sum(
+            1 for ix in interactions if not ix.failed and not ix.public_messages
+        ),
         "ack_p50_ms": percentile(acks, 50) * 1000,
         "ack_p99_ms": percentile(acks, 99) * 1000,
         "ack_max_ms": max(acks) * 1000,
@@ -347,9 +351,10 @@ async def scale(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
         _, harness_after = proc_stat(os.getpid())
         harness_cpu = 100 * (harness_after - harness_before) / (time.monotonic() - started)
         answered = acknowledgements(interactions)
-        failed = answered["failed_interactions"]  # withdrawn: never submitted
+        # Withdrawn (answered too late) or refused unstored: never submitted
+        unstored = answered["failed_interactions"] + answered["refused_interactions"]
         await world.emu.wait_for(
-            lambda: len(world.sim.requests) >= jobs - failed, 1800, "every job submitted"
+            lambda: len(world.sim.requests) >= jobs - unstored, 1800, "every job submitted"
         )
         submitted = time.monotonic() - started
         await asyncio.sleep(args.settle)  # let the checks settle into their plan
