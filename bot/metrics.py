@@ -8,7 +8,8 @@ calls and can be rewritten freely:
   counted once, from when this process started;
 - provider calls (every HTTP request to GMI's API, retries included), their errors by kind
   and their latency come from an aiohttp trace on the bot's HTTP session (`provider_trace`);
-- Discord's 429s come from discord.py's own HTTP trace (`discord_trace`, its ``http_trace``).
+- Discord's 429s, and how old each interaction was when its answer reached Discord, come
+  from discord.py's own HTTP trace (`discord_trace`, its ``http_trace``).
 
 The names are listed in the README's operator section.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -41,6 +43,13 @@ log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 POST_DELAY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
+# Discord fails an interaction whose answer comes 3 s after it was created, so the buckets
+# are finest there.
+ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0)
+# Discord's answer to an interaction's callback: its id (whose top bits are when it was
+# created) and its token, which is matched over and never kept.
+INTERACTION_CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")
+DISCORD_EPOCH = 1_420_070_400.0
 # Calls made to check the provider itself (`bot.provider_health`) rather than for a job.
 CHECK_CALLS = frozenset({"model", "models"})
 
@@ -96,6 +105,15 @@ class Metrics:
             ["scope"],
             registry=registry,
         )
+        self.interaction_answers = Histogram(
+            "seedance_interaction_answer_seconds",
+            "From an interaction's creation (its id's timestamp, read against this host's "
+            "clock) to Discord's reply to the bot's answer, by outcome (ok; expired: "
+            "Discord had given up on it; refused: any other error).",
+            ["outcome"],
+            buckets=ANSWER_BUCKETS,
+            registry=registry,
+        )
         ProcessCollector(registry=registry)
         self._settled_mark = (clock(), 0)
 
@@ -125,6 +143,13 @@ class Metrics:
     def provider_failed(self, call: str, error: BaseException) -> None:
         outcome = "timeout" if isinstance(error, TimeoutError) else "network"
         self.provider_requests.labels(call=call, outcome=outcome).inc()
+
+    def interaction_answered(self, interaction_id: int, status: int) -> None:
+        """An answer to an interaction got Discord's reply ``status``: how old it was."""
+        created = DISCORD_EPOCH + (interaction_id >> 22) / 1000
+        outcome = "ok" if 200 <= status < 300 else "expired" if status == 404 else "refused"
+        age = max(0.0, self.clock() - created)  # a host clock behind Discord's reads 0
+        self.interaction_answers.labels(outcome=outcome).observe(age)
 
 
 def _outcome(status: int) -> str:
@@ -196,15 +221,21 @@ def provider_trace(
 
 
 def discord_trace(metrics: Metrics) -> aiohttp.TraceConfig:
-    """Count Discord's 429s (discord.py waits them out and retries by itself)."""
+    """Count Discord's 429s (discord.py waits them out and retries by itself), and time
+    each interaction's answer from the interaction's creation."""
     trace = aiohttp.TraceConfig()
 
     async def answered(
         session: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
     ) -> None:
-        if params.response.status == 429:
+        status = params.response.status
+        if status == 429:
             scope = params.response.headers.get("X-RateLimit-Scope", "unknown")
             metrics.discord_rate_limits.labels(scope=scope).inc()
+        elif params.method == "POST":
+            callback = INTERACTION_CALLBACK.search(params.url.path)
+            if callback is not None:
+                metrics.interaction_answered(int(callback.group(1)), status)
 
     trace.on_request_end.append(answered)
     trace.freeze()

@@ -4,6 +4,8 @@ and the simulator, and the database-backed counts on a clock the test moves."""
 from __future__ import annotations
 
 import aiohttp
+import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.db.jobs import JobCounts
@@ -38,6 +40,24 @@ def test_provider_requests_are_named_by_call_and_nothing_else_counts():
     assert provider_call_name(BASE, "GET", f"{BASE}/models/seedance") == "model"
     assert provider_call_name(BASE, "GET", "https://storage.example/video.mp4") is None
     assert provider_call_name(BASE, "GET", "https://gmi.example/media/x.mp4") is None
+
+
+def test_an_answer_is_timed_from_the_interactions_creation_and_sorted_by_outcome():
+    created = 1_780_000_000.25
+    interaction_id = (int(created * 1000) - 1_420_070_400_000) << 22 | 0x1234  # ms, then more bits
+    now = [created + 0.2]
+    metrics = Metrics(lambda: now[0], provider_taking_jobs=lambda: True)
+    metrics.interaction_answered(interaction_id, 204)
+    now[0] = created + 3.4
+    metrics.interaction_answered(interaction_id, 404)  # Discord had already failed it
+
+    scraped = samples(generate_latest(metrics.registry).decode())
+    name = "seedance_interaction_answer_seconds"
+    assert value(scraped, f"{name}_sum", outcome="ok") == pytest.approx(0.2)
+    assert value(scraped, f"{name}_bucket", outcome="ok", le="0.25") == 1
+    assert value(scraped, f"{name}_sum", outcome="expired") == pytest.approx(3.4)
+    assert value(scraped, f"{name}_bucket", outcome="expired", le="3.0") == 0
+    assert value(scraped, f"{name}_count", outcome="refused") == 0
 
 
 async def test_job_counts_backlog_and_each_settled_job_once(store, db, clock):
@@ -95,4 +115,7 @@ async def test_a_scrape_after_a_few_jobs_through_the_emulator(fakecord, video_bo
     assert value(scraped, "seedance_provider_request_duration_seconds_count", call="submit") == 2
     assert value(scraped, "seedance_provider_available") == 1
     assert value(scraped, "seedance_discord_rate_limits_total", scope="user") == 1
+    # the two commands' answers, each well within Discord's 3 s
+    assert value(scraped, "seedance_interaction_answer_seconds_count", outcome="ok") == 2
+    assert value(scraped, "seedance_interaction_answer_seconds_bucket", outcome="ok", le="2.0") == 2
     assert value(scraped, "process_resident_memory_bytes") > 0
