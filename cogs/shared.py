@@ -183,7 +183,19 @@ class VideoCommandTree(app_commands.CommandTree[Any]):
         await self.handle_error(interaction, error)
 
     async def handle_error(self, interaction: discord.Interaction, error: BaseException) -> None:
-        """Tell the member privately, whether or not the interaction was answered yet."""
+        """Tell the member privately, whether or not the interaction was answered yet.
+
+        An answer Discord refused because the interaction had expired (its 3 s passed) is
+        a sign of overload, not a bug, and nothing more can reach the member: one warning
+        line, not a traceback each (an overloaded minute can have hundreds)."""
+        original = _original(error)
+        if isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION:
+            log.warning(
+                "%s was answered after Discord's 3 s, so it failed for the member: the bot "
+                "is short of CPU or its database is slow",
+                f"/{interaction.command.qualified_name}" if interaction.command else "A click",
+            )
+            return
         text = clip(explain_error(interaction, error), 2000)
         try:
             if interaction.response.is_done():

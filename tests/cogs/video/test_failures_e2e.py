@@ -4,6 +4,7 @@ the GMI simulator. Each test stages one failure from the chaos and fuzz audit.""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import discord
 
@@ -221,3 +222,30 @@ async def test_a_job_that_cannot_be_stored_in_time_is_refused_unstored(
     status = await alice.status_message(await alice.generate(prompt="y"))
     job = await job_when(bot, 1, lambda j: j.status_message_id is not None)
     assert job.status_message_id == status.id  # job #1: the refused command stored nothing
+
+
+async def test_an_answer_discord_refused_as_too_late_is_one_warning_and_withdraws_the_job(
+    fakecord, video_bot, person, gmi_sim, caplog
+):
+    bot = await video_bot()
+    world = fakecord.default
+    fakecord.fail_next(
+        "POST", "/interactions/{webhook_id}/{webhook_token}/callback",
+        status=404, code=10062, message="Unknown interaction",
+    )  # fmt: skip
+    fakecord.expect_violation("ack_timeout")
+
+    def shared_log() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "cogs.shared"]
+
+    with caplog.at_level(logging.INFO):
+        await fakecord.run_command(world.alice, world.channel, "video generate text", prompt="x")
+        await wait_until_gone(bot.services.jobs, 1)  # withdrawn: the member never saw it
+        await fakecord.wait_for(lambda: shared_log(), 5, "the error handler to finish")
+    assert gmi_sim.calls("submit") == [] and world.channel.messages == []
+    logged = [(r.levelno, r.getMessage()) for r in shared_log()]
+    assert logged == [(
+        logging.WARNING,
+        "/video generate text was answered after Discord's 3 s, so it failed for the member: "
+        "the bot is short of CPU or its database is slow",
+    )]  # fmt: skip
