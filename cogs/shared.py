@@ -35,6 +35,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord's error code for an interaction that can no longer be answered (its 3 s passed).
 UNKNOWN_INTERACTION = 10062
 
+
 def video_bot(interaction: discord.Interaction) -> VideoBot:
     return cast("VideoBot", interaction.client)
 
