@@ -329,7 +329,7 @@ async def one_run(args: argparse.Namespace, processes: int | None) -> dict[str, 
             "commands": len(asked),
             "accepted": len(accepted),
             "failed_interactions": sum(1 for ix in asked if ix.failed),
-            # answered only privately: refused unstored (too busy to store it in time)
+            # answered only privately: refused, nothing stored (too busy to store it in time, say)
             "refused_interactions": sum(
                 1 for ix in asked if not ix.failed and not ix.public_messages
             ),

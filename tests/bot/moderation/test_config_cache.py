@@ -18,13 +18,14 @@ GUILD = 100
 
 
 class CountedServers(ServerSettingsRepository):
-    """The real repository, counting its reads; ``held`` (when set) keeps a read waiting
-    once it has read (``read`` is set then)."""
+    """The real repository, counting its reads; a read waits, once it has read (``read``
+    is set then), for the next of ``holds`` if any is left, else for ``held`` if set."""
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.reads = 0
         self.held: asyncio.Event | None = None
+        self.holds: list[asyncio.Event] = []
         self.read = asyncio.Event()
         self.fail_next = False
 
@@ -33,10 +34,11 @@ class CountedServers(ServerSettingsRepository):
         if self.fail_next:
             self.fail_next = False
             raise OSError("disk I/O error")
+        hold = self.holds.pop(0) if self.holds else self.held
         settings = await super().get(guild_id, **kwargs)
         self.read.set()
-        if self.held is not None:
-            await self.held.wait()
+        if hold is not None:
+            await hold.wait()
         return settings
 
 
@@ -66,17 +68,22 @@ async def test_a_burst_from_one_server_reads_its_rules_once(cache, servers, cloc
 
 
 async def test_a_change_committed_while_the_rules_are_read_is_not_hidden(db, cache, servers):
-    servers.held = asyncio.Event()
+    stale, fresh = asyncio.Event(), asyncio.Event()
+    servers.holds = [stale, fresh]
     before = asyncio.create_task(cache.get(GUILD))
     await servers.read.wait()
     await confirm_above(db, servers, 3)
     cache.invalidate(GUILD)  # what the audit log does once the change committed
+    servers.read.clear()
     after = asyncio.create_task(cache.get(GUILD))
-    servers.held.set()
+    await servers.read.wait()
+    fresh.set()
+    assert (await after).settings.confirm_above == 3  # a read of its own, after the change
+    stale.set()  # the read from before the change ends last
     assert (await before).settings.confirm_above is None  # asked before the change
-    assert (await after).settings.confirm_above == 3  # a read of its own, after it
     assert servers.reads == 2
-    assert (await cache.get(GUILD)).settings.confirm_above == 3  # the old read was not kept
+    assert (await cache.get(GUILD)).settings.confirm_above == 3  # and was not kept
+    assert servers.reads == 2
 
 
 async def test_a_failed_read_fails_its_waiters_and_is_not_kept(cache, servers):
