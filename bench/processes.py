@@ -52,7 +52,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.run import DURATIONS, FOOTER_REQUEST, KEY, REPO, RESOLUTIONS, percentile, proc_stat
+from bench.run import (
+    DURATIONS,
+    FOOTER_REQUEST,
+    KEY,
+    REPO,
+    RESOLUTIONS,
+    percentile,
+    proc_stat,
+    refused,
+)
 from bot.simulator import GMISimulator, Timings, VideoSpec
 from bot.simulator.timings import realistic_timings
 from tests.fakecord import FakeDiscord
@@ -329,10 +338,7 @@ async def one_run(args: argparse.Namespace, processes: int | None) -> dict[str, 
             "commands": len(asked),
             "accepted": len(accepted),
             "failed_interactions": sum(1 for ix in asked if ix.failed),
-            # answered only privately: refused, nothing stored (too busy to store it in time, say)
-            "refused_interactions": sum(
-                1 for ix in asked if not ix.failed and not ix.public_messages
-            ),
+            "refused_interactions": refused(asked),
             "failed_around_the_restart": sum(
                 1 for ix in asked if ix.failed and world.restarting is not None
                 and world.restarting[0] <= world.sent_at[id(ix)] <= world.restarting[1]

@@ -204,16 +204,19 @@ async def ask(world: World, jobs: int, arrival_seconds: float, rng: random.Rando
     return interactions  # the ones Discord would have failed are counted (``ix.failed``)
 
 
+def refused(interactions: list[Any]) -> int:
+    """Commands answered only privately: refused, nothing stored or submitted (too busy to
+    store the job in time, say)."""
+    return sum(1 for ix in interactions if not ix.failed and not ix.public_messages)
+
+
 def acknowledgements(interactions: list[Any]) -> dict[str, Any]:
     """How fast the commands were answered (emulator: created -> callback), how many were
-    not answered within Discord's 3 s, and how many were answered only privately (refused,
-    as when the bot is too busy to store a job in time: nothing stored, nothing submitted)."""
+    not answered within Discord's 3 s, and how many were `refused`."""
     acks = [ix.acknowledged_after for ix in interactions if ix.acknowledged_after is not None]
     return {
         "failed_interactions": sum(1 for ix in interactions if ix.failed),
-        "refused_interactions": sum(
-            1 for ix in interactions if not ix.failed and not ix.public_messages
-        ),
+        "refused_interactions": refused(interactions),
         "ack_p50_ms": percentile(acks, 50) * 1000,
         "ack_p99_ms": percentile(acks, 99) * 1000,
         "ack_max_ms": max(acks) * 1000,
