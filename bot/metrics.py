@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import aiohttp
+import discord.utils
 from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
@@ -49,7 +50,6 @@ ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0)
 # Discord's answer to an interaction's callback: its id (whose top bits are when it was
 # created) and its token, which is matched over and never kept.
 INTERACTION_CALLBACK = re.compile(r"/interactions/(\d+)/[^/]+/callback$")
-DISCORD_EPOCH = 1_420_070_400.0
 # Calls made to check the provider itself (`bot.provider_health`) rather than for a job.
 CHECK_CALLS = frozenset({"model", "models"})
 
@@ -146,7 +146,7 @@ class Metrics:
 
     def interaction_answered(self, interaction_id: int, status: int) -> None:
         """An answer to an interaction got Discord's reply ``status``: how old it was."""
-        created = DISCORD_EPOCH + (interaction_id >> 22) / 1000
+        created = discord.utils.snowflake_time(interaction_id).timestamp()
         outcome = "ok" if 200 <= status < 300 else "expired" if status == 404 else "refused"
         age = max(0.0, self.clock() - created)  # a host clock behind Discord's reads 0
         self.interaction_answers.labels(outcome=outcome).observe(age)

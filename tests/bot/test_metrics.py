@@ -3,7 +3,10 @@ and the simulator, and the database-backed counts on a clock the test moves."""
 
 from __future__ import annotations
 
+import datetime
+
 import aiohttp
+import discord.utils
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,7 +47,8 @@ def test_provider_requests_are_named_by_call_and_nothing_else_counts():
 
 def test_an_answer_is_timed_from_the_interactions_creation_and_sorted_by_outcome():
     created = 1_780_000_000.25
-    interaction_id = (int(created * 1000) - 1_420_070_400_000) << 22 | 0x1234  # ms, then more bits
+    at = datetime.datetime.fromtimestamp(created, datetime.UTC)
+    interaction_id = discord.utils.time_snowflake(at) | 0x1234  # the ms, then other bits
     now = [created + 0.2]
     metrics = Metrics(lambda: now[0], provider_taking_jobs=lambda: True)
     metrics.interaction_answered(interaction_id, 204)
