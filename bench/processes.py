@@ -62,6 +62,7 @@ from bench.run import (
     proc_stat,
     refused,
 )
+from bot.cli import run_event_loop
 from bot.simulator import GMISimulator, Timings, VideoSpec
 from bot.simulator.timings import realistic_timings
 from tests.fakecord import FakeDiscord
@@ -411,4 +412,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_event_loop(main())  # the harness on uvloop, as `bench.run`
