@@ -6,14 +6,22 @@ What it measures is what discord.py and aiohttp alone cost per command on the ma
 reading the gateway's events, building each interaction, and posting each answer. The real
 bot cannot answer a burst faster than this.
 
+With ``FLOOR_ANSWER=raw`` (``--floor raw``) it goes below discord.py: each interaction is
+answered from the gateway event's JSON with one bare aiohttp POST of the same embed (no
+`discord.Interaction`, no command tree, no webhook adapter); only the gateway is
+discord.py's. What is left is the emulator and the sockets: the floor of the machine.
+
 Run by the benchmark with the bot's environment (``DISCORD_TOKEN``, ``COMMAND_GUILD_IDS``,
 ``DISCORD_API_BASE_URL``, ``DISCORD_GATEWAY_URL``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -43,6 +51,28 @@ class FloorBot(discord.Client):
 
     async def setup_hook(self) -> None:
         await self.tree.sync(guild=self.guild)
+        if os.environ.get("FLOOR_ANSWER") == "raw":
+            self._answer_raw(os.environ["DISCORD_API_BASE_URL"].rstrip("/"))
+
+    def _answer_raw(self, api: str) -> None:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        answers: set[asyncio.Task[None]] = set()
+
+        async def answer(url: str, body: dict[str, Any]) -> None:
+            async with session.post(url, json=body) as response:
+                await response.read()
+
+        def interaction_create(data: dict[str, Any]) -> None:
+            # /video generate text: the group, the subgroup, then the command's options
+            options = data["data"]["options"][0]["options"][0]["options"]
+            prompt = next(o["value"] for o in options if o["name"] == "prompt")
+            embed = {"title": "⏳ Accepted", "description": prompt}
+            url = f"{api}/interactions/{data['id']}/{data['token']}/callback"
+            task = asyncio.create_task(answer(url, {"type": 4, "data": {"embeds": [embed]}}))
+            answers.add(task)
+            task.add_done_callback(answers.discard)
+
+        self._connection.parsers["INTERACTION_CREATE"] = interaction_create
 
 
 def main() -> None:

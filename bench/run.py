@@ -15,8 +15,10 @@ Modes:
   then a generation that depends on what was asked: 20-150 s in all). ``--cold`` starts
   from an empty database (no history: the first jobs run on the prior).
 - ``burst``: N commands at once; reports the acknowledgement (emulator: interaction
-  created -> answered) and the CPU the bot and the emulator spent per command meanwhile. ``--floor`` answers them with `bench.floor_bot` instead, a
-  discord.py bot that does nothing but answer: the floor under the real bot's figure.
+  created -> answered) and the CPU the bot and the emulator spent per command meanwhile.
+  ``--floor`` answers them with `bench.floor_bot` instead, a discord.py bot that does
+  nothing but answer: the floor under the real bot's figure; ``--floor raw`` answers each
+  from the gateway's JSON with a bare POST, below discord.py.
 - ``scale``: N jobs submitted, then held by the provider for ``--hold-seconds``: memory,
   CPU while they wait, how late checks run against their plan, the database's size. On a
   fresh database every job is on the prior (a minute or two), so all of them are inside
@@ -298,7 +300,10 @@ async def burst(args: argparse.Namespace, jobs: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="seedance-bench-"))
     world = await make_world(args, workdir)
     try:
-        await start_bot(world, {}, "bench.floor_bot" if args.floor else "bot")
+        if args.floor:
+            await start_bot(world, {"FLOOR_ANSWER": args.floor}, "bench.floor_bot")
+        else:
+            await start_bot(world, {}, "bot")
         assert world.bot is not None
         _, bot_before = proc_stat(world.bot.pid)
         _, harness_before = proc_stat(os.getpid())
@@ -422,8 +427,9 @@ async def main() -> None:
     parser.add_argument("--cold", action="store_true", help="start with no history")
     parser.add_argument("--history", action="store_true",
                         help="scale: the estimator knows the jobs take about --hold-seconds")
-    parser.add_argument("--floor", action="store_true",
-                        help="burst: answer with bench.floor_bot (discord.py alone) instead")
+    parser.add_argument("--floor", nargs="?", const="discord.py", choices=("discord.py", "raw"),
+                        help="burst: answer with bench.floor_bot instead (discord.py alone; "
+                             "raw: a bare POST from the gateway's JSON)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--hold-seconds", type=float, default=3600.0)
     parser.add_argument("--settle", type=float, default=60.0)
