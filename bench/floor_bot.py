@@ -29,6 +29,12 @@ from bot.cli import run_event_loop
 from bot.discord_endpoints import point_discord_at
 
 
+def accepted_embed(prompt: str, duration: int = 5, resolution: str = "720p") -> dict[str, Any]:
+    """The one answer both floors send: the shape of the real bot's status message."""
+    fields = [{"name": "Length", "value": f"{duration}s"}, {"name": "Resolution", "value": resolution}]
+    return {"type": "rich", "title": "⏳ Accepted", "description": prompt, "fields": fields}
+
+
 class FloorBot(discord.Client):
     def __init__(self, guild_id: int) -> None:
         intents = discord.Intents.none()
@@ -36,6 +42,7 @@ class FloorBot(discord.Client):
         super().__init__(intents=intents, allowed_mentions=discord.AllowedMentions.none())
         self.guild = discord.Object(guild_id)
         self.tree = app_commands.CommandTree(self)
+        self.raw_session: aiohttp.ClientSession | None = None
         video = app_commands.Group(name="video", description="Make videos")
         generate = app_commands.Group(name="generate", description="Start one", parent=video)
 
@@ -43,8 +50,7 @@ class FloorBot(discord.Client):
         async def text(
             interaction: discord.Interaction, prompt: str, duration: int = 5, resolution: str = "720p"
         ) -> None:
-            embed = discord.Embed(title="⏳ Accepted", description=prompt)
-            embed.add_field(name="Length", value=f"{duration}s").add_field(name="Resolution", value=resolution)
+            embed = discord.Embed.from_dict(accepted_embed(prompt, duration, resolution))
             await interaction.response.send_message(embed=embed)
 
         self.tree.add_command(video, guild=self.guild)
@@ -54,8 +60,13 @@ class FloorBot(discord.Client):
         if os.environ.get("FLOOR_ANSWER") == "raw":
             self._answer_raw(os.environ["DISCORD_API_BASE_URL"].rstrip("/"))
 
+    async def close(self) -> None:
+        if self.raw_session is not None:
+            await self.raw_session.close()
+        await super().close()
+
     def _answer_raw(self, api: str) -> None:
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        session = self.raw_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         answers: set[asyncio.Task[None]] = set()
 
         async def answer(url: str, body: dict[str, Any]) -> None:
@@ -65,8 +76,7 @@ class FloorBot(discord.Client):
         def interaction_create(data: dict[str, Any]) -> None:
             # /video generate text: the group, the subgroup, then the command's options
             options = data["data"]["options"][0]["options"][0]["options"]
-            prompt = next(o["value"] for o in options if o["name"] == "prompt")
-            embed = {"title": "⏳ Accepted", "description": prompt}
+            embed = accepted_embed(**{o["name"]: o["value"] for o in options})
             url = f"{api}/interactions/{data['id']}/{data['token']}/callback"
             task = asyncio.create_task(answer(url, {"type": 4, "data": {"embeds": [embed]}}))
             answers.add(task)
